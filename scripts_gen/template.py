@@ -1,0 +1,187 @@
+"""The embedded template writer: a per-persona grammar over the fact sheet, no model needed.
+
+It is the default backend and the fallback of every other one: a line a model gets wrong is
+rewritten here. No sentence is repeated within 10 minutes in one room (one writer per room).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+from commerce.facts import ProductFacts
+from scripts_gen.base import Answer, AnswerContext, Line, SegmentContext
+from scripts_gen.dialect import apply_dialect
+from scripts_gen.grounding import FactSheet, check_line
+from scripts_gen.memory import RecentLines
+from scripts_gen.numerals import speak_date, speak_int, speak_price
+from scripts_gen.style import prosody, style_for
+
+GRAMMAR_PATH = Path(__file__).parent / "data" / "templates.json"
+MAX_LINES = 12
+# Sections a rewrite may use in place of a model's failed line, in order of preference.
+REWRITE_SECTIONS = ("feature", "taste", "origin", "harvest", "nutrition", "storage", "cta")
+
+
+@lru_cache(maxsize=1)
+def grammar() -> dict:
+    return json.loads(GRAMMAR_PATH.read_text(encoding="utf-8"))
+
+
+def slots_for(product: ProductFacts) -> dict[str, str]:
+    """Every slot a template may use, numbers already spoken the way a host says them."""
+    return {
+        "name": product.name,
+        "title": product.title,
+        "category": product.category or "农产品",
+        "price": speak_price(product.price),
+        "list_price": speak_price(product.list_price) if product.list_price else "",
+        "unit": product.unit,
+        "origin": product.origin,
+        "harvest": speak_date(product.harvest_date),
+        "taste": product.taste,
+        "nutrition": product.nutrition,
+        "storage": product.storage,
+        "shipping": product.shipping,
+        "promo": product.promo or "",
+        "stock": speak_int(product.stock),
+    }
+
+
+def now_of(moment: datetime | None) -> datetime:
+    return moment or datetime.now()
+
+
+class TemplateWriter:
+    """Grounded grammar writer. `seed` makes its choices reproducible."""
+
+    name = "template"
+
+    def __init__(self, seed: int | None = None, desk=None):
+        self.rng = random.Random(seed)
+        self.recent = RecentLines()
+        if desk is None:
+            from scripts_gen.desk import ServiceDesk
+
+            desk = ServiceDesk()
+        self.desk = desk
+        self._counts = {"calls": 0, "lines": 0, "answers": 0, "handoffs": 0, "dropped": 0}
+
+    # -- segments ---------------------------------------------------------------------------
+    def plan(self, product: ProductFacts, context: SegmentContext) -> list[str]:
+        """The sections of one segment, ~6-12 lines, optional parts dropped past MAX_LINES."""
+        middle = ["origin", "harvest"] if self.rng.random() < 0.5 else ["harvest", "origin"]
+        extra = self.rng.sample(["nutrition", "storage", "shipping"], 2)
+        plan = ["opening", "feature", "feature", "taste", *middle, *extra, "price"]
+        if product.list_price:
+            plan.append("list_price")
+        if product.promo:
+            plan.append("promo")
+        if not FactSheet.build((), context.live_events).stock:
+            plan.append("stock")  # a live stock event ("只剩 20 箱了") says it instead
+        plan += ["event"] * min(2, len(context.live_events))
+        plan += ["cta", "closing"]
+        for optional in ("shipping", "storage", "nutrition", "origin", "list_price"):
+            if len(plan) > MAX_LINES and optional in plan:
+                plan.remove(optional)
+        return plan
+
+    async def segment(self, product: ProductFacts, context: SegmentContext) -> AsyncIterator[Line]:
+        """Stream one product's segment. A sold-out product yields nothing (it is skipped)."""
+        self._counts["calls"] += 1
+        if product.sold_out:
+            return
+        sheet = FactSheet.build([product], context.live_events)
+        used: set[str] = set()
+        events = list(context.live_events)
+        for section in self.plan(product, context):
+            event = events.pop(0) if section == "event" and events else None
+            line = self.render(product, section, context, sheet, used, event)
+            if line is not None:
+                yield line
+
+    def render(
+        self,
+        product: ProductFacts,
+        section: str,
+        context: SegmentContext,
+        sheet: FactSheet | None = None,
+        used: set[str] | None = None,
+        event: str | None = None,
+    ) -> Line | None:
+        """One fresh line of `section`, or None when every variant was said recently."""
+        sheet = sheet or FactSheet.build([product], context.live_events)
+        used = used if used is not None else set()
+        now = now_of(context.now)
+        persona = style_for(context.persona)
+        templates = grammar()["personas"][persona.id].get(section, [])
+        prefixes = grammar()["prefixes"][persona.id]
+        slots = slots_for(product)
+        fills = self._fills(product, section, used, event)
+        candidates = [(p, t, f) for t in templates for p in prefixes for f in fills]
+        self.rng.shuffle(candidates)
+        for prefix, template, fill in candidates:
+            if section != "opening" and prefix and prefix.rstrip("，") in template:
+                continue
+            text = prefix + template.format(**slots, **fill)
+            verdict = check_line(text, sheet)
+            if not verdict.ok:
+                continue
+            spoken = apply_dialect(verdict.text, persona.dialect, sheet.protected)
+            if not self.recent.fresh(spoken, now):
+                continue
+            self.recent.remember(spoken, now)
+            if "feature" in fill:
+                used.add(fill["feature"])
+            self._counts["lines"] += 1
+            expression, rate, pitch = prosody(persona.id, context.mood, section)
+            sources = (f"catalog:{product.sku}",) + (("live",) if event else ())
+            return Line(spoken, "script", product.sku, expression, rate, pitch, sources)
+        self._counts["dropped"] += 1
+        return None
+
+    def _fills(
+        self, product: ProductFacts, section: str, used: set[str], event: str | None
+    ) -> list[dict[str, str]]:
+        if section == "feature":
+            fresh = [f for f in product.features if f not in used] or list(product.features)
+            return [{"feature": f} for f in fresh]
+        if section == "event":
+            return [{"event": event.strip()}] if event else []
+        empty_if_missing = {"promo": product.promo, "list_price": product.list_price}
+        if section in empty_if_missing and not empty_if_missing[section]:
+            return []
+        needed = {"taste": product.taste, "nutrition": product.nutrition}
+        needed["storage"] = product.storage
+        if section in needed and not needed[section]:
+            return []
+        return [{}]
+
+    def rewrite(
+        self,
+        product: ProductFacts,
+        context: SegmentContext,
+        sheet: FactSheet | None = None,
+        prefer: Iterable[str] = REWRITE_SECTIONS,
+    ) -> Line | None:
+        """A grounded template line to speak in place of a line that failed the checker."""
+        for section in prefer:
+            line = self.render(product, section, context, sheet)
+            if line is not None:
+                return line
+        return None
+
+    # -- answers ----------------------------------------------------------------------------
+    async def answer(self, question: str, context: AnswerContext) -> Answer:
+        self._counts["answers"] += 1
+        result = self.desk.answer(question, context, self.rng)
+        if result.handed_off:
+            self._counts["handoffs"] += 1
+        return result
+
+    def stats(self) -> dict:
+        return {"backend": self.name, **self._counts, "remembered": len(self.recent)}
