@@ -1,0 +1,67 @@
+"""Named domain errors. The web layer maps each to an HTTP status with its reason."""
+
+from __future__ import annotations
+
+
+class CommerceError(Exception):
+    """Base class; `reason` is safe to show to a user."""
+
+    status = 400
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvalidInput(CommerceError):
+    status = 422
+
+
+class NotFound(CommerceError):
+    status = 404
+
+
+class InsufficientStock(CommerceError):
+    """Not enough available units of a SKU (quantity − allocated − live reservations)."""
+
+    status = 409
+
+    def __init__(self, sku: str, requested: int, available: int) -> None:
+        super().__init__(f"库存不足：{sku} 需要 {requested}，可售 {available}")
+        self.sku, self.requested, self.available = sku, requested, available
+
+
+class InvalidTransition(CommerceError):
+    """An order state change that the state machine does not allow."""
+
+    status = 409
+
+    def __init__(self, order_id: str, transition: str, status: str) -> None:
+        super().__init__(f"订单 {order_id} 当前状态为 {status}，不能执行 {transition}")
+        self.order_id, self.transition, self.current = order_id, transition, status
+
+
+class PriceMismatch(CommerceError):
+    status = 409
+
+
+class CouponNotApplicable(CommerceError):
+    status = 422
+
+
+class PurchaseLimitExceeded(CommerceError):
+    status = 409
+
+
+class IdempotencyConflict(CommerceError):
+    """The same Idempotency-Key was sent with a different request body."""
+
+    status = 422
+
+
+class BadSignature(CommerceError):
+    status = 400
+
+
+class PromotionError(CommerceError):
+    status = 409

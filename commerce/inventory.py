@@ -1,0 +1,168 @@
+"""Stock per SKU per warehouse per batch: reservations, allocations, first-expiring-first.
+
+available = quantity − allocated − unexpired reservations. Stock rows are locked with
+SELECT ... FOR UPDATE on PostgreSQL; on SQLite the write transaction already holds the
+database write lock (BEGIN IMMEDIATE), which serialises the same read-check-write.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from commerce.errors import InsufficientStock
+from commerce.models import Allocation, Batch, Reservation, Sku, Stock
+
+
+async def _locked_stocks(
+    session: AsyncSession, sku_id: int, now: datetime
+) -> list[tuple[int, int]]:
+    """(stock_id, quantity − allocated) of sellable batches, first-expiring first, locked."""
+    rows = await session.execute(
+        select(Stock.id, Stock.quantity - Stock.allocated)
+        .join(Batch, Batch.id == Stock.batch_id)
+        .where(Stock.sku_id == sku_id, Batch.expiry_date >= now.date())
+        .order_by(Batch.expiry_date, Batch.id, Stock.id)
+        .with_for_update(of=Stock)
+    )
+    return [(sid, int(free)) for sid, free in rows]
+
+
+async def _held(
+    session: AsyncSession, stock_ids: list[int], now: datetime, exclude_order: str | None = None
+) -> dict[int, int]:
+    if not stock_ids:
+        return {}
+    q = (
+        select(Reservation.stock_id, func.sum(Reservation.quantity))
+        .where(Reservation.stock_id.in_(stock_ids), Reservation.expires_at > now)
+        .group_by(Reservation.stock_id)
+    )
+    if exclude_order is not None:
+        q = q.where(Reservation.order_id != exclude_order)
+    return {sid: int(n) for sid, n in await session.execute(q)}
+
+
+async def reserve(
+    session: AsyncSession, sku: Sku, qty: int, order_id: str, expires_at: datetime, now: datetime
+) -> int:
+    """Hold `qty` units for an unpaid order, earliest-expiring batch first.
+
+    Returns the SKU's available units after the hold. Raises InsufficientStock.
+    """
+    stocks = await _locked_stocks(session, sku.id, now)
+    held = await _held(session, [sid for sid, _ in stocks], now)
+    free = [(sid, max(0, n - held.get(sid, 0))) for sid, n in stocks]
+    total = sum(n for _, n in free)
+    if total < qty:
+        raise InsufficientStock(sku.code, qty, total)
+    need = qty
+    for sid, n in free:
+        take = min(n, need)
+        if take:
+            session.add(
+                Reservation(stock_id=sid, order_id=order_id, quantity=take, expires_at=expires_at)
+            )
+            need -= take
+        if need == 0:
+            break
+    return total - qty
+
+
+async def release(session: AsyncSession, order_id: str) -> None:
+    await session.execute(delete(Reservation).where(Reservation.order_id == order_id))
+
+
+async def allocate(session: AsyncSession, order_id: str, now: datetime) -> bool:
+    """Turn an order's reservations into allocations when it is paid.
+
+    If a reservation already lapsed, the units are taken only if still free. Returns False
+    (allocating nothing) when they are not, so the caller can refund instead of overselling.
+    """
+    res = list(
+        (
+            await session.execute(
+                select(Reservation)
+                .where(Reservation.order_id == order_id)
+                .order_by(Reservation.stock_id)
+            )
+        ).scalars()
+    )
+    if not res:
+        return False
+    ids = sorted({r.stock_id for r in res})
+    rows = await session.execute(
+        select(Stock.id, Stock.quantity - Stock.allocated)
+        .where(Stock.id.in_(ids))
+        .order_by(Stock.id)
+        .with_for_update()
+    )
+    free = {sid: int(n) for sid, n in rows}
+    others = await _held(session, ids, now, exclude_order=order_id)
+    for r in res:
+        if free[r.stock_id] - others.get(r.stock_id, 0) < r.quantity:
+            return False
+        free[r.stock_id] -= r.quantity
+    for r in res:
+        await session.execute(
+            update(Stock)
+            .where(Stock.id == r.stock_id)
+            .values(allocated=Stock.allocated + r.quantity)
+        )
+        session.add(Allocation(stock_id=r.stock_id, order_id=order_id, quantity=r.quantity))
+    await session.execute(delete(Reservation).where(Reservation.order_id == order_id))
+    return True
+
+
+async def ship(session: AsyncSession, order_id: str) -> None:
+    """Units leave the warehouse: both on-hand quantity and allocation drop."""
+    for a in (
+        await session.execute(select(Allocation).where(Allocation.order_id == order_id))
+    ).scalars():
+        await session.execute(
+            update(Stock)
+            .where(Stock.id == a.stock_id)
+            .values(quantity=Stock.quantity - a.quantity, allocated=Stock.allocated - a.quantity)
+        )
+
+
+async def deallocate(session: AsyncSession, order_id: str) -> None:
+    """A paid order refunded before shipping gives its units back."""
+    for a in (
+        await session.execute(select(Allocation).where(Allocation.order_id == order_id))
+    ).scalars():
+        await session.execute(
+            update(Stock)
+            .where(Stock.id == a.stock_id)
+            .values(allocated=Stock.allocated - a.quantity)
+        )
+    await session.execute(delete(Allocation).where(Allocation.order_id == order_id))
+
+
+async def order_batches(session: AsyncSession, order_id: str) -> list[str]:
+    """Batch ids an order's units come from (reserved or allocated): for the trace QR."""
+    q1 = (
+        select(Stock.batch_id)
+        .join(Reservation, Reservation.stock_id == Stock.id)
+        .where(Reservation.order_id == order_id)
+    )
+    q2 = (
+        select(Stock.batch_id)
+        .join(Allocation, Allocation.stock_id == Stock.id)
+        .where(Allocation.order_id == order_id)
+    )
+    rows = await session.execute(q1.union(q2))
+    return sorted(r[0] for r in rows)
+
+
+async def sku_available(session: AsyncSession, sku_id: int, now: datetime) -> int:
+    rows = await session.execute(
+        select(Stock.id, Stock.quantity - Stock.allocated)
+        .join(Batch, Batch.id == Stock.batch_id)
+        .where(Stock.sku_id == sku_id, Batch.expiry_date >= now.date())
+    )
+    stocks = [(sid, int(n)) for sid, n in rows]
+    held = await _held(session, [s for s, _ in stocks], now)
+    return sum(max(0, n - held.get(sid, 0)) for sid, n in stocks)

@@ -1,0 +1,279 @@
+"""ORM tables of the shop. Money is integer fen; timestamps are naive UTC."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every commerce table."""
+
+
+class Category(Base):
+    __tablename__ = "categories"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Product(Base):
+    """A product (SPU): what the farmer grows; sold as one or more SKUs."""
+
+    __tablename__ = "products"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(128))
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
+    origin: Mapped[str] = mapped_column(String(128), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    features: Mapped[list] = mapped_column(JSON, default=list)
+    taste: Mapped[str] = mapped_column(String(256), default="")
+    nutrition: Mapped[str] = mapped_column(String(256), default="")
+    storage: Mapped[str] = mapped_column(String(256), default="")
+    shipping: Mapped[str] = mapped_column(String(256), default="")
+    promo: Mapped[str | None] = mapped_column(String(256))
+    certifications: Mapped[list] = mapped_column(JSON, default=list)
+    tags: Mapped[list] = mapped_column(JSON, default=list)  # e.g. ["有机", "地理标志"]
+
+
+class Media(Base):
+    __tablename__ = "media"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # image | video
+    url: Mapped[str] = mapped_column(String(512))
+    caption: Mapped[str] = mapped_column(String(256), default="")
+
+
+class Sku(Base):
+    __tablename__ = "skus"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    spec: Mapped[str] = mapped_column(String(64), default="")
+    unit: Mapped[str] = mapped_column(String(16))
+    price_fen: Mapped[int] = mapped_column(Integer)
+    list_price_fen: Mapped[int | None] = mapped_column(Integer)
+    per_user_limit: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Warehouse(Base):
+    __tablename__ = "warehouses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+
+
+class Batch(Base):
+    """A harvest lot: where and when a set of boxes came from."""
+
+    __tablename__ = "batches"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), index=True)
+    harvest_date: Mapped[date] = mapped_column(Date)
+    expiry_date: Mapped[date] = mapped_column(Date)
+    origin_plot: Mapped[str] = mapped_column(String(128))
+    certifications: Mapped[list] = mapped_column(JSON, default=list)
+    inspection_reports: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class Stock(Base):
+    """Units of one SKU from one batch in one warehouse."""
+
+    __tablename__ = "stocks"
+    __table_args__ = (UniqueConstraint("sku_id", "warehouse_id", "batch_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), index=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    allocated: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Reservation(Base):
+    """Stock held for an unpaid order until expires_at."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (Index("ix_reservations_stock_expires", "stock_id", "expires_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stock_id: Mapped[int] = mapped_column(ForeignKey("stocks.id"))
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Allocation(Base):
+    """Stock committed to a paid order."""
+
+    __tablename__ = "allocations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stock_id: Mapped[int] = mapped_column(ForeignKey("stocks.id"))
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    quantity: Mapped[int] = mapped_column(Integer)
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_status_expires", "status", "expires_at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(128), unique=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    buyer_id: Mapped[str] = mapped_column(String(64), index=True)
+    buyer_name_enc: Mapped[str] = mapped_column(Text)
+    phone_enc: Mapped[str] = mapped_column(Text)
+    address_enc: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(24))
+    pre_refund_status: Mapped[str | None] = mapped_column(String(24))
+    subtotal_fen: Mapped[int] = mapped_column(Integer)
+    discount_fen: Mapped[int] = mapped_column(Integer, default=0)
+    total_fen: Mapped[int] = mapped_column(Integer)
+    coupon_id: Mapped[int | None] = mapped_column(ForeignKey("coupons.id"))
+    room_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    persona: Mapped[str | None] = mapped_column(String(64))
+    segment: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(String(64))
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_fen: Mapped[int] = mapped_column(Integer)
+    flash_sale_id: Mapped[int | None] = mapped_column(ForeignKey("flash_sales.id"))
+
+
+class OrderTransition(Base):
+    """Audit trail of every state change."""
+
+    __tablename__ = "order_transitions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    name: Mapped[str] = mapped_column(String(24))
+    from_status: Mapped[str] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    amount_fen: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # pending|succeeded|failed|refunded
+    provider_version: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    succeeded_at: Mapped[datetime | None] = mapped_column(DateTime)
+    refunded_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class WebhookEvent(Base):
+    """Provider event ids already processed: the duplicate filter."""
+
+    __tablename__ = "webhook_events"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    payment_id: Mapped[str] = mapped_column(String(40), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class RoomPin(Base):
+    __tablename__ = "room_pins"
+    room_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    pinned_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class FlashSale(Base):
+    __tablename__ = "flash_sales"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(64), index=True)
+    sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
+    price_fen: Mapped[int] = mapped_column(Integer)
+    cap: Mapped[int] = mapped_column(Integer)
+    sold: Mapped[int] = mapped_column(Integer, default=0)
+    per_user_limit: Mapped[int | None] = mapped_column(Integer)
+    starts_at: Mapped[datetime] = mapped_column(DateTime)
+    ends_at: Mapped[datetime] = mapped_column(DateTime)
+    announced: Mapped[int] = mapped_column(Integer, default=0)  # 0 none, 1 started, 2 ended
+
+
+class Coupon(Base):
+    __tablename__ = "coupons"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    room_id: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(8))  # fixed | percent
+    value: Mapped[int] = mapped_column(Integer)  # fen off, or percent off
+    min_spend_fen: Mapped[int] = mapped_column(Integer, default=0)
+    per_user_limit: Mapped[int] = mapped_column(Integer, default=1)
+    total_limit: Mapped[int | None] = mapped_column(Integer)
+    used: Mapped[int] = mapped_column(Integer, default=0)
+    sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id"))
+    starts_at: Mapped[datetime] = mapped_column(DateTime)
+    ends_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CouponRedemption(Base):
+    __tablename__ = "coupon_redemptions"
+    __table_args__ = (Index("ix_coupon_redemptions_coupon_buyer", "coupon_id", "buyer_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    coupon_id: Mapped[int] = mapped_column(ForeignKey("coupons.id"))
+    buyer_id: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), unique=True)
+
+
+class TraceEvent(Base):
+    """One leaf of the append-only trace log; idx is the RFC 6962 leaf index."""
+
+    __tablename__ = "trace_events"
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    batch_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime)
+    payload: Mapped[str] = mapped_column(Text)  # canonical JSON of the whole record
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    mac: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class TraceCheckpoint(Base):
+    """A signed tree head."""
+
+    __tablename__ = "trace_checkpoints"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    signed_at: Mapped[datetime] = mapped_column(DateTime)
+    key_id: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+
+
+class TraceHead(Base):
+    """Single row: current log size and the compact range of perfect subtree roots."""
+
+    __tablename__ = "trace_head"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    frontier: Mapped[list] = mapped_column(JSON, default=list)  # hex subtree roots, largest first

@@ -1,0 +1,375 @@
+"""Orders: idempotent creation, the state machine applied to rows, expiry of unpaid orders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from commerce import catalog, inventory, order_state, promotions
+from commerce.crypto import mask_address, mask_name, mask_phone
+from commerce.errors import (
+    IdempotencyConflict,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    PriceMismatch,
+)
+from commerce.events import ShopEvent
+from commerce.models import CouponRedemption, Order, OrderLine, OrderTransition, Payment, Sku
+from commerce.money import yuan_str
+
+if TYPE_CHECKING:
+    from commerce.store import Store
+
+MAX_LINES = 20
+MAX_QTY = 999
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    sku: str
+    quantity: int
+    unit_price_fen: int | None = None  # the price the buyer saw; must match if given
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """A buyer's order: no account needed, contact details travel with the order."""
+
+    buyer_id: str
+    buyer_name: str
+    phone: str
+    address: str
+    items: tuple[LineRequest, ...]
+    room_id: str | None = None
+    persona: str | None = None
+    segment: str | None = None
+    coupon_code: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def fingerprint(self) -> str:
+        body = json.dumps(asdict(self), ensure_ascii=False, sort_keys=True, default=str)
+        return hashlib.sha256(body.encode()).hexdigest()
+
+    def validate(self) -> None:
+        if not self.items:
+            raise InvalidInput("订单至少需要一件商品")
+        if len(self.items) > MAX_LINES:
+            raise InvalidInput(f"一个订单最多 {MAX_LINES} 种商品")
+        seen = set()
+        for it in self.items:
+            if (
+                not isinstance(it.quantity, int)
+                or isinstance(it.quantity, bool)
+                or it.quantity <= 0
+            ):
+                raise InvalidInput(f"购买数量必须是正整数：{it.sku}")
+            if it.quantity > MAX_QTY:
+                raise InvalidInput(f"单件商品最多购买 {MAX_QTY} 件：{it.sku}")
+            if it.sku in seen:
+                raise InvalidInput(f"商品重复：{it.sku}")
+            seen.add(it.sku)
+        if not self.buyer_id.strip() or len(self.buyer_id) > 64:
+            raise InvalidInput("买家编号不能为空，且不超过64个字符")
+        if not self.buyer_name.strip() or len(self.buyer_name) > 32:
+            raise InvalidInput("收货人姓名不能为空，且不超过32个字符")
+        if not PHONE_RE.match(self.phone):
+            raise InvalidInput("手机号格式不正确")
+        if not self.address.strip() or len(self.address) > 200:
+            raise InvalidInput("收货地址不能为空，且不超过200个字符")
+
+
+class OrderService:
+    """Creates orders and moves them through the state machine."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def create(self, req: OrderRequest, idempotency_key: str) -> tuple[dict, bool]:
+        """Returns (order view, created). The same key and body return the same order."""
+        if not idempotency_key or len(idempotency_key) > 128:
+            raise InvalidInput("需要 Idempotency-Key 请求头（1-128个字符）")
+        req.validate()
+        fp = req.fingerprint()
+        existing = await self._by_key(idempotency_key, fp)
+        if existing is not None:
+            return existing, False
+        try:
+            order_id, events = await self._create(req, idempotency_key, fp)
+        except IntegrityError:
+            # A concurrent request with the same key won the insert: return its order.
+            existing = await self._by_key(idempotency_key, fp)
+            if existing is None:
+                raise
+            return existing, False
+        self.store.emit(events)
+        return await self.get(order_id), True
+
+    async def _by_key(self, key: str, fp: str) -> dict | None:
+        async with self.store.db.read() as s:
+            order = (
+                await s.execute(select(Order).where(Order.idempotency_key == key))
+            ).scalar_one_or_none()
+            if order is None:
+                return None
+            if order.request_hash != fp:
+                raise IdempotencyConflict("该 Idempotency-Key 已用于另一个不同的订单请求")
+            return await self._view(s, order)
+
+    async def _create(self, req: OrderRequest, key: str, fp: str) -> tuple[str, list[ShopEvent]]:
+        store = self.store
+        now = store.clock()
+        order_id = f"YL{now:%Y%m%d%H%M%S}{secrets.token_hex(4).upper()}"
+        expires = now + timedelta(minutes=store.reservation_minutes)
+        events: list[ShopEvent] = []
+        async with store.db.write() as s:
+            if (await s.execute(select(Order.id).where(Order.idempotency_key == key))).first():
+                raise IntegrityError("idempotency key taken", None, Exception())
+            skus = []
+            for it in req.items:
+                try:
+                    skus.append(await catalog.sku_by_code(s, it.sku))
+                except NotFound:
+                    raise InvalidInput(f"商品不存在：{it.sku}") from None
+            lines: list[tuple[Sku, int, int, int | None]] = []
+            for sku, it in zip(skus, req.items, strict=True):
+                pricing = await promotions.price_for(s, sku, req.room_id, now)
+                if it.unit_price_fen is not None and it.unit_price_fen != pricing.unit_price_fen:
+                    raise PriceMismatch(
+                        f"{sku.code} 价格已变为 {yuan_str(pricing.unit_price_fen)} 元，请刷新后重试"
+                    )
+                await promotions.check_purchase_limit(
+                    s, req.buyer_id, sku, it.quantity, pricing.flash_sale
+                )
+                fs_id = pricing.flash_sale.id if pricing.flash_sale else None
+                lines.append((sku, it.quantity, pricing.unit_price_fen, fs_id))
+            subtotal = sum(q * p for _, q, p, _ in lines)
+            s.add(
+                Order(
+                    id=order_id,
+                    idempotency_key=key,
+                    request_hash=fp,
+                    buyer_id=req.buyer_id,
+                    buyer_name_enc=store.keys.encrypt(req.buyer_name),
+                    phone_enc=store.keys.encrypt(req.phone),
+                    address_enc=store.keys.encrypt(req.address),
+                    status=order_state.UNPAID,
+                    subtotal_fen=subtotal,
+                    discount_fen=0,
+                    total_fen=subtotal,
+                    room_id=req.room_id,
+                    persona=req.persona,
+                    segment=req.segment,
+                    created_at=now,
+                    expires_at=expires,
+                    updated_at=now,
+                )
+            )
+            await s.flush()
+            # Lock stock rows in SKU id order so concurrent multi-line orders cannot deadlock.
+            for sku, qty, price, fs_id in sorted(lines, key=lambda x: x[0].id):
+                left = await inventory.reserve(s, sku, qty, order_id, expires, now)
+                if fs_id is not None:
+                    await promotions.claim_flash_units(s, fs_id, qty)
+                s.add(
+                    OrderLine(
+                        order_id=order_id,
+                        sku_id=sku.id,
+                        quantity=qty,
+                        unit_price_fen=price,
+                        flash_sale_id=fs_id,
+                    )
+                )
+                events.append(
+                    ShopEvent("stock_changed", req.room_id, sku.code, {"available": left})
+                )
+                if left == 0:
+                    events.append(ShopEvent("sold_out", req.room_id, sku.code, {"available": 0}))
+            if req.coupon_code:
+                coupon, discount = await promotions.apply_coupon(
+                    s,
+                    req.coupon_code,
+                    req.buyer_id,
+                    req.room_id,
+                    [(a, b, c) for a, b, c, _ in lines],
+                    now,
+                )
+                order = await s.get(Order, order_id)
+                order.coupon_id, order.discount_fen = coupon.id, discount
+                order.total_fen = subtotal - discount
+                s.add(
+                    CouponRedemption(coupon_id=coupon.id, buyer_id=req.buyer_id, order_id=order_id)
+                )
+            s.add(
+                OrderTransition(
+                    order_id=order_id,
+                    name="create",
+                    from_status="",
+                    to_status=order_state.UNPAID,
+                    at=now,
+                )
+            )
+        return order_id, events
+
+    async def get(self, order_id: str) -> dict:
+        async with self.store.db.read() as s:
+            order = await s.get(Order, order_id)
+            if order is None:
+                raise NotFound(f"订单不存在：{order_id}")
+            return await self._view(s, order)
+
+    async def _view(self, s: AsyncSession, order: Order, reveal: bool = False) -> dict:
+        keys = self.store.keys
+        name, phone, address = (
+            keys.decrypt(v) for v in (order.buyer_name_enc, order.phone_enc, order.address_enc)
+        )
+        rows = await s.execute(
+            select(OrderLine, Sku.code, Sku.unit)
+            .join(Sku, Sku.id == OrderLine.sku_id)
+            .where(OrderLine.order_id == order.id)
+            .order_by(OrderLine.id)
+        )
+        pays = await s.execute(
+            select(Payment).where(Payment.order_id == order.id).order_by(Payment.created_at)
+        )
+        return {
+            "id": order.id,
+            "status": order.status,
+            "buyer": {
+                "id": order.buyer_id,
+                "name": name if reveal else mask_name(name),
+                "phone": phone if reveal else mask_phone(phone),
+                "address": address if reveal else mask_address(address),
+            },
+            "items": [
+                {
+                    "sku": code,
+                    "unit": unit,
+                    "quantity": line.quantity,
+                    "unit_price": yuan_str(line.unit_price_fen),
+                    "amount": yuan_str(line.unit_price_fen * line.quantity),
+                    "flash_sale_id": line.flash_sale_id,
+                }
+                for line, code, unit in rows
+            ],
+            "subtotal": yuan_str(order.subtotal_fen),
+            "discount": yuan_str(order.discount_fen),
+            "total": yuan_str(order.total_fen),
+            "total_fen": order.total_fen,
+            "attribution": {
+                "room_id": order.room_id,
+                "persona": order.persona,
+                "segment": order.segment,
+            },
+            "created_at": order.created_at.isoformat(),
+            "pay_deadline": order.expires_at.isoformat(),
+            "cancel_reason": order.cancel_reason,
+            "payments": [
+                {"id": p.id, "status": p.status, "amount": yuan_str(p.amount_fen)}
+                for p in pays.scalars()
+            ],
+            "batches": await inventory.order_batches(s, order.id),
+        }
+
+    async def reveal(self, order_id: str) -> dict:
+        """Unmasked view for the merchant who ships the parcel."""
+        async with self.store.db.read() as s:
+            order = await s.get(Order, order_id)
+            if order is None:
+                raise NotFound(f"订单不存在：{order_id}")
+            return await self._view(s, order, reveal=True)
+
+    async def transition(self, order_id: str, name: str) -> dict:
+        """Apply a named transition (ship, deliver, ...). Raises InvalidTransition (409)."""
+        if name not in order_state.TRANSITIONS:
+            raise InvalidInput(f"未知的订单操作：{name}")
+        events: list[ShopEvent] = []
+        async with self.store.db.write() as s:
+            order = await lock_order(s, order_id)
+            if name == "approve_refund":
+                await self.store.payments.refund_in(s, order)
+            events = await apply(s, order, name, self.store.clock())
+        self.store.emit(events)
+        return await self.get(order_id)
+
+    async def expire_unpaid(self) -> int:
+        """Cancel unpaid orders past their deadline and give their stock back."""
+        now = self.store.clock()
+        async with self.store.db.read() as s:
+            ids = list(
+                (
+                    await s.execute(
+                        select(Order.id)
+                        .where(Order.status == order_state.UNPAID, Order.expires_at <= now)
+                        .limit(500)
+                    )
+                ).scalars()
+            )
+        done = 0
+        for oid in ids:
+            async with self.store.db.write() as s:
+                order = await lock_order(s, oid)
+                if order.status != order_state.UNPAID or order.expires_at > now:
+                    continue
+                events = await apply(s, order, "expire", now)
+            self.store.emit(events)
+            done += 1
+        return done
+
+
+async def lock_order(s: AsyncSession, order_id: str) -> Order:
+    order = (
+        await s.execute(select(Order).where(Order.id == order_id).with_for_update())
+    ).scalar_one_or_none()
+    if order is None:
+        raise NotFound(f"订单不存在：{order_id}")
+    return order
+
+
+async def apply(s: AsyncSession, order: Order, name: str, now: datetime) -> list[ShopEvent]:
+    """Check and apply one transition with its stock side effects, inside the caller's transaction."""
+    if not order_state.allowed(name, order.status):
+        raise InvalidTransition(order.id, name, order.status)
+    before = order.status
+    after = order_state.target(name, before, order.pre_refund_status)
+    events: list[ShopEvent] = []
+    if name in ("cancel", "expire"):
+        await inventory.release(s, order.id)
+        lines = (
+            await s.execute(
+                select(OrderLine, Sku.code)
+                .join(Sku, Sku.id == OrderLine.sku_id)
+                .where(OrderLine.order_id == order.id)
+            )
+        ).all()
+        for line, _code in lines:
+            if line.flash_sale_id is not None:
+                await promotions.release_flash_units(s, line.flash_sale_id, line.quantity)
+        if order.coupon_id is not None:
+            await promotions.release_coupon(s, order.id, order.coupon_id)
+        order.cancel_reason = "expired" if name == "expire" else "cancelled"
+        for line, code in lines:
+            avail = await inventory.sku_available(s, line.sku_id, now)
+            events.append(ShopEvent("stock_changed", order.room_id, code, {"available": avail}))
+    elif name == "ship":
+        await inventory.ship(s, order.id)
+    elif name == "request_refund":
+        order.pre_refund_status = before
+    elif name == "approve_refund" and order.pre_refund_status == order_state.PAID:
+        await inventory.deallocate(s, order.id)
+    order.status = after
+    order.updated_at = now
+    s.add(
+        OrderTransition(order_id=order.id, name=name, from_status=before, to_status=after, at=now)
+    )
+    return events

@@ -1,0 +1,152 @@
+"""Promotion use cases for a live room, with the events the director and viewers receive."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from commerce import catalog, promotions
+from commerce.errors import InvalidInput, PromotionError
+from commerce.events import ShopEvent
+from commerce.models import Coupon, FlashSale, Sku
+
+if TYPE_CHECKING:
+    from commerce.store import Store
+
+
+class PromotionService:
+    """Pin a product, run flash sales, issue coupons."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def pin(self, room_id: str, sku: str) -> dict:
+        async with self.store.db.write() as s:
+            row = await catalog.sku_by_code(s, sku)
+            ev = await promotions.pin(s, room_id, row, self.store.clock())
+        self.store.emit([ev])
+        return {"room_id": room_id, "sku": sku, "label": "讲解中"}
+
+    async def room_state(self, room_id: str) -> dict:
+        now = self.store.clock()
+        async with self.store.db.read() as s:
+            pinned = await promotions.pinned_sku(s, room_id)
+            sales = (
+                await s.execute(
+                    select(FlashSale, Sku.code)
+                    .join(Sku, Sku.id == FlashSale.sku_id)
+                    .where(FlashSale.room_id == room_id, FlashSale.ends_at > now)
+                    .order_by(FlashSale.starts_at)
+                )
+            ).all()
+            coupons = (
+                await s.execute(
+                    select(Coupon, Sku.code)
+                    .outerjoin(Sku, Sku.id == Coupon.sku_id)
+                    .where(
+                        (Coupon.room_id == room_id) | Coupon.room_id.is_(None), Coupon.ends_at > now
+                    )
+                    .order_by(Coupon.id)
+                )
+            ).all()
+        return {
+            "room_id": room_id,
+            "pinned": pinned,
+            "flash_sales": [
+                promotions.flash_sale_json(fs, code) | {"active": fs.starts_at <= now}
+                for fs, code in sales
+            ],
+            "coupons": [promotions.coupon_json(c, code) for c, code in coupons],
+        }
+
+    async def start_flash_sale(
+        self,
+        room_id: str,
+        sku: str,
+        price_fen: int,
+        quantity: int,
+        *,
+        starts_at: datetime | None = None,
+        ends_at: datetime | None = None,
+        duration_s: float | None = None,
+        per_user_limit: int | None = None,
+    ) -> dict:
+        now = self.store.clock()
+        start = starts_at or now
+        end = ends_at or start + timedelta(seconds=duration_s or 600)
+        async with self.store.db.write() as s:
+            row = await catalog.sku_by_code(s, sku)
+            fs = await promotions.create_flash_sale(
+                s, room_id, row, price_fen, quantity, start, end, per_user_limit
+            )
+            out = promotions.flash_sale_json(fs, sku)
+        await self.announce_due()
+        return out
+
+    async def announce_due(self) -> None:
+        now = self.store.clock()
+        async with self.store.db.write() as s:
+            due = await promotions.due_announcements(s, now)
+            codes = (
+                {sid: code for sid, code in (await s.execute(select(Sku.id, Sku.code)))}
+                if due
+                else {}
+            )
+            events = [
+                ShopEvent(
+                    kind,
+                    fs.room_id,
+                    codes[fs.sku_id],
+                    promotions.flash_sale_json(fs, codes[fs.sku_id]),
+                )
+                for fs, kind in due
+            ]
+        self.store.emit(events)
+
+    async def issue_coupon(
+        self,
+        room_id: str | None,
+        code: str,
+        kind: str,
+        value: int,
+        *,
+        min_spend_fen: int = 0,
+        per_user_limit: int = 1,
+        total_limit: int | None = None,
+        sku: str | None = None,
+        starts_at: datetime | None = None,
+        ends_at: datetime | None = None,
+    ) -> dict:
+        if kind not in ("fixed", "percent"):
+            raise InvalidInput("优惠券类型只能是 fixed 或 percent")
+        if kind == "percent" and not 0 < value < 100:
+            raise InvalidInput("折扣百分比必须在1到99之间")
+        if value <= 0 or min_spend_fen < 0 or per_user_limit <= 0:
+            raise InvalidInput("优惠券金额、门槛和每人限用次数必须为正")
+        if kind == "fixed" and min_spend_fen and value >= min_spend_fen:
+            raise InvalidInput("满减金额必须小于使用门槛")
+        now = self.store.clock()
+        async with self.store.db.write() as s:
+            if (await s.execute(select(Coupon.id).where(Coupon.code == code))).first():
+                raise PromotionError(f"优惠券代码已存在：{code}")
+            sku_row = await catalog.sku_by_code(s, sku) if sku else None
+            c = Coupon(
+                code=code,
+                room_id=room_id,
+                kind=kind,
+                value=value,
+                min_spend_fen=min_spend_fen,
+                per_user_limit=per_user_limit,
+                total_limit=total_limit,
+                used=0,
+                sku_id=sku_row.id if sku_row else None,
+                starts_at=starts_at or now,
+                ends_at=ends_at or now + timedelta(days=1),
+            )
+            s.add(c)
+            await s.flush()
+            out = promotions.coupon_json(c, sku)
+        self.store.emit([ShopEvent("coupon_issued", room_id, sku, out)])
+        return out

@@ -1,0 +1,174 @@
+"""The Store: one object the engine and the web layer hold; owns the database and events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from commerce import catalog, promotions
+from commerce.crypto import Keys, load_secret
+from commerce.db import DEFAULT_URL, Database, make_engine, upgrade_to_head
+from commerce.demo import DEMO_PRODUCTS
+from commerce.events import EventBus, ShopEvent
+from commerce.facts import ProductFacts
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Store:
+    """Catalog, stock, orders, payments, promotions and the trace log behind one facade."""
+
+    def __init__(
+        self,
+        db: Database,
+        keys: Keys,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        reservation_minutes: float = 15.0,
+    ) -> None:
+        self.db = db
+        self.keys = keys
+        self.clock = clock
+        self.reservation_minutes = reservation_minutes
+        self.bus = EventBus()
+        self._ticker: asyncio.Task | None = None
+        # Imported here: these modules need the Store type only at runtime.
+        from commerce.orders import OrderService
+        from commerce.payments import PaymentService, SimulatedProvider
+        from commerce.promo_service import PromotionService
+        from commerce.trace.service import TraceService
+
+        self.orders = OrderService(self)
+        self.provider = SimulatedProvider(keys.webhook)
+        self.payments = PaymentService(self, self.provider)
+        self.promotions = PromotionService(self)
+        self.trace = TraceService(self)
+
+    @property
+    def url(self) -> str:
+        return self.db.engine.url.render_as_string(hide_password=False)
+
+    # -- events ------------------------------------------------------------------------------
+    def add_listener(self, fn: Callable[[ShopEvent], None]) -> None:
+        """Register a sync callback; it is called on the event loop after each commit."""
+        self.bus.add(fn)
+
+    def remove_listener(self, fn: Callable[[ShopEvent], None]) -> None:
+        self.bus.remove(fn)
+
+    def emit(self, events: list[ShopEvent]) -> None:
+        self.bus.emit(events)
+
+    # -- catalog -----------------------------------------------------------------------------
+    async def fact_sheets(self, room_id: str | None = None) -> list[ProductFacts]:
+        """Live fact sheets: available stock now, active promotion text (room_id None: any)."""
+        now = self.clock()
+        async with self.db.read() as s:
+            promos = await promotions.promo_texts(s, now, room_id)
+            return await catalog.fact_sheets(s, now, promos)
+
+    async def fact_sheet(self, sku: str, room_id: str | None = None) -> ProductFacts | None:
+        for f in await self.fact_sheets(room_id):
+            if f.sku == sku:
+                return f
+        return None
+
+    async def available(self, sku: str) -> int:
+        async with self.db.read() as s:
+            row = await catalog.sku_by_code(s, sku)
+            return (await catalog.available_by_sku(s, self.clock())).get(row.id, 0)
+
+    async def near_expiry(self, days: int = catalog.NEAR_EXPIRY_DAYS) -> list[dict]:
+        async with self.db.read() as s:
+            return await catalog.near_expiry(s, self.clock(), days)
+
+    async def add_product(
+        self,
+        facts: ProductFacts,
+        batches: list[catalog.BatchSpec],
+        *,
+        per_user_limit: int | None = None,
+        trace: bool = True,
+    ) -> None:
+        async with self.db.write() as s:
+            await catalog.add_product(s, facts, batches, per_user_limit=per_user_limit)
+        if trace:
+            for b in batches:
+                await self.trace.seed_batch(b.id, facts, b)
+
+    async def seed_demo(self) -> bool:
+        async with self.db.read() as s:
+            if not await catalog.is_empty(s):
+                return False
+        for facts in DEMO_PRODUCTS:
+            await self.add_product(facts, catalog.demo_batches(facts))
+        return True
+
+    # -- housekeeping ------------------------------------------------------------------------
+    async def tick(self) -> None:
+        """Expire unpaid orders and announce flash sales whose start or end has passed."""
+        await self.orders.expire_unpaid()
+        await self.promotions.announce_due()
+
+    def start_background(self, interval: float = 1.0) -> None:
+        if self._ticker is None:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick_loop(interval))
+
+    async def _tick_loop(self, interval: float) -> None:
+        while True:
+            try:
+                await self.tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("commerce tick failed")
+            await asyncio.sleep(interval)
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+        await self.db.engine.dispose()
+
+    def session(self) -> AsyncSession:
+        return self.db._read()
+
+
+async def open_store(
+    url: str | None = None,
+    *,
+    seed_demo: bool = True,
+    secret_key: str | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    reservation_minutes: float = 15.0,
+    background: bool = True,
+) -> Store:
+    """Open (and migrate to head) the shop database; seed the demo catalog into an empty one."""
+    engine = make_engine(url or DEFAULT_URL)
+    try:
+        await upgrade_to_head(engine)
+        store = Store(
+            Database(engine),
+            Keys(load_secret(secret_key)),
+            clock=clock,
+            reservation_minutes=reservation_minutes,
+        )
+        if seed_demo:
+            await store.seed_demo()
+    except BaseException:
+        await engine.dispose()
+        raise
+    if background:
+        store.start_background()
+    return store

@@ -1,0 +1,1 @@
+"""Seed-to-table traceability: an append-only RFC 6962 Merkle log with signed checkpoints."""
