@@ -1,0 +1,221 @@
+"""`Engine`: the only door into the live rooms. The web layer talks to it with plain data
+(room configs, SDP strings, event dicts), which is what lets rooms later move into worker
+processes or onto other machines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
+
+from avatars.personas import PERSONAS
+from avatars.voice import VoiceChain, make_voice_chain
+from commerce.facts import ProductFacts
+from streamer.fanout import PacketTrack, hook_keyframe_requests
+from streamer.room import Room, RoomConfig
+
+log = logging.getLogger(__name__)
+
+ROOM_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+MAX_SDP_BYTES = 64 * 1024
+MAX_VIEWERS_PER_ROOM = 200
+CONNECT_TIMEOUT = 30.0
+
+
+class EngineError(Exception):
+    """Base of the errors the web layer turns into 4xx answers."""
+
+    status = 400
+
+
+class RoomNotFound(EngineError):
+    status = 404
+
+
+class RoomExists(EngineError):
+    status = 409
+
+
+class BadOffer(EngineError):
+    status = 400
+
+
+class RoomFull(EngineError):
+    status = 503
+
+
+@dataclass
+class ViewerSession:
+    id: str
+    room_id: str
+    pc: RTCPeerConnection
+    tracks: tuple[PacketTrack, ...]
+
+
+def _codecs(kind: str, mime: str) -> list:
+    caps = RTCRtpSender.getCapabilities(kind).codecs
+    wanted = [c for c in caps if c.mimeType.lower() == mime.lower()]
+    return wanted + [c for c in caps if c.mimeType.lower() == f"{kind}/rtx"]
+
+
+def check_offer(sdp: str) -> set[str]:
+    """Reject what aiortc should never see: not SDP, no media we can send, no H.264/Opus.
+
+    Returns the media kinds the offer asks for."""
+    if len(sdp.encode("utf-8", "replace")) > MAX_SDP_BYTES:
+        raise BadOffer(f"SDP offer larger than {MAX_SDP_BYTES} bytes")
+    if not sdp.lstrip().startswith("v=0"):
+        raise BadOffer("body is not an SDP offer (must start with v=0)")
+    kinds = re.findall(r"^m=(\w+) ", sdp, flags=re.M)
+    if not kinds or not set(kinds) & {"audio", "video"}:
+        raise BadOffer("SDP offer has no audio or video section")
+    if "video" in kinds and not re.search(r"^a=rtpmap:\d+ H264/90000", sdp, flags=re.M | re.I):
+        raise BadOffer("SDP offer does not accept H.264 video")
+    if "audio" in kinds and not re.search(r"^a=rtpmap:\d+ opus/48000", sdp, flags=re.M | re.I):
+        raise BadOffer("SDP offer does not accept Opus audio")
+    return set(kinds) & {"audio", "video"}
+
+
+class Engine:
+    """Runs rooms and their WebRTC viewers on the current event loop."""
+
+    def __init__(
+        self,
+        catalog: Callable[[], Awaitable[list[ProductFacts]]],
+        voice: VoiceChain | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.voice = voice or make_voice_chain()
+        self.rooms: dict[str, Room] = {}
+        self.sessions: dict[str, ViewerSession] = {}
+        self._subscribers: dict[str, set[asyncio.Queue]] = {}
+
+    # --- rooms --------------------------------------------------------------------
+    async def start_room(self, config: RoomConfig) -> dict:
+        if not ROOM_ID.match(config.room_id):
+            raise EngineError("room id must be 1-64 letters, digits, '-' or '_'")
+        if config.persona not in PERSONAS:
+            raise EngineError(f"unknown persona {config.persona!r}; choose one of {', '.join(PERSONAS)}")
+        if config.room_id in self.rooms:
+            raise RoomExists(f"room {config.room_id} is already live")
+        room = Room(config, self.catalog, self.voice, emit=lambda ev: self.publish(config.room_id, ev))
+        self.rooms[config.room_id] = room
+        await room.start()
+        self.publish(config.room_id, {"type": "room_started", "room_id": config.room_id})
+        log.info("room %s started with persona %s", config.room_id, config.persona)
+        return room.info()
+
+    async def stop_room(self, room_id: str) -> None:
+        room = self.room(room_id)
+        for sid in [s.id for s in self.sessions.values() if s.room_id == room_id]:
+            await self.whep_delete(room_id, sid)
+        await room.stop()
+        del self.rooms[room_id]
+        self.publish(room_id, {"type": "room_stopped", "room_id": room_id})
+        log.info("room %s stopped", room_id)
+
+    def room(self, room_id: str) -> Room:
+        try:
+            return self.rooms[room_id]
+        except KeyError:
+            raise RoomNotFound(f"no live room {room_id!r}") from None
+
+    def list_rooms(self) -> list[dict]:
+        return [r.info() for r in self.rooms.values()]
+
+    def metrics(self) -> dict:
+        return {
+            "rooms": {rid: r.stats() for rid, r in self.rooms.items()},
+            "viewers": len(self.sessions),
+            "voice": {"calls": self.voice.stats.calls, "fallbacks": self.voice.stats.fallbacks,
+                      "failures": dict(self.voice.stats.failures)},
+        }
+
+    # --- WHEP -----------------------------------------------------------------------
+    async def whep_offer(self, room_id: str, sdp: str) -> tuple[str, str]:
+        """Answer a viewer's SDP offer; returns (session id, answer SDP)."""
+        room = self.room(room_id)
+        if sum(1 for s in self.sessions.values() if s.room_id == room_id) >= MAX_VIEWERS_PER_ROOM:
+            raise RoomFull(f"room {room_id} has reached {MAX_VIEWERS_PER_ROOM} viewers")
+        kinds = check_offer(sdp)
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        tracks: list[PacketTrack] = []
+        try:
+            # transceivers exist before the offer is applied so that their codec
+            # preferences (H.264 / Opus only) shape the negotiation
+            video, audio = room.new_tracks()
+            tracks = [video, audio]
+            for track in tracks:
+                if track.kind not in kinds:
+                    room.drop_tracks(track)
+                    continue
+                sender = pc.addTrack(track)
+                hook_keyframe_requests(sender, room.encoder.request_keyframe)
+                transceiver = next(t for t in pc.getTransceivers() if t.sender is sender)
+                mime = "video/H264" if track.kind == "video" else "audio/opus"
+                transceiver.setCodecPreferences(_codecs(track.kind, mime))
+            await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except EngineError:
+            raise
+        except Exception as exc:  # aiortc rejects malformed SDP with assorted errors
+            room.drop_tracks(*tracks)
+            await pc.close()
+            raise BadOffer(f"cannot negotiate this offer: {exc}") from None
+        session = ViewerSession(uuid.uuid4().hex, room_id, pc, tuple(tracks))
+        self.sessions[session.id] = session
+
+        @pc.on("connectionstatechange")
+        async def _on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                await self._end_session(session.id)
+
+        asyncio.get_running_loop().call_later(CONNECT_TIMEOUT, self._reap_if_unconnected, session.id)
+        self.publish(room_id, {"type": "viewer_joined", "room_id": room_id})
+        return session.id, pc.localDescription.sdp
+
+    async def whep_delete(self, room_id: str, session_id: str) -> None:
+        s = self.sessions.get(session_id)
+        if s is None or s.room_id != room_id:
+            raise RoomNotFound(f"no session {session_id!r} in room {room_id!r}")
+        await self._end_session(session_id)
+
+    def _reap_if_unconnected(self, session_id: str) -> None:
+        s = self.sessions.get(session_id)
+        if s is not None and s.pc.connectionState != "connected":
+            asyncio.ensure_future(self._end_session(session_id))
+
+    async def _end_session(self, session_id: str) -> None:
+        s = self.sessions.pop(session_id, None)
+        if s is None:
+            return
+        room = self.rooms.get(s.room_id)
+        if room:
+            room.drop_tracks(*s.tracks)
+        await s.pc.close()
+        self.publish(s.room_id, {"type": "viewer_left", "room_id": s.room_id})
+
+    # --- events ---------------------------------------------------------------------
+    def subscribe(self, room_id: str, maxsize: int = 100) -> asyncio.Queue:
+        q: asyncio.Queue = asyncio.Queue(maxsize)
+        self._subscribers.setdefault(room_id, set()).add(q)
+        return q
+
+    def unsubscribe(self, room_id: str, q: asyncio.Queue) -> None:
+        self._subscribers.get(room_id, set()).discard(q)
+
+    def publish(self, room_id: str, event: dict) -> None:
+        for q in self._subscribers.get(room_id, ()):
+            if q.full():  # a slow listener loses old events, never blocks the room
+                q.get_nowait()
+            q.put_nowait(event)
+
+    async def close(self) -> None:
+        for rid in list(self.rooms):
+            await self.stop_room(rid)

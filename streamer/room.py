@@ -1,0 +1,235 @@
+"""A live room: media clock, avatar renderer, the one encoder, and its viewers.
+
+The media loop runs in its own thread at the room's frame rate. Each tick takes 40 ms of
+audio from the speech timeline (audio is the master), renders frame N for media time
+N/fps from the same utterance, encodes both once, and hands the packets to the event loop,
+which pushes them into every viewer's track.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+
+import av
+
+from avatars.personas import get_persona
+from avatars.renderer import AvatarRenderer
+from avatars.voice import SAMPLE_RATE, VoiceChain
+from commerce.facts import ProductFacts
+from scripts_gen import make_writer
+from streamer.director import Director
+from streamer.encoder import RoomEncoder
+from streamer.fanout import PacketTrack
+from streamer.timeline import SpeechTimeline, Utterance, avatar_state
+
+log = logging.getLogger(__name__)
+
+MAX_LAG = 0.2  # seconds behind the clock before video frames are skipped (audio never is)
+
+
+@dataclass
+class RoomConfig:
+    """How a room is set up; plain data so it can cross a process boundary."""
+
+    room_id: str
+    persona: str = "xiaowang"
+    title: str = ""
+    lineup: list[str] | None = None  # SKUs in order; None = whole catalog
+    writer: dict | None = None  # scripts_gen backend config; None = template
+    fps: int = 25
+    width: int = 1280
+    height: int = 720
+    stamp: bool = False  # draw the frame index into the picture (benchmarks, tests)
+
+
+@dataclass
+class RoomMetrics:
+    frames: int = 0
+    skipped_frames: int = 0
+    late_ticks: int = 0
+    render_ms: float = 0.0  # moving averages
+    encode_ms: float = 0.0
+    audio_ms: float = 0.0
+    video_bytes: int = 0
+    audio_bytes: int = 0
+    started_at: float = field(default_factory=time.time)
+
+
+class Room:
+    """One live room. Create it on the event loop that serves its viewers."""
+
+    def __init__(
+        self,
+        config: RoomConfig,
+        catalog: Callable[[], Awaitable[list[ProductFacts]]],
+        voice: VoiceChain,
+        emit: Callable[[dict], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.id = config.room_id
+        self.persona = get_persona(config.persona)
+        self.loop = asyncio.get_running_loop()
+        self.encoder = RoomEncoder(config.width, config.height, config.fps)
+        self.renderer = AvatarRenderer(self.persona, stamp=config.stamp)
+        self.timeline = SpeechTimeline()
+        self.writer = make_writer(config.writer)
+        self.director = Director(
+            config.room_id, self.persona, self.writer, voice, self.timeline, catalog,
+            lineup=config.lineup,
+        )
+        self.metrics = RoomMetrics()
+        self.tracks: set[PacketTrack] = set()
+        self.on_frame: Callable[[int, float], None] | None = None  # (index, wall time rendered)
+        self._emit = emit or (lambda event: None)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._director_task: asyncio.Task | None = None
+
+    # --- lifecycle ---------------------------------------------------------------
+    async def start(self) -> None:
+        self._director_task = asyncio.create_task(self.director.run(), name=f"director-{self.id}")
+        # let the first line reach the timeline so the stream opens with speech
+        for _ in range(100):
+            if self.timeline.queued_seconds() > 0:
+                break
+            await asyncio.sleep(0.02)
+        self._thread = threading.Thread(target=self._media_loop, name=f"room-{self.id}", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._director_task:
+            self._director_task.cancel()
+            try:
+                await self._director_task
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self._thread:
+            await asyncio.to_thread(self._thread.join, 2.0)
+        for track in list(self.tracks):
+            track.stop()
+        self.tracks.clear()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # --- viewers -----------------------------------------------------------------
+    def new_tracks(self) -> tuple[PacketTrack, PacketTrack]:
+        """A video and an audio track for one viewer, fed from the shared encode."""
+        video = PacketTrack("video", self.encoder.request_keyframe)
+        audio = PacketTrack("audio", self.encoder.request_keyframe)
+        self.tracks.update((video, audio))
+        self.encoder.request_keyframe()  # a joining viewer needs an IDR to start decoding
+        return video, audio
+
+    def drop_tracks(self, *tracks: PacketTrack) -> None:
+        for t in tracks:
+            t.stop()
+            self.tracks.discard(t)
+
+    def _deliver(self, video: list[av.Packet], audio: list[av.Packet]) -> None:
+        for track in self.tracks:
+            for p in video if track.kind == "video" else audio:
+                track.push(p)
+
+    # --- media loop (own thread) -----------------------------------------------------
+    def _media_loop(self) -> None:
+        cfg = self.config
+        period = 1.0 / cfg.fps
+        chunk = SAMPLE_RATE // cfg.fps
+        m = self.metrics
+        start = time.monotonic()
+        n = 0
+        while not self._stop.is_set():
+            due = start + n * period
+            delay = due - time.monotonic()
+            if delay > 0:
+                self._stop.wait(delay)
+            elif -delay > 2.0:  # stalled (suspended host): re-anchor the clock
+                start += -delay
+            pcm, playing = self.timeline.read(chunk)
+            if playing.started and playing.utterance is not None:
+                utt = playing.utterance
+                if utt.card is not None:
+                    self.renderer.set_card(utt.card)
+                self.renderer.set_caption(utt.speech.text)
+                self.loop.call_soon_threadsafe(self._emit_line, utt)
+            t0 = time.thread_time()
+            apkts = self.encoder.encode_audio(pcm, n * chunk)
+            t1 = time.thread_time()
+            late = time.monotonic() - due
+            vpkts: list[av.Packet] = []
+            if late > MAX_LAG:
+                m.late_ticks += 1
+                m.skipped_frames += 1
+            else:
+                img = self.renderer.render(avatar_state(playing, n * period), n)
+                rendered_at = time.time()
+                t2 = time.thread_time()
+                vpkts = self.encoder.encode_video(img, n)
+                t3 = time.thread_time()
+                m.render_ms += 0.05 * ((t2 - t1) * 1000 - m.render_ms)
+                m.encode_ms += 0.05 * ((t3 - t2) * 1000 - m.encode_ms)
+                m.frames += 1
+                if self.on_frame:
+                    self.on_frame(n, rendered_at)
+            m.audio_ms += 0.05 * ((t1 - t0) * 1000 - m.audio_ms)
+            m.video_bytes += sum(p.size for p in vpkts)
+            m.audio_bytes += sum(p.size for p in apkts)
+            try:
+                self.loop.call_soon_threadsafe(self._deliver, vpkts, apkts)
+            except RuntimeError:  # event loop closed: the room is going away
+                return
+            n += 1
+
+    # --- events ----------------------------------------------------------------------
+    def _emit_line(self, utt: Utterance) -> None:
+        """Announce a line when it starts playing (captions and card on the viewer page)."""
+        self._emit(
+            {"type": "line", "room_id": self.id, "text": utt.speech.text, "kind": utt.kind,
+             "sku": utt.product_sku, "expression": utt.expression,
+             "card": asdict(utt.card) if utt.card else None}
+        )
+
+    def info(self) -> dict:
+        product = self.director.current_product
+        return {
+            "room_id": self.id,
+            "title": self.config.title or f"{self.persona.name}的直播间",
+            "persona": self.persona.id,
+            "persona_name": self.persona.name,
+            "live": self.running,
+            "viewers": sum(1 for t in self.tracks if t.kind == "video"),
+            "current_sku": product.sku if product else None,
+            "current_product": product.title if product else None,
+        }
+
+    def stats(self) -> dict:
+        m = self.metrics
+        uptime = max(time.time() - m.started_at, 1e-6)
+        return {
+            **self.info(),
+            "frames": m.frames,
+            "fps": round(m.frames / uptime, 2),
+            "skipped_frames": m.skipped_frames,
+            "render_ms": round(m.render_ms, 2),
+            "encode_ms": round(m.encode_ms, 2),
+            "audio_encode_ms": round(m.audio_ms, 3),
+            "video_kbps": round(m.video_bytes * 8 / uptime / 1000, 1),
+            "video_encodes": self.encoder.video_encodes,
+            "keyframes": self.encoder.keyframes,
+            "keyframe_requests": self.encoder.keyframe_requests,
+            "viewer_drops": sum(t.dropped for t in self.tracks),
+            "lines": self.director.stats.lines,
+            "fillers": self.director.stats.fillers,
+            "voice": {"calls": self.director.voice.stats.calls,
+                      "fallbacks": self.director.voice.stats.fallbacks,
+                      "failures": dict(self.director.voice.stats.failures)},
+            "writer": self.writer.stats() if hasattr(self.writer, "stats") else {},
+        }

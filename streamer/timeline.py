@@ -1,0 +1,115 @@
+"""The room's speech timeline: what is being said at each instant of the media clock.
+
+Audio is the master clock. The media thread reads fixed chunks of PCM from here; the
+avatar's lips, expression, caption and product card are all taken from the utterance that
+owns the first sample of the chunk, so picture and sound agree by construction.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from avatars.renderer import AvatarState, Card
+from avatars.voice import SAMPLE_RATE, Speech
+
+GAP_SECONDS = 0.35  # pause between sentences
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A spoken line with everything the picture needs while it plays."""
+
+    speech: Speech
+    expression: str = "neutral"
+    product_sku: str | None = None
+    card: Card | None = None
+    kind: str = "script"
+
+
+@dataclass(frozen=True)
+class Playing:
+    """The timeline's state at the start of a chunk."""
+
+    utterance: Utterance | None
+    offset: float  # seconds into the utterance
+    started: bool  # this chunk starts a new utterance
+
+
+class SpeechTimeline:
+    """Thread-safe queue of utterances, consumed in real time by the media thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: deque[Utterance] = deque()
+        self._current: Utterance | None = None
+        self._pos = 0  # samples into current (may exceed its length: trailing gap)
+        self.utterances_played = 0
+
+    def enqueue(self, utt: Utterance, front: bool = False) -> None:
+        """Queue an utterance; `front` puts it next (it plays after the current sentence)."""
+        with self._lock:
+            if front:
+                self._queue.appendleft(utt)
+            else:
+                self._queue.append(utt)
+
+    def clear_pending(self, keep=lambda u: False) -> int:  # noqa: ANN001
+        """Drop queued (not playing) utterances except those `keep` accepts."""
+        with self._lock:
+            before = len(self._queue)
+            self._queue = deque(u for u in self._queue if keep(u))
+            return before - len(self._queue)
+
+    def queued_seconds(self) -> float:
+        with self._lock:
+            total = sum(u.speech.duration + GAP_SECONDS for u in self._queue)
+            if self._current is not None:
+                total += max(0.0, self._current.speech.duration + GAP_SECONDS - self._pos / SAMPLE_RATE)
+            return total
+
+    @property
+    def current(self) -> Utterance | None:
+        return self._current
+
+    def read(self, n: int) -> tuple[np.ndarray, Playing]:
+        """Take the next `n` samples of the room's audio (silence when nothing is queued)."""
+        out = np.zeros(n, np.int16)
+        with self._lock:
+            started = False
+            if self._current is not None:
+                length = len(self._current.speech.pcm) + int(GAP_SECONDS * SAMPLE_RATE)
+                if self._pos >= length:
+                    self._current = None
+            if self._current is None and self._queue:
+                self._current, self._pos = self._queue.popleft(), 0
+                self.utterances_played += 1
+                started = True
+            cur = self._current
+            if cur is None:
+                return out, Playing(None, 0.0, False)
+            state = Playing(cur, self._pos / SAMPLE_RATE, started)
+            pcm = cur.speech.pcm
+            if self._pos < len(pcm):
+                take = pcm[self._pos : self._pos + n]
+                out[: len(take)] = take
+            self._pos += n
+            return out, state
+
+
+def avatar_state(playing: Playing, t: float) -> AvatarState:
+    """The host's face at media time `t` for what the timeline is playing."""
+    utt = playing.utterance
+    if utt is None:
+        return AvatarState(t=t)
+    speaking = playing.offset < utt.speech.duration
+    return AvatarState(
+        t=t,
+        viseme=utt.speech.viseme_at(playing.offset),
+        openness=utt.speech.openness_at(playing.offset),
+        expression=utt.expression,
+        speaking=speaking,
+    )

@@ -1,0 +1,94 @@
+"""`yunlian` command line: serve the app, speak a line, and the domain packages' commands."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import wave
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from web.app import Settings, create_app
+
+    settings = Settings.from_env()
+    if args.db:
+        settings.db_url = args.db
+    if args.no_demo:
+        settings.demo_room = False
+    if args.online_voice:
+        settings.online_voice = True
+    print(f"云链销通 serving on http://{args.host}:{args.port}  (demo room: /rooms/demo, panel: /panel)")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def _speak(args: argparse.Namespace) -> int:
+    from avatars.personas import PERSONAS
+    from avatars.voice import SAMPLE_RATE, ESpeakVoice
+
+    text = args.text.strip()
+    if not text:
+        print("error: nothing to say (empty text)", file=sys.stderr)
+        return 2
+    if len(text) > 500:
+        print("error: text longer than 500 characters", file=sys.stderr)
+        return 2
+    if args.persona not in PERSONAS:
+        print(f"error: unknown persona {args.persona!r}; choose one of {', '.join(PERSONAS)}", file=sys.stderr)
+        return 2
+    speech = ESpeakVoice().synthesize_sync(text, PERSONAS[args.persona])
+    with wave.open(args.out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes(speech.pcm.tobytes())
+    print(f"wrote {args.out}: {speech.duration:.2f} s, {len(speech.visemes)} visemes")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="yunlian", description="云链销通: digital-human livestream selling")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the web app with a live demo room")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--db", default=None, help="SQLAlchemy URL (default: SQLite under ./var)")
+    serve.add_argument("--no-demo", action="store_true", help="do not open the demo room")
+    serve.add_argument("--online-voice", action="store_true", help="try edge-tts first (falls back offline)")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=_serve)
+
+    speak = sub.add_parser("speak", help="synthesize one line offline to a WAV file")
+    speak.add_argument("text")
+    speak.add_argument("--persona", default="xiaowang")
+    speak.add_argument("--out", default="speech.wav")
+    speak.set_defaults(func=_speak)
+
+    # domain packages register their own commands
+    for module in ("scripts_gen.cli", "commerce.cli", "danmaku.cli"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        mod.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
