@@ -296,6 +296,8 @@ class OrderService:
         events: list[ShopEvent] = []
         async with self.store.db.write() as s:
             order = await lock_order(s, order_id)
+            if not order_state.allowed(name, order.status):
+                raise InvalidTransition(order.id, name, order.status)
             if name == "approve_refund":
                 await self.store.payments.refund_in(s, order)
             events = await apply(s, order, name, self.store.clock())

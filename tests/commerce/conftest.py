@@ -1,0 +1,123 @@
+"""Fixtures: every commerce test runs on SQLite and on a private PostgreSQL cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from commerce import open_store
+from commerce.catalog import BatchSpec
+from commerce.facts import ProductFacts
+from tests.pg import create_database, postgres_server
+from web.shop_api import build_router
+
+SECRET = "test-secret-key"
+
+
+class Clock:
+    """A settable clock (naive UTC) shared by the store and the test."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw) -> None:
+        self.now += timedelta(**kw)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url():
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path}/shop.db"
+    return create_database(request.getfixturevalue("pg_admin_url"))
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+async def store(db_url, clock):
+    s = await open_store(db_url, secret_key=SECRET, clock=clock, background=False)
+    yield s
+    await s.close()
+
+
+def farm_product(sku: str, stock: int, price: str = "10", **kw) -> ProductFacts:
+    return ProductFacts(
+        sku=sku,
+        name="测试枣",
+        title=f"测试商品{sku}",
+        price=Decimal(price),
+        unit="箱",
+        stock=stock,
+        origin="河北保定阜平县",
+        harvest_date=date.today(),
+        category="干果",
+        **kw,
+    )
+
+
+async def add_product(store, sku: str, stock: int, price: str = "10", **kw) -> str:
+    """A product with one fresh batch of `stock` units; returns the batch id."""
+    batch = f"{sku}-b1"
+    await store.add_product(
+        farm_product(sku, stock, price),
+        [BatchSpec(batch, date.today(), stock, "阜平县测试地块")],
+        **kw,
+    )
+    return batch
+
+
+def buyer(i: int | str = 1) -> dict:
+    return {
+        "id": f"buyer-{i}",
+        "name": "李四",
+        "phone": "13812341234",
+        "address": "河北省保定市阜平县城南庄镇1号",
+    }
+
+
+def order_body(sku: str, qty: int = 1, *, i: int | str = 1, **kw) -> dict:
+    return {"buyer": buyer(i), "items": [{"sku": sku, "quantity": qty}], **kw}
+
+
+@pytest.fixture
+async def http(store):
+    """The shop router served by a real uvicorn on loopback, and a client for it."""
+    app = FastAPI()
+    app.include_router(build_router(store))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, lifespan="off", log_level="warning", backlog=2048, access_log=False
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+    limits = httpx.Limits(max_connections=600, max_keepalive_connections=600)
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=120
+    ) as client:
+        yield client
+    server.should_exit = True
+    await task
+    sock.close()

@@ -1,0 +1,391 @@
+"""REST endpoints of the shop under /api/shop, and the public trace page under /trace."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import string
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import segno
+from fastapi import APIRouter, Header, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+
+from commerce import Store
+from commerce.errors import CommerceError, InvalidInput
+from commerce.facts import ProductFacts
+from commerce.money import to_fen
+from commerce.order_state import PUBLIC_TRANSITIONS
+from commerce.orders import LineRequest, OrderRequest
+
+MAX_BODY = 64 * 1024
+TEMPLATES = Path(__file__).with_name("templates")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class BuyerIn(_In):
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=32)
+    phone: str = Field(min_length=5, max_length=20)
+    address: str = Field(min_length=1, max_length=200)
+
+
+class ItemIn(_In):
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: StrictInt
+    unit_price: str | float | int | None = None  # yuan, as the buyer saw it
+
+
+class OrderIn(_In):
+    buyer: BuyerIn
+    items: list[ItemIn] = Field(min_length=1, max_length=20)
+    room_id: str | None = Field(default=None, max_length=64)
+    persona: str | None = Field(default=None, max_length=64)
+    segment: str | None = Field(default=None, max_length=64)
+    coupon: str | None = Field(default=None, max_length=32)
+
+
+class PinIn(_In):
+    sku: str = Field(min_length=1, max_length=64)
+
+
+class FlashSaleIn(_In):
+    sku: str = Field(min_length=1, max_length=64)
+    price: str | float | int
+    quantity: StrictInt
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    duration_s: float | None = Field(default=None, gt=0, le=7 * 86400)
+    per_user_limit: StrictInt | None = Field(default=None, ge=1)
+
+
+class CouponIn(_In):
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
+    kind: str
+    value: str | float | int  # yuan off for fixed, percent off for percent
+    min_spend: str | float | int = 0
+    per_user_limit: StrictInt = Field(default=1, ge=1)
+    total_limit: StrictInt | None = Field(default=None, ge=1)
+    sku: str | None = Field(default=None, max_length=64)
+    duration_s: float | None = Field(default=None, gt=0, le=90 * 86400)
+
+
+class TraceEventIn(_In):
+    kind: str
+    occurred_at: datetime | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+async def read_json(request: Request, model: type[_In]) -> Any:
+    """Read at most MAX_BODY bytes (413 beyond) and validate, with a one-line reason on 422."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > MAX_BODY:
+        raise HTTPException(413, f"请求体过大（上限 {MAX_BODY // 1024} KB）")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise HTTPException(413, f"请求体过大（上限 {MAX_BODY // 1024} KB）")
+    try:
+        return model.model_validate_json(bytes(body) or b"{}")
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err.get("loc", ())) or "body"
+        raise HTTPException(422, f"请求格式不正确：{where}：{err.get('msg')}") from None
+
+
+def facts_json(f: ProductFacts) -> dict:
+    return {
+        "sku": f.sku,
+        "name": f.name,
+        "title": f.title,
+        "price": str(f.price),
+        "list_price": str(f.list_price) if f.list_price is not None else None,
+        "unit": f.unit,
+        "stock": f.stock,
+        "sold_out": f.sold_out,
+        "origin": f.origin,
+        "harvest_date": f.harvest_date.isoformat(),
+        "category": f.category,
+        "certifications": list(f.certifications),
+        "tags": list(f.tags),
+        "features": list(f.features),
+        "taste": f.taste,
+        "nutrition": f.nutrition,
+        "storage": f.storage,
+        "shipping": f.shipping,
+        "promo": f.promo,
+    }
+
+
+def _render(name: str, **values: str) -> HTMLResponse:
+    tpl = string.Template((TEMPLATES / name).read_text(encoding="utf-8"))
+    return HTMLResponse(tpl.safe_substitute(values))
+
+
+def _admin(token: str | None) -> None:
+    """Merchant operations need X-Admin-Token when YUNLIAN_ADMIN_TOKEN is configured."""
+    want = os.environ.get("YUNLIAN_ADMIN_TOKEN")
+    if want and token != want:
+        raise HTTPException(403, "需要商家权限（X-Admin-Token）")
+
+
+def _fen(value: str | float, what: str) -> int:
+    try:
+        return to_fen(value)
+    except InvalidInput:
+        raise HTTPException(422, f"{what}格式不正确：{value!r}") from None
+
+
+def build_router(store: Store) -> APIRouter:
+    """All shop endpoints; mount with `app.include_router(build_router(store))`."""
+    r = APIRouter()
+
+    async def call(coro):
+        try:
+            return await coro
+        except CommerceError as e:
+            raise HTTPException(e.status, e.reason) from None
+
+    # -- catalog -------------------------------------------------------------------------------
+    @r.get("/api/shop/products")
+    async def products(room_id: str | None = None) -> list[dict]:
+        return [facts_json(f) for f in await store.fact_sheets(room_id)]
+
+    @r.get("/api/shop/products/{sku}")
+    async def product(sku: str, room_id: str | None = None) -> dict:
+        f = await store.fact_sheet(sku, room_id)
+        if f is None:
+            raise HTTPException(404, f"商品不存在：{sku}")
+        return facts_json(f)
+
+    @r.get("/api/shop/near-expiry")
+    async def near_expiry(days: int = 14) -> list[dict]:
+        return await store.near_expiry(days)
+
+    # -- orders --------------------------------------------------------------------------------
+    @r.post("/api/shop/orders", status_code=201)
+    async def create_order(
+        request: Request,
+        idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
+    ):
+        body: OrderIn = await read_json(request, OrderIn)
+        if not idempotency_key:
+            raise HTTPException(400, "缺少 Idempotency-Key 请求头")
+        items = tuple(
+            LineRequest(
+                i.sku, i.quantity, _fen(i.unit_price, "单价") if i.unit_price is not None else None
+            )
+            for i in body.items
+        )
+        req = OrderRequest(
+            buyer_id=body.buyer.id,
+            buyer_name=body.buyer.name,
+            phone=body.buyer.phone,
+            address=body.buyer.address,
+            items=items,
+            room_id=body.room_id,
+            persona=body.persona,
+            segment=body.segment,
+            coupon_code=body.coupon,
+        )
+        order, created = await call(store.orders.create(req, idempotency_key))
+        headers = {} if created else {"Idempotent-Replayed": "true"}
+        return JSONResponse(order, status_code=201 if created else 200, headers=headers)
+
+    @r.get("/api/shop/orders/{order_id}")
+    async def get_order(order_id: str) -> dict:
+        return await call(store.orders.get(order_id))
+
+    @r.post("/api/shop/orders/{order_id}/{transition}")
+    async def transition(
+        order_id: str, transition: str, x_admin_token: str | None = Header(default=None)
+    ) -> dict:
+        if transition == "payments":
+            return JSONResponse(await call(store.payments.start(order_id)), status_code=201)
+        if transition not in PUBLIC_TRANSITIONS:
+            raise HTTPException(404, f"未知的订单操作：{transition}")
+        if transition not in ("cancel", "request_refund"):
+            _admin(x_admin_token)
+        return await call(store.orders.transition(order_id, transition))
+
+    # -- payments ------------------------------------------------------------------------------
+    @r.get("/api/shop/payments/{payment_id}")
+    async def get_payment(payment_id: str) -> dict:
+        return await call(store.payments.get(payment_id))
+
+    @r.get("/api/shop/payments/{payment_id}/cashier", response_class=HTMLResponse)
+    async def cashier(payment_id: str):
+        pay = await call(store.payments.get(payment_id))
+        return _render(
+            "shop_cashier.html",
+            payment_id=html.escape(pay["payment_id"]),
+            order_id=html.escape(pay["order_id"]),
+            amount=html.escape(pay["amount"]),
+            status=html.escape(pay["status"]),
+            confirm_url=html.escape(pay["confirm_url"]),
+        )
+
+    @r.post("/api/shop/payments/{payment_id}/confirm")
+    async def confirm(payment_id: str) -> dict:
+        pay = await call(store.payments.confirm(payment_id))
+        return {**pay, "order": await call(store.orders.get(pay["order_id"]))}
+
+    @r.post("/api/shop/payments/webhook")
+    async def webhook(request: Request, x_sim_signature: str = Header(default="")) -> dict:
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            raise HTTPException(413, "回调内容过大")
+        return await call(store.payments.handle_webhook(body, x_sim_signature))
+
+    # -- live-room promotions ------------------------------------------------------------------
+    @r.get("/api/shop/rooms/{room_id}/promotions")
+    async def room_promotions(room_id: str) -> dict:
+        return await store.promotions.room_state(room_id)
+
+    @r.get("/api/shop/rooms/{room_id}/products")
+    async def room_products(room_id: str) -> list[dict]:
+        return [facts_json(f) for f in await store.fact_sheets(room_id)]
+
+    @r.post("/api/shop/rooms/{room_id}/pin")
+    async def pin(room_id: str, request: Request, x_admin_token: str | None = Header(default=None)):
+        _admin(x_admin_token)
+        body: PinIn = await read_json(request, PinIn)
+        return await call(store.promotions.pin(room_id, body.sku))
+
+    @r.post("/api/shop/rooms/{room_id}/flash-sales", status_code=201)
+    async def flash_sale(
+        room_id: str, request: Request, x_admin_token: str | None = Header(default=None)
+    ):
+        _admin(x_admin_token)
+        b: FlashSaleIn = await read_json(request, FlashSaleIn)
+        return await call(
+            store.promotions.start_flash_sale(
+                room_id,
+                b.sku,
+                _fen(b.price, "秒杀价"),
+                b.quantity,
+                starts_at=_naive(b.starts_at),
+                ends_at=_naive(b.ends_at),
+                duration_s=b.duration_s,
+                per_user_limit=b.per_user_limit,
+            )
+        )
+
+    @r.post("/api/shop/rooms/{room_id}/coupons", status_code=201)
+    async def coupon(
+        room_id: str, request: Request, x_admin_token: str | None = Header(default=None)
+    ):
+        _admin(x_admin_token)
+        b: CouponIn = await read_json(request, CouponIn)
+        if b.kind == "percent":
+            try:
+                value = int(str(b.value))
+            except ValueError:
+                raise HTTPException(422, "折扣百分比必须是整数") from None
+        else:
+            value = _fen(b.value, "优惠金额")
+        from datetime import timedelta
+
+        ends = store.clock() + timedelta(seconds=b.duration_s) if b.duration_s else None
+        return await call(
+            store.promotions.issue_coupon(
+                room_id,
+                b.code,
+                b.kind,
+                value,
+                min_spend_fen=_fen(b.min_spend, "使用门槛"),
+                per_user_limit=b.per_user_limit,
+                total_limit=b.total_limit,
+                sku=b.sku,
+                ends_at=ends,
+            )
+        )
+
+    # -- traceability --------------------------------------------------------------------------
+    @r.get("/api/shop/trace/checkpoint")
+    async def checkpoint() -> dict:
+        cp = await store.trace.latest_checkpoint()
+        if cp is None:
+            raise HTTPException(404, "溯源日志为空")
+        return cp
+
+    @r.get("/api/shop/trace/batches/{batch_id}")
+    async def trace_batch(batch_id: str) -> dict:
+        return await call(store.trace.batch_view(batch_id))
+
+    @r.post("/api/shop/trace/batches/{batch_id}/events", status_code=201)
+    async def trace_append(
+        batch_id: str, request: Request, x_admin_token: str | None = Header(default=None)
+    ):
+        _admin(x_admin_token)
+        b: TraceEventIn = await read_json(request, TraceEventIn)
+        at = _naive(b.occurred_at) or store.clock()
+        [idx] = await call(store.trace.append([(batch_id, b.kind, at, b.details)]))
+        return await call(store.trace.inclusion(idx))
+
+    @r.get("/api/shop/trace/proofs/inclusion")
+    async def inclusion(index: int, tree_size: int | None = None) -> dict:
+        return await call(store.trace.inclusion(index, tree_size))
+
+    @r.get("/api/shop/trace/proofs/consistency")
+    async def consistency(first: int, second: int) -> dict:
+        return await call(store.trace.consistency(first, second))
+
+    @r.get("/trace/{batch_id}", response_class=HTMLResponse)
+    async def trace_page(batch_id: str, request: Request):
+        from commerce.trace.page import render_events
+
+        view = await call(store.trace.batch_view(batch_id))
+        cp = view["checkpoint"] or {}
+        return _render(
+            "shop_trace.html",
+            title=html.escape(view["product"]),
+            batch_id=html.escape(view["batch_id"]),
+            origin_plot=html.escape(view["origin_plot"]),
+            harvest_date=view["harvest_date"],
+            expiry_date=view["expiry_date"],
+            certifications=html.escape("、".join(view["certifications"]) or "无"),
+            reports=html.escape(json.dumps(view["inspection_reports"], ensure_ascii=False)),
+            events=render_events(view["events"]),
+            tree_size=str(cp.get("tree_size", 0)),
+            root_hash=html.escape(cp.get("root_hash", "")),
+            signature=html.escape(cp.get("signature", "")),
+            public_key=html.escape(cp.get("public_key", "")),
+            signed_at=html.escape(cp.get("signed_at", "")),
+            view_json=html.escape(json.dumps(view, ensure_ascii=False)),
+        )
+
+    @r.get("/trace/{batch_id}/qr.{fmt}")
+    async def trace_qr(batch_id: str, fmt: str, request: Request) -> Response:
+        await call(store.trace.batch_view(batch_id))  # 404 for unknown batches
+        url = str(request.url_for("trace_page", batch_id=batch_id))
+        qr = segno.make(url, error="m")
+        import io
+
+        buf = io.BytesIO()
+        if fmt == "svg":
+            qr.save(buf, kind="svg", scale=6, border=2)
+            return Response(buf.getvalue(), media_type="image/svg+xml")
+        if fmt == "png":
+            qr.save(buf, kind="png", scale=6, border=2)
+            return Response(buf.getvalue(), media_type="image/png")
+        raise HTTPException(404, "二维码格式只支持 png 或 svg")
+
+    return r
+
+
+def _naive(dt: datetime | None) -> datetime | None:
+    """Store times as naive UTC."""
+    if dt is None or dt.tzinfo is None:
+        return dt
+    from datetime import UTC
+
+    return dt.astimezone(UTC).replace(tzinfo=None)
