@@ -24,7 +24,7 @@ from scripts_gen.style import prosody, style_for
 
 VIEWER_TTL = timedelta(minutes=5)
 MAX_QUESTION_CHARS = 200  # longer questions are cut before retrieval
-CONFIDENCE_THRESHOLD = 0.35
+CONFIDENCE_THRESHOLD = 0.3
 
 # intent -> pattern; checked in order, the first that matches a catalog question wins
 _CATALOG_INTENTS = (

@@ -13,6 +13,7 @@ import bm25s
 import jieba
 
 KB_DIR = Path(__file__).parent / "data" / "kb"
+PRODUCT_BOOST = 1.3  # a question that names a product is more likely about that product
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,11 @@ class Tokenizer:
         jieba.setLogLevel(logging.WARNING)
         self._jieba = jieba.Tokenizer()
         self._stop = _stopwords()
+        self._weak = set("不吃能放会有是的么啥多少几个一下了")
         self._synonyms: dict[str, str] = {}
+        self.products: list[str] = [row[0] for row in _load_tsv("product_names.tsv")]
+        for word in self.products:
+            self._jieba.add_word(word, freq=20000)
         for canonical, *variants in _load_tsv("synonyms.tsv"):
             self._jieba.add_word(canonical, freq=20000)
             for v in variants:
@@ -69,7 +74,9 @@ class Tokenizer:
             tok = self._synonyms.get(tok.strip(), tok.strip())
             if tok and tok not in self._stop:
                 tokens.append(tok)
-        return tokens
+        # single characters too: jieba glues unknown pairs ("狗能", "香不香") into one token
+        chars = [c for tok in tokens if len(tok) > 1 for c in tok if c not in self._stop]
+        return tokens + [c for c in chars if c not in self._weak]
 
 
 class KnowledgeBase:
@@ -82,6 +89,11 @@ class KnowledgeBase:
         self.tokenize = Tokenizer(words)
         docs = [self._doc_tokens(e) for e in entries]
         self._doc_sets = [set(d) for d in docs]
+        # which product word each product entry is about, to keep answers on the asked product
+        self._product_of: list[str | None] = []
+        for e, head in zip(entries, docs, strict=True):
+            names = [w for w in self.tokenize.products if w in head] if e.sku else []
+            self._product_of.append(names[0] if names else None)
         self._bm25 = bm25s.BM25()
         if entries:
             self._bm25.index(docs, show_progress=False)
@@ -115,6 +127,13 @@ class KnowledgeBase:
         if not self.entries or not known:
             return []
         scores = self._bm25.get_scores(known)
+        asked = {t for t in tokens if t in self.tokenize.products}
+        if asked:  # entries about another product than the one asked are out
+            for i, about in enumerate(self._product_of):
+                if about is not None and about not in asked:
+                    scores[i] = 0.0
+                elif about is not None:
+                    scores[i] *= PRODUCT_BOOST
         order = scores.argsort()[::-1][:k]
         best = float(scores[order[0]])
         if best <= 0:
