@@ -19,7 +19,7 @@ _CN_RUN = f"[{_CN_DIGITS}十百千万]+(?:点[{_CN_DIGITS}]+)?"
 # A number, optional "块" + one trailing digit (二十九块九 / 29块9), then up to 2 unit chars.
 _NUMBER_RE = re.compile(
     rf"(?P<num>\d+(?:\.\d+)?|{_CN_RUN})"
-    rf"(?:(?P<kuai>块)(?P<jiao>[{_CN_DIGITS}]|\d)(?![\d{_CN_DIGITS}十]))?"
+    rf"(?:(?P<kuai>块)(?P<jiao>[{_CN_DIGITS}]|\d)(?![\d十百千万]|[{_CN_DIGITS}][{_CN_DIGITS}十百千万]))?"
 )
 # 一 in these words is not a quantity ("一起", "一下"); ordinals (第二) are not claims either.
 _NOT_A_NUMBER_AFTER_YI = set("起下定点样直些边般切向旦共再同心致流会")
