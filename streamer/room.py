@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 
 import av
+import numpy as np
 
 from avatars.personas import get_persona
 from avatars.renderer import AvatarRenderer
@@ -84,7 +85,8 @@ class Room:
         )
         self.metrics = RoomMetrics()
         self.tracks: set[PacketTrack] = set()
-        self.on_frame: Callable[[int, float], None] | None = None  # (index, wall time rendered)
+        # observer (benchmarks): (frame index, wall time rendered, BGR image, 40 ms of PCM)
+        self.on_frame: Callable[[int, float, np.ndarray, np.ndarray], None] | None = None
         self._emit = emit or (lambda event: None)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -178,7 +180,7 @@ class Room:
                 m.encode_ms += 0.05 * ((t3 - t2) * 1000 - m.encode_ms)
                 m.frames += 1
                 if self.on_frame:
-                    self.on_frame(n, rendered_at)
+                    self.on_frame(n, rendered_at, img, pcm)
             m.audio_ms += 0.05 * ((t1 - t0) * 1000 - m.audio_ms)
             m.video_bytes += sum(p.size for p in vpkts)
             m.audio_bytes += sum(p.size for p in apkts)
