@@ -17,12 +17,7 @@ from avatars.voice import make_voice_chain
 from commerce import open_store
 from streamer.engine import Engine, EngineError
 from streamer.room import RoomConfig
-from web import rooms_api
-
-try:  # TEMP until shop_api lands
-    from web import shop_api
-except ImportError:
-    shop_api = None
+from web import rooms_api, shop_api
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -60,8 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = Engine(store.fact_sheets, voice=make_voice_chain(online=settings.online_voice))
         app.state.engine, app.state.store = engine, store
         app.include_router(rooms_api.build_router(engine))
-        if shop_api:
-            app.include_router(shop_api.build_router(store))
+        app.include_router(shop_api.build_router(store))
         store.add_listener(lambda ev: ev.room_id and engine.publish(ev.room_id, {"type": "shop", **_event(ev)}))
         if settings.demo_room:
             await engine.start_room(

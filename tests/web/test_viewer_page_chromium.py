@@ -1,5 +1,6 @@
 """Headless Debian Chromium plays the viewer page over WebRTC."""
 
+import httpx
 from playwright.async_api import async_playwright
 
 CHROMIUM_FLAGS = [
@@ -47,3 +48,53 @@ async def test_chromium_viewer_page_reports_a_room_that_is_not_live(live_server)
             await page.wait_for_function("document.getElementById('status').textContent === '直播间未开播'")
         finally:
             await browser.close()
+
+
+async def test_viewer_buys_the_product_on_screen_and_pays(live_server):
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{live_server.url}/rooms/demo", wait_until="domcontentloaded")
+            await page.wait_for_function("!document.getElementById('buy').disabled", timeout=20_000)
+            await page.fill("#qty", "2")
+            await page.fill("#buyer-name", "李小花")
+            await page.fill("#buyer-phone", "13812341234")
+            await page.fill("#buyer-address", "河北省保定市阜平县城南庄镇1号")
+            await page.click("#buy")
+            await page.wait_for_selector("#pay:not([hidden])", timeout=10_000)
+            await page.click("#pay")
+            await page.wait_for_function(
+                "document.getElementById('buy-msg').textContent.includes('支付成功')", timeout=10_000
+            )
+            order_id = (await page.text_content("#buy-msg")).split("订单号")[-1].strip()
+            await page.wait_for_function("document.getElementById('feed').textContent.includes('拍了')", timeout=10_000)
+            feed = await page.text_content("#feed")
+        finally:
+            await browser.close()
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        order = (await http.get(f"/api/shop/orders/{order_id}")).json()
+    assert order["status"] == "paid"
+    assert order["attribution"]["room_id"] == "demo"
+    assert order["items"][0]["quantity"] == 2
+    assert order["buyer"]["phone"] == "138****1234"
+    assert "李*" in feed
+
+
+async def test_viewer_sees_a_clear_error_for_a_bad_order(live_server):
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{live_server.url}/rooms/demo", wait_until="domcontentloaded")
+            await page.wait_for_function("!document.getElementById('buy').disabled", timeout=20_000)
+            for sel, value in (("#buyer-name", "王"), ("#buyer-phone", "13900001111"), ("#buyer-address", "阜平")):
+                await page.fill(sel, value)
+            await page.fill("#qty", "100000")  # more than the stock: the form's max is bypassed below
+            await page.evaluate("document.getElementById('qty').removeAttribute('max')")
+            await page.click("#buy")
+            await page.wait_for_function("document.getElementById('buy-msg').className.includes('err')", timeout=10_000)
+            msg = await page.text_content("#buy-msg")
+        finally:
+            await browser.close()
+    assert msg and "请求失败" not in msg  # the shop's own reason is shown, not a generic failure

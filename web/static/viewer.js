@@ -67,6 +67,7 @@ function showCard(card, sku) {
   ul.innerHTML = '';
   for (const l of card.lines) { const li = document.createElement('li'); li.textContent = l; ul.appendChild(li); }
   document.getElementById('buy').disabled = !sku;
+  document.getElementById('pay').hidden = true;
 }
 
 function connectEvents() {
@@ -79,21 +80,76 @@ function connectEvents() {
       document.getElementById('caption').textContent = ev.text;
       showCard(ev.card, ev.sku);
     }
-    if (ev.type === 'shop' && window.yunlianShop) window.yunlianShop.onEvent(ev);
+    if (ev.type === 'shop') onShopEvent(ev);
   };
   ws.onclose = () => setTimeout(connectEvents, 3000);
 }
 
-document.getElementById('buy').onclick = async () => {
-  const msg = document.getElementById('buy-msg');
-  if (!window.yunlianShop || !currentSku) return;
-  msg.className = 'msg'; msg.textContent = '下单中…';
-  try {
-    msg.textContent = await window.yunlianShop.buy(roomId, currentSku);
-  } catch (e) {
-    msg.className = 'msg err'; msg.textContent = e.message;
+// --- buying: order (idempotent per click) -> simulated cashier confirm --------------------
+const buyMsg = document.getElementById('buy-msg');
+const payBtn = document.getElementById('pay');
+const fields = { name: 'buyer-name', phone: 'buyer-phone', address: 'buyer-address' };
+const viewerId = localStorage.getItem('yunlian-viewer') || ('v-' + crypto.randomUUID().slice(0, 12));
+localStorage.setItem('yunlian-viewer', viewerId);
+for (const [k, id] of Object.entries(fields)) {
+  document.getElementById(id).value = localStorage.getItem('yunlian-' + k) || '';
+}
+
+function tell(text, err) { buyMsg.textContent = text; buyMsg.className = err ? 'msg err' : 'msg'; }
+
+async function api(path, options) {
+  const res = await fetch(path, options);
+  let data = {};
+  try { data = await res.json(); } catch (e) { /* empty body */ }
+  if (!res.ok) throw new Error(typeof data.detail === 'string' ? data.detail : `请求失败（${res.status}）`);
+  return data;
+}
+
+document.getElementById('buy-form').onsubmit = async (e) => {
+  e.preventDefault();
+  if (!currentSku) return;
+  const buyer = { id: viewerId };
+  for (const [k, id] of Object.entries(fields)) {
+    buyer[k] = document.getElementById(id).value.trim();
+    localStorage.setItem('yunlian-' + k, buyer[k]);
   }
+  const quantity = parseInt(document.getElementById('qty').value, 10);
+  tell('下单中…');
+  try {
+    const order = await api('/api/shop/orders', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': crypto.randomUUID() },
+      body: JSON.stringify({ buyer, items: [{ sku: currentSku, quantity }], room_id: roomId, segment: currentSku }),
+    });
+    const pay = await api(`/api/shop/orders/${order.id}/payments`, { method: 'POST' });
+    tell(`订单已创建，应付 ¥${order.total}，请在 ${new Date(order.pay_deadline).toLocaleTimeString()} 前支付`);
+    payBtn.hidden = false;
+    payBtn.textContent = `确认支付 ¥${order.total}（模拟支付）`;
+    payBtn.onclick = async () => {
+      payBtn.disabled = true;
+      try {
+        const done = await api(pay.confirm_url, { method: 'POST' });
+        tell(`支付成功！订单号 ${done.order_id}`);
+        payBtn.hidden = true;
+      } catch (err) { tell(err.message, true); }
+      payBtn.disabled = false;
+    };
+  } catch (err) { tell(err.message, true); }
 };
+
+function feed(text) {
+  const ul = document.getElementById('feed');
+  const li = document.createElement('li'); li.textContent = text; ul.prepend(li);
+  while (ul.children.length > 8) ul.lastChild.remove();
+}
+
+function onShopEvent(ev) {
+  const d = ev.data || {};
+  if (ev.kind === 'order_paid') feed(`刚刚 ${d.buyer || '有人'} 拍了 ${d.quantity || ''}${d.unit || ''}`);
+  else if (ev.kind === 'sold_out') feed('已售罄：' + (ev.sku || ''));
+  else if (ev.kind === 'flash_sale_started') feed('秒杀开始啦！');
+  else if (ev.kind === 'coupon_issued') feed('直播间发优惠券啦！');
+}
 
 window.yunlianViewer = { roomId, video, get pc() { return pc; } };
 play();
