@@ -1,7 +1,8 @@
 """Author tool: regenerate the knowledge-base data files from the tables in `data/kb/source/`.
 
 Not used at run time. Run `python -m scripts_gen.kb_compose` after editing a source table; it
-rewrites `data/kb/*.jsonl` and the held-out question set `data/eval/heldout.jsonl`.
+rewrites `data/kb/*.jsonl` and the tuning question set `data/eval/tuning_generated.jsonl`
+(composed wordings the KB was tuned on, so not held out; see `data/eval/README.md`).
 Per-product tables give each product's facts in words; topic tables give question/answer
 patterns, each with alternative wordings kept out of the KB for the held-out set.
 """
@@ -87,9 +88,9 @@ def main() -> None:
     random.Random(2026).shuffle(heldout)
     (DATA / "eval").mkdir(exist_ok=True)
     text = "".join(json.dumps(h, ensure_ascii=False) + "\n" for h in heldout)
-    (DATA / "eval" / "heldout.jsonl").write_text(text, encoding="utf-8")
+    (DATA / "eval" / "tuning_generated.jsonl").write_text(text, encoding="utf-8")
     total = sum(len(r) for r in files.values())
-    print(f"{total} entries in {len(files)} files, {len(heldout)} held-out questions")
+    print(f"{total} entries in {len(files)} files, {len(heldout)} tuning questions")
 
 
 if __name__ == "__main__":
