@@ -101,11 +101,8 @@ class OrderService:
             raise InvalidInput("需要 Idempotency-Key 请求头（1-128个字符）")
         req.validate()
         fp = req.fingerprint()
-        existing = await self._by_key(idempotency_key, fp)
-        if existing is not None:
-            return existing, False
         try:
-            order_id, events = await self._create(req, idempotency_key, fp)
+            view, events = await self._create(req, idempotency_key, fp)
         except IntegrityError:
             # A concurrent request with the same key won the insert: return its order.
             existing = await self._by_key(idempotency_key, fp)
@@ -113,7 +110,7 @@ class OrderService:
                 raise
             return existing, False
         self.store.emit(events)
-        return await self.get(order_id), True
+        return view, True
 
     async def _by_key(self, key: str, fp: str) -> dict | None:
         async with self.store.db.read() as s:
@@ -126,7 +123,7 @@ class OrderService:
                 raise IdempotencyConflict("该 Idempotency-Key 已用于另一个不同的订单请求")
             return await self._view(s, order)
 
-    async def _create(self, req: OrderRequest, key: str, fp: str) -> tuple[str, list[ShopEvent]]:
+    async def _create(self, req: OrderRequest, key: str, fp: str) -> tuple[dict, list[ShopEvent]]:
         store = self.store
         now = store.clock()
         order_id = f"YL{now:%Y%m%d%H%M%S}{secrets.token_hex(4).upper()}"
@@ -219,7 +216,9 @@ class OrderService:
                     at=now,
                 )
             )
-        return order_id, events
+            await s.flush()
+            view = await self._view(s, await s.get(Order, order_id))
+        return view, events
 
     async def get(self, order_id: str) -> dict:
         async with self.store.db.read() as s:

@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +27,7 @@ class PostgresUnavailable(RuntimeError):
 
 def find_bindir() -> str:
     if shutil.which("pg_config"):
-        out = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True)
+        out = subprocess.run(["pg_config", "--bindir"], check=False, capture_output=True, text=True)
         bindir = out.stdout.strip()
         if os.path.exists(os.path.join(bindir, "initdb")):
             return bindir
@@ -68,7 +67,7 @@ def _runner() -> tuple[list[str], str | None]:
 
 
 def _run(cmd: list[str], what: str) -> None:
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    res = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120)
     if res.returncode != 0:
         raise PostgresUnavailable(f"{what} failed ({res.returncode}): {res.stderr.strip()[-800:]}")
 
@@ -122,6 +121,7 @@ def postgres_server() -> Iterator[str]:
         if os.path.exists(os.path.join(data, "postmaster.pid")):
             subprocess.run(
                 prefix + [f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"],
+                check=False,
                 capture_output=True,
                 timeout=60,
             )
@@ -145,7 +145,7 @@ def create_database(admin_url: str, name: str | None = None) -> str:
             except (OSError, asyncpg.CannotConnectNowError):
                 if attempt == 49:
                     raise
-                time.sleep(0.1)
+                await asyncio.sleep(0.1)
         try:
             await conn.execute(f'CREATE DATABASE "{name}"')
         finally:
