@@ -99,7 +99,7 @@ class ESpeak:
                 cls._instance = cls()
             return cls._instance
 
-    def _on_synth(self, wav, n, events) -> int:  # noqa: ANN001 - ctypes callback
+    def _on_synth(self, wav, n, events) -> int:
         if n > 0:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
         i = 0
@@ -110,7 +110,9 @@ class ESpeak:
             i += 1
         return 0
 
-    def synthesize(self, text: str, voice: str = "cmn", rate_wpm: int = 175, pitch: int = 50) -> RawSpeech:
+    def synthesize(
+        self, text: str, voice: str = "cmn", rate_wpm: int = 175, pitch: int = 50
+    ) -> RawSpeech:
         """Speak `text` and return all of it; rate in words per minute, pitch 0-99."""
         data = text.encode("utf-8") + b"\0"
         with self._lock:

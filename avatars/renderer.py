@@ -8,6 +8,7 @@ only when it changes; each video frame restores and redraws just the character's
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass
 
 import cv2
@@ -60,7 +61,7 @@ class AvatarRenderer:
         self._frame = self._scene.copy()
         self._card: Card | None = None
         self._caption = ""
-        self._blink_seed = (hash(persona.id) % 1000) / 1000.0
+        self._blink_seed = (zlib.crc32(persona.id.encode()) % 1000) / 1000.0  # same every run
 
     # --- static layers -------------------------------------------------------------
     def _draw_scene(self) -> np.ndarray:
@@ -69,8 +70,21 @@ class AvatarRenderer:
         ramp = np.linspace(0, 1, HEIGHT)[:, None]
         img[:] = (sky_top * (1 - ramp) + sky_bottom * ramp).astype(np.uint8)[:, None, :]
         hills = [
-            np.array([[0, 420], [200, 330], [420, 390], [650, 300], [900, 380], [1280, 310], [1280, 720], [0, 720]]),
-            np.array([[0, 480], [300, 420], [600, 470], [950, 410], [1280, 460], [1280, 720], [0, 720]]),
+            np.array(
+                [
+                    [0, 420],
+                    [200, 330],
+                    [420, 390],
+                    [650, 300],
+                    [900, 380],
+                    [1280, 310],
+                    [1280, 720],
+                    [0, 720],
+                ]
+            ),
+            np.array(
+                [[0, 480], [300, 420], [600, 470], [950, 410], [1280, 460], [1280, 720], [0, 720]]
+            ),
         ]
         cv2.fillPoly(img, [hills[0]], (110, 160, 110), cv2.LINE_AA)
         cv2.fillPoly(img, [hills[1]], (80, 140, 90), cv2.LINE_AA)
@@ -87,7 +101,9 @@ class AvatarRenderer:
         # banner
         cv2.rectangle(img, (0, 0), (WIDTH, 56), (40, 60, 170), -1)
         draw_text(img, "云链销通 · 阜平好物直播间", (24, 8), 32, (255, 255, 255))
-        draw_text(img, f"主播 {self.persona.name} · {self.persona.role}", (700, 14), 24, (220, 235, 255))
+        draw_text(
+            img, f"主播 {self.persona.name} · {self.persona.role}", (700, 14), 24, (220, 235, 255)
+        )
         return img
 
     def set_card(self, card: Card | None) -> None:
@@ -119,7 +135,15 @@ class AvatarRenderer:
         unit_x = x0 + 36 + int(font(64).getlength(price))
         draw_text(img, f"/{card.unit}", (unit_x, y0 + 172), 30, (90, 90, 90))
         for i, line in enumerate(card.lines[:4]):
-            draw_text(img, f"· {line}", (x0 + 24, y0 + 250 + i * 48), 28, (60, 60, 60), max_width=430, max_lines=1)
+            draw_text(
+                img,
+                f"· {line}",
+                (x0 + 24, y0 + 250 + i * 48),
+                28,
+                (60, 60, 60),
+                max_width=430,
+                max_lines=1,
+            )
 
     def _redraw_caption(self) -> None:
         band = self._frame[640:700]
@@ -128,7 +152,16 @@ class AvatarRenderer:
             overlay = band.copy()
             cv2.rectangle(overlay, (140, 0), (WIDTH - 140, 60), (20, 20, 20), -1)
             cv2.addWeighted(overlay, 0.6, band, 0.4, 0, dst=band)
-            draw_text(self._frame, self._caption, (WIDTH // 2, 648), 30, (255, 255, 255), max_width=980, max_lines=1, anchor="ma")
+            draw_text(
+                self._frame,
+                self._caption,
+                (WIDTH // 2, 648),
+                30,
+                (255, 255, 255),
+                max_width=980,
+                max_lines=1,
+                anchor="ma",
+            )
 
     # --- per frame ----------------------------------------------------------------
     def render(self, state: AvatarState, frame_index: int = 0) -> np.ndarray:
@@ -147,11 +180,15 @@ class AvatarRenderer:
         by = int(round(2.5 * breath))
         hx, hy = HEAD_CX + int(round(sway)), HEAD_CY + by
         # body
-        cv2.ellipse(img, (HEAD_CX, 600 + by // 2), (190, 150 + by), 0, 180, 360, p.shirt, -1, cv2.LINE_AA)
+        cv2.ellipse(
+            img, (HEAD_CX, 600 + by // 2), (190, 150 + by), 0, 180, 360, p.shirt, -1, cv2.LINE_AA
+        )
         cv2.rectangle(img, (HEAD_CX - 190, 598), (HEAD_CX + 190, CHAR_Y1), p.shirt, -1)
         cv2.ellipse(img, (HEAD_CX, 470 + by), (60, 30), 0, 0, 180, p.accent, -1, cv2.LINE_AA)
         # neck
-        cv2.rectangle(img, (HEAD_CX - 32, 360 + by), (HEAD_CX + 32, 450 + by), _shade(p.skin, 0.9), -1)
+        cv2.rectangle(
+            img, (HEAD_CX - 32, 360 + by), (HEAD_CX + 32, 450 + by), _shade(p.skin, 0.9), -1
+        )
         # hair back, head, ears
         cv2.ellipse(img, (hx, hy - 20), (118, 128), 0, 0, 360, p.hair, -1, cv2.LINE_AA)
         cv2.circle(img, (hx - 108, hy + 10), 20, _shade(p.skin, 0.95), -1, cv2.LINE_AA)
@@ -189,7 +226,9 @@ class AvatarRenderer:
             if closed:
                 cv2.line(img, (ex - 16, ey), (ex + 16, ey), (40, 40, 40), 3, cv2.LINE_AA)
             else:
-                cv2.ellipse(img, (ex, ey), (16, int(12 * wide)), 0, 0, 360, (250, 250, 250), -1, cv2.LINE_AA)
+                cv2.ellipse(
+                    img, (ex, ey), (16, int(12 * wide)), 0, 0, 360, (250, 250, 250), -1, cv2.LINE_AA
+                )
                 cv2.circle(img, (ex, ey + look_up), int(8 * wide), (50, 35, 30), -1, cv2.LINE_AA)
                 cv2.circle(img, (ex + 3, ey - 3 + look_up), 3, (255, 255, 255), -1, cv2.LINE_AA)
             tilt = 6 * side if s.expression == "sorry" else 0
@@ -226,7 +265,9 @@ class AvatarRenderer:
         axes = (int(w), max(3, int(h)))
         cv2.ellipse(img, (mx, my), axes, 0, 0, 360, MOUTH_INTERIOR, -1, cv2.LINE_AA)
         if axes[1] > 10:  # teeth
-            cv2.ellipse(img, (mx, my - axes[1] + 4), (int(w * 0.7), 5), 0, 0, 180, (245, 245, 245), -1)
+            cv2.ellipse(
+                img, (mx, my - axes[1] + 4), (int(w * 0.7), 5), 0, 0, 180, (245, 245, 245), -1
+            )
         cv2.ellipse(img, (mx, my), axes, 0, 0, 360, lips, 3, cv2.LINE_AA)
 
     def _draw_stamp(self, img: np.ndarray, value: int) -> None:

@@ -7,6 +7,7 @@ one it still draws, with Pillow's default font, so a missing font never stops a 
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,8 @@ FONT_CANDIDATES = (
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
     "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
 )
+
+LINE_BREAKS = re.compile(r"[\r\n\v\f\u0085\u2028\u2029]+")
 
 
 @functools.lru_cache(maxsize=16)
@@ -43,6 +46,7 @@ def draw_text(
     anchor: str = "la",
 ) -> None:
     """Draw `text` (BGR colour) into `img` in place, wrapping by characters to `max_width`."""
+    text = LINE_BREAKS.sub(" ", text)  # Pillow's layout engine refuses raw line breaks
     x, y = xy
     f = font(size)
     lines = wrap(text, f, max_width) if max_width else [text]

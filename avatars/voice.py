@@ -95,7 +95,9 @@ def resample_to_48k(pcm: np.ndarray, rate: int) -> np.ndarray:
     if rate == SAMPLE_RATE or len(pcm) == 0:
         return pcm.astype(np.int16, copy=False)
     resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-    frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1).astype(np.int16), format="s16", layout="mono")
+    frame = av.AudioFrame.from_ndarray(
+        pcm.reshape(1, -1).astype(np.int16), format="s16", layout="mono"
+    )
     frame.sample_rate = rate
     out = [f.to_ndarray().reshape(-1) for f in resampler.resample(frame)]
     out += [f.to_ndarray().reshape(-1) for f in resampler.resample(None)]
@@ -116,13 +118,20 @@ class ESpeakVoice(VoiceBackend):
 
     name = "espeak"
 
-    def synthesize_sync(self, text: str, persona: Persona, rate: float = 1.0, pitch: float = 1.0) -> Speech:
+    def synthesize_sync(
+        self, text: str, persona: Persona, rate: float = 1.0, pitch: float = 1.0
+    ) -> Speech:
         raw = ESpeak.get().synthesize(
-            text, voice="cmn", rate_wpm=int(persona.rate_wpm * rate), pitch=int(persona.pitch * pitch)
+            text,
+            voice="cmn",
+            rate_wpm=int(persona.rate_wpm * rate),
+            pitch=int(persona.pitch * pitch),
         )
         pcm = resample_to_48k(raw.pcm, raw.sample_rate)
         visemes = tuple((ms / 1000.0, phoneme_viseme(ph)) for ms, ph in raw.phonemes)
-        return Speech(text=text, pcm=pcm, visemes=visemes, envelope=energy_envelope(pcm), backend=self.name)
+        return Speech(
+            text=text, pcm=pcm, visemes=visemes, envelope=energy_envelope(pcm), backend=self.name
+        )
 
     async def _synthesize(self, text: str, persona: Persona, rate: float, pitch: float) -> Speech:
         return await asyncio.to_thread(self.synthesize_sync, text, persona, rate, pitch)
@@ -183,7 +192,9 @@ class VoiceChain:
         self.timeout = timeout
         self.stats = VoiceStats()
 
-    async def synthesize(self, text: str, persona: Persona, rate: float = 1.0, pitch: float = 1.0) -> Speech:
+    async def synthesize(
+        self, text: str, persona: Persona, rate: float = 1.0, pitch: float = 1.0
+    ) -> Speech:
         self.stats.calls += 1
         t0 = time.perf_counter()
         last_error: Exception | None = None

@@ -35,7 +35,9 @@ def p95(xs: list[float]) -> float:
 def render_and_encode(frames: int = 500) -> dict:
     """Per-frame cost of the avatar renderer and the room encoder on real speech."""
     persona = PERSONAS["xiaowang"]
-    speech = ESpeakVoice().synthesize_sync("阜平大枣，个大肉厚，今天直播间二十九块九一斤，喜欢的家人们点点关注。", persona)
+    speech = ESpeakVoice().synthesize_sync(
+        "阜平大枣，个大肉厚，今天直播间二十九块九一斤，喜欢的家人们点点关注。", persona
+    )
     timeline = SpeechTimeline()
     renderer = AvatarRenderer(persona)
     renderer.set_card(Card("阜平大枣", "29.9", "斤", ("个大肉厚", "皮薄核小")))
@@ -57,7 +59,10 @@ def render_and_encode(frames: int = 500) -> dict:
         audio_ms.append((t3 - t2) * 1000)
     return {
         "render_ms_per_frame": {"median": statistics.median(render_ms), "p95": p95(render_ms)},
-        "video_encode_ms_per_frame": {"median": statistics.median(encode_ms), "p95": p95(encode_ms)},
+        "video_encode_ms_per_frame": {
+            "median": statistics.median(encode_ms),
+            "p95": p95(encode_ms),
+        },
         "audio_encode_ms_per_40ms": {"median": statistics.median(audio_ms), "p95": p95(audio_ms)},
         "frames": frames,
         "resolution": "1280x720",
@@ -67,9 +72,11 @@ def render_and_encode(frames: int = 500) -> dict:
 def _start_server(stamp: bool = False) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.fanout_server", "--port", str(port)] + (["--stamp"] if stamp else []),
+        [sys.executable, "-m", "benchmarks.fanout_server", "--port", str(port)]
+        + (["--stamp"] if stamp else []),
         cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     for _ in range(300):
@@ -101,7 +108,11 @@ def room_cpu_share(seconds: float = 10.0) -> dict:
     finally:
         proc.terminate()
         proc.wait(10)
-    return {"cpu_share_of_one_core": round(share, 4), "fps": stats["fps"], "skipped_frames": stats["skipped_frames"]}
+    return {
+        "cpu_share_of_one_core": round(share, 4),
+        "fps": stats["fps"],
+        "skipped_frames": stats["skipped_frames"],
+    }
 
 
 def fanout(mode: str, window: float = 8.0) -> dict:
@@ -113,8 +124,12 @@ def fanout(mode: str, window: float = 8.0) -> dict:
         p = psutil.Process(proc.pid)
         for n in FANOUT_NS:
             client = subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.fanout_client", url, path, str(n)], cwd=ROOT,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                [sys.executable, "-m", "benchmarks.fanout_client", url, path, str(n)],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
             )
             ready = json.loads(client.stdout.readline() or "{}")
             time.sleep(2)
@@ -126,8 +141,10 @@ def fanout(mode: str, window: float = 8.0) -> dict:
             client.wait(30)
             fps = httpx.get(url + "/api/rooms/demo").json()["fps"]
             out[str(n)] = {
-                "server_cpu_share": round(cpu, 4), "viewers_receiving": ready.get("receiving"),
-                "viewers_still_receiving": after.get("still_receiving"), "room_fps": fps,
+                "server_cpu_share": round(cpu, 4),
+                "viewers_receiving": ready.get("receiving"),
+                "viewers_still_receiving": after.get("still_receiving"),
+                "room_fps": fps,
             }
             time.sleep(2)  # let closed sessions go
     finally:

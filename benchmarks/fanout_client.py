@@ -14,7 +14,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
 
 class NullDecoder:
-    def decode(self, encoded_frame) -> list:  # noqa: ANN001
+    def decode(self, encoded_frame) -> list:
         return []
 
 
@@ -27,14 +27,16 @@ async def viewer(url: str, path: str, counts: list[int], i: int) -> RTCPeerConne
     pc.addTransceiver("audio", direction="recvonly")
     await pc.setLocalDescription(await pc.createOffer())
     async with httpx.AsyncClient(timeout=30) as http:
-        res = await http.post(url + path, content=pc.localDescription.sdp, headers={"Content-Type": "application/sdp"})
+        res = await http.post(
+            url + path, content=pc.localDescription.sdp, headers={"Content-Type": "application/sdp"}
+        )
     res.raise_for_status()
     await pc.setRemoteDescription(RTCSessionDescription(res.text, "answer"))
     for t in pc.getTransceivers():
         if t.kind == "video":
             original = t.receiver._handle_rtp_packet
 
-            async def counted(*args, _orig=original, **kwargs) -> None:  # noqa: ANN002, ANN003
+            async def counted(*args, _orig=original, **kwargs) -> None:
                 counts[i] += 1
                 await _orig(*args, **kwargs)
 
@@ -54,7 +56,7 @@ async def main() -> None:
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
     before = list(counts)
     await asyncio.sleep(0.5)
-    print(json.dumps({"still_receiving": sum(c > b for c, b in zip(counts, before))}), flush=True)
+    print(json.dumps({"still_receiving": sum(c > b for c, b in zip(counts, before, strict=True))}), flush=True)
     for pc in pcs:
         await pc.close()
 

@@ -28,16 +28,16 @@ class RawTrack(MediaStreamTrack):
         self.kind = kind
         self.queue: asyncio.Queue = asyncio.Queue(10)
 
-    def offer(self, frame) -> None:  # noqa: ANN001
+    def offer(self, frame) -> None:
         if self.queue.full():
             self.queue.get_nowait()
         self.queue.put_nowait(frame)
 
-    async def recv(self):  # noqa: ANN201
+    async def recv(self):
         return await self.queue.get()
 
 
-def install_relay_baseline(app) -> None:  # noqa: ANN001
+def install_relay_baseline(app) -> None:
     state: dict = {}
 
     def hook_room() -> tuple[RawTrack, RawTrack, MediaRelay]:
@@ -53,8 +53,14 @@ def install_relay_baseline(app) -> None:  # noqa: ANN001
             vf.pts, vf.time_base = n * 3600, fractions.Fraction(1, 90_000)
             frames = []
             for i in range(0, len(pcm), 960):
-                af = av.AudioFrame.from_ndarray(pcm[i : i + 960].reshape(1, -1), format="s16", layout="mono")
-                af.sample_rate, af.pts, af.time_base = 48_000, n * chunk + i, fractions.Fraction(1, 48_000)
+                af = av.AudioFrame.from_ndarray(
+                    pcm[i : i + 960].reshape(1, -1), format="s16", layout="mono"
+                )
+                af.sample_rate, af.pts, af.time_base = (
+                    48_000,
+                    n * chunk + i,
+                    fractions.Fraction(1, 48_000),
+                )
                 frames.append(af)
             loop.call_soon_threadsafe(video.offer, vf)
             for af in frames:
@@ -71,15 +77,23 @@ def install_relay_baseline(app) -> None:  # noqa: ANN001
         for track, mime in ((video, "video/H264"), (audio, "audio/opus")):
             sender = pc.addTrack(relay.subscribe(track))
             t = next(t for t in pc.getTransceivers() if t.sender is sender)
-            t.setCodecPreferences([c for c in RTCRtpSender.getCapabilities(track.kind).codecs if c.mimeType == mime])
-        await pc.setRemoteDescription(RTCSessionDescription((await request.body()).decode(), "offer"))
+            t.setCodecPreferences(
+                [c for c in RTCRtpSender.getCapabilities(track.kind).codecs if c.mimeType == mime]
+            )
+        await pc.setRemoteDescription(
+            RTCSessionDescription((await request.body()).decode(), "offer")
+        )
         await pc.setLocalDescription(await pc.createAnswer())
         state.setdefault("pcs", []).append(pc)
-        return Response(pc.localDescription.sdp, status_code=201, media_type="application/sdp",
-                        headers={"Location": "/bench/relay/whep/x"})
+        return Response(
+            pc.localDescription.sdp,
+            status_code=201,
+            media_type="application/sdp",
+            headers={"Location": "/bench/relay/whep/x"},
+        )
 
 
-def install_render_clock(app) -> None:  # noqa: ANN001
+def install_render_clock(app) -> None:
     """Record when each stamped frame was rendered, for glass-to-glass measurement."""
     rendered: dict[int, float] = {}
 

@@ -12,11 +12,14 @@ import platform
 import sys
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-SECTIONS = {"media": "benchmarks.bench_media", "scripts": "benchmarks.bench_scripts",
-            "commerce": "benchmarks.bench_commerce"}
+SECTIONS = {
+    "media": "benchmarks.bench_media",
+    "scripts": "benchmarks.bench_scripts",
+    "commerce": "benchmarks.bench_commerce",
+}
 RESULTS = Path(__file__).with_name("results.json")
 
 
@@ -32,7 +35,10 @@ def main(argv: list[str]) -> int:
     wanted = argv or list(SECTIONS)
     unknown = [s for s in wanted if s not in SECTIONS]
     if unknown:
-        print(f"unknown section(s): {', '.join(unknown)}; choose from {', '.join(SECTIONS)}", file=sys.stderr)
+        print(
+            f"unknown section(s): {', '.join(unknown)}; choose from {', '.join(SECTIONS)}",
+            file=sys.stderr,
+        )
         return 2
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     failed = False
@@ -48,7 +54,7 @@ def main(argv: list[str]) -> int:
         section["_seconds"] = round(time.monotonic() - t0, 1)
         results[name] = section
     results["_meta"] = {
-        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "machine": platform.machine(),
     }

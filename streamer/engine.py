@@ -26,6 +26,7 @@ ROOM_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_SDP_BYTES = 64 * 1024
 MAX_VIEWERS_PER_ROOM = 200
 CONNECT_TIMEOUT = 30.0
+GLOBAL_SHOP_EVENTS = {"sold_out", "stock_changed"}
 
 
 class EngineError(Exception):
@@ -72,12 +73,16 @@ def check_offer(sdp: str) -> set[str]:
         raise BadOffer(f"SDP offer larger than {MAX_SDP_BYTES} bytes")
     if not sdp.lstrip().startswith("v=0"):
         raise BadOffer("body is not an SDP offer (must start with v=0)")
-    kinds = re.findall(r"^m=(\w+) ", sdp, flags=re.M)
+    kinds = re.findall(r"^m=(\w+) ", sdp, flags=re.MULTILINE)
     if not kinds or not set(kinds) & {"audio", "video"}:
         raise BadOffer("SDP offer has no audio or video section")
-    if "video" in kinds and not re.search(r"^a=rtpmap:\d+ H264/90000", sdp, flags=re.M | re.I):
+    if "video" in kinds and not re.search(
+        r"^a=rtpmap:\d+ H264/90000", sdp, flags=re.MULTILINE | re.IGNORECASE
+    ):
         raise BadOffer("SDP offer does not accept H.264 video")
-    if "audio" in kinds and not re.search(r"^a=rtpmap:\d+ opus/48000", sdp, flags=re.M | re.I):
+    if "audio" in kinds and not re.search(
+        r"^a=rtpmap:\d+ opus/48000", sdp, flags=re.MULTILINE | re.IGNORECASE
+    ):
         raise BadOffer("SDP offer does not accept Opus audio")
     return set(kinds) & {"audio", "video"}
 
@@ -101,10 +106,14 @@ class Engine:
         if not ROOM_ID.match(config.room_id):
             raise EngineError("room id must be 1-64 letters, digits, '-' or '_'")
         if config.persona not in PERSONAS:
-            raise EngineError(f"unknown persona {config.persona!r}; choose one of {', '.join(PERSONAS)}")
+            raise EngineError(
+                f"unknown persona {config.persona!r}; choose one of {', '.join(PERSONAS)}"
+            )
         if config.room_id in self.rooms:
             raise RoomExists(f"room {config.room_id} is already live")
-        room = Room(config, self.catalog, self.voice, emit=lambda ev: self.publish(config.room_id, ev))
+        room = Room(
+            config, self.catalog, self.voice, emit=lambda ev: self.publish(config.room_id, ev)
+        )
         self.rooms[config.room_id] = room
         await room.start()
         self.publish(config.room_id, {"type": "room_started", "room_id": config.room_id})
@@ -133,8 +142,11 @@ class Engine:
         return {
             "rooms": {rid: r.stats() for rid, r in self.rooms.items()},
             "viewers": len(self.sessions),
-            "voice": {"calls": self.voice.stats.calls, "fallbacks": self.voice.stats.fallbacks,
-                      "failures": dict(self.voice.stats.failures)},
+            "voice": {
+                "calls": self.voice.stats.calls,
+                "fallbacks": self.voice.stats.fallbacks,
+                "failures": dict(self.voice.stats.failures),
+            },
         }
 
     # --- WHEP -----------------------------------------------------------------------
@@ -176,7 +188,9 @@ class Engine:
             if pc.connectionState in ("failed", "closed"):
                 await self._end_session(session.id)
 
-        asyncio.get_running_loop().call_later(CONNECT_TIMEOUT, self._reap_if_unconnected, session.id)
+        asyncio.get_running_loop().call_later(
+            CONNECT_TIMEOUT, self._reap_if_unconnected, session.id
+        )
         self.publish(room_id, {"type": "viewer_joined", "room_id": room_id})
         return session.id, pc.localDescription.sdp
 
@@ -202,6 +216,17 @@ class Engine:
         self.publish(s.room_id, {"type": "viewer_left", "room_id": s.room_id})
 
     # --- events ---------------------------------------------------------------------
+    def shop_event(self, room_id: str | None, kind: str, sku: str | None, data: dict) -> None:
+        """A shop event reaches the room it happened in (viewers and director); a product
+        selling out reaches every room."""
+        targets = list(self.rooms) if kind in GLOBAL_SHOP_EVENTS or room_id is None else [room_id]
+        for rid in targets:
+            room = self.rooms.get(rid)
+            if room is None:
+                continue
+            room.director.on_shop_event(kind, sku, data)
+            self.publish(rid, {"type": "shop", "kind": kind, "sku": sku, "data": data})
+
     def subscribe(self, room_id: str, maxsize: int = 100) -> asyncio.Queue:
         q: asyncio.Queue = asyncio.Queue(maxsize)
         self._subscribers.setdefault(room_id, set()).add(q)

@@ -79,7 +79,7 @@ class PacketTrack(MediaStreamTrack):
             self._queue.put_nowait(None)
 
 
-def hook_keyframe_requests(sender, request_keyframe: Callable[[], None]) -> None:  # noqa: ANN001
+def hook_keyframe_requests(sender, request_keyframe: Callable[[], None]) -> None:
     """Route a viewer's PLI/FIR to the room encoder.
 
     aiortc's RTCRtpSender answers PLI/FIR by calling `_send_keyframe()`, which only sets a

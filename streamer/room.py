@@ -80,7 +80,12 @@ class Room:
         self.timeline = SpeechTimeline()
         self.writer = make_writer(config.writer)
         self.director = Director(
-            config.room_id, self.persona, self.writer, voice, self.timeline, catalog,
+            config.room_id,
+            self.persona,
+            self.writer,
+            voice,
+            self.timeline,
+            catalog,
             lineup=config.lineup,
         )
         self.metrics = RoomMetrics()
@@ -100,7 +105,9 @@ class Room:
             if self.timeline.queued_seconds() > 0:
                 break
             await asyncio.sleep(0.02)
-        self._thread = threading.Thread(target=self._media_loop, name=f"room-{self.id}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._media_loop, name=f"room-{self.id}", daemon=True
+        )
         self._thread.start()
 
     async def stop(self) -> None:
@@ -158,9 +165,12 @@ class Room:
             pcm, playing = self.timeline.read(chunk)
             if playing.started and playing.utterance is not None:
                 utt = playing.utterance
-                if utt.card is not None:
-                    self.renderer.set_card(utt.card)
-                self.renderer.set_caption(utt.speech.text)
+                try:
+                    if utt.card is not None:
+                        self.renderer.set_card(utt.card)
+                    self.renderer.set_caption(utt.speech.text)
+                except Exception:  # a bad caption must never stop the stream
+                    log.exception("room %s: caption/card update failed", self.id)
                 self.loop.call_soon_threadsafe(self._emit_line, utt)
             t0 = time.thread_time()
             apkts = self.encoder.encode_audio(pcm, n * chunk)
@@ -194,9 +204,15 @@ class Room:
     def _emit_line(self, utt: Utterance) -> None:
         """Announce a line when it starts playing (captions and card on the viewer page)."""
         self._emit(
-            {"type": "line", "room_id": self.id, "text": utt.speech.text, "kind": utt.kind,
-             "sku": utt.product_sku, "expression": utt.expression,
-             "card": asdict(utt.card) if utt.card else None}
+            {
+                "type": "line",
+                "room_id": self.id,
+                "text": utt.speech.text,
+                "kind": utt.kind,
+                "sku": utt.product_sku,
+                "expression": utt.expression,
+                "card": asdict(utt.card) if utt.card else None,
+            }
         )
 
     def info(self) -> dict:
@@ -230,8 +246,10 @@ class Room:
             "viewer_drops": sum(t.dropped for t in self.tracks),
             "lines": self.director.stats.lines,
             "fillers": self.director.stats.fillers,
-            "voice": {"calls": self.director.voice.stats.calls,
-                      "fallbacks": self.director.voice.stats.fallbacks,
-                      "failures": dict(self.director.voice.stats.failures)},
+            "voice": {
+                "calls": self.director.voice.stats.calls,
+                "fallbacks": self.director.voice.stats.fallbacks,
+                "failures": dict(self.director.voice.stats.failures),
+            },
             "writer": self.writer.stats() if hasattr(self.writer, "stats") else {},
         }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -28,6 +28,7 @@ class Utterance:
     product_sku: str | None = None
     card: Card | None = None
     kind: str = "script"
+    priority: int = 2  # 0 answer, 1 reaction, 2 script (lower plays first)
 
 
 @dataclass(frozen=True)
@@ -49,15 +50,20 @@ class SpeechTimeline:
         self._pos = 0  # samples into current (may exceed its length: trailing gap)
         self.utterances_played = 0
 
-    def enqueue(self, utt: Utterance, front: bool = False) -> None:
-        """Queue an utterance; `front` puts it next (it plays after the current sentence)."""
-        with self._lock:
-            if front:
-                self._queue.appendleft(utt)
-            else:
-                self._queue.append(utt)
+    def enqueue(self, utt: Utterance, priority: int | None = None) -> None:
+        """Queue an utterance behind everything of the same or higher priority (lower number).
 
-    def clear_pending(self, keep=lambda u: False) -> int:  # noqa: ANN001
+        It never cuts the sentence that is playing: an answer starts at the next boundary."""
+        if priority is not None:
+            utt = replace(utt, priority=priority)
+        with self._lock:
+            for i, queued in enumerate(self._queue):
+                if queued.priority > utt.priority:
+                    self._queue.insert(i, utt)
+                    return
+            self._queue.append(utt)
+
+    def clear_pending(self, keep=lambda u: False) -> int:
         """Drop queued (not playing) utterances except those `keep` accepts."""
         with self._lock:
             before = len(self._queue)
@@ -68,7 +74,9 @@ class SpeechTimeline:
         with self._lock:
             total = sum(u.speech.duration + GAP_SECONDS for u in self._queue)
             if self._current is not None:
-                total += max(0.0, self._current.speech.duration + GAP_SECONDS - self._pos / SAMPLE_RATE)
+                total += max(
+                    0.0, self._current.speech.duration + GAP_SECONDS - self._pos / SAMPLE_RATE
+                )
             return total
 
     @property

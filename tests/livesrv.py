@@ -25,8 +25,12 @@ class LiveServer:
     def __init__(self, db_path: Path, stamp: bool = True, demo_room: bool = True) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.app = create_app(Settings(db_url=f"sqlite+aiosqlite:///{db_path}", demo_room=demo_room, stamp=stamp))
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        self.app = create_app(
+            Settings(db_url=f"sqlite+aiosqlite:///{db_path}", demo_room=demo_room, stamp=stamp)
+        )
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -43,7 +47,7 @@ class LiveServer:
         raise RuntimeError("server did not start within 30 s")
 
     @property
-    def engine(self):  # noqa: ANN201
+    def engine(self):
         return self.app.state.engine
 
     def __exit__(self, *exc: object) -> None:

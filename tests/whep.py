@@ -29,7 +29,7 @@ class Track:
     height: int = 0
 
     def rtp_origin(self) -> int:
-        return self.receiver._RTCRtpReceiver__timestamp_mapper._origin  # noqa: SLF001
+        return self.receiver._RTCRtpReceiver__timestamp_mapper._origin
 
     def sender_time(self, pts: int) -> float:
         """Map a decoded frame's pts to the sender's wall clock through its last RTCP SR."""
@@ -42,13 +42,22 @@ class Track:
 class WhepViewer:
     """One viewer of a room over WHEP, as a browser would be (recvonly audio + video)."""
 
-    def __init__(self, base_url: str, room_id: str = "demo", keep_images: bool = False,
-                 keep_pcm: bool = False, on_video=None) -> None:  # noqa: ANN001
+    def __init__(
+        self,
+        base_url: str,
+        room_id: str = "demo",
+        keep_images: bool = False,
+        keep_pcm: bool = False,
+        on_video=None,
+    ) -> None:
         self.base_url, self.room_id = base_url, room_id
         self.keep_images, self.keep_pcm = keep_images, keep_pcm
         self.on_video = on_video
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.tracks: dict[str, Track] = {"video": Track("video", 90_000), "audio": Track("audio", 48_000)}
+        self.tracks: dict[str, Track] = {
+            "video": Track("video", 90_000),
+            "audio": Track("audio", 48_000),
+        }
         self.location: str | None = None
         self._tasks: list[asyncio.Task] = []
 
@@ -57,7 +66,7 @@ class WhepViewer:
         self.pc.addTransceiver("audio", direction="recvonly")
 
         @self.pc.on("track")
-        def on_track(track) -> None:  # noqa: ANN001
+        def on_track(track) -> None:
             self._tasks.append(asyncio.ensure_future(self._read(track)))
 
         await self.pc.setLocalDescription(await self.pc.createOffer())
@@ -74,11 +83,11 @@ class WhepViewer:
         for t in self.pc.getTransceivers():
             self._watch_reports(t.receiver, self.tracks[t.kind])
 
-    def _watch_reports(self, receiver, track: Track) -> None:  # noqa: ANN001
+    def _watch_reports(self, receiver, track: Track) -> None:
         track.receiver = receiver
         original = receiver._handle_rtcp_packet
 
-        async def handle(packet) -> None:  # noqa: ANN001
+        async def handle(packet) -> None:
             if isinstance(packet, RtcpSrPacket):
                 ntp = packet.sender_info.ntp_timestamp / NTP_EPOCH
                 track.sender_reports.append((ntp, packet.sender_info.rtp_timestamp))
@@ -86,7 +95,7 @@ class WhepViewer:
 
         receiver._handle_rtcp_packet = handle
 
-    async def _read(self, remote) -> None:  # noqa: ANN001
+    async def _read(self, remote) -> None:
         track = self.tracks[remote.kind]
         try:
             while True:
@@ -104,7 +113,11 @@ class WhepViewer:
                 elif self.keep_pcm:
                     a = frame.to_ndarray().reshape(-1)
                     channels = len(frame.layout.channels)
-                    track.pcm.append(a[::channels].copy() if frame.format.is_packed else a[: frame.samples].copy())
+                    track.pcm.append(
+                        a[::channels].copy()
+                        if frame.format.is_packed
+                        else a[: frame.samples].copy()
+                    )
         except MediaStreamError:
             return
 

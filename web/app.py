@@ -56,10 +56,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine, app.state.store = engine, store
         app.include_router(rooms_api.build_router(engine))
         app.include_router(shop_api.build_router(store))
-        store.add_listener(lambda ev: ev.room_id and engine.publish(ev.room_id, {"type": "shop", **_event(ev)}))
+        store.add_listener(lambda ev: engine.shop_event(ev.room_id, ev.kind, ev.sku, ev.data))
         if settings.demo_room:
             await engine.start_room(
-                RoomConfig(room_id=DEMO_ROOM, persona="xiaowang", title="阜平大枣直播间", stamp=settings.stamp)
+                RoomConfig(
+                    room_id=DEMO_ROOM,
+                    persona="xiaowang",
+                    title="阜平大枣直播间",
+                    stamp=settings.stamp,
+                )
             )
         try:
             yield
@@ -77,7 +82,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
-        return JSONResponse({"detail": f"请求参数不正确 (invalid request): {reasons}"}, status_code=422)
+        return JSONResponse(
+            {"detail": f"请求参数不正确 (invalid request): {reasons}"}, status_code=422
+        )
 
     @app.get("/", include_in_schema=False)
     async def home() -> HTMLResponse:
@@ -95,7 +102,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def products(request: Request) -> list[dict]:
         facts = await request.app.state.store.fact_sheets()
         return [
-            {"sku": p.sku, "title": p.title, "price": f"{p.price.normalize():f}", "unit": p.unit, "stock": p.stock}
+            {
+                "sku": p.sku,
+                "title": p.title,
+                "price": f"{p.price.normalize():f}",
+                "unit": p.unit,
+                "stock": p.stock,
+            }
             for p in facts
         ]
 
@@ -108,7 +121,3 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return RedirectResponse(f"/rooms/{DEMO_ROOM}")
 
     return app
-
-
-def _event(ev) -> dict:  # noqa: ANN001 - commerce.ShopEvent
-    return {"kind": ev.kind, "sku": ev.sku, "data": ev.data}

@@ -21,7 +21,9 @@ def _serve(args: argparse.Namespace) -> int:
         settings.demo_room = False
     if args.online_voice:
         settings.online_voice = True
-    print(f"云链销通 serving on http://{args.host}:{args.port}  (demo room: /rooms/demo, panel: /panel)")
+    print(
+        f"云链销通 serving on http://{args.host}:{args.port}  (demo room: /rooms/demo, panel: /panel)"
+    )
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
@@ -38,20 +40,29 @@ def _speak(args: argparse.Namespace) -> int:
         print("error: text longer than 500 characters", file=sys.stderr)
         return 2
     if args.persona not in PERSONAS:
-        print(f"error: unknown persona {args.persona!r}; choose one of {', '.join(PERSONAS)}", file=sys.stderr)
+        print(
+            f"error: unknown persona {args.persona!r}; choose one of {', '.join(PERSONAS)}",
+            file=sys.stderr,
+        )
         return 2
     speech = ESpeakVoice().synthesize_sync(text, PERSONAS[args.persona])
-    with wave.open(args.out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(SAMPLE_RATE)
-        w.writeframes(speech.pcm.tobytes())
+    try:
+        with open(args.out, "wb") as f, wave.open(f, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(SAMPLE_RATE)
+            w.writeframes(speech.pcm.tobytes())
+    except OSError as exc:
+        print(f"error: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
+        return 2
     print(f"wrote {args.out}: {speech.duration:.2f} s, {len(speech.visemes)} visemes")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="yunlian", description="云链销通: digital-human livestream selling")
+    parser = argparse.ArgumentParser(
+        prog="yunlian", description="云链销通: digital-human livestream selling"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve the web app with a live demo room")
@@ -59,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--db", default=None, help="SQLAlchemy URL (default: SQLite under ./var)")
     serve.add_argument("--no-demo", action="store_true", help="do not open the demo room")
-    serve.add_argument("--online-voice", action="store_true", help="try edge-tts first (falls back offline)")
+    serve.add_argument(
+        "--online-voice", action="store_true", help="try edge-tts first (falls back offline)"
+    )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=_serve)
 

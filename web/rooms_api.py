@@ -50,7 +50,9 @@ def build_router(engine: Engine) -> APIRouter:
     @r.post("/api/rooms", status_code=201)
     async def start_room(body: RoomStart) -> dict:
         return await engine.start_room(
-            RoomConfig(room_id=body.room_id, persona=body.persona, title=body.title, lineup=body.lineup)
+            RoomConfig(
+                room_id=body.room_id, persona=body.persona, title=body.title, lineup=body.lineup
+            )
         )
 
     @r.get("/api/rooms/{room_id}")
@@ -123,9 +125,17 @@ def build_router(engine: Engine) -> APIRouter:
 def prometheus_text(m: dict) -> str:
     """Room gauges and counters in the Prometheus text format."""
     fields = {
-        "fps": "gauge", "frames": "counter", "skipped_frames": "counter", "render_ms": "gauge",
-        "encode_ms": "gauge", "video_kbps": "gauge", "viewers": "gauge", "keyframes": "counter",
-        "viewer_drops": "counter", "lines": "counter", "fillers": "counter",
+        "fps": "gauge",
+        "frames": "counter",
+        "skipped_frames": "counter",
+        "render_ms": "gauge",
+        "encode_ms": "gauge",
+        "video_kbps": "gauge",
+        "viewers": "gauge",
+        "keyframes": "counter",
+        "viewer_drops": "counter",
+        "lines": "counter",
+        "fillers": "counter",
     }
     out = [f"# TYPE yunlian_sessions gauge\nyunlian_sessions {m['viewers']}"]
     for name, kind in fields.items():

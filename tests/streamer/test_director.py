@@ -191,7 +191,7 @@ def test_playing_started_is_true_only_on_the_first_chunk_of_each_utterance():
     starts = [(i, s.utterance) for i, s in enumerate(states) if s.started]
     assert [u for _, u in starts] == [a, b]
     assert starts[0][0] == 0
-    for i, s in enumerate(states):
+    for s in states:
         if s.started:
             assert s.offset == 0.0
         elif s.utterance is not None:
@@ -205,7 +205,7 @@ def test_front_enqueue_plays_after_the_current_sentence():
     timeline.enqueue(first)
     timeline.enqueue(second)
     timeline.read(CHUNK)  # `first` is now playing
-    timeline.enqueue(urgent, front=True)
+    timeline.enqueue(urgent, priority=0)
     assert [u.speech.text for u in play_through(timeline)] == ["urgent", "second"]
 
 
@@ -373,3 +373,38 @@ async def test_lineup_limits_and_orders_the_products(run_director):
         timeline.read(SAMPLE_RATE)
     assert writer.asked[:3] == [MILLET.sku, WALNUT.sku, MILLET.sku]
     assert d.stats.products_skipped == 0
+
+
+async def test_paid_order_gets_a_thanks_by_surname_and_becomes_a_live_fact(run_director):
+    d, timeline, spoken = run_director(FakeWriter(endless=True))
+    await until(lambda: timeline.queued_seconds() >= LOOKAHEAD_SECONDS, "lookahead filled")
+    d.on_shop_event("order_paid", JUJUBE.sku, {"buyer": "李**", "quantity": 2, "unit": "斤"})
+    d.on_shop_event("order_paid", JUJUBE.sku, {"buyer": "王*", "quantity": 1, "unit": "斤"})
+    await until(lambda: d.stats.by_kind.get("reaction") == 1, "one thank-you")
+    thanks = next(line for line in spoken if line.kind == "reaction")
+    assert "李" in thanks.text and "*" not in thanks.text and "@" not in thanks.text
+    assert d.live_events == ["刚刚 @李** 拍了2斤大枣", "刚刚 @王* 拍了1斤大枣"]
+    # rate-limited: the second order is a live fact, not a second thank-you
+    assert d.stats.by_kind.get("reaction") == 1
+
+
+async def test_pinned_product_is_presented_next(run_director):
+    writer = FakeWriter(endless=True)
+    d, timeline, _ = run_director(writer)
+    await until(lambda: timeline.queued_seconds() >= LOOKAHEAD_SECONDS, "lookahead filled")
+    d.on_shop_event("product_pinned", MILLET.sku, {"label": "讲解中"})
+    timeline.read(SAMPLE_RATE * 10)
+    await until(lambda: MILLET.sku in writer.asked, "the pinned product's segment")
+    assert writer.asked[-1] == MILLET.sku
+    queued = [u for u in timeline._queue if u.kind == "script"]
+    assert queued and all(u.product_sku == MILLET.sku for u in queued)
+
+
+async def test_sold_out_current_product_is_dropped_with_a_reaction(run_director):
+    writer = FakeWriter(endless=True)
+    d, timeline, spoken = run_director(writer)
+    await until(lambda: timeline.queued_seconds() >= LOOKAHEAD_SECONDS, "lookahead filled")
+    d.on_shop_event("sold_out", JUJUBE.sku, {"available": 0})
+    await until(lambda: d.stats.by_kind.get("reaction") == 1, "sold-out reaction")
+    assert "卖完" in spoken[-1].text or any("卖完" in line.text for line in spoken)
+    assert not any(u.kind == "script" and u.product_sku == JUJUBE.sku for u in timeline._queue)

@@ -51,7 +51,9 @@ async def test_lips_and_voice_stay_within_40ms(live_server):
     await v.connect()
     try:
         await v.wait_frames(video=125, audio=250)  # 5 s
-        while len(v.tracks["video"].sender_reports) < 1 or len(v.tracks["audio"].sender_reports) < 1:
+        while (
+            len(v.tracks["video"].sender_reports) < 1 or len(v.tracks["audio"].sender_reports) < 1
+        ):
             await asyncio.sleep(0.1)
     finally:
         await v.close()
@@ -74,7 +76,9 @@ async def test_two_viewers_share_one_encode(live_server):
         encodes = room.encoder.video_encodes - encodes0
         frames = room.metrics.frames - frames0
         got = len(a.tracks["video"].frames) + len(b.tracks["video"].frames) - got0
-        encoders = [s._RTCRtpSender__encoder for s in _server_senders(live_server) if s.kind == "video"]
+        encoders = [
+            s._RTCRtpSender__encoder for s in _server_senders(live_server) if s.kind == "video"
+        ]
     finally:
         await a.close()
         await b.close()
@@ -112,7 +116,9 @@ async def test_viewer_pli_makes_the_room_encoder_send_a_keyframe(live_server):
     try:
         await v.wait_frames(video=5)
         receiver = v.tracks["video"].receiver
-        ssrc = receiver._RTCRtpReceiver__remote_streams and next(iter(receiver._RTCRtpReceiver__remote_streams))
+        ssrc = receiver._RTCRtpReceiver__remote_streams and next(
+            iter(receiver._RTCRtpReceiver__remote_streams)
+        )
         requests0, keys0 = room.encoder.keyframe_requests, room.encoder.keyframes
         await receiver._send_rtcp_pli(ssrc)
         for _ in range(40):

@@ -87,3 +87,9 @@ def test_no_command_is_a_usage_error():
     assert res.returncode == 2
     assert "usage: yunlian" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_speak_to_an_unwritable_path_is_a_clear_error(tmp_path):
+    res = cli("speak", "你好", "--out", str(tmp_path / "missing" / "x.wav"))
+    assert res.returncode == 2
+    assert "cannot write" in res.stderr and "Traceback" not in res.stderr

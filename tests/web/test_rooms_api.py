@@ -32,7 +32,11 @@ async def test_demo_room_is_listed_live(http):
         (VALID_SDP_HEAD, "no audio or video"),
         (VALID_SDP_HEAD + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n", "H.264"),
         (VALID_SDP_HEAD + "m=audio 9 UDP/TLS/RTP/SAVPF 0\r\na=rtpmap:0 PCMU/8000\r\n", "Opus"),
-        (VALID_SDP_HEAD + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H264/90000\r\na=garbage\r\n", "negotiate"),
+        (
+            VALID_SDP_HEAD
+            + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H264/90000\r\na=garbage\r\n",
+            "negotiate",
+        ),
     ],
 )
 async def test_malformed_offers_get_400_with_a_reason(http, body, reason):
@@ -68,7 +72,11 @@ async def test_deleting_an_unknown_session_gets_404(http):
 
 
 async def test_trickle_ice_patch_is_refused_cleanly(http):
-    res = await http.patch("/api/rooms/demo/whep/x", content="a=candidate:1", headers={"Content-Type": "application/trickle-ice-sdpfrag"})
+    res = await http.patch(
+        "/api/rooms/demo/whep/x",
+        content="a=candidate:1",
+        headers={"Content-Type": "application/trickle-ice-sdpfrag"},
+    )
     assert res.status_code == 405
 
 
@@ -89,12 +97,16 @@ async def test_bad_room_starts_are_refused_with_a_reason(http, body, status):
 
 
 async def test_malformed_json_room_start_gets_422(http):
-    res = await http.post("/api/rooms", content=b"{not json", headers={"Content-Type": "application/json"})
+    res = await http.post(
+        "/api/rooms", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert res.status_code == 422
 
 
 async def test_start_watch_and_stop_a_second_room(live_server, http):
-    res = await http.post("/api/rooms", json={"room_id": "li-apples", "persona": "xiaoli", "lineup": ["fp-apple-5kg"]})
+    res = await http.post(
+        "/api/rooms", json={"room_id": "li-apples", "persona": "xiaoli", "lineup": ["fp-apple-5kg"]}
+    )
     assert res.status_code == 201
     v = WhepViewer(live_server.url, room_id="li-apples")
     await v.connect()

@@ -4,8 +4,14 @@ import httpx
 from playwright.async_api import async_playwright
 
 CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic", "--autoplay-policy=no-user-gesture-required",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--autoplay-policy=no-user-gesture-required",
 ]
 
 
@@ -15,7 +21,9 @@ async def test_chromium_plays_the_room_with_video_and_audio(live_server, tmp_pat
         try:
             page = await browser.new_page()
             await page.goto(f"{live_server.url}/rooms/demo", wait_until="domcontentloaded")
-            await page.wait_for_function("document.getElementById('video').videoWidth > 0", timeout=30_000)
+            await page.wait_for_function(
+                "document.getElementById('video').videoWidth > 0", timeout=30_000
+            )
             width = await page.evaluate("document.getElementById('video').videoWidth")
             height = await page.evaluate("document.getElementById('video').videoHeight")
             frames = "document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames"
@@ -27,7 +35,9 @@ async def test_chromium_plays_the_room_with_video_and_audio(live_server, tmp_pat
             )
             await page.click("#unmute")
             muted = await page.evaluate("document.getElementById('video').muted")
-            await page.wait_for_function("document.getElementById('caption').textContent.length > 3", timeout=15_000)
+            await page.wait_for_function(
+                "document.getElementById('caption').textContent.length > 3", timeout=15_000
+            )
             status = await page.text_content("#status")
             await page.screenshot(path=str(tmp_path / "viewer.png"))
         finally:
@@ -45,7 +55,9 @@ async def test_chromium_viewer_page_reports_a_room_that_is_not_live(live_server)
         try:
             page = await browser.new_page()
             await page.goto(f"{live_server.url}/rooms/no-such-room", wait_until="domcontentloaded")
-            await page.wait_for_function("document.getElementById('status').textContent === '直播间未开播'")
+            await page.wait_for_function(
+                "document.getElementById('status').textContent === '直播间未开播'"
+            )
         finally:
             await browser.close()
 
@@ -65,10 +77,13 @@ async def test_viewer_buys_the_product_on_screen_and_pays(live_server):
             await page.wait_for_selector("#pay:not([hidden])", timeout=10_000)
             await page.click("#pay")
             await page.wait_for_function(
-                "document.getElementById('buy-msg').textContent.includes('支付成功')", timeout=10_000
+                "document.getElementById('buy-msg').textContent.includes('支付成功')",
+                timeout=10_000,
             )
             order_id = (await page.text_content("#buy-msg")).split("订单号")[-1].strip()
-            await page.wait_for_function("document.getElementById('feed').textContent.includes('拍了')", timeout=10_000)
+            await page.wait_for_function(
+                "document.getElementById('feed').textContent.includes('拍了')", timeout=10_000
+            )
             feed = await page.text_content("#feed")
         finally:
             await browser.close()
@@ -88,12 +103,20 @@ async def test_viewer_sees_a_clear_error_for_a_bad_order(live_server):
             page = await browser.new_page()
             await page.goto(f"{live_server.url}/rooms/demo", wait_until="domcontentloaded")
             await page.wait_for_function("!document.getElementById('buy').disabled", timeout=20_000)
-            for sel, value in (("#buyer-name", "王"), ("#buyer-phone", "13900001111"), ("#buyer-address", "阜平")):
+            for sel, value in (
+                ("#buyer-name", "王"),
+                ("#buyer-phone", "13900001111"),
+                ("#buyer-address", "阜平"),
+            ):
                 await page.fill(sel, value)
-            await page.fill("#qty", "100000")  # more than the stock: the form's max is bypassed below
+            await page.fill(
+                "#qty", "100000"
+            )  # more than the stock: the form's max is bypassed below
             await page.evaluate("document.getElementById('qty').removeAttribute('max')")
             await page.click("#buy")
-            await page.wait_for_function("document.getElementById('buy-msg').className.includes('err')", timeout=10_000)
+            await page.wait_for_function(
+                "document.getElementById('buy-msg').className.includes('err')", timeout=10_000
+            )
             msg = await page.text_content("#buy-msg")
         finally:
             await browser.close()
