@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import random
+import re
+import string
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from functools import lru_cache
@@ -50,6 +52,48 @@ def slots_for(product: ProductFacts) -> dict[str, str]:
         "promo": product.promo or "",
         "stock": speak_int(product.stock),
     }
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_MASKED_HANDLE = re.compile(r"@([\u4e00-\u9fff]{1,2})[*＊]+")  # "@李**", "@欧阳**"
+_MASKED_NAME = re.compile(r"([\u4e00-\u9fff])[*＊]+")  # "李**" without "@"
+_OPAQUE_HANDLE = re.compile(r"@?用户[0-9*＊]+|@[A-Za-z0-9_\-.]+[*＊]*|@?[*＊]+")
+_CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff，。！？])\s+|\s+(?=[\u4e00-\u9fff，。！？])")
+
+
+def speakable_event(event: str) -> str:
+    """A live event as the host can say it aloud (the text goes to TTS).
+
+    "刚刚 @李** 拍了两箱" -> "刚刚姓李的朋友拍了两箱": no "@", masked names become
+    "姓李的朋友", handles that cannot be read ("@abc_12", "@用户9527", "@***") become
+    "一位朋友", unmasked names lose only the "@". Numbers and products are left as they are.
+    """
+    text = _MASKED_HANDLE.sub(lambda m: f"姓{m.group(1)}的朋友", event or "")
+    text = _MASKED_NAME.sub(lambda m: f"姓{m.group(1)}的朋友", text)
+    text = _OPAQUE_HANDLE.sub("一位朋友", text)
+    text = text.replace("@", "").replace("＠", "")
+    return _CJK_GAP.sub("", text).strip()
+
+
+def fill(template: str, values: dict[str, str]) -> str:
+    """`template.format(**values)`, without a doubled character where a slot joins the text.
+
+    "讲究一个" + "个大肉厚" would read "一个个"; the join keeps one "个". Only Chinese characters
+    at the seam count; punctuation between them (",") is a real boundary.
+    """
+    out = ""
+    for literal, field, spec, conv in string.Formatter().parse(template):
+        out = _join(out, literal)
+        if field is not None:
+            value = format(values[field], spec or "") if not conv else str(values[field])
+            out = _join(out, value)
+    return out
+
+
+def _join(left: str, right: str) -> str:
+    if left and right and left[-1] == right[0] and _CJK.match(right[0]):
+        return left + right[1:]
+    return left + right
 
 
 def now_of(moment: datetime | None) -> datetime:
@@ -95,9 +139,9 @@ class TemplateWriter:
         self._counts["calls"] += 1
         if product.sold_out:
             return
-        sheet = FactSheet.build([product], context.live_events)
+        events = [speakable_event(e) for e in context.live_events]
+        sheet = FactSheet.build([product], events)
         used: set[str] = set()
-        events = list(context.live_events)
         for section in self.plan(product, context):
             event = events.pop(0) if section == "event" and events else None
             line = self.render(product, section, context, sheet, used, event)
@@ -114,7 +158,8 @@ class TemplateWriter:
         event: str | None = None,
     ) -> Line | None:
         """One fresh line of `section`, or None when every variant was said recently."""
-        sheet = sheet or FactSheet.build([product], context.live_events)
+        if sheet is None:
+            sheet = FactSheet.build([product], [speakable_event(e) for e in context.live_events])
         used = used if used is not None else set()
         now = now_of(context.now)
         persona = style_for(context.persona)
@@ -124,10 +169,10 @@ class TemplateWriter:
         fills = self._fills(product, section, used, event)
         candidates = [(p, t, f) for t in templates for p in prefixes for f in fills]
         self.rng.shuffle(candidates)
-        for prefix, template, fill in candidates:
+        for prefix, template, values in candidates:
             if section != "opening" and prefix and prefix.rstrip("，") in template:
                 continue
-            text = prefix + template.format(**slots, **fill)
+            text = prefix + fill(template, {**slots, **values})
             verdict = check_line(text, sheet)
             if not verdict.ok:
                 continue
@@ -135,8 +180,8 @@ class TemplateWriter:
             if not self.recent.fresh(spoken, now):
                 continue
             self.recent.remember(spoken, now)
-            if "feature" in fill:
-                used.add(fill["feature"])
+            if "feature" in values:
+                used.add(values["feature"])
             self._counts["lines"] += 1
             expression, rate, pitch = prosody(persona.id, context.mood, section)
             sources = (f"catalog:{product.sku}",) + (("live",) if event else ())
@@ -151,7 +196,7 @@ class TemplateWriter:
             fresh = [f for f in product.features if f not in used] or list(product.features)
             return [{"feature": f} for f in fresh]
         if section == "event":
-            return [{"event": event.strip()}] if event else []
+            return [{"event": speakable_event(event)}] if event else []
         empty_if_missing = {"promo": product.promo, "list_price": product.list_price}
         if section in empty_if_missing and not empty_if_missing[section]:
             return []
