@@ -8,8 +8,8 @@ Retrieval, in order:
    "不" ("包邮不");
 2. tokenize with jieba plus the shop's vocabulary, mapping synonyms to one word
    (`data/kb/synonyms.tsv`), and add single characters for words jieba glues together;
-3. score with two BM25 indices, one over each entry's question and keywords and one over its
-   answer (weighted lower), times how much of the entry's question the text covers;
+3. score with BM25 over each entry's question and keywords (repeated HEAD_REPEAT times, so
+   they outweigh the answer) plus its answer;
 4. keep answers on the product the text names (found by substring, so "枣皮" names 大枣);
    a text that names no product prefers the shop-wide entries (shipping, after-sales, FAQ).
 """
@@ -161,7 +161,7 @@ class Tokenizer:
 
 
 class KnowledgeBase:
-    """BM25 over entry questions and keywords, plus a lower-weighted BM25 over answers."""
+    """BM25 over entry questions and keywords (weighted HEAD_REPEAT times) plus answers."""
 
     def __init__(self, entries: list[Entry]):
         self.entries = entries
