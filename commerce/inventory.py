@@ -16,20 +16,6 @@ from commerce.errors import InsufficientStock
 from commerce.models import Allocation, Batch, Reservation, Sku, Stock
 
 
-async def _locked_stocks(
-    session: AsyncSession, sku_id: int, now: datetime
-) -> list[tuple[int, int]]:
-    """(stock_id, quantity − allocated) of sellable batches, first-expiring first, locked."""
-    rows = await session.execute(
-        select(Stock.id, Stock.quantity - Stock.allocated)
-        .join(Batch, Batch.id == Stock.batch_id)
-        .where(Stock.sku_id == sku_id, Batch.expiry_date >= now.date())
-        .order_by(Batch.expiry_date, Batch.id, Stock.id)
-        .with_for_update(of=Stock)
-    )
-    return [(sid, int(free)) for sid, free in rows]
-
-
 async def _held(
     session: AsyncSession, stock_ids: list[int], now: datetime, exclude_order: str | None = None
 ) -> dict[int, int]:
@@ -47,28 +33,39 @@ async def _held(
 
 async def reserve(
     session: AsyncSession, sku: Sku, qty: int, order_id: str, expires_at: datetime, now: datetime
-) -> int:
+) -> tuple[int, list[str]]:
     """Hold `qty` units for an unpaid order, earliest-expiring batch first.
 
-    Returns the SKU's available units after the hold. Raises InsufficientStock.
+    Returns (the SKU's available units after the hold, batch ids used). Raises InsufficientStock.
     """
-    stocks = await _locked_stocks(session, sku.id, now)
-    held = await _held(session, [sid for sid, _ in stocks], now)
-    free = [(sid, max(0, n - held.get(sid, 0))) for sid, n in stocks]
-    total = sum(n for _, n in free)
+    # Lock first, then sum the holds in a second statement: under READ COMMITTED a new
+    # statement sees reservations committed by whoever held the lock before us.
+    rows = await session.execute(
+        select(Stock.id, Stock.batch_id, Stock.quantity - Stock.allocated)
+        .join(Batch, Batch.id == Stock.batch_id)
+        .where(Stock.sku_id == sku.id, Batch.expiry_date >= now.date())
+        .order_by(Batch.expiry_date, Batch.id, Stock.id)
+        .with_for_update(of=Stock)
+    )
+    stocks = rows.all()
+    held = await _held(session, [sid for sid, _, _ in stocks], now)
+    rows = [(sid, bid, n - held.get(sid, 0)) for sid, bid, n in stocks]
+    free = [(sid, bid, max(0, int(n))) for sid, bid, n in rows]
+    total = sum(n for _, _, n in free)
     if total < qty:
         raise InsufficientStock(sku.code, qty, total)
-    need = qty
-    for sid, n in free:
+    need, used = qty, []
+    for sid, bid, n in free:
         take = min(n, need)
         if take:
             session.add(
                 Reservation(stock_id=sid, order_id=order_id, quantity=take, expires_at=expires_at)
             )
+            used.append(bid)
             need -= take
         if need == 0:
             break
-    return total - qty
+    return total - qty, used
 
 
 async def release(session: AsyncSession, order_id: str) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from commerce import catalog, inventory, order_state, promotions
+from commerce import inventory, order_state, promotions
 from commerce.crypto import mask_address, mask_name, mask_phone
 from commerce.errors import (
     IdempotencyConflict,
@@ -130,52 +130,43 @@ class OrderService:
         expires = now + timedelta(minutes=store.reservation_minutes)
         events: list[ShopEvent] = []
         async with store.db.write() as s:
-            if (await s.execute(select(Order.id).where(Order.idempotency_key == key))).first():
-                raise IntegrityError("idempotency key taken", None, Exception())
-            skus = []
-            for it in req.items:
-                try:
-                    skus.append(await catalog.sku_by_code(s, it.sku))
-                except NotFound:
-                    raise InvalidInput(f"商品不存在：{it.sku}") from None
+            priced = await promotions.price_lines(s, [it.sku for it in req.items], req.room_id, now)
             lines: list[tuple[Sku, int, int, int | None]] = []
-            for sku, it in zip(skus, req.items, strict=True):
-                pricing = await promotions.price_for(s, sku, req.room_id, now)
-                if it.unit_price_fen is not None and it.unit_price_fen != pricing.unit_price_fen:
-                    raise PriceMismatch(
-                        f"{sku.code} 价格已变为 {yuan_str(pricing.unit_price_fen)} 元，请刷新后重试"
-                    )
-                await promotions.check_purchase_limit(
-                    s, req.buyer_id, sku, it.quantity, pricing.flash_sale
-                )
-                fs_id = pricing.flash_sale.id if pricing.flash_sale else None
-                lines.append((sku, it.quantity, pricing.unit_price_fen, fs_id))
+            for it in req.items:
+                if it.sku not in priced:
+                    raise InvalidInput(f"商品不存在：{it.sku}")
+                sku, price, fs = priced[it.sku]
+                if it.unit_price_fen is not None and it.unit_price_fen != price:
+                    raise PriceMismatch(f"{sku.code} 价格已变为 {yuan_str(price)} 元，请刷新后重试")
+                await promotions.check_purchase_limit(s, req.buyer_id, sku, it.quantity, fs)
+                lines.append((sku, it.quantity, price, fs.id if fs else None))
             subtotal = sum(q * p for _, q, p, _ in lines)
-            s.add(
-                Order(
-                    id=order_id,
-                    idempotency_key=key,
-                    request_hash=fp,
-                    buyer_id=req.buyer_id,
-                    buyer_name_enc=store.keys.encrypt(req.buyer_name),
-                    phone_enc=store.keys.encrypt(req.phone),
-                    address_enc=store.keys.encrypt(req.address),
-                    status=order_state.UNPAID,
-                    subtotal_fen=subtotal,
-                    discount_fen=0,
-                    total_fen=subtotal,
-                    room_id=req.room_id,
-                    persona=req.persona,
-                    segment=req.segment,
-                    created_at=now,
-                    expires_at=expires,
-                    updated_at=now,
-                )
+            order = Order(
+                id=order_id,
+                idempotency_key=key,
+                request_hash=fp,
+                buyer_id=req.buyer_id,
+                buyer_name_enc=store.keys.encrypt(req.buyer_name),
+                phone_enc=store.keys.encrypt(req.phone),
+                address_enc=store.keys.encrypt(req.address),
+                status=order_state.UNPAID,
+                subtotal_fen=subtotal,
+                discount_fen=0,
+                total_fen=subtotal,
+                room_id=req.room_id,
+                persona=req.persona,
+                segment=req.segment,
+                created_at=now,
+                expires_at=expires,
+                updated_at=now,
             )
-            await s.flush()
+            s.add(order)
+            await s.flush()  # a duplicate Idempotency-Key fails here, before any stock is touched
+            batches: set[str] = set()
             # Lock stock rows in SKU id order so concurrent multi-line orders cannot deadlock.
             for sku, qty, price, fs_id in sorted(lines, key=lambda x: x[0].id):
-                left = await inventory.reserve(s, sku, qty, order_id, expires, now)
+                left, used = await inventory.reserve(s, sku, qty, order_id, expires, now)
+                batches.update(used)
                 if fs_id is not None:
                     await promotions.claim_flash_units(s, fs_id, qty)
                 s.add(
@@ -201,23 +192,19 @@ class OrderService:
                     [(a, b, c) for a, b, c, _ in lines],
                     now,
                 )
-                order = await s.get(Order, order_id)
                 order.coupon_id, order.discount_fen = coupon.id, discount
                 order.total_fen = subtotal - discount
                 s.add(
                     CouponRedemption(coupon_id=coupon.id, buyer_id=req.buyer_id, order_id=order_id)
                 )
-            s.add(
-                OrderTransition(
-                    order_id=order_id,
-                    name="create",
-                    from_status="",
-                    to_status=order_state.UNPAID,
-                    at=now,
-                )
-            )
             await s.flush()
-            view = await self._view(s, await s.get(Order, order_id))
+        view = render(
+            order,
+            (req.buyer_name, req.phone, req.address),
+            [(sku.code, sku.unit, q, p, f) for sku, q, p, f in lines],
+            [],
+            sorted(batches),
+        )
         return view, events
 
     async def get(self, order_id: str) -> dict:
@@ -229,11 +216,17 @@ class OrderService:
 
     async def _view(self, s: AsyncSession, order: Order, reveal: bool = False) -> dict:
         keys = self.store.keys
-        name, phone, address = (
+        pii = tuple(
             keys.decrypt(v) for v in (order.buyer_name_enc, order.phone_enc, order.address_enc)
         )
         rows = await s.execute(
-            select(OrderLine, Sku.code, Sku.unit)
+            select(
+                Sku.code,
+                Sku.unit,
+                OrderLine.quantity,
+                OrderLine.unit_price_fen,
+                OrderLine.flash_sale_id,
+            )
             .join(Sku, Sku.id == OrderLine.sku_id)
             .where(OrderLine.order_id == order.id)
             .order_by(OrderLine.id)
@@ -241,44 +234,14 @@ class OrderService:
         pays = await s.execute(
             select(Payment).where(Payment.order_id == order.id).order_by(Payment.created_at)
         )
-        return {
-            "id": order.id,
-            "status": order.status,
-            "buyer": {
-                "id": order.buyer_id,
-                "name": name if reveal else mask_name(name),
-                "phone": phone if reveal else mask_phone(phone),
-                "address": address if reveal else mask_address(address),
-            },
-            "items": [
-                {
-                    "sku": code,
-                    "unit": unit,
-                    "quantity": line.quantity,
-                    "unit_price": yuan_str(line.unit_price_fen),
-                    "amount": yuan_str(line.unit_price_fen * line.quantity),
-                    "flash_sale_id": line.flash_sale_id,
-                }
-                for line, code, unit in rows
-            ],
-            "subtotal": yuan_str(order.subtotal_fen),
-            "discount": yuan_str(order.discount_fen),
-            "total": yuan_str(order.total_fen),
-            "total_fen": order.total_fen,
-            "attribution": {
-                "room_id": order.room_id,
-                "persona": order.persona,
-                "segment": order.segment,
-            },
-            "created_at": order.created_at.isoformat(),
-            "pay_deadline": order.expires_at.isoformat(),
-            "cancel_reason": order.cancel_reason,
-            "payments": [
-                {"id": p.id, "status": p.status, "amount": yuan_str(p.amount_fen)}
-                for p in pays.scalars()
-            ],
-            "batches": await inventory.order_batches(s, order.id),
-        }
+        return render(
+            order,
+            pii,
+            [tuple(r) for r in rows],
+            list(pays.scalars()),
+            await inventory.order_batches(s, order.id),
+            reveal,
+        )
 
     async def reveal(self, order_id: str) -> dict:
         """Unmasked view for the merchant who ships the parcel."""
@@ -326,6 +289,55 @@ class OrderService:
             self.store.emit(events)
             done += 1
         return done
+
+
+def render(
+    order: Order,
+    pii: tuple[str, str, str],
+    lines: list[tuple],
+    payments: list[Payment],
+    batches: list[str],
+    reveal: bool = False,
+) -> dict:
+    """The JSON view of an order; contact details are masked unless `reveal`."""
+    name, phone, address = pii
+    return {
+        "id": order.id,
+        "status": order.status,
+        "buyer": {
+            "id": order.buyer_id,
+            "name": name if reveal else mask_name(name),
+            "phone": phone if reveal else mask_phone(phone),
+            "address": address if reveal else mask_address(address),
+        },
+        "items": [
+            {
+                "sku": code,
+                "unit": unit,
+                "quantity": qty,
+                "unit_price": yuan_str(price),
+                "amount": yuan_str(price * qty),
+                "flash_sale_id": fs_id,
+            }
+            for code, unit, qty, price, fs_id in lines
+        ],
+        "subtotal": yuan_str(order.subtotal_fen),
+        "discount": yuan_str(order.discount_fen),
+        "total": yuan_str(order.total_fen),
+        "total_fen": order.total_fen,
+        "attribution": {
+            "room_id": order.room_id,
+            "persona": order.persona,
+            "segment": order.segment,
+        },
+        "created_at": order.created_at.isoformat(),
+        "pay_deadline": order.expires_at.isoformat(),
+        "cancel_reason": order.cancel_reason,
+        "payments": [
+            {"id": p.id, "status": p.status, "amount": yuan_str(p.amount_fen)} for p in payments
+        ],
+        "batches": batches,
+    }
 
 
 async def lock_order(s: AsyncSession, order_id: str) -> Order:

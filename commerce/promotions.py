@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commerce.errors import (
@@ -86,6 +86,30 @@ async def price_for(session: AsyncSession, sku: Sku, room_id: str | None, now: d
         if fs is not None:
             return Pricing(fs.price_fen, fs)
     return Pricing(sku.price_fen, None)
+
+
+async def price_lines(
+    session: AsyncSession, codes: list[str], room_id: str | None, now: datetime
+) -> dict[str, tuple[Sku, int, FlashSale | None]]:
+    """code -> (sku, unit price, running flash sale) in one query; unknown codes are absent.
+
+    A flash-sale price applies only in its own room while it runs.
+    """
+    if room_id is None:
+        rows = await session.execute(select(Sku).where(Sku.code.in_(codes), Sku.active.is_(True)))
+        return {s.code: (s, s.price_fen, None) for s in rows.scalars()}
+    running = and_(
+        FlashSale.sku_id == Sku.id,
+        FlashSale.room_id == room_id,
+        FlashSale.starts_at <= now,
+        FlashSale.ends_at > now,
+    )
+    rows = await session.execute(
+        select(Sku, FlashSale)
+        .outerjoin(FlashSale, running)
+        .where(Sku.code.in_(codes), Sku.active.is_(True))
+    )
+    return {s.code: (s, fs.price_fen if fs else s.price_fen, fs) for s, fs in rows}
 
 
 async def claim_flash_units(session: AsyncSession, flash_sale_id: int, qty: int) -> None:

@@ -75,7 +75,7 @@ class TraceService:
 
     async def append(self, events: list[tuple[str, str, datetime, dict]]) -> list[int]:
         """Append (batch_id, kind, occurred_at, details) records and sign a new checkpoint."""
-        for batch_id, kind, _at, details in events:
+        for _batch_id, kind, _at, details in events:
             if kind not in KINDS:
                 raise InvalidInput(f"未知的溯源环节：{kind}（可选：{'、'.join(KINDS)}）")
             if len(canonical(details)) > MAX_DETAILS_BYTES:
