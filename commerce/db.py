@@ -81,6 +81,8 @@ class Database:
         self._write = async_sessionmaker(bind, expire_on_commit=False)
         # One writer at a time inside this process on SQLite: queue in asyncio, not in busy-waits.
         self._write_lock = asyncio.Lock()
+        # Single-statement transactions (the PostgreSQL order function) skip BEGIN/COMMIT.
+        self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

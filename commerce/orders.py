@@ -26,6 +26,7 @@ from commerce.errors import (
 from commerce.events import ShopEvent
 from commerce.models import CouponRedemption, Order, OrderLine, OrderTransition, Payment, Sku
 from commerce.money import yuan_str
+from commerce.order_pg import create_order_pg
 
 if TYPE_CHECKING:
     from commerce.store import Store
@@ -101,8 +102,12 @@ class OrderService:
             raise InvalidInput("需要 Idempotency-Key 请求头（1-128个字符）")
         req.validate()
         fp = req.fingerprint()
+        fast = not self.store.db.sqlite and not req.coupon_code
         try:
-            view, events = await self._create(req, idempotency_key, fp)
+            if fast:
+                view, events = await create_order_pg(self.store, req, idempotency_key, fp)
+            else:
+                view, events = await self._create(req, idempotency_key, fp)
         except IntegrityError:
             # A concurrent request with the same key won the insert: return its order.
             existing = await self._by_key(idempotency_key, fp)
