@@ -73,8 +73,11 @@ def _run(cmd: list[str], what: str) -> None:
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
-    """Yield `postgresql+asyncpg://...` of a server that lives for the `with` block."""
+def postgres_server(unix_socket: bool = False) -> Iterator[str]:
+    """Yield `postgresql+asyncpg://...` of a server that lives for the `with` block.
+
+    With unix_socket=True the URL connects over the cluster's Unix socket instead of TCP.
+    """
     if os.environ.get(ENV_URL):
         yield os.environ[ENV_URL]
         return
@@ -116,7 +119,10 @@ def postgres_server() -> Iterator[str]:
             + [f"{bindir}/pg_ctl", "-D", data, "-l", log, "-o", opts, "-w", "-t", "60", "start"],
             "pg_ctl start",
         )
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
+        if unix_socket:
+            yield f"postgresql+asyncpg://postgres@/postgres?host={sock}&port={port}"
+        else:
+            yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/postgres"
     finally:
         if os.path.exists(os.path.join(data, "postmaster.pid")):
             subprocess.run(
@@ -135,12 +141,20 @@ def create_database(admin_url: str, name: str | None = None) -> str:
     import asyncpg
 
     name = name or "yl_" + uuid.uuid4().hex[:12]
-    dsn = admin_url.replace("postgresql+asyncpg://", "postgresql://")
+    from sqlalchemy.engine import make_url
+
+    u = make_url(admin_url)
+    dsn = {
+        "user": u.username,
+        "database": u.database,
+        "host": u.host or u.query.get("host"),
+        "port": u.port or int(u.query.get("port", 5432)),
+    }
 
     async def _create() -> None:
         for attempt in range(50):
             try:
-                conn = await asyncpg.connect(dsn)
+                conn = await asyncpg.connect(**dsn)
                 break
             except (OSError, asyncpg.CannotConnectNowError):
                 if attempt == 49:
@@ -152,5 +166,6 @@ def create_database(admin_url: str, name: str | None = None) -> str:
             await conn.close()
 
     asyncio.run(_create())
-    base, _, _ = admin_url.rpartition("/")
-    return f"{base}/{name}"
+    from sqlalchemy.engine import make_url
+
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
