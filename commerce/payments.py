@@ -149,9 +149,12 @@ class PaymentService:
     async def confirm(self, payment_id: str) -> dict:
         """The buyer approves at the simulated cashier: the provider sends its webhook, and,
         as real providers do, sends it again."""
-        pay = await self.get(payment_id)
-        amount = int(pay["amount"].replace(".", ""))
-        body, sig = self.provider.event(payment_id, pay["order_id"], "payment.succeeded", amount)
+        async with self.store.db.read() as s:
+            row = await s.get(Payment, payment_id)
+            if row is None:
+                raise NotFound(f"支付单不存在：{payment_id}")
+            order_id, amount = row.order_id, row.amount_fen
+        body, sig = self.provider.event(payment_id, order_id, "payment.succeeded", amount)
         first = await self.handle_webhook(body, sig)
         await self.handle_webhook(body, self.provider.sign(body))
         return {**await self.get(payment_id), "applied": first["applied"]}

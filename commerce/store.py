@@ -8,8 +8,6 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from commerce import catalog, promotions
 from commerce.crypto import Keys, load_secret
 from commerce.db import DEFAULT_URL, Database, make_engine, upgrade_to_head
@@ -140,9 +138,6 @@ class Store:
                 await self._ticker
             self._ticker = None
         await self.db.engine.dispose()
-
-    def session(self) -> AsyncSession:
-        return self.db._read()
 
 
 async def open_store(

@@ -83,18 +83,24 @@ class TraceEventIn(_In):
     details: dict[str, Any] = Field(default_factory=dict)
 
 
-async def read_json(request: Request, model: type[_In]) -> Any:
-    """Read at most MAX_BODY bytes (413 beyond) and validate, with a one-line reason on 422."""
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request body, refusing (413) anything over `limit` bytes without reading it all."""
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY:
-        raise HTTPException(413, f"请求体过大（上限 {MAX_BODY // 1024} KB）")
+    if length and length.isdigit() and int(length) > limit:
+        raise HTTPException(413, f"请求体过大（上限 {limit // 1024} KB）")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_BODY:
-            raise HTTPException(413, f"请求体过大（上限 {MAX_BODY // 1024} KB）")
+        if len(body) > limit:
+            raise HTTPException(413, f"请求体过大（上限 {limit // 1024} KB）")
+    return bytes(body)
+
+
+async def read_json(request: Request, model: type[_In]) -> Any:
+    """Read at most MAX_BODY bytes (413 beyond) and validate, with a one-line reason on 422."""
+    body = await read_body(request)
     try:
-        return model.model_validate_json(bytes(body) or b"{}")
+        return model.model_validate_json(body or b"{}")
     except ValidationError as e:
         err = e.errors()[0]
         where = ".".join(str(p) for p in err.get("loc", ())) or "body"
@@ -204,12 +210,14 @@ def build_router(store: Store) -> APIRouter:
     async def get_order(order_id: str) -> dict:
         return await call(store.orders.get(order_id))
 
+    @r.post("/api/shop/orders/{order_id}/payments", status_code=201)
+    async def start_payment(order_id: str) -> dict:
+        return await call(store.payments.start(order_id))
+
     @r.post("/api/shop/orders/{order_id}/{transition}")
     async def transition(
         order_id: str, transition: str, x_admin_token: str | None = Header(default=None)
     ) -> dict:
-        if transition == "payments":
-            return JSONResponse(await call(store.payments.start(order_id)), status_code=201)
         if transition not in PUBLIC_TRANSITIONS:
             raise HTTPException(404, f"未知的订单操作：{transition}")
         if transition not in ("cancel", "request_refund"):
@@ -240,9 +248,7 @@ def build_router(store: Store) -> APIRouter:
 
     @r.post("/api/shop/payments/webhook")
     async def webhook(request: Request, x_sim_signature: str = Header(default="")) -> dict:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            raise HTTPException(413, "回调内容过大")
+        body = await read_body(request, 16 * 1024)
         return await call(store.payments.handle_webhook(body, x_sim_signature))
 
     # -- live-room promotions ------------------------------------------------------------------
