@@ -309,6 +309,8 @@ async def verify_log(store: Store, chunk: int = 5000) -> VerifyReport:
         )
         head = await s.get(TraceHead, 1)
     n = len(tree)
+    n_event_problems = len(report.problems)
+    mismatched: list[TraceCheckpoint] = []
     prev_id = 0
     for cp in cps:
         report.checkpoints += 1
@@ -324,7 +326,12 @@ async def verify_log(store: Store, chunk: int = 5000) -> VerifyReport:
                 f"溯源记录 #{n} 至 #{cp.tree_size - 1} 缺失：检查点 #{cp.id} 签名覆盖 {cp.tree_size} 条"
             )
         elif tree.root(cp.tree_size) != bytes(cp.root_hash):
-            report.problems.append(f"检查点 #{cp.id}（树大小 {cp.tree_size}）的根哈希与记录不符")
+            mismatched.append(cp)
+    if mismatched:
+        first, last = mismatched[0], mismatched[-1]
+        span = f"#{first.id}" if first is last else f"#{first.id} 至 #{last.id}"
+        cause = "（由上面被改动或删除的记录引起）" if n_event_problems else ""
+        report.problems.append(f"检查点 {span} 的根哈希与记录不符，共 {len(mismatched)} 个{cause}")
     if head is not None and head.size != report.events:
         report.problems.append(f"日志头记录 {head.size} 条，实际 {report.events} 条")
     return report
