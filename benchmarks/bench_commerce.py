@@ -66,12 +66,12 @@ async def _prepare(url: str) -> None:
             await store.add_product(
                 replace(base, sku=sku, promo=None),
                 [BatchSpec(f"{sku}-b", date.today(), 10_000_000, "压测地块")],
-                trace=False,
+                history="none",
             )
         await store.add_product(
             replace(base, sku="bench-flash", promo=None),
             [BatchSpec("bench-flash-b", date.today(), 100, "秒杀地块")],
-            trace=False,
+            history="none",
         )
     finally:
         await store.close()

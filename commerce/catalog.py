@@ -9,9 +9,9 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from commerce.errors import NotFound
+from commerce.errors import Conflict, NotFound
 from commerce.facts import ProductFacts
-from commerce.models import Batch, Category, Product, Reservation, Sku, Stock, Warehouse
+from commerce.models import Batch, Category, Media, Product, Reservation, Sku, Stock, Warehouse
 from commerce.money import to_fen, to_yuan
 
 DEFAULT_WAREHOUSE = ("FP01", "阜平县农产品冷链仓")
@@ -68,6 +68,11 @@ async def add_product(
     per_user_limit: int | None = None,
 ) -> Sku:
     """Create SPU + SKU + batches + stock from a fact sheet (stock comes from the batches)."""
+    if (await session.execute(select(Sku.id).where(Sku.code == facts.sku))).first():
+        raise Conflict(f"商品编码已存在：{facts.sku}")
+    for b in batches:
+        if await session.get(Batch, b.id) is not None:
+            raise Conflict(f"批次已存在：{b.id}")
     product = Product(
         name=facts.name,
         title=facts.title,
@@ -266,3 +271,79 @@ async def fact_sheets(
 
 def with_stock(facts: ProductFacts, stock: int) -> ProductFacts:
     return replace(facts, stock=stock)
+
+
+async def add_batch(session: AsyncSession, sku_code: str, b: BatchSpec) -> Batch:
+    """A new harvest lot of an existing SKU, with its stock in the default warehouse."""
+    sku = await sku_by_code(session, sku_code)
+    if await session.get(Batch, b.id) is not None:
+        raise Conflict(f"批次已存在：{b.id}")
+    cat = await session.execute(
+        select(Category.name)
+        .join(Product, Product.category_id == Category.id)
+        .where(Product.id == sku.product_id)
+    )
+    shelf = SHELF_LIFE.get(cat.scalar_one_or_none() or "", 180)
+    batch = Batch(
+        id=b.id,
+        sku_id=sku.id,
+        harvest_date=b.harvest_date,
+        expiry_date=b.expiry_date or b.harvest_date + timedelta(days=shelf),
+        origin_plot=b.origin_plot,
+        certifications=list(b.certifications),
+        inspection_reports=list(b.inspection_reports),
+    )
+    session.add(batch)
+    await session.flush()
+    wh = await _warehouse(session)
+    session.add(
+        Stock(sku_id=sku.id, warehouse_id=wh.id, batch_id=b.id, quantity=b.quantity, allocated=0)
+    )
+    await session.flush()
+    return batch
+
+
+async def add_media(
+    session: AsyncSession, sku_code: str, kind: str, url: str, caption: str
+) -> dict:
+    sku = await sku_by_code(session, sku_code)
+    m = Media(product_id=sku.product_id, kind=kind, url=url, caption=caption)
+    session.add(m)
+    await session.flush()
+    return {"id": m.id, "kind": kind, "url": url, "caption": caption}
+
+
+async def product_detail(session: AsyncSession, sku_code: str, now: datetime) -> dict:
+    """Batches (with stock left and a trace link) and media of one SKU."""
+    sku = await sku_by_code(session, sku_code)
+    rows = await session.execute(
+        select(Batch, func.sum(Stock.quantity - Stock.allocated))
+        .join(Stock, Stock.batch_id == Batch.id)
+        .where(Batch.sku_id == sku.id)
+        .group_by(Batch.id)
+        .order_by(Batch.expiry_date, Batch.id)
+    )
+    media = await session.execute(select(Media).where(Media.product_id == sku.product_id))
+    today = now.date()
+    return {
+        "batches": [
+            {
+                "id": b.id,
+                "harvest_date": b.harvest_date.isoformat(),
+                "expiry_date": b.expiry_date.isoformat(),
+                "origin_plot": b.origin_plot,
+                "certifications": list(b.certifications),
+                "inspection_reports": list(b.inspection_reports),
+                "units_on_hand": int(left or 0),
+                "expired": b.expiry_date < today,
+                "near_expiry": today <= b.expiry_date <= today + timedelta(days=NEAR_EXPIRY_DAYS),
+                "trace_url": f"/trace/{b.id}",
+                "qr_svg": f"/trace/{b.id}/qr.svg",
+            }
+            for b, left in rows
+        ],
+        "media": [
+            {"id": m.id, "kind": m.kind, "url": m.url, "caption": m.caption}
+            for m in media.scalars()
+        ],
+    }

@@ -65,3 +65,9 @@ class BadSignature(CommerceError):
 
 class PromotionError(CommerceError):
     status = 409
+
+
+class Conflict(CommerceError):
+    """The thing already exists (a SKU code, a batch id)."""
+
+    status = 409

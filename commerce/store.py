@@ -95,20 +95,46 @@ class Store:
         batches: list[catalog.BatchSpec],
         *,
         per_user_limit: int | None = None,
-        trace: bool = True,
+        history: str = "harvest",
     ) -> None:
+        """Create a product with its batches. `history` says what enters the trace log:
+        "harvest" (the harvest and any inspection reports: facts we hold), "demo" (a
+        plausible sowing-to-packing story for demo data) or "none"."""
         async with self.db.write() as s:
             await catalog.add_product(s, facts, batches, per_user_limit=per_user_limit)
-        if trace:
-            for b in batches:
+        for b in batches:
+            if history == "demo":
                 await self.trace.seed_batch(b.id, facts, b)
+            elif history == "harvest":
+                await self._record_harvest(b)
+
+    async def _record_harvest(self, batch: catalog.BatchSpec) -> None:
+        at = datetime.combine(batch.harvest_date, datetime.min.time())
+        events = [(batch.id, "harvest", at, {"plot": batch.origin_plot, "units": batch.quantity})]
+        for report in batch.inspection_reports:
+            events.append((batch.id, "inspection", at, dict(report)))
+        await self.trace.append(events)
+
+    async def add_batch(self, sku: str, batch: catalog.BatchSpec) -> None:
+        """Stock a new harvest lot and record its harvest in the trace log."""
+        async with self.db.write() as s:
+            await catalog.add_batch(s, sku, batch)
+        await self._record_harvest(batch)
+
+    async def add_media(self, sku: str, kind: str, url: str, caption: str = "") -> dict:
+        async with self.db.write() as s:
+            return await catalog.add_media(s, sku, kind, url, caption)
+
+    async def product_detail(self, sku: str) -> dict:
+        async with self.db.read() as s:
+            return await catalog.product_detail(s, sku, self.clock())
 
     async def seed_demo(self) -> bool:
         async with self.db.read() as s:
             if not await catalog.is_empty(s):
                 return False
         for facts in DEMO_PRODUCTS:
-            await self.add_product(facts, catalog.demo_batches(facts))
+            await self.add_product(facts, catalog.demo_batches(facts), history="demo")
         return True
 
     # -- housekeeping ------------------------------------------------------------------------

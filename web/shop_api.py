@@ -7,15 +7,29 @@ import json
 import os
 import string
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import segno
 from fastapi import APIRouter, Header, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
+from pydantic import ValidationError
 
 from commerce import Store
+from commerce.api_models import (
+    BatchIn,
+    CouponIn,
+    FlashSaleIn,
+    MediaIn,
+    OrderIn,
+    PinIn,
+    ProductIn,
+    TraceEventIn,
+    _In,
+    facts_json,
+)
+from commerce.catalog import BatchSpec
 from commerce.errors import CommerceError, InvalidInput
 from commerce.facts import ProductFacts
 from commerce.money import to_fen
@@ -24,63 +38,6 @@ from commerce.orders import LineRequest, OrderRequest
 
 MAX_BODY = 64 * 1024
 TEMPLATES = Path(__file__).with_name("templates")
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class BuyerIn(_In):
-    id: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=32)
-    phone: str = Field(min_length=5, max_length=20)
-    address: str = Field(min_length=1, max_length=200)
-
-
-class ItemIn(_In):
-    sku: str = Field(min_length=1, max_length=64)
-    quantity: StrictInt
-    unit_price: str | float | int | None = None  # yuan, as the buyer saw it
-
-
-class OrderIn(_In):
-    buyer: BuyerIn
-    items: list[ItemIn] = Field(min_length=1, max_length=20)
-    room_id: str | None = Field(default=None, max_length=64)
-    persona: str | None = Field(default=None, max_length=64)
-    segment: str | None = Field(default=None, max_length=64)
-    coupon: str | None = Field(default=None, max_length=32)
-
-
-class PinIn(_In):
-    sku: str = Field(min_length=1, max_length=64)
-
-
-class FlashSaleIn(_In):
-    sku: str = Field(min_length=1, max_length=64)
-    price: str | float | int
-    quantity: StrictInt
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
-    duration_s: float | None = Field(default=None, gt=0, le=7 * 86400)
-    per_user_limit: StrictInt | None = Field(default=None, ge=1)
-
-
-class CouponIn(_In):
-    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
-    kind: str
-    value: str | float | int  # yuan off for fixed, percent off for percent
-    min_spend: str | float | int = 0
-    per_user_limit: StrictInt = Field(default=1, ge=1)
-    total_limit: StrictInt | None = Field(default=None, ge=1)
-    sku: str | None = Field(default=None, max_length=64)
-    duration_s: float | None = Field(default=None, gt=0, le=90 * 86400)
-
-
-class TraceEventIn(_In):
-    kind: str
-    occurred_at: datetime | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
@@ -105,30 +62,6 @@ async def read_json(request: Request, model: type[_In]) -> Any:
         err = e.errors()[0]
         where = ".".join(str(p) for p in err.get("loc", ())) or "body"
         raise HTTPException(422, f"请求格式不正确：{where}：{err.get('msg')}") from None
-
-
-def facts_json(f: ProductFacts) -> dict:
-    return {
-        "sku": f.sku,
-        "name": f.name,
-        "title": f.title,
-        "price": str(f.price),
-        "list_price": str(f.list_price) if f.list_price is not None else None,
-        "unit": f.unit,
-        "stock": f.stock,
-        "sold_out": f.sold_out,
-        "origin": f.origin,
-        "harvest_date": f.harvest_date.isoformat(),
-        "category": f.category,
-        "certifications": list(f.certifications),
-        "tags": list(f.tags),
-        "features": list(f.features),
-        "taste": f.taste,
-        "nutrition": f.nutrition,
-        "storage": f.storage,
-        "shipping": f.shipping,
-        "promo": f.promo,
-    }
 
 
 def _render(name: str, **values: str) -> HTMLResponse:
@@ -171,6 +104,59 @@ def build_router(store: Store) -> APIRouter:
         if f is None:
             raise HTTPException(404, f"商品不存在：{sku}")
         return facts_json(f)
+
+    @r.post("/api/shop/products", status_code=201)
+    async def create_product(request: Request, x_admin_token: str | None = Header(default=None)):
+        _admin(x_admin_token)
+        b: ProductIn = await read_json(request, ProductIn)
+        facts = ProductFacts(
+            sku=b.sku,
+            name=b.name,
+            title=b.title,
+            price=Decimal(_fen(b.price, "价格")) / 100,
+            unit=b.unit,
+            stock=sum(x.quantity for x in b.batches),
+            origin=b.origin,
+            harvest_date=min(x.harvest_date for x in b.batches),
+            category=b.category,
+            certifications=tuple(b.certifications),
+            features=tuple(b.features),
+            taste=b.taste,
+            nutrition=b.nutrition,
+            storage=b.storage,
+            promo=b.promo,
+            list_price=Decimal(_fen(b.list_price, "划线价")) / 100 if b.list_price else None,
+            tags=tuple(b.tags),
+        )
+        if facts.price <= 0:
+            raise HTTPException(422, "价格必须大于0")
+        await call(
+            store.add_product(
+                facts, [_batch(x) for x in b.batches], per_user_limit=b.per_user_limit
+            )
+        )
+        return facts_json(await store.fact_sheet(b.sku))
+
+    @r.get("/api/shop/products/{sku}/detail")
+    async def product_detail(sku: str) -> dict:
+        return await call(store.product_detail(sku))
+
+    @r.post("/api/shop/products/{sku}/batches", status_code=201)
+    async def add_batch(
+        sku: str, request: Request, x_admin_token: str | None = Header(default=None)
+    ):
+        _admin(x_admin_token)
+        b: BatchIn = await read_json(request, BatchIn)
+        await call(store.add_batch(sku, _batch(b)))
+        return await call(store.product_detail(sku))
+
+    @r.post("/api/shop/products/{sku}/media", status_code=201)
+    async def add_media(
+        sku: str, request: Request, x_admin_token: str | None = Header(default=None)
+    ):
+        _admin(x_admin_token)
+        b: MediaIn = await read_json(request, MediaIn)
+        return await call(store.add_media(sku, b.kind, b.url, b.caption))
 
     @r.get("/api/shop/near-expiry")
     async def near_expiry(days: int = 14) -> list[dict]:
@@ -386,6 +372,20 @@ def build_router(store: Store) -> APIRouter:
         raise HTTPException(404, "二维码格式只支持 png 或 svg")
 
     return r
+
+
+def _batch(b: BatchIn) -> BatchSpec:
+    if b.expiry_date is not None and b.expiry_date <= b.harvest_date:
+        raise HTTPException(422, f"批次 {b.id} 的保质期必须晚于采收日期")
+    return BatchSpec(
+        id=b.id,
+        harvest_date=b.harvest_date,
+        quantity=b.quantity,
+        origin_plot=b.origin_plot,
+        expiry_date=b.expiry_date,
+        certifications=tuple(b.certifications),
+        inspection_reports=tuple(b.inspection_reports),
+    )
 
 
 def _naive(dt: datetime | None) -> datetime | None:

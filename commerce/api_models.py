@@ -1,0 +1,127 @@
+"""Request bodies of the shop's REST API, and the JSON shape of a fact sheet."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from commerce.facts import ProductFacts
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class BuyerIn(_In):
+    id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=32)
+    phone: str = Field(min_length=5, max_length=20)
+    address: str = Field(min_length=1, max_length=200)
+
+
+class ItemIn(_In):
+    sku: str = Field(min_length=1, max_length=64)
+    quantity: StrictInt
+    unit_price: str | float | int | None = None  # yuan, as the buyer saw it
+
+
+class OrderIn(_In):
+    buyer: BuyerIn
+    items: list[ItemIn] = Field(min_length=1, max_length=20)
+    room_id: str | None = Field(default=None, max_length=64)
+    persona: str | None = Field(default=None, max_length=64)
+    segment: str | None = Field(default=None, max_length=64)
+    coupon: str | None = Field(default=None, max_length=32)
+
+
+class PinIn(_In):
+    sku: str = Field(min_length=1, max_length=64)
+
+
+class FlashSaleIn(_In):
+    sku: str = Field(min_length=1, max_length=64)
+    price: str | float | int
+    quantity: StrictInt
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    duration_s: float | None = Field(default=None, gt=0, le=7 * 86400)
+    per_user_limit: StrictInt | None = Field(default=None, ge=1)
+
+
+class CouponIn(_In):
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
+    kind: str
+    value: str | float | int  # yuan off for fixed, percent off for percent
+    min_spend: str | float | int = 0
+    per_user_limit: StrictInt = Field(default=1, ge=1)
+    total_limit: StrictInt | None = Field(default=None, ge=1)
+    sku: str | None = Field(default=None, max_length=64)
+    duration_s: float | None = Field(default=None, gt=0, le=90 * 86400)
+
+
+class TraceEventIn(_In):
+    kind: str
+    occurred_at: datetime | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+def facts_json(f: ProductFacts) -> dict:
+    return {
+        "sku": f.sku,
+        "name": f.name,
+        "title": f.title,
+        "price": str(f.price),
+        "list_price": str(f.list_price) if f.list_price is not None else None,
+        "unit": f.unit,
+        "stock": f.stock,
+        "sold_out": f.sold_out,
+        "origin": f.origin,
+        "harvest_date": f.harvest_date.isoformat(),
+        "category": f.category,
+        "certifications": list(f.certifications),
+        "tags": list(f.tags),
+        "features": list(f.features),
+        "taste": f.taste,
+        "nutrition": f.nutrition,
+        "storage": f.storage,
+        "shipping": f.shipping,
+        "promo": f.promo,
+    }
+
+
+class BatchIn(_In):
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    harvest_date: date
+    quantity: StrictInt = Field(ge=1, le=10_000_000)
+    origin_plot: str = Field(min_length=1, max_length=128)
+    expiry_date: date | None = None
+    certifications: list[str] = Field(default_factory=list, max_length=10)
+    inspection_reports: list[dict[str, Any]] = Field(default_factory=list, max_length=10)
+
+
+class ProductIn(_In):
+    sku: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = Field(min_length=1, max_length=64)
+    title: str = Field(min_length=1, max_length=128)
+    price: str | float
+    list_price: str | float | None = None
+    unit: str = Field(min_length=1, max_length=16)
+    origin: str = Field(min_length=1, max_length=128)
+    category: str = Field(default="", max_length=64)
+    certifications: list[str] = Field(default_factory=list, max_length=10)
+    tags: list[str] = Field(default_factory=list, max_length=20)
+    features: list[str] = Field(default_factory=list, max_length=20)
+    taste: str = Field(default="", max_length=256)
+    nutrition: str = Field(default="", max_length=256)
+    storage: str = Field(default="", max_length=256)
+    promo: str | None = Field(default=None, max_length=256)
+    per_user_limit: StrictInt | None = Field(default=None, ge=1)
+    batches: list[BatchIn] = Field(min_length=1, max_length=20)
+
+
+class MediaIn(_In):
+    kind: str = Field(pattern=r"^(image|video)$")
+    url: str = Field(min_length=1, max_length=512)
+    caption: str = Field(default="", max_length=256)
