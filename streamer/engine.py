@@ -27,6 +27,7 @@ MAX_SDP_BYTES = 64 * 1024
 MAX_VIEWERS_PER_ROOM = 200
 CONNECT_TIMEOUT = 30.0
 GLOBAL_SHOP_EVENTS = {"sold_out", "stock_changed"}
+MAX_QUESTION_CHARS = 200
 
 
 class EngineError(Exception):
@@ -111,9 +112,12 @@ class Engine:
             )
         if config.room_id in self.rooms:
             raise RoomExists(f"room {config.room_id} is already live")
-        room = Room(
-            config, self.catalog, self.voice, emit=lambda ev: self.publish(config.room_id, ev)
-        )
+        try:
+            room = Room(
+                config, self.catalog, self.voice, emit=lambda ev: self.publish(config.room_id, ev)
+            )
+        except ValueError as exc:  # a bad writer config, named by scripts_gen
+            raise EngineError(str(exc)) from None
         self.rooms[config.room_id] = room
         await room.start()
         self.publish(config.room_id, {"type": "room_started", "room_id": config.room_id})
@@ -214,6 +218,33 @@ class Engine:
             room.drop_tracks(*s.tracks)
         await s.pc.close()
         self.publish(s.room_id, {"type": "viewer_left", "room_id": s.room_id})
+
+    # --- questions ------------------------------------------------------------------
+    async def ask(self, room_id: str, viewer_id: str, question: str) -> dict:
+        """A viewer's question: the host answers it on air (or hands it to a human)."""
+        room = self.room(room_id)
+        question = question.strip()
+        if not question:
+            raise EngineError("question is empty")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise EngineError(f"question longer than {MAX_QUESTION_CHARS} characters")
+        answer = await room.answer(viewer_id, question)
+        self.publish(
+            room_id,
+            {
+                "type": "answer",
+                "question": question,
+                "text": answer.text,
+                "handed_off": answer.handed_off,
+            },
+        )
+        return {
+            "text": answer.text,
+            "sources": list(answer.sources),
+            "confidence": answer.confidence,
+            "handed_off": answer.handed_off,
+            "ticket_id": answer.ticket_id,
+        }
 
     # --- events ---------------------------------------------------------------------
     def shop_event(self, room_id: str | None, kind: str, sku: str | None, data: dict) -> None:

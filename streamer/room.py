@@ -22,7 +22,7 @@ from avatars.personas import get_persona
 from avatars.renderer import AvatarRenderer
 from avatars.voice import SAMPLE_RATE, VoiceChain
 from commerce.facts import ProductFacts
-from scripts_gen import make_writer
+from scripts_gen import Answer, AnswerContext, make_writer
 from streamer.director import Director
 from streamer.encoder import RoomEncoder
 from streamer.fanout import PacketTrack
@@ -214,6 +214,22 @@ class Room:
                 "card": asdict(utt.card) if utt.card else None,
             }
         )
+
+    async def answer(self, viewer_id: str, question: str) -> Answer:
+        """Answer from the catalog and knowledge base; the reply is spoken next."""
+        product = self.director.current_product
+        ctx = AnswerContext(
+            room_id=self.id,
+            persona=self.persona.id,
+            viewer_id=viewer_id,
+            products=await self.director.catalog(),
+            current_sku=product.sku if product else None,
+            mood=self.director.mood,
+        )
+        answer = await self.writer.answer(question, ctx)
+        if answer.line is not None:
+            self.director.say(answer.line)
+        return answer
 
     def info(self) -> dict:
         product = self.director.current_product

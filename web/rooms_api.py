@@ -4,14 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from avatars.personas import PERSONAS
 from streamer.engine import MAX_SDP_BYTES, Engine
 from streamer.room import RoomConfig
+
+
+class WriterConfig(BaseModel):
+    """Where the host's words come from: the embedded template, an OpenAI-compatible
+    endpoint, or a local model directory (always with the template as fallback)."""
+
+    model_config = ConfigDict(extra="forbid")
+    backend: Literal["template", "openai", "transformers"] = "template"
+    base_url: str | None = Field(default=None, max_length=300)
+    api_key: str | None = Field(default=None, max_length=300)
+    model: str | None = Field(default=None, max_length=100)
+    timeout: float | None = Field(default=None, gt=0, le=60)
+    model_dir: str | None = Field(default=None, max_length=500)
 
 
 class RoomStart(BaseModel):
@@ -21,6 +35,14 @@ class RoomStart(BaseModel):
     persona: str = "xiaowang"
     title: str = Field(default="", max_length=60)
     lineup: list[str] | None = Field(default=None, max_length=50)
+    writer: WriterConfig | None = None
+
+
+class Question(BaseModel):
+    """Body of POST /api/rooms/{id}/questions."""
+
+    viewer_id: str = Field(default="anon", min_length=1, max_length=64)
+    text: str = Field(min_length=1, max_length=2000)
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -49,11 +71,20 @@ def build_router(engine: Engine) -> APIRouter:
 
     @r.post("/api/rooms", status_code=201)
     async def start_room(body: RoomStart) -> dict:
+        writer = body.writer.model_dump(exclude_none=True) if body.writer else None
         return await engine.start_room(
             RoomConfig(
-                room_id=body.room_id, persona=body.persona, title=body.title, lineup=body.lineup
+                room_id=body.room_id,
+                persona=body.persona,
+                title=body.title,
+                lineup=body.lineup,
+                writer=writer,
             )
         )
+
+    @r.post("/api/rooms/{room_id}/questions")
+    async def ask(room_id: str, body: Question) -> dict:
+        return await engine.ask(room_id, body.viewer_id, body.text)
 
     @r.get("/api/rooms/{room_id}")
     async def room_stats(room_id: str) -> dict:

@@ -121,3 +121,21 @@ async def test_viewer_sees_a_clear_error_for_a_bad_order(live_server):
         finally:
             await browser.close()
     assert msg and "请求失败" not in msg  # the shop's own reason is shown, not a generic failure
+
+
+async def test_viewer_asks_a_question_and_sees_the_answer(live_server):
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
+        try:
+            page = await browser.new_page()
+            await page.goto(f"{live_server.url}/rooms/demo", wait_until="domcontentloaded")
+            await page.fill("#question", "蜂蜜需要放冰箱吗")
+            await page.click("#ask-form button")
+            await page.wait_for_function(
+                "document.getElementById('ask-msg').textContent.startsWith('主播马上回答')",
+                timeout=10_000,
+            )
+            answer = await page.text_content("#ask-msg")
+        finally:
+            await browser.close()
+    assert len(answer) > len("主播马上回答：")

@@ -137,6 +137,21 @@ document.getElementById('buy-form').onsubmit = async (e) => {
   } catch (err) { tell(err.message, true); }
 };
 
+document.getElementById('ask-form').onsubmit = async (e) => {
+  e.preventDefault();
+  const input = document.getElementById('question');
+  const out = document.getElementById('ask-msg');
+  out.className = 'msg'; out.textContent = '主播正在看你的问题…';
+  try {
+    const a = await api(`/api/rooms/${encodeURIComponent(roomId)}/questions`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ viewer_id: viewerId, text: input.value }),
+    });
+    out.textContent = a.handed_off ? '已转人工客服，稍后联系你' : '主播马上回答：' + a.text;
+    input.value = '';
+  } catch (err) { out.className = 'msg err'; out.textContent = err.message; }
+};
+
 function feed(text) {
   const ul = document.getElementById('feed');
   const li = document.createElement('li'); li.textContent = text; ul.prepend(li);
