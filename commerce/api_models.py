@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
+from commerce.catalog import BatchSpec
 from commerce.facts import ProductFacts
 
 
@@ -88,6 +89,9 @@ def facts_json(f: ProductFacts) -> dict:
         "storage": f.storage,
         "shipping": f.shipping,
         "promo": f.promo,
+        "batch_id": f.batch_id,
+        "near_expiry": f.near_expiry,
+        "trace_url": f"/trace/{f.batch_id}" if f.batch_id else None,
     }
 
 
@@ -99,6 +103,23 @@ class BatchIn(_In):
     expiry_date: date | None = None
     certifications: list[str] = Field(default_factory=list, max_length=10)
     inspection_reports: list[dict[str, Any]] = Field(default_factory=list, max_length=10)
+
+    @model_validator(mode="after")
+    def _expiry_after_harvest(self) -> BatchIn:
+        if self.expiry_date is not None and self.expiry_date <= self.harvest_date:
+            raise ValueError(f"批次 {self.id} 的保质期必须晚于采收日期")
+        return self
+
+    def spec(self) -> BatchSpec:
+        return BatchSpec(
+            id=self.id,
+            harvest_date=self.harvest_date,
+            quantity=self.quantity,
+            origin_plot=self.origin_plot,
+            expiry_date=self.expiry_date,
+            certifications=tuple(self.certifications),
+            inspection_reports=tuple(self.inspection_reports),
+        )
 
 
 class ProductIn(_In):

@@ -264,6 +264,10 @@ async def fact_sheets(
                 promo=promo_text or product.promo,
                 list_price=to_yuan(list_fen) if list_fen is not None else None,
                 tags=tuple(product.tags),
+                batch_id=batch.id if batch else None,
+                near_expiry=bool(
+                    batch and batch.expiry_date <= now.date() + timedelta(days=NEAR_EXPIRY_DAYS)
+                ),
             )
         )
     return out

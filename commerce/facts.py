@@ -33,6 +33,8 @@ class ProductFacts:
     promo: str | None = None  # e.g. "两斤立减5元"
     list_price: Decimal | None = None  # crossed-out price, if any
     tags: tuple[str, ...] = field(default_factory=tuple)
+    batch_id: str | None = None  # the lot the next unit ships from (trace page /trace/{batch_id})
+    near_expiry: bool = False  # that lot expires soon: a candidate for a promotion
 
     @property
     def sold_out(self) -> bool:

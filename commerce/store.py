@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from commerce import catalog, promotions
+from commerce import analytics, catalog, promotions
 from commerce.crypto import Keys, load_secret
 from commerce.db import DEFAULT_URL, Database, make_engine, upgrade_to_head
 from commerce.demo import DEMO_PRODUCTS
@@ -128,6 +128,11 @@ class Store:
     async def product_detail(self, sku: str) -> dict:
         async with self.db.read() as s:
             return await catalog.product_detail(s, sku, self.clock())
+
+    async def room_sales(self, room_id: str) -> dict:
+        """Paid sales of a live room, split by persona, segment and SKU."""
+        async with self.db.read() as s:
+            return await analytics.room_sales(s, room_id)
 
     async def seed_demo(self) -> bool:
         async with self.db.read() as s:

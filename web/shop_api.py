@@ -29,7 +29,6 @@ from commerce.api_models import (
     _In,
     facts_json,
 )
-from commerce.catalog import BatchSpec
 from commerce.errors import CommerceError, InvalidInput
 from commerce.facts import ProductFacts
 from commerce.money import to_fen
@@ -131,9 +130,7 @@ def build_router(store: Store) -> APIRouter:
         if facts.price <= 0:
             raise HTTPException(422, "价格必须大于0")
         await call(
-            store.add_product(
-                facts, [_batch(x) for x in b.batches], per_user_limit=b.per_user_limit
-            )
+            store.add_product(facts, [x.spec() for x in b.batches], per_user_limit=b.per_user_limit)
         )
         return facts_json(await store.fact_sheet(b.sku))
 
@@ -147,7 +144,7 @@ def build_router(store: Store) -> APIRouter:
     ):
         _admin(x_admin_token)
         b: BatchIn = await read_json(request, BatchIn)
-        await call(store.add_batch(sku, _batch(b)))
+        await call(store.add_batch(sku, b.spec()))
         return await call(store.product_detail(sku))
 
     @r.post("/api/shop/products/{sku}/media", status_code=201)
@@ -241,6 +238,10 @@ def build_router(store: Store) -> APIRouter:
     @r.get("/api/shop/rooms/{room_id}/promotions")
     async def room_promotions(room_id: str) -> dict:
         return await store.promotions.room_state(room_id)
+
+    @r.get("/api/shop/rooms/{room_id}/sales")
+    async def room_sales(room_id: str) -> dict:
+        return await store.room_sales(room_id)
 
     @r.get("/api/shop/rooms/{room_id}/products")
     async def room_products(room_id: str) -> list[dict]:
@@ -372,20 +373,6 @@ def build_router(store: Store) -> APIRouter:
         raise HTTPException(404, "二维码格式只支持 png 或 svg")
 
     return r
-
-
-def _batch(b: BatchIn) -> BatchSpec:
-    if b.expiry_date is not None and b.expiry_date <= b.harvest_date:
-        raise HTTPException(422, f"批次 {b.id} 的保质期必须晚于采收日期")
-    return BatchSpec(
-        id=b.id,
-        harvest_date=b.harvest_date,
-        quantity=b.quantity,
-        origin_plot=b.origin_plot,
-        expiry_date=b.expiry_date,
-        certifications=tuple(b.certifications),
-        inspection_reports=tuple(b.inspection_reports),
-    )
 
 
 def _naive(dt: datetime | None) -> datetime | None:

@@ -89,3 +89,24 @@ async def test_bad_product_definitions_are_rejected(store, http):
             json={"id": "n", "harvest_date": str(date.today()), "quantity": 1, "origin_plot": "p"},
         )
     ).status_code == 404
+
+
+async def test_room_sales_are_attributed_to_persona_and_segment(store, http):
+    await http.post("/api/shop/products", json=product_body("fp-attr"))
+    for i, (persona, segment) in enumerate(
+        [("xiaoman", "intro"), ("xiaoman", "qa"), ("laoli", "intro")]
+    ):
+        body = order_body("fp-attr", 1, i=i, room_id="r7", persona=persona, segment=segment)
+        order = (
+            await http.post("/api/shop/orders", json=body, headers={"Idempotency-Key": f"a{i}"})
+        ).json()
+        if i < 2:
+            pay = (await http.post(f"/api/shop/orders/{order['id']}/payments")).json()
+            await http.post(pay["confirm_url"])
+    sales = (await http.get("/api/shop/rooms/r7/sales")).json()
+    assert sales["orders"] == 2 and sales["revenue"] == "91.00"
+    assert sales["by_persona"] == {"xiaoman": {"orders": 2, "revenue": "91.00"}}
+    assert set(sales["by_segment"]) == {"intro", "qa"}
+    assert sales["by_sku"]["fp-attr"]["units"] == 2
+    fact = (await http.get("/api/shop/products/fp-attr")).json()
+    assert fact["batch_id"] == "fp-attr-a" and fact["trace_url"] == "/trace/fp-attr-a"
