@@ -112,5 +112,9 @@ async def upgrade_to_head(engine: AsyncEngine) -> None:
         cfg.attributes["connection"] = sync_conn
         command.upgrade(cfg, "head")
 
-    async with engine.begin() as conn:
+    # Several server workers may start at once: migrate under the database's write lock
+    # (SQLite) or a transaction-scoped advisory lock (PostgreSQL), one after the other.
+    async with engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7240010001)")
         await conn.run_sync(_run)

@@ -87,6 +87,17 @@ class PromotionService:
 
     async def announce_due(self) -> None:
         now = self.store.clock()
+        async with self.store.db.read() as s:
+            pending = await s.execute(
+                select(FlashSale.id)
+                .where(
+                    ((FlashSale.announced == 0) & (FlashSale.starts_at <= now))
+                    | ((FlashSale.announced < 2) & (FlashSale.ends_at <= now))
+                )
+                .limit(1)
+            )
+            if pending.first() is None:
+                return  # the common case: no write lock taken every tick
         async with self.store.db.write() as s:
             due = await promotions.due_announcements(s, now)
             codes = (

@@ -8,10 +8,13 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from sqlalchemy.exc import IntegrityError
+
 from commerce import analytics, catalog, promotions
 from commerce.crypto import Keys, load_secret
 from commerce.db import DEFAULT_URL, Database, make_engine, upgrade_to_head
 from commerce.demo import DEMO_PRODUCTS
+from commerce.errors import Conflict
 from commerce.events import EventBus, ShopEvent
 from commerce.facts import ProductFacts
 
@@ -139,7 +142,10 @@ class Store:
             if not await catalog.is_empty(s):
                 return False
         for facts in DEMO_PRODUCTS:
-            await self.add_product(facts, catalog.demo_batches(facts), history="demo")
+            try:
+                await self.add_product(facts, catalog.demo_batches(facts), history="demo")
+            except (Conflict, IntegrityError):
+                return False  # another worker is seeding the same empty store
         return True
 
     # -- housekeeping ------------------------------------------------------------------------
