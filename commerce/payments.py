@@ -196,7 +196,9 @@ class PaymentService:
                 if evt["type"] == "payment.failed":
                     pay.status = "failed"
                 elif evt["type"] == "payment.refunded":
-                    pay.status, pay.refunded_at = "refunded", now
+                    was, pay.status, pay.refunded_at = pay.status, "refunded", now
+                    if was == "succeeded":
+                        await self._refunded_by_provider(s, pay, now)
                 else:
                     events = await self._succeeded(s, pay, now)
         except IntegrityError:
@@ -237,6 +239,14 @@ class PaymentService:
             )
             for qty, code, unit in rows
         ]
+
+    async def _refunded_by_provider(self, s, pay: Payment, now) -> None:
+        """A refund made at the provider (e.g. from its merchant console) refunds the order."""
+        order = await lock_order(s, pay.order_id)
+        if order_state.allowed("request_refund", order.status):
+            await apply(s, order, "request_refund", now)
+        if order_state.allowed("approve_refund", order.status):
+            await apply(s, order, "approve_refund", now)
 
     def _refund(self, pay: Payment, now, note: str) -> None:
         self.provider.refund(pay.id, pay.amount_fen)
