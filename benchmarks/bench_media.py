@@ -134,17 +134,22 @@ def fanout(mode: str, window: float = 8.0) -> dict:
             ready = json.loads(client.stdout.readline() or "{}")
             time.sleep(2)
             c0, w0 = _cpu_seconds(p), time.monotonic()
-            time.sleep(window)
-            cpu = (_cpu_seconds(p) - c0) / (time.monotonic() - w0)
+            first = _mark(client)  # frames are counted when the mark arrives
+            time.sleep(window - 0.5)
+            cpu_s, wall = _cpu_seconds(p) - c0, time.monotonic() - w0
+            last = _mark(client)
             client.stdin.close()
-            after = json.loads(client.stdout.readline() or "{}")
             client.wait(30)
             fps = httpx.get(url + "/api/rooms/demo").json()["fps"]
+            delivered = last["frames"] - first["frames"]
             out[str(n)] = {
-                "server_cpu_share": round(cpu, 4),
+                "server_cpu_share": round(cpu_s / wall, 4),
+                "viewer_fps": round(delivered / n / wall, 2),
                 "viewers_receiving": ready.get("receiving"),
-                "viewers_still_receiving": after.get("still_receiving"),
+                "viewers_still_receiving": last["still_receiving"],
                 "room_fps": fps,
+                "cpu_s": round(cpu_s, 4),
+                "frames_delivered": delivered,
             }
             time.sleep(2)  # let closed sessions go
     finally:
@@ -153,8 +158,21 @@ def fanout(mode: str, window: float = 8.0) -> dict:
     return out
 
 
+def _mark(client: subprocess.Popen) -> dict:
+    client.stdin.write("mark\n")
+    client.stdin.flush()
+    return json.loads(client.stdout.readline() or '{"frames": 0, "still_receiving": 0}')
+
+
 def per_viewer(curve: dict, lo: int, hi: int) -> float:
+    """Added CPU (share of a core) per added viewer between `lo` and `hi` viewers."""
     return (curve[str(hi)]["server_cpu_share"] - curve[str(lo)]["server_cpu_share"]) / (hi - lo)
+
+
+def per_frame(curve: dict, lo: int, hi: int) -> float:
+    """Added CPU ms per added delivered viewer-frame: fair when a saturated server drops frames."""
+    a, b = curve[str(lo)], curve[str(hi)]
+    return (b["cpu_s"] - a["cpu_s"]) * 1000 / max(b["frames_delivered"] - a["frames_delivered"], 1)
 
 
 async def _glass_to_glass(seconds: float) -> dict:
@@ -200,6 +218,11 @@ def run() -> dict:
         "cpu_per_added_viewer_shared_1_to_5": round(ours5, 5),
         "cpu_per_added_viewer_baseline_1_to_5": round(base5, 5),
         "ratio_1_to_5": round(ours5 / base5, 4) if base5 > 0 else None,
+        "marginal_cpu_ms_per_viewer_frame_shared_1_to_20": round(per_frame(shared, 1, 20), 4),
+        "marginal_cpu_ms_per_viewer_frame_baseline_1_to_20": round(per_frame(relay, 1, 20), 4),
+        "ratio_per_delivered_frame_1_to_20": round(
+            per_frame(shared, 1, 20) / per_frame(relay, 1, 20), 4
+        ),
         "target_ratio": 0.1,
         "note": "CPU share is of one core (2 cores here); the baseline saturates both cores near 20 viewers",
     }

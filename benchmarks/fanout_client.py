@@ -1,6 +1,7 @@
 """Benchmark client: N WebRTC viewers that receive but do not decode (so that the server's
-cost is what is measured). Prints one JSON line when all are receiving, then holds until
-stdin closes. Run: python -m benchmarks.fanout_client URL PATH N."""
+cost is what is measured). Prints one JSON line when all are receiving; then, for every line
+read on stdin, prints the video frames received so far (all viewers, counted by RTP marker
+bits); exits when stdin closes. Run: python -m benchmarks.fanout_client URL PATH N."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ class NullDecoder:
 receiver_module.get_decoder = lambda codec: NullDecoder()
 
 
-async def viewer(url: str, path: str, counts: list[int], i: int) -> RTCPeerConnection:
+async def viewer(
+    url: str, path: str, counts: list[int], frames: list[int], i: int
+) -> RTCPeerConnection:
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     pc.addTransceiver("video", direction="recvonly")
     pc.addTransceiver("audio", direction="recvonly")
@@ -36,9 +39,10 @@ async def viewer(url: str, path: str, counts: list[int], i: int) -> RTCPeerConne
         if t.kind == "video":
             original = t.receiver._handle_rtp_packet
 
-            async def counted(*args, _orig=original, **kwargs) -> None:
+            async def counted(packet, *args, _orig=original, **kwargs) -> None:  # noqa: ANN001
                 counts[i] += 1
-                await _orig(*args, **kwargs)
+                frames[i] += packet.marker
+                await _orig(packet, *args, **kwargs)
 
             t.receiver._handle_rtp_packet = counted
     return pc
@@ -46,17 +50,19 @@ async def viewer(url: str, path: str, counts: list[int], i: int) -> RTCPeerConne
 
 async def main() -> None:
     url, path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    counts = [0] * n
-    pcs = [await viewer(url, path, counts, i) for i in range(n)]
+    counts, frames = [0] * n, [0] * n
+    pcs = [await viewer(url, path, counts, frames, i) for i in range(n)]
     for _ in range(300):
         if all(c > 50 for c in counts):
             break
         await asyncio.sleep(0.1)
     print(json.dumps({"viewers": n, "receiving": sum(c > 50 for c in counts)}), flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-    before = list(counts)
-    await asyncio.sleep(0.5)
-    print(json.dumps({"still_receiving": sum(c > b for c, b in zip(counts, before, strict=True))}), flush=True)
+    loop = asyncio.get_running_loop()
+    while await loop.run_in_executor(None, sys.stdin.readline):
+        before, total = list(counts), sum(frames)
+        await asyncio.sleep(0.5)
+        still = sum(c > b for c, b in zip(counts, before, strict=True))
+        print(json.dumps({"frames": total, "still_receiving": still}), flush=True)
     for pc in pcs:
         await pc.close()
 
