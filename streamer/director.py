@@ -71,6 +71,17 @@ def thanks_line(buyer: str, p: ProductFacts) -> Line:
     )
 
 
+def flash_sale_line(p: ProductFacts, sale: dict) -> Line:
+    """Announce a flash sale with the shop's own price and cap."""
+    return Line(
+        text=f"秒杀开始啦！{p.title}秒杀价{sale.get('price')}元，限量{sale.get('cap')}{p.unit}，手慢无！",
+        kind="reaction",
+        product_sku=p.sku,
+        expression="excited",
+        sources=(f"flash_sale:{sale.get('id')}",),
+    )
+
+
 class Director:
     """Plans and queues the host's speech for one room."""
 
@@ -127,10 +138,12 @@ class Director:
             if now - self._last_thanks >= THANKS_INTERVAL:
                 self._last_thanks = now
                 self.say(thanks_line(buyer, product))
-        elif kind == "product_pinned" and sku:
+        elif kind in ("product_pinned", "flash_sale_started") and sku:
             self._pinned = sku
             self._segment = None
             self.timeline.clear_pending(keep=lambda u: u.kind != "script")
+            if kind == "flash_sale_started" and product is not None:
+                self.say(flash_sale_line(product, data))
             self._wake.set()
         elif kind == "sold_out" and sku and self._product is not None and self._product.sku == sku:
             self._segment = None

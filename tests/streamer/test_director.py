@@ -408,3 +408,15 @@ async def test_sold_out_current_product_is_dropped_with_a_reaction(run_director)
     await until(lambda: d.stats.by_kind.get("reaction") == 1, "sold-out reaction")
     assert "卖完" in spoken[-1].text or any("卖完" in line.text for line in spoken)
     assert not any(u.kind == "script" and u.product_sku == JUJUBE.sku for u in timeline._queue)
+
+
+async def test_flash_sale_is_announced_with_the_shops_price_and_presented_next(run_director):
+    writer = FakeWriter(endless=True)
+    d, timeline, spoken = run_director(writer)
+    await until(lambda: timeline.queued_seconds() >= LOOKAHEAD_SECONDS, "lookahead filled")
+    d.on_shop_event("flash_sale_started", WALNUT.sku, {"id": 7, "price": "19.9", "cap": 100})
+    await until(lambda: d.stats.by_kind.get("reaction") == 1, "flash sale announced")
+    line = next(x for x in spoken if x.kind == "reaction")
+    assert "秒杀" in line.text and "19.9" in line.text and "100" in line.text
+    timeline.read(SAMPLE_RATE * 10)
+    await until(lambda: WALNUT.sku in writer.asked, "the flash-sale product's segment")

@@ -10,6 +10,10 @@ async function loadChoices() {
     const o = document.createElement('option'); o.value = p.id; o.textContent = `${p.name}（${p.role}）`; sel.appendChild(o);
   }
   const products = await (await fetch('/api/products')).json();
+  const skuSel = document.getElementById('op-sku');
+  for (const p of products) {
+    const o = document.createElement('option'); o.value = p.sku; o.textContent = `${p.title} ¥${p.price}/${p.unit}`; skuSel.appendChild(o);
+  }
   const box = document.getElementById('products');
   for (const p of products) {
     const l = document.createElement('label');
@@ -24,6 +28,13 @@ async function loadRooms() {
     (await fetch('/api/rooms')).json(), (await fetch('/api/metrics')).json()]);
   const tb = document.getElementById('rooms');
   tb.innerHTML = '';
+  const roomSel = document.getElementById('op-room');
+  const chosen = roomSel.value;
+  roomSel.innerHTML = '';
+  for (const r of rooms) {
+    const o = document.createElement('option'); o.value = r.room_id; o.textContent = r.title; roomSel.appendChild(o);
+  }
+  if (chosen) roomSel.value = chosen;
   for (const r of rooms) {
     const tr = document.createElement('tr');
     const fps = (metrics.rooms[r.room_id] || {}).fps;
@@ -63,6 +74,29 @@ document.getElementById('start').onclick = async () => {
   }
   loadRooms();
 };
+
+async function operate(path, body, done) {
+  const out = document.getElementById('op-msg');
+  const room = document.getElementById('op-room').value;
+  if (!room) { out.className = 'msg err'; out.textContent = '请先开播'; return; }
+  const res = await fetch(`/api/shop/rooms/${encodeURIComponent(room)}/${path}`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+  });
+  let data = {};
+  try { data = await res.json(); } catch (e) { /* empty body */ }
+  out.className = res.ok ? 'msg' : 'msg err';
+  out.textContent = res.ok ? done : '失败：' + (typeof data.detail === 'string' ? data.detail : res.status);
+}
+
+document.getElementById('pin').onclick = () =>
+  operate('pin', { sku: document.getElementById('op-sku').value }, '已置顶，主播马上讲这个商品');
+
+document.getElementById('flash').onclick = () => operate('flash-sales', {
+  sku: document.getElementById('op-sku').value,
+  price: document.getElementById('fs-price').value,
+  quantity: parseInt(document.getElementById('fs-qty').value, 10),
+  duration_s: parseInt(document.getElementById('fs-min').value, 10) * 60,
+}, '秒杀已开始！');
 
 loadChoices();
 loadRooms();

@@ -6,6 +6,7 @@ const unmute = document.getElementById('unmute');
 let sessionUrl = null;
 let pc = null;
 let currentSku = null;
+let roomPersona = null;
 
 function setStatus(text) { statusEl.textContent = text; }
 
@@ -75,7 +76,7 @@ function connectEvents() {
   const ws = new WebSocket(`${proto}://${location.host}/api/rooms/${encodeURIComponent(roomId)}/events`);
   ws.onmessage = (m) => {
     const ev = JSON.parse(m.data);
-    if (ev.type === 'hello') { document.getElementById('title').textContent = ev.title; }
+    if (ev.type === 'hello') { document.getElementById('title').textContent = ev.title; roomPersona = ev.persona; }
     if (ev.type === 'line') {
       document.getElementById('caption').textContent = ev.text;
       showCard(ev.card, ev.sku);
@@ -119,7 +120,7 @@ document.getElementById('buy-form').onsubmit = async (e) => {
     const order = await api('/api/shop/orders', {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'Idempotency-Key': crypto.randomUUID() },
-      body: JSON.stringify({ buyer, items: [{ sku: currentSku, quantity }], room_id: roomId, segment: currentSku }),
+      body: JSON.stringify({ buyer, items: [{ sku: currentSku, quantity }], room_id: roomId, persona: roomPersona, segment: currentSku }),
     });
     const pay = await api(`/api/shop/orders/${order.id}/payments`, { method: 'POST' });
     tell(`订单已创建，应付 ¥${order.total}，请在 ${new Date(order.pay_deadline).toLocaleTimeString()} 前支付`);
