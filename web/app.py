@@ -98,20 +98,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def panel() -> HTMLResponse:
         return HTMLResponse(page("panel.html"))
 
-    @app.get("/api/products")
-    async def products(request: Request) -> list[dict]:
-        facts = await request.app.state.store.fact_sheets()
-        return [
-            {
-                "sku": p.sku,
-                "title": p.title,
-                "price": f"{p.price.normalize():f}",
-                "unit": p.unit,
-                "stock": p.stock,
-            }
-            for p in facts
-        ]
-
     @app.get("/healthz", include_in_schema=False)
     async def healthz(request: Request) -> dict:
         return {"ok": True, "rooms": len(request.app.state.engine.rooms)}

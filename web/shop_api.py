@@ -334,7 +334,7 @@ def build_router(store: Store) -> APIRouter:
 
     @r.get("/trace/{batch_id}", response_class=HTMLResponse)
     async def trace_page(batch_id: str, request: Request):
-        from commerce.trace.page import render_events
+        from commerce.trace.page import describe_reports, render_events
 
         view = await call(store.trace.batch_view(batch_id))
         cp = view["checkpoint"] or {}
@@ -346,7 +346,7 @@ def build_router(store: Store) -> APIRouter:
             harvest_date=view["harvest_date"],
             expiry_date=view["expiry_date"],
             certifications=html.escape("、".join(view["certifications"]) or "无"),
-            reports=html.escape(json.dumps(view["inspection_reports"], ensure_ascii=False)),
+            reports=describe_reports(view["inspection_reports"]),
             events=render_events(view["events"]),
             tree_size=str(cp.get("tree_size", 0)),
             root_hash=html.escape(cp.get("root_hash", "")),

@@ -50,12 +50,15 @@ async def test_chromium_plays_the_room_with_video_and_audio(live_server, tmp_pat
             "document.getElementById('caption').textContent.length > 3", timeout=15_000
         )
         status = await page.text_content("#status")
+        await page.wait_for_selector("#p-trace:not([hidden])", timeout=10_000)
+        trace_href = await page.get_attribute("#p-trace", "href")
         await page.screenshot(path=str(tmp_path / "viewer.png"))
     assert (width, height) == (1280, 720)
     assert f1 - f0 >= 15, f"only {f1 - f0} frames decoded in 1.5 s"
     assert audio_tracks == 1
     assert muted is False
     assert status == "直播中"
+    assert trace_href.startswith("/trace/")
 
 
 async def test_chromium_viewer_page_reports_a_room_that_is_not_live(live_server):

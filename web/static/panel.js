@@ -9,7 +9,7 @@ async function loadChoices() {
   for (const p of personas) {
     const o = document.createElement('option'); o.value = p.id; o.textContent = `${p.name}（${p.role}）`; sel.appendChild(o);
   }
-  const products = await (await fetch('/api/products')).json();
+  const products = await (await fetch('/api/shop/products')).json();
   const skuSel = document.getElementById('op-sku');
   for (const p of products) {
     const o = document.createElement('option'); o.value = p.sku; o.textContent = `${p.title} ¥${p.price}/${p.unit}`; skuSel.appendChild(o);

@@ -58,8 +58,18 @@ window.addEventListener('pagehide', () => {
   if (sessionUrl) fetch(sessionUrl, { method: 'DELETE', keepalive: true });
 });
 
+async function showTrace(sku) {
+  const link = document.getElementById('p-trace');
+  link.hidden = true;
+  try {
+    const p = await api(`/api/shop/products/${encodeURIComponent(sku)}`);
+    if (p.trace_url && sku === currentSku) { link.href = p.trace_url; link.hidden = false; }
+  } catch (e) { /* no trace for this product */ }
+}
+
 function showCard(card, sku) {
   if (!card) return;
+  if (sku && sku !== currentSku) showTrace(sku);
   currentSku = sku;
   document.getElementById('p-title').textContent = card.title;
   document.getElementById('p-price').textContent = '¥' + card.price;
