@@ -119,7 +119,12 @@ class Engine:
         except ValueError as exc:  # a bad writer config, named by scripts_gen
             raise EngineError(str(exc)) from None
         self.rooms[config.room_id] = room
-        await room.start()
+        try:
+            await room.start()
+        except BaseException:
+            del self.rooms[config.room_id]
+            await room.stop()
+            raise
         self.publish(config.room_id, {"type": "room_started", "room_id": config.room_id})
         log.info("room %s started with persona %s", config.room_id, config.persona)
         return room.info()
