@@ -334,7 +334,7 @@ def _http_figures(url: str, workers: int, quick: bool) -> dict:
                 _throughput(port, conc, 1500 if quick else 6000, 5 if quick else 12)
             )
         # SQLite serialises writers (~200 orders/s here); do not queue it far past capacity.
-        rates = (50, 100, 150) if url.startswith("sqlite") else (100, 200, 300, 400)
+        rates = (50, 100, 150) if url.startswith("sqlite") else (100, 200, 300, 400, 500, 600)
         for rate in rates[:2] if quick else rates:
             out[f"open_c200_r{rate}"] = asyncio.run(_open_loop(port, 200, rate, 4 if quick else 8))
         out["flash_sale"] = asyncio.run(_flash_sale(port))
