@@ -38,8 +38,35 @@ def _db(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _missing_sqlite_file(url: str | None) -> str | None:
+    """The SQLite file a URL names, when it does not exist (a CLI must not create an empty shop)."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from commerce.db import DEFAULT_URL
+
+    u = make_url(url or DEFAULT_URL)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        if not Path(u.database).exists():
+            return u.database
+    return None
+
+
 def _run(args, body) -> int:
     from commerce.store import open_store
+
+    try:
+        missing = _missing_sqlite_file(args.db)
+    except Exception as e:  # noqa: BLE001 - a malformed URL is a user error
+        print(f"错误：数据库 URL 不正确：{e}", file=sys.stderr)
+        return 2
+    if missing:
+        print(
+            f"错误：找不到数据库 {missing}（先运行 make run / yunlian serve，或用 --db 指定）",
+            file=sys.stderr,
+        )
+        return 2
 
     async def main() -> int:
         store = await open_store(

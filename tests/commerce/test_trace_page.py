@@ -16,3 +16,19 @@ def test_inspection_reports_read_as_lines_not_json():
     text = describe_reports([{"lab": "保定检测中心", "result": "合格"}, "附件"])
     assert text == "检测机构：保定检测中心；结果：合格<br>附件"
     assert describe_reports([]) == "暂无"
+
+
+def test_trace_cli_refuses_a_missing_database_instead_of_creating_one(tmp_path):
+    import subprocess
+    import sys
+
+    db = tmp_path / "nope.db"
+    res = subprocess.run(
+        [sys.executable, "-m", "web.cli", "trace", "verify", "--db", f"sqlite:///{db}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 2
+    assert "找不到数据库" in res.stderr and "Traceback" not in res.stderr
+    assert not db.exists()
