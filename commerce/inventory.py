@@ -113,28 +113,24 @@ async def allocate(session: AsyncSession, order_id: str, now: datetime) -> bool:
     return True
 
 
-async def ship(session: AsyncSession, order_id: str) -> None:
-    """Units leave the warehouse: both on-hand quantity and allocation drop."""
+async def _release_allocations(session: AsyncSession, order_id: str, shipped: bool) -> None:
     for a in (
         await session.execute(select(Allocation).where(Allocation.order_id == order_id))
     ).scalars():
-        await session.execute(
-            update(Stock)
-            .where(Stock.id == a.stock_id)
-            .values(quantity=Stock.quantity - a.quantity, allocated=Stock.allocated - a.quantity)
-        )
+        values = {"allocated": Stock.allocated - a.quantity}
+        if shipped:
+            values["quantity"] = Stock.quantity - a.quantity
+        await session.execute(update(Stock).where(Stock.id == a.stock_id).values(**values))
+
+
+async def ship(session: AsyncSession, order_id: str) -> None:
+    """Units leave the warehouse: both on-hand quantity and allocation drop."""
+    await _release_allocations(session, order_id, shipped=True)
 
 
 async def deallocate(session: AsyncSession, order_id: str) -> None:
     """A paid order refunded before shipping gives its units back."""
-    for a in (
-        await session.execute(select(Allocation).where(Allocation.order_id == order_id))
-    ).scalars():
-        await session.execute(
-            update(Stock)
-            .where(Stock.id == a.stock_id)
-            .values(allocated=Stock.allocated - a.quantity)
-        )
+    await _release_allocations(session, order_id, shipped=False)
     await session.execute(delete(Allocation).where(Allocation.order_id == order_id))
 
 
