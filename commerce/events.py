@@ -35,6 +35,14 @@ class ShopEvent:
 Listener = Callable[[ShopEvent], None]
 
 
+def stock_events(room_id: str | None, sku: str, available: int) -> list[ShopEvent]:
+    """What a stock change tells the rooms: the new level, and `sold_out` when it hits 0."""
+    events = [ShopEvent("stock_changed", room_id, sku, {"available": available})]
+    if available == 0:
+        events.append(ShopEvent("sold_out", room_id, sku, {"available": 0}))
+    return events
+
+
 class EventBus:
     """Synchronous fan-out on the event loop; one bad listener never breaks a sale."""
 

@@ -19,7 +19,7 @@ from commerce.errors import (
     PromotionError,
     PurchaseLimitExceeded,
 )
-from commerce.events import ShopEvent
+from commerce.events import ShopEvent, stock_events
 from commerce.models import Order
 from commerce.money import yuan_str
 
@@ -112,8 +112,6 @@ async def create_order_pg(
         ln = by_code[it.sku]
         lines.append((ln["sku"], ln["unit"], ln["qty"], ln["price"], ln["fs"]))
         batches.update(ln["batches"])
-        events.append(ShopEvent("stock_changed", req.room_id, ln["sku"], {"available": ln["left"]}))
-        if ln["left"] == 0:
-            events.append(ShopEvent("sold_out", req.room_id, ln["sku"], {"available": 0}))
+        events += stock_events(req.room_id, ln["sku"], ln["left"])
     view = render(order, (req.buyer_name, req.phone, req.address), lines, [], sorted(batches))
     return view, events

@@ -23,7 +23,7 @@ from commerce.errors import (
     NotFound,
     PriceMismatch,
 )
-from commerce.events import ShopEvent
+from commerce.events import ShopEvent, stock_events
 from commerce.models import CouponRedemption, Order, OrderLine, OrderTransition, Payment, Sku
 from commerce.money import yuan_str
 from commerce.order_pg import create_order_pg
@@ -183,11 +183,7 @@ class OrderService:
                         flash_sale_id=fs_id,
                     )
                 )
-                events.append(
-                    ShopEvent("stock_changed", req.room_id, sku.code, {"available": left})
-                )
-                if left == 0:
-                    events.append(ShopEvent("sold_out", req.room_id, sku.code, {"available": 0}))
+                events += stock_events(req.room_id, sku.code, left)
             if req.coupon_code:
                 coupon, discount = await promotions.apply_coupon(
                     s,
@@ -378,7 +374,7 @@ async def apply(s: AsyncSession, order: Order, name: str, now: datetime) -> list
         order.cancel_reason = "expired" if name == "expire" else "cancelled"
         for line, code in lines:
             avail = await inventory.sku_available(s, line.sku_id, now)
-            events.append(ShopEvent("stock_changed", order.room_id, code, {"available": avail}))
+            events += stock_events(order.room_id, code, avail)
     elif name == "ship":
         await inventory.ship(s, order.id)
     elif name == "request_refund":

@@ -52,7 +52,6 @@ class RoomConfig:
 class RoomMetrics:
     frames: int = 0
     skipped_frames: int = 0
-    late_ticks: int = 0
     render_ms: float = 0.0  # moving averages
     encode_ms: float = 0.0
     audio_ms: float = 0.0
@@ -178,7 +177,6 @@ class Room:
             late = time.monotonic() - due
             vpkts: list[av.Packet] = []
             if late > MAX_LAG:
-                m.late_ticks += 1
                 m.skipped_frames += 1
             else:
                 img = self.renderer.render(avatar_state(playing, n * period), n)

@@ -8,10 +8,24 @@ from commerce.trace.merkle import verify_inclusion
 
 # what the farmer's records call things, in the words a buyer reads
 FIELD_LABELS = {
-    "plot": "地块", "input": "投入品", "units": "数量", "lab": "检测机构", "result": "结果",
-    "items": "检测项目", "date": "日期", "carrier": "承运", "tracking": "运单号", "operator": "操作人",
-    "method": "方式", "weight": "重量", "package": "包装", "note": "备注", "variety": "品种",
-    "amount": "用量", "order_id": "订单号", "destination": "目的地",
+    "plot": "地块",
+    "input": "投入品",
+    "units": "数量",
+    "lab": "检测机构",
+    "result": "结果",
+    "items": "检测项目",
+    "date": "日期",
+    "carrier": "承运",
+    "tracking": "运单号",
+    "operator": "操作人",
+    "method": "方式",
+    "weight": "重量",
+    "package": "包装",
+    "note": "备注",
+    "variety": "品种",
+    "amount": "用量",
+    "order_id": "订单号",
+    "destination": "目的地",
 }
 
 
