@@ -162,21 +162,22 @@ async def available_by_sku(session: AsyncSession, now: datetime) -> dict[int, in
     """available = quantity − allocated − unexpired reservations, summed over sellable batches."""
     today = now.date()
     rows = await session.execute(
-        select(Stock.sku_id, func.sum(Stock.quantity - Stock.allocated))
+        select(Stock.sku_id, func.sum(Stock.quantity - Stock.allocated - Stock.reserved))
         .join(Batch, Batch.id == Stock.batch_id)
         .where(Batch.expiry_date >= today)
         .group_by(Stock.sku_id)
     )
     avail = {sku_id: int(n or 0) for sku_id, n in rows}
-    held = await session.execute(
+    # Reservations past their deadline but not yet released by the expirer hold nothing.
+    lapsed = await session.execute(
         select(Stock.sku_id, func.sum(Reservation.quantity))
         .join(Stock, Stock.id == Reservation.stock_id)
         .join(Batch, Batch.id == Stock.batch_id)
-        .where(Reservation.expires_at > now, Batch.expiry_date >= today)
+        .where(Reservation.expires_at <= now, Batch.expiry_date >= today)
         .group_by(Stock.sku_id)
     )
-    for sku_id, n in held:
-        avail[sku_id] = avail.get(sku_id, 0) - int(n or 0)
+    for sku_id, n in lapsed:
+        avail[sku_id] = avail.get(sku_id, 0) + int(n or 0)
     return avail
 
 

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
@@ -20,6 +21,10 @@ from sqlalchemy.ext.asyncio import (
 
 DEFAULT_URL = "sqlite+aiosqlite:///./var/yunlian.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Connections for single-statement hot paths (placing an order) on PostgreSQL, per process.
+# Few on purpose: waiting here costs an await, waiting inside the server costs a backend
+# process contending for the same hot stock rows and the same two cores.
+FAST_POOL_SIZE = 8
 
 
 def normalise_url(url: str) -> str:
@@ -83,6 +88,26 @@ class Database:
         self._write_lock = asyncio.Lock()
         # Single-statement transactions (the PostgreSQL order function) skip BEGIN/COMMIT.
         self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.fast: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        """On PostgreSQL, open a plain asyncpg pool for the order hot path.
+
+        One call through SQLAlchemy costs about three times the client CPU of the same call
+        on asyncpg directly, and on two cores that CPU is shared with the database itself.
+        """
+        if self.sqlite or self.fast is not None:
+            return
+        _, kw = self.engine.dialect.create_connect_args(self.engine.url)
+        self.fast = await asyncpg.create_pool(
+            min_size=1, max_size=FAST_POOL_SIZE, statement_cache_size=64, **kw
+        )
+
+    async def close(self) -> None:
+        if self.fast is not None:
+            await self.fast.close()
+            self.fast = None
+        await self.engine.dispose()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

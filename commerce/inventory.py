@@ -1,6 +1,9 @@
 """Stock per SKU per warehouse per batch: reservations, allocations, first-expiring-first.
 
-available = quantity − allocated − unexpired reservations. Stock rows are locked with
+available = quantity − allocated − unexpired reservations. Each stock row keeps `reserved`,
+the sum of its reservation rows, so that is computed as quantity − allocated − reserved +
+lapsed, where lapsed (reservations past their deadline the expirer has not released yet) is a
+short index range instead of every outstanding hold. Stock rows are locked with
 SELECT ... FOR UPDATE on PostgreSQL; on SQLite the write transaction already holds the
 database write lock (BEGIN IMMEDIATE), which serialises the same read-check-write.
 """
@@ -16,19 +19,32 @@ from commerce.errors import InsufficientStock
 from commerce.models import Allocation, Batch, Reservation, Sku, Stock
 
 
-async def _held(
-    session: AsyncSession, stock_ids: list[int], now: datetime, exclude_order: str | None = None
-) -> dict[int, int]:
+async def lapsed(session: AsyncSession, stock_ids: list[int], now: datetime) -> dict[int, int]:
+    """Units in reservations past their deadline that are not released yet, per stock."""
     if not stock_ids:
         return {}
     q = (
         select(Reservation.stock_id, func.sum(Reservation.quantity))
-        .where(Reservation.stock_id.in_(stock_ids), Reservation.expires_at > now)
+        .where(Reservation.stock_id.in_(stock_ids), Reservation.expires_at <= now)
         .group_by(Reservation.stock_id)
     )
-    if exclude_order is not None:
-        q = q.where(Reservation.order_id != exclude_order)
     return {sid: int(n) for sid, n in await session.execute(q)}
+
+
+async def _drop_reservations(session: AsyncSession, order_id: str) -> None:
+    """Delete an order's reservations and take their units off the stock rows' counters."""
+    gone = await session.execute(
+        delete(Reservation)
+        .where(Reservation.order_id == order_id)
+        .returning(Reservation.stock_id, Reservation.quantity)
+    )
+    per_stock: dict[int, int] = {}
+    for sid, qty in gone:
+        per_stock[sid] = per_stock.get(sid, 0) + qty
+    for sid in sorted(per_stock):
+        await session.execute(
+            update(Stock).where(Stock.id == sid).values(reserved=Stock.reserved - per_stock[sid])
+        )
 
 
 async def reserve(
@@ -41,16 +57,15 @@ async def reserve(
     # Lock first, then sum the holds in a second statement: under READ COMMITTED a new
     # statement sees reservations committed by whoever held the lock before us.
     rows = await session.execute(
-        select(Stock.id, Stock.batch_id, Stock.quantity - Stock.allocated)
+        select(Stock.id, Stock.batch_id, Stock.quantity - Stock.allocated - Stock.reserved)
         .join(Batch, Batch.id == Stock.batch_id)
         .where(Stock.sku_id == sku.id, Batch.expiry_date >= now.date())
         .order_by(Batch.expiry_date, Batch.id, Stock.id)
         .with_for_update(of=Stock)
     )
     stocks = rows.all()
-    held = await _held(session, [sid for sid, _, _ in stocks], now)
-    rows = [(sid, bid, n - held.get(sid, 0)) for sid, bid, n in stocks]
-    free = [(sid, bid, max(0, int(n))) for sid, bid, n in rows]
+    back = await lapsed(session, [sid for sid, _, _ in stocks], now)
+    free = [(sid, bid, max(0, int(n) + back.get(sid, 0))) for sid, bid, n in stocks]
     total = sum(n for _, _, n in free)
     if total < qty:
         raise InsufficientStock(sku.code, qty, total)
@@ -61,6 +76,9 @@ async def reserve(
             session.add(
                 Reservation(stock_id=sid, order_id=order_id, quantity=take, expires_at=expires_at)
             )
+            await session.execute(
+                update(Stock).where(Stock.id == sid).values(reserved=Stock.reserved + take)
+            )
             used.append(bid)
             need -= take
         if need == 0:
@@ -69,7 +87,7 @@ async def reserve(
 
 
 async def release(session: AsyncSession, order_id: str) -> None:
-    await session.execute(delete(Reservation).where(Reservation.order_id == order_id))
+    await _drop_reservations(session, order_id)
 
 
 async def allocate(session: AsyncSession, order_id: str, now: datetime) -> bool:
@@ -91,15 +109,21 @@ async def allocate(session: AsyncSession, order_id: str, now: datetime) -> bool:
         return False
     ids = sorted({r.stock_id for r in res})
     rows = await session.execute(
-        select(Stock.id, Stock.quantity - Stock.allocated)
+        select(Stock.id, Stock.quantity - Stock.allocated - Stock.reserved)
         .where(Stock.id.in_(ids))
         .order_by(Stock.id)
         .with_for_update()
     )
+    # Free for this order = quantity − allocated − other orders' unexpired holds, and
+    # reserved counts this order's holds too: give back its own and everyone's lapsed units.
     free = {sid: int(n) for sid, n in rows}
-    others = await _held(session, ids, now, exclude_order=order_id)
+    for sid, n in (await lapsed(session, ids, now)).items():
+        free[sid] += n
     for r in res:
-        if free[r.stock_id] - others.get(r.stock_id, 0) < r.quantity:
+        if r.expires_at > now:
+            free[r.stock_id] += r.quantity
+    for r in res:
+        if free[r.stock_id] < r.quantity:
             return False
         free[r.stock_id] -= r.quantity
     for r in res:
@@ -109,7 +133,7 @@ async def allocate(session: AsyncSession, order_id: str, now: datetime) -> bool:
             .values(allocated=Stock.allocated + r.quantity)
         )
         session.add(Allocation(stock_id=r.stock_id, order_id=order_id, quantity=r.quantity))
-    await session.execute(delete(Reservation).where(Reservation.order_id == order_id))
+    await _drop_reservations(session, order_id)
     return True
 
 
@@ -152,10 +176,10 @@ async def order_batches(session: AsyncSession, order_id: str) -> list[str]:
 
 async def sku_available(session: AsyncSession, sku_id: int, now: datetime) -> int:
     rows = await session.execute(
-        select(Stock.id, Stock.quantity - Stock.allocated)
+        select(Stock.id, Stock.quantity - Stock.allocated - Stock.reserved)
         .join(Batch, Batch.id == Stock.batch_id)
         .where(Stock.sku_id == sku_id, Batch.expiry_date >= now.date())
     )
     stocks = [(sid, int(n)) for sid, n in rows]
-    held = await _held(session, [s for s, _ in stocks], now)
-    return sum(max(0, n - held.get(sid, 0)) for sid, n in stocks)
+    back = await lapsed(session, [s for s, _ in stocks], now)
+    return sum(max(0, n + back.get(sid, 0)) for sid, n in stocks)

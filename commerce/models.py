@@ -104,6 +104,8 @@ class Stock(Base):
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"))
     quantity: Mapped[int] = mapped_column(Integer)
     allocated: Mapped[int] = mapped_column(Integer, default=0)
+    # Sum of this stock's reservation rows, lapsed or not; kept with every insert and delete.
+    reserved: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Reservation(Base):

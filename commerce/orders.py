@@ -26,7 +26,7 @@ from commerce.errors import (
 from commerce.events import ShopEvent, stock_events
 from commerce.models import CouponRedemption, Order, OrderLine, OrderTransition, Payment, Sku
 from commerce.money import yuan_str
-from commerce.order_pg import create_order_pg
+from commerce.order_pg import DuplicateOrder, create_order_pg
 
 if TYPE_CHECKING:
     from commerce.store import Store
@@ -108,7 +108,7 @@ class OrderService:
                 view, events = await create_order_pg(self.store, req, idempotency_key, fp)
             else:
                 view, events = await self._create(req, idempotency_key, fp)
-        except IntegrityError:
+        except (IntegrityError, DuplicateOrder):
             # A concurrent request with the same key won the insert: return its order.
             existing = await self._by_key(idempotency_key, fp)
             if existing is None:

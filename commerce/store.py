@@ -174,7 +174,7 @@ class Store:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
             self._ticker = None
-        await self.db.engine.dispose()
+        await self.db.close()
 
 
 async def open_store(
@@ -188,10 +188,12 @@ async def open_store(
 ) -> Store:
     """Open (and migrate to head) the shop database; seed the demo catalog into an empty one."""
     engine = make_engine(url or DEFAULT_URL)
+    db = Database(engine)
     try:
         await upgrade_to_head(engine)
+        await db.open()
         store = Store(
-            Database(engine),
+            db,
             Keys(load_secret(secret_key)),
             clock=clock,
             reservation_minutes=reservation_minutes,
@@ -199,7 +201,7 @@ async def open_store(
         if seed_demo:
             await store.seed_demo()
     except BaseException:
-        await engine.dispose()
+        await db.close()
         raise
     if background:
         store.start_background()

@@ -85,6 +85,22 @@ async def add_product(store, sku: str, stock: int, price: str = "10", **kw) -> s
     return batch
 
 
+async def reserved_mismatches(store) -> list[tuple[int, int, int]]:
+    """Stock rows whose `reserved` counter differs from the sum of their reservation rows."""
+    from sqlalchemy import func, select
+
+    from commerce.models import Reservation, Stock
+
+    held = (
+        select(func.coalesce(func.sum(Reservation.quantity), 0))
+        .where(Reservation.stock_id == Stock.id)
+        .scalar_subquery()
+    )
+    async with store.db.read() as s:
+        rows = (await s.execute(select(Stock.id, Stock.reserved, held))).all()
+    return [(sid, counter, int(real)) for sid, counter, real in rows if counter != real]
+
+
 def buyer(i: int | str = 1) -> dict:
     return {
         "id": f"buyer-{i}",

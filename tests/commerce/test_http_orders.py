@@ -9,7 +9,7 @@ import httpx
 from sqlalchemy import func, select
 
 from commerce.models import Payment, Stock
-from tests.commerce.conftest import add_product, order_body
+from tests.commerce.conftest import add_product, order_body, reserved_mismatches
 
 
 async def buy(http, body: dict, key: str):
@@ -81,6 +81,7 @@ async def test_flash_sale_500_buyers_never_oversell(store, http):
     assert succeeded == 100 and all(n == 1 for _, n in per_order) and len(per_order) == 100
     assert all(st.quantity - st.allocated >= 0 for st in stocks)
     assert await store.available("flash-box") == 0
+    assert await reserved_mismatches(store) == []
     promos = (await http.get("/api/shop/rooms/r1/promotions")).json()
     assert promos["flash_sales"][0]["sold"] == 100
     sold_ratio = sum(1 for p in paid if p.json()["order"]["status"] == "paid") / 100

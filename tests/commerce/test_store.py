@@ -13,7 +13,7 @@ from commerce.catalog import BatchSpec
 from commerce.demo import DEMO_PRODUCTS
 from commerce.errors import PurchaseLimitExceeded
 from commerce.orders import LineRequest, OrderRequest
-from tests.commerce.conftest import add_product, farm_product
+from tests.commerce.conftest import add_product, farm_product, reserved_mismatches
 
 
 def req(sku: str, qty: int = 1, buyer: str = "b1", **kw) -> OrderRequest:
@@ -60,6 +60,7 @@ async def test_unpaid_order_expires_and_stock_comes_back(store, clock):
     assert got["status"] == "cancelled" and got["cancel_reason"] == "expired"
     assert await store.available("exp") == 10
     assert [e.data["available"] for e in events if e.kind == "stock_changed"] == [6, 10]
+    assert await reserved_mismatches(store) == []
 
 
 async def test_payment_after_expiry_is_refunded_not_oversold(store, clock):
@@ -73,6 +74,7 @@ async def test_payment_after_expiry_is_refunded_not_oversold(store, clock):
     assert got["status"] == "cancelled" and got["payments"][0]["status"] == "refunded"
     assert (await store.orders.get(other["id"]))["status"] == "unpaid"
     assert await store.available("late") == 0
+    assert await reserved_mismatches(store) == []
 
 
 async def test_batches_sell_first_expiring_first_and_near_expiry_is_flagged(store, clock):
@@ -121,6 +123,7 @@ async def test_concurrent_orders_never_oversell(store):
     sold = await asyncio.gather(*(attempt(i) for i in range(60)))
     assert sum(sold) <= 30 and await store.available("race") == 30 - sum(sold)
     assert await store.available("race") < 3
+    assert await reserved_mismatches(store) == []
 
 
 async def test_customer_data_is_encrypted_at_rest_and_masked(store):
