@@ -22,9 +22,12 @@ from pathlib import Path
 SECRET = "bench-secret"
 BENCH_SKUS = [f"bench-{i}" for i in range(8)]
 TARGETS = {"orders_per_s_postgresql": 500, "p99_ms_at_200": 100, "flash_sale_ratio": 1.0}
-# Closed loop with 200 requests always in flight, p99 <= 100 ms would need >= 2000 orders/s
-# (Little's law), so the p99 target is also measured open-loop: 200 connected viewers buying
-# at a fixed total rate.
+# "200 concurrent" is measured two ways. Open loop: 200 connected buyers ordering on a fixed
+# schedule, at the 500 orders/s target and beyond, latency counted from the scheduled send
+# time. Closed loop: 200 requests always in flight; by Little's law its mean latency is
+# 200 / throughput, so p99 <= 100 ms there would need well over 2,000 orders/s.
+PG_RATES = (250, 500, 750, 1000, 1250)
+SQLITE_RATES = (100, 200, 300)
 
 
 # -- the server side --------------------------------------------------------------------------
@@ -83,6 +86,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def serve_worker(port: int) -> None:
+    """One server process with its own SO_REUSEPORT listening socket on the shared port.
+
+    The kernel spreads new connections evenly over the workers' sockets. With uvicorn's
+    --workers they share one socket instead, and whichever worker wakes first takes a burst
+    of connections: 150 against 50 was seen, which triples the busy worker's latency.
+    """
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(4096)
+    config = uvicorn.Config(
+        make_app(), loop="uvloop", http="httptools", log_level="warning", access_log=False
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
 @contextmanager
 def shop_server(url: str, workers: int):
     port = _free_port()
@@ -91,25 +114,11 @@ def shop_server(url: str, workers: int):
         "YUNLIAN_BENCH_DB": url,
         "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
     }
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "benchmarks.bench_commerce:make_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--backlog",
-        "4096",
+    cmd = [sys.executable, "-m", "benchmarks.bench_commerce", "--serve", str(port)]
+    procs = [
+        subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(workers)
     ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -117,19 +126,22 @@ def shop_server(url: str, workers: int):
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                     break
             except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError(
-                        f"shop server died: {proc.stderr.read().decode()[-2000:]}"
-                    ) from None
+                for proc in procs:
+                    if proc.poll() is not None:
+                        raise RuntimeError(
+                            f"shop server died: {proc.stderr.read().decode()[-2000:]}"
+                        ) from None
                 time.sleep(0.2)
         time.sleep(0.5 * workers)  # let every worker finish its lifespan start-up
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 # -- the load side: a minimal keep-alive HTTP/1.1 client (httpx costs more CPU than the server) --
@@ -325,19 +337,26 @@ async def _flash_sale(port: int, buyers: int = 500) -> dict:
     }
 
 
+def _load(coro):
+    """Run load on uvloop: the lighter the load generator, the more CPU the shop keeps."""
+    import uvloop
+
+    return uvloop.run(coro)
+
+
 def _http_figures(url: str, workers: int, quick: bool) -> dict:
-    asyncio.run(_prepare(url))
+    _load(_prepare(url))
     with shop_server(url, workers) as port:
         out = {"workers": workers}
         for conc in (50, 200):
-            out[f"c{conc}"] = asyncio.run(
-                _throughput(port, conc, 1500 if quick else 6000, 5 if quick else 12)
+            out[f"c{conc}"] = _load(
+                _throughput(port, conc, 3000 if quick else 15000, 5 if quick else 12)
             )
-        # SQLite serialises writers (~200 orders/s here); do not queue it far past capacity.
-        rates = (50, 100, 150) if url.startswith("sqlite") else (100, 200, 300, 400, 500, 600)
+        # SQLite serialises writers; do not queue it far past its capacity.
+        rates = SQLITE_RATES if url.startswith("sqlite") else PG_RATES
         for rate in rates[:2] if quick else rates:
-            out[f"open_c200_r{rate}"] = asyncio.run(_open_loop(port, 200, rate, 4 if quick else 8))
-        out["flash_sale"] = asyncio.run(_flash_sale(port))
+            out[f"open_c200_r{rate}"] = _load(_open_loop(port, 200, rate, 4 if quick else 8))
+        out["flash_sale"] = _load(_flash_sale(port))
     return out
 
 
@@ -382,30 +401,49 @@ def run(quick: bool = False) -> dict:
     out: dict = {"targets": TARGETS}
     with tempfile.TemporaryDirectory(prefix="yl-bench-") as tmp:
         out["sqlite"] = _http_figures(f"sqlite+aiosqlite:///{tmp}/bench.db", 1, quick)
-    with postgres_server() as admin:
+    with postgres_server(durable=True) as admin:
         out["postgresql"] = _http_figures(create_database(admin), 2, quick)
     out["trace_1m"] = trace_figures(100_000 if quick else 1_000_000)
-    pg = out["postgresql"]
-    rates = sorted(k for k in pg if k.startswith("open_c200_r"))
+    pg, lite = out["postgresql"], out["sqlite"]
     out["summary"] = {
         "orders_per_s_postgresql": max(pg["c50"]["orders_per_s"], pg["c200"]["orders_per_s"]),
-        "orders_per_s_sqlite": max(
-            out["sqlite"]["c50"]["orders_per_s"], out["sqlite"]["c200"]["orders_per_s"]
-        ),
-        "p99_ms_closed_loop_200_postgresql": pg["c200"]["p99_ms"],
-        "p99_ms_open_loop_200_conns_postgresql": {
-            k.rsplit("_", 1)[1]: pg[k]["p99_ms"] for k in rates
+        "orders_per_s_sqlite": max(lite["c50"]["orders_per_s"], lite["c200"]["orders_per_s"]),
+        "p99_ms_200_buyers_at_500_per_s_postgresql": pg.get("open_c200_r500", {}).get("p99_ms"),
+        "max_per_s_with_p99_le_100ms_200_buyers_postgresql": _max_rate_within(pg, 100),
+        "max_per_s_with_p99_le_100ms_200_buyers_sqlite": _max_rate_within(lite, 100),
+        "p99_ms_open_loop_200_conns_postgresql": _open_p99(pg),
+        "p99_ms_open_loop_200_conns_sqlite": _open_p99(lite),
+        "closed_loop_200_in_flight_postgresql": {
+            "orders_per_s": pg["c200"]["orders_per_s"],
+            "p50_ms": pg["c200"]["p50_ms"],
+            "p99_ms": pg["c200"]["p99_ms"],
         },
-        "p99_ms_open_loop_200_conns_sqlite": {
-            k.rsplit("_", 1)[1]: v["p99_ms"]
-            for k, v in out["sqlite"].items()
-            if k.startswith("open_")
-        },
-        "flash_sale_ratio_sqlite": out["sqlite"]["flash_sale"]["ratio"],
+        "flash_sale_ratio_sqlite": lite["flash_sale"]["ratio"],
         "flash_sale_ratio_postgresql": pg["flash_sale"]["ratio"],
     }
     return out
 
 
+def _open_p99(figures: dict) -> dict:
+    runs = [v for k, v in figures.items() if k.startswith("open_c200_r")]
+    return {f"r{v['offered_per_s']}": v["p99_ms"] for v in runs}
+
+
+def _max_rate_within(figures: dict, p99_ms: float) -> float | None:
+    """Highest offered rate that was served in full (no errors, ≥ 98% achieved) within p99."""
+    ok = [
+        v["offered_per_s"]
+        for k, v in figures.items()
+        if k.startswith("open_c200_r")
+        and v["errors"] == 0
+        and v["achieved_per_s"] >= 0.98 * v["offered_per_s"]
+        and v["p99_ms"] <= p99_ms
+    ]
+    return max(ok) if ok else None
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--serve"]:
+        serve_worker(int(sys.argv[2]))
+        sys.exit(0)
     print(json.dumps(run(quick="--quick" in sys.argv), indent=2, ensure_ascii=False))

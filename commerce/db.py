@@ -89,6 +89,10 @@ class Database:
         # Single-statement transactions (the PostgreSQL order function) skip BEGIN/COMMIT.
         self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.fast: asyncpg.Pool | None = None
+        # asyncpg's pool hands a returned connection to whoever asks next, so under load a
+        # waiter can be overtaken again and again (p99 of 800 ms beside a p50 of 30 ms). A
+        # FIFO semaphore in front admits callers in arrival order.
+        self._fast_gate = asyncio.Semaphore(FAST_POOL_SIZE)
 
     async def open(self) -> None:
         """On PostgreSQL, open a plain asyncpg pool for the order hot path.
@@ -100,8 +104,18 @@ class Database:
             return
         _, kw = self.engine.dialect.create_connect_args(self.engine.url)
         self.fast = await asyncpg.create_pool(
-            min_size=1, max_size=FAST_POOL_SIZE, statement_cache_size=64, **kw
+            min_size=1,
+            max_size=FAST_POOL_SIZE,
+            statement_cache_size=64,
+            reset=_keep_session,
+            **kw,
         )
+
+    @asynccontextmanager
+    async def fast_connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection from the PostgreSQL fast pool, granted first come, first served."""
+        async with self._fast_gate, self.fast.acquire() as conn:
+            yield conn
 
     async def close(self) -> None:
         if self.fast is not None:
@@ -123,6 +137,14 @@ class Database:
         else:
             async with self._write() as session, session.begin():
                 yield session
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Pool reset hook: skip asyncpg's default RESET ALL / UNLISTEN round trip on release.
+
+    The fast pool only runs single statements that change no session state; asyncpg still
+    rolls back a transaction left open before calling this.
+    """
 
 
 def alembic_config() -> Config:

@@ -81,7 +81,7 @@ async def create_order_pg(
         [it.unit_price_fen for it in req.items],
     )
     try:
-        async with store.db.fast.acquire() as conn:
+        async with store.db.fast_connection() as conn:
             raw = await conn.fetchval(CALL, *args)
     except asyncpg.UniqueViolationError as e:
         raise DuplicateOrder(str(e)) from e

@@ -73,10 +73,12 @@ def _run(cmd: list[str], what: str) -> None:
 
 
 @contextmanager
-def postgres_server(unix_socket: bool = False) -> Iterator[str]:
+def postgres_server(unix_socket: bool = False, durable: bool = False) -> Iterator[str]:
     """Yield `postgresql+asyncpg://...` of a server that lives for the `with` block.
 
     With unix_socket=True the URL connects over the cluster's Unix socket instead of TCP.
+    Tests trade durability for speed (fsync off); durable=True keeps PostgreSQL's defaults,
+    every commit flushed to disk, as a shop would run it: benchmarks use that.
     """
     if os.environ.get(ENV_URL):
         yield os.environ[ENV_URL]
@@ -111,9 +113,10 @@ def postgres_server(unix_socket: bool = False) -> Iterator[str]:
         )
         opts = (
             f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c max_connections=300 "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
             "-c shared_buffers=128MB"
         )
+        if not durable:
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         _run(
             prefix
             + [f"{bindir}/pg_ctl", "-D", data, "-l", log, "-o", opts, "-w", "-t", "60", "start"],
