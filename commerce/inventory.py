@@ -14,21 +14,25 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from commerce.errors import InsufficientStock
 from commerce.models import Allocation, Batch, Reservation, Sku, Stock
 
 
-async def lapsed(session: AsyncSession, stock_ids: list[int], now: datetime) -> dict[int, int]:
+def _lapsed_query(stock_ids: list[int], now: datetime):
     """Units in reservations past their deadline that are not released yet, per stock."""
-    if not stock_ids:
-        return {}
-    q = (
+    return (
         select(Reservation.stock_id, func.sum(Reservation.quantity))
         .where(Reservation.stock_id.in_(stock_ids), Reservation.expires_at <= now)
         .group_by(Reservation.stock_id)
     )
-    return {sid: int(n) for sid, n in await session.execute(q)}
+
+
+async def lapsed(session: AsyncSession, stock_ids: list[int], now: datetime) -> dict[int, int]:
+    if not stock_ids:
+        return {}
+    return {sid: int(n) for sid, n in await session.execute(_lapsed_query(stock_ids, now))}
 
 
 async def _drop_reservations(session: AsyncSession, order_id: str) -> None:
@@ -47,8 +51,8 @@ async def _drop_reservations(session: AsyncSession, order_id: str) -> None:
         )
 
 
-async def reserve(
-    session: AsyncSession, sku: Sku, qty: int, order_id: str, expires_at: datetime, now: datetime
+def reserve(
+    session: Session, sku: Sku, qty: int, order_id: str, expires_at: datetime, now: datetime
 ) -> tuple[int, list[str]]:
     """Hold `qty` units for an unpaid order, earliest-expiring batch first.
 
@@ -56,7 +60,7 @@ async def reserve(
     """
     # Lock first, then sum the holds in a second statement: under READ COMMITTED a new
     # statement sees reservations committed by whoever held the lock before us.
-    rows = await session.execute(
+    rows = session.execute(
         select(Stock.id, Stock.batch_id, Stock.quantity - Stock.allocated - Stock.reserved)
         .join(Batch, Batch.id == Stock.batch_id)
         .where(Stock.sku_id == sku.id, Batch.expiry_date >= now.date())
@@ -64,7 +68,8 @@ async def reserve(
         .with_for_update(of=Stock)
     )
     stocks = rows.all()
-    back = await lapsed(session, [sid for sid, _, _ in stocks], now)
+    ids = [sid for sid, _, _ in stocks]
+    back = {sid: int(n) for sid, n in session.execute(_lapsed_query(ids, now))} if ids else {}
     free = [(sid, bid, max(0, int(n) + back.get(sid, 0))) for sid, bid, n in stocks]
     total = sum(n for _, _, n in free)
     if total < qty:
@@ -76,7 +81,7 @@ async def reserve(
             session.add(
                 Reservation(stock_id=sid, order_id=order_id, quantity=take, expires_at=expires_at)
             )
-            await session.execute(
+            session.execute(
                 update(Stock).where(Stock.id == sid).values(reserved=Stock.reserved + take)
             )
             used.append(bid)

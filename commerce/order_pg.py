@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import asyncpg
 
-from commerce import order_state
 from commerce.errors import (
     CommerceError,
     InsufficientStock,
@@ -23,7 +22,6 @@ from commerce.errors import (
     PurchaseLimitExceeded,
 )
 from commerce.events import ShopEvent, stock_events
-from commerce.models import Order
 from commerce.money import yuan_str
 
 if TYPE_CHECKING:
@@ -57,7 +55,7 @@ async def create_order_pg(
     store: Store, req: OrderRequest, key: str, fp: str
 ) -> tuple[dict, list[ShopEvent]]:
     """Same contract as OrderService._create, in one round trip and one implicit transaction."""
-    from commerce.orders import render
+    from commerce.orders import render, unpaid_order
 
     now = store.clock()
     order_id = f"YL{now:%Y%m%d%H%M%S}{secrets.token_hex(4).upper()}"
@@ -91,21 +89,7 @@ async def create_order_pg(
             raise
         raise err from None
     result = json.loads(raw)
-    subtotal = result["subtotal"]
-    order = Order(
-        id=order_id,
-        buyer_id=req.buyer_id,
-        status=order_state.UNPAID,
-        subtotal_fen=subtotal,
-        discount_fen=0,
-        total_fen=subtotal,
-        room_id=req.room_id,
-        persona=req.persona,
-        segment=req.segment,
-        created_at=now,
-        expires_at=expires,
-        cancel_reason=None,
-    )
+    order = unpaid_order(order_id, req, result["subtotal"], now, expires)
     events: list[ShopEvent] = []
     batches: set[str] = set()
     by_code = {ln["sku"]: ln for ln in result["lines"]}

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from commerce import inventory, order_state, promotions
 from commerce.crypto import mask_address, mask_name, mask_phone
@@ -133,72 +134,10 @@ class OrderService:
         now = store.clock()
         order_id = f"YL{now:%Y%m%d%H%M%S}{secrets.token_hex(4).upper()}"
         expires = now + timedelta(minutes=store.reservation_minutes)
-        events: list[ShopEvent] = []
-        async with store.db.write() as s:
-            priced = await promotions.price_lines(s, [it.sku for it in req.items], req.room_id, now)
-            lines: list[tuple[Sku, int, int, int | None]] = []
-            for it in req.items:
-                if it.sku not in priced:
-                    raise InvalidInput(f"商品不存在：{it.sku}")
-                sku, price, fs = priced[it.sku]
-                if it.unit_price_fen is not None and it.unit_price_fen != price:
-                    raise PriceMismatch(f"{sku.code} 价格已变为 {yuan_str(price)} 元，请刷新后重试")
-                await promotions.check_purchase_limit(s, req.buyer_id, sku, it.quantity, fs)
-                lines.append((sku, it.quantity, price, fs.id if fs else None))
-            subtotal = sum(q * p for _, q, p, _ in lines)
-            order = Order(
-                id=order_id,
-                idempotency_key=key,
-                request_hash=fp,
-                buyer_id=req.buyer_id,
-                buyer_name_enc=store.keys.encrypt(req.buyer_name),
-                phone_enc=store.keys.encrypt(req.phone),
-                address_enc=store.keys.encrypt(req.address),
-                status=order_state.UNPAID,
-                subtotal_fen=subtotal,
-                discount_fen=0,
-                total_fen=subtotal,
-                room_id=req.room_id,
-                persona=req.persona,
-                segment=req.segment,
-                created_at=now,
-                expires_at=expires,
-                updated_at=now,
-            )
-            s.add(order)
-            await s.flush()  # a duplicate Idempotency-Key fails here, before any stock is touched
-            batches: set[str] = set()
-            # Lock stock rows in SKU id order so concurrent multi-line orders cannot deadlock.
-            for sku, qty, price, fs_id in sorted(lines, key=lambda x: x[0].id):
-                left, used = await inventory.reserve(s, sku, qty, order_id, expires, now)
-                batches.update(used)
-                if fs_id is not None:
-                    await promotions.claim_flash_units(s, fs_id, qty)
-                s.add(
-                    OrderLine(
-                        order_id=order_id,
-                        sku_id=sku.id,
-                        quantity=qty,
-                        unit_price_fen=price,
-                        flash_sale_id=fs_id,
-                    )
-                )
-                events += stock_events(req.room_id, sku.code, left)
-            if req.coupon_code:
-                coupon, discount = await promotions.apply_coupon(
-                    s,
-                    req.coupon_code,
-                    req.buyer_id,
-                    req.room_id,
-                    [(a, b, c) for a, b, c, _ in lines],
-                    now,
-                )
-                order.coupon_id, order.discount_fen = coupon.id, discount
-                order.total_fen = subtotal - discount
-                s.add(
-                    CouponRedemption(coupon_id=coupon.id, buyer_id=req.buyer_id, order_id=order_id)
-                )
-            await s.flush()
+        sealed = tuple(store.keys.encrypt(v) for v in (req.buyer_name, req.phone, req.address))
+        order, lines, batches, events = await store.db.run_write(
+            _place, req, key, fp, order_id, sealed, now, expires
+        )
         view = render(
             order,
             (req.buyer_name, req.phone, req.address),
@@ -290,6 +229,88 @@ class OrderService:
             self.store.emit(events)
             done += 1
         return done
+
+
+def _place(
+    s: Session,
+    req: OrderRequest,
+    key: str,
+    fp: str,
+    order_id: str,
+    sealed: tuple[str, str, str],
+    now: datetime,
+    expires: datetime,
+) -> tuple[Order, list[tuple[Sku, int, int, int | None]], set[str], list[ShopEvent]]:
+    """Place an order inside one write transaction (sync: see Database.run_write)."""
+    events: list[ShopEvent] = []
+    priced = promotions.price_lines(s, [it.sku for it in req.items], req.room_id, now)
+    lines: list[tuple[Sku, int, int, int | None]] = []
+    for it in req.items:
+        if it.sku not in priced:
+            raise InvalidInput(f"商品不存在：{it.sku}")
+        sku, price, fs = priced[it.sku]
+        if it.unit_price_fen is not None and it.unit_price_fen != price:
+            raise PriceMismatch(f"{sku.code} 价格已变为 {yuan_str(price)} 元，请刷新后重试")
+        promotions.check_purchase_limit(s, req.buyer_id, sku, it.quantity, fs)
+        lines.append((sku, it.quantity, price, fs.id if fs else None))
+    subtotal = sum(q * p for _, q, p, _ in lines)
+    order = unpaid_order(order_id, req, subtotal, now, expires)
+    order.idempotency_key, order.request_hash = key, fp
+    order.buyer_name_enc, order.phone_enc, order.address_enc = sealed
+    s.add(order)
+    s.flush()  # a duplicate Idempotency-Key fails here, before any stock is touched
+    batches: set[str] = set()
+    # Lock stock rows in SKU id order so concurrent multi-line orders cannot deadlock.
+    for sku, qty, price, fs_id in sorted(lines, key=lambda x: x[0].id):
+        left, used = inventory.reserve(s, sku, qty, order_id, expires, now)
+        batches.update(used)
+        if fs_id is not None:
+            promotions.claim_flash_units(s, fs_id, qty)
+        s.add(
+            OrderLine(
+                order_id=order_id,
+                sku_id=sku.id,
+                quantity=qty,
+                unit_price_fen=price,
+                flash_sale_id=fs_id,
+            )
+        )
+        events += stock_events(req.room_id, sku.code, left)
+    if req.coupon_code:
+        coupon, discount = promotions.apply_coupon(
+            s,
+            req.coupon_code,
+            req.buyer_id,
+            req.room_id,
+            [(a, b, c) for a, b, c, _ in lines],
+            now,
+        )
+        order.coupon_id, order.discount_fen = coupon.id, discount
+        order.total_fen = subtotal - discount
+        s.add(CouponRedemption(coupon_id=coupon.id, buyer_id=req.buyer_id, order_id=order_id))
+    s.flush()
+    return order, lines, batches, events
+
+
+def unpaid_order(
+    order_id: str, req: OrderRequest, subtotal: int, now: datetime, expires: datetime
+) -> Order:
+    """A new order row (not yet added to any session) as every creation path starts it."""
+    return Order(
+        id=order_id,
+        buyer_id=req.buyer_id,
+        status=order_state.UNPAID,
+        subtotal_fen=subtotal,
+        discount_fen=0,
+        total_fen=subtotal,
+        room_id=req.room_id,
+        persona=req.persona,
+        segment=req.segment,
+        created_at=now,
+        expires_at=expires,
+        updated_at=now,
+        cancel_reason=None,
+    )
 
 
 def render(

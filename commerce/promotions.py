@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from commerce.errors import (
     CouponNotApplicable,
@@ -88,15 +89,15 @@ async def price_for(session: AsyncSession, sku: Sku, room_id: str | None, now: d
     return Pricing(sku.price_fen, None)
 
 
-async def price_lines(
-    session: AsyncSession, codes: list[str], room_id: str | None, now: datetime
+def price_lines(
+    session: Session, codes: list[str], room_id: str | None, now: datetime
 ) -> dict[str, tuple[Sku, int, FlashSale | None]]:
     """code -> (sku, unit price, running flash sale) in one query; unknown codes are absent.
 
     A flash-sale price applies only in its own room while it runs.
     """
     if room_id is None:
-        rows = await session.execute(select(Sku).where(Sku.code.in_(codes), Sku.active.is_(True)))
+        rows = session.execute(select(Sku).where(Sku.code.in_(codes), Sku.active.is_(True)))
         return {s.code: (s, s.price_fen, None) for s in rows.scalars()}
     running = and_(
         FlashSale.sku_id == Sku.id,
@@ -104,7 +105,7 @@ async def price_lines(
         FlashSale.starts_at <= now,
         FlashSale.ends_at > now,
     )
-    rows = await session.execute(
+    rows = session.execute(
         select(Sku, FlashSale)
         .outerjoin(FlashSale, running)
         .where(Sku.code.in_(codes), Sku.active.is_(True))
@@ -112,9 +113,9 @@ async def price_lines(
     return {s.code: (s, fs.price_fen if fs else s.price_fen, fs) for s, fs in rows}
 
 
-async def claim_flash_units(session: AsyncSession, flash_sale_id: int, qty: int) -> None:
+def claim_flash_units(session: Session, flash_sale_id: int, qty: int) -> None:
     """Atomically count units against the cap; the WHERE clause is the guard."""
-    res = await session.execute(
+    res = session.execute(
         update(FlashSale)
         .where(FlashSale.id == flash_sale_id, FlashSale.sold + qty <= FlashSale.cap)
         .values(sold=FlashSale.sold + qty)
@@ -129,8 +130,8 @@ async def release_flash_units(session: AsyncSession, flash_sale_id: int, qty: in
     )
 
 
-async def bought_units(
-    session: AsyncSession, buyer_id: str, sku_id: int, flash_sale_id: int | None = None
+def bought_units(
+    session: Session, buyer_id: str, sku_id: int, flash_sale_id: int | None = None
 ) -> int:
     q = (
         select(func.coalesce(func.sum(OrderLine.quantity), 0))
@@ -141,24 +142,24 @@ async def bought_units(
     )
     if flash_sale_id is not None:
         q = q.where(OrderLine.flash_sale_id == flash_sale_id)
-    return int((await session.execute(q)).scalar_one())
+    return int((session.execute(q)).scalar_one())
 
 
-async def check_purchase_limit(
-    session: AsyncSession, buyer_id: str, sku: Sku, qty: int, fs: FlashSale | None
+def check_purchase_limit(
+    session: Session, buyer_id: str, sku: Sku, qty: int, fs: FlashSale | None
 ) -> None:
     limits = []
     if sku.per_user_limit:
-        limits.append((sku.per_user_limit, await bought_units(session, buyer_id, sku.id)))
+        limits.append((sku.per_user_limit, bought_units(session, buyer_id, sku.id)))
     if fs is not None and fs.per_user_limit:
-        limits.append((fs.per_user_limit, await bought_units(session, buyer_id, sku.id, fs.id)))
+        limits.append((fs.per_user_limit, bought_units(session, buyer_id, sku.id, fs.id)))
     for limit, already in limits:
         if already + qty > limit:
             raise PurchaseLimitExceeded(f"{sku.code} 每人限购 {limit} 件，已购 {already} 件")
 
 
-async def apply_coupon(
-    session: AsyncSession,
+def apply_coupon(
+    session: Session,
     code: str,
     buyer_id: str,
     room_id: str | None,
@@ -166,7 +167,7 @@ async def apply_coupon(
     now: datetime,
 ) -> tuple[Coupon, int]:
     """Validate a coupon against (sku, qty, unit price) lines; returns (coupon, discount fen)."""
-    c = (await session.execute(select(Coupon).where(Coupon.code == code))).scalar_one_or_none()
+    c = (session.execute(select(Coupon).where(Coupon.code == code))).scalar_one_or_none()
     if c is None:
         raise CouponNotApplicable(f"优惠券不存在：{code}")
     if not (c.starts_at <= now < c.ends_at):
@@ -181,7 +182,7 @@ async def apply_coupon(
             f"未达到优惠券 {code} 的最低消费 {short_yuan(c.min_spend_fen)} 元"
         )
     used_by_buyer = (
-        await session.execute(
+        session.execute(
             select(func.count(CouponRedemption.id)).where(
                 CouponRedemption.coupon_id == c.id, CouponRedemption.buyer_id == buyer_id
             )
@@ -190,7 +191,7 @@ async def apply_coupon(
     if used_by_buyer >= c.per_user_limit:
         raise CouponNotApplicable(f"优惠券 {code} 每人限用 {c.per_user_limit} 次")
     if c.total_limit is not None:
-        res = await session.execute(
+        res = session.execute(
             update(Coupon)
             .where(Coupon.id == c.id, Coupon.used < Coupon.total_limit)
             .values(used=Coupon.used + 1)
@@ -198,7 +199,7 @@ async def apply_coupon(
         if res.rowcount != 1:
             raise CouponNotApplicable(f"优惠券 {code} 已领完")
     else:
-        await session.execute(update(Coupon).where(Coupon.id == c.id).values(used=Coupon.used + 1))
+        session.execute(update(Coupon).where(Coupon.id == c.id).values(used=Coupon.used + 1))
     discount = c.value if c.kind == "fixed" else base * c.value // 100
     return c, min(discount, base)
 

@@ -217,3 +217,41 @@ async def test_reopening_keeps_data_and_does_not_reseed(db_url, clock):
         assert len(await s2.fact_sheets()) == len(DEMO_PRODUCTS)
     finally:
         await s2.close()
+
+
+async def test_cancelled_order_request_keeps_the_writer_locked_until_it_commits(tmp_path, clock):
+    """A buyer who drops mid-order: the transaction still ends before the next writer starts,
+    and retrying with the same key returns the one order it placed."""
+    import threading
+
+    from commerce import open_store
+    from tests.commerce.conftest import SECRET
+
+    store = await open_store(
+        f"sqlite+aiosqlite:///{tmp_path}/shop.db",
+        secret_key=SECRET,
+        clock=clock,
+        background=False,
+        seed_demo=False,
+    )
+    try:
+        await add_product(store, "drop", 5)
+        gate = threading.Event()
+        # Hold the writer thread so the order's transaction is queued behind it.
+        blocker = asyncio.get_running_loop().run_in_executor(store.db._lite_thread, gate.wait, 10)
+        task = asyncio.create_task(store.orders.create(req("drop", 2), "k-drop"))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.sleep(0.05)
+        assert store.db._write_lock.locked()
+        gate.set()
+        await blocker
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert not store.db._write_lock.locked()
+        again, created = await store.orders.create(req("drop", 2), "k-drop")
+        assert not created and again["status"] == "unpaid"
+        assert await store.available("drop") == 3
+        assert await reserved_mismatches(store) == []
+    finally:
+        await store.close()
