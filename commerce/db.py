@@ -89,8 +89,6 @@ class Database:
         self._write = async_sessionmaker(bind, expire_on_commit=False)
         # One writer at a time inside this process on SQLite: queue in asyncio, not in busy-waits.
         self._write_lock = asyncio.Lock()
-        # Single-statement transactions (the PostgreSQL order function) skip BEGIN/COMMIT.
-        self.autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.fast: asyncpg.Pool | None = None
         self._lite: sessionmaker[Session] | None = None
         self._lite_thread: ThreadPoolExecutor | None = None
@@ -123,8 +121,8 @@ class Database:
     async def run_write(self, fn: Callable[..., T], *args: object) -> T:
         """Run `fn(session, *args)`, a sync function, in one write transaction.
 
-        On a SQLite file it runs on a plain sqlite3 connection in this database's writer
-        thread, one hand-off for the whole transaction: through aiosqlite every statement
+        On a SQLite file it runs on a pysqlite connection in this database's writer thread,
+        one hand-off for the whole transaction: through aiosqlite every statement
         costs three or four (cursor, execute, fetch, close), 29 for an order, and with SQLite
         serialising writers those hand-offs set the shop's ceiling. Elsewhere it runs on the
         async engine through `AsyncSession.run_sync`.
