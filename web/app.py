@@ -32,6 +32,7 @@ class Settings:
     demo_room: bool = True
     online_voice: bool = False  # try edge-tts first (falls back to eSpeak)
     stamp: bool = False
+    public_url: str | None = None  # where `yunlian serve` listens; printed once rooms are live
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -44,6 +45,14 @@ class Settings:
 
 def page(name: str) -> str:
     return (HERE / "templates" / name).read_text(encoding="utf-8")
+
+
+def announce(base: str, rooms: list[dict]) -> None:
+    """Tell a newcomer where to click, once the rooms are live."""
+    lines = [f"云链销通 已启动: {base}/"]
+    lines += [f"  观看直播 ({r['title']}): {base}/rooms/{r['room_id']}" for r in rooms]
+    lines.append(f"  农户控制台: {base}/panel")
+    print("\n".join(lines), flush=True)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -66,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     stamp=settings.stamp,
                 )
             )
+        if settings.public_url:
+            announce(settings.public_url, engine.list_rooms())
         try:
             yield
         finally:
