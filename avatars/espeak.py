@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import espeakng_loader
 import numpy as np
@@ -50,11 +50,15 @@ _CALLBACK = ctypes.CFUNCTYPE(
 
 @dataclass(frozen=True)
 class RawSpeech:
-    """eSpeak output: mono int16 PCM and (ms, phoneme) events."""
+    """eSpeak output: mono int16 PCM and (ms, phoneme) events.
+
+    `positions` holds (ms, character index into the text, 1-based) for every phoneme, in the
+    same order; the speech timeline cuts lines at word boundaries found through them."""
 
     pcm: np.ndarray
     sample_rate: int
     phonemes: list[tuple[int, str]]
+    positions: list[tuple[int, int]] = field(default_factory=list)
 
 
 class ESpeak:
@@ -88,6 +92,7 @@ class ESpeak:
             raise RuntimeError("libespeak-ng failed to initialise")
         self._chunks: list[np.ndarray] = []
         self._phonemes: list[tuple[int, str]] = []
+        self._positions: list[tuple[int, int]] = []
         self._callback = _CALLBACK(self._on_synth)  # keep a reference: ctypes does not
         lib.espeak_SetSynthCallback(self._callback)
         self._lock = threading.Lock()
@@ -107,6 +112,7 @@ class ESpeak:
             ev = events[i]
             if ev.type == _EVENT_PHONEME:
                 self._phonemes.append((ev.audio_position, ev.id.string.decode("ascii", "replace")))
+                self._positions.append((ev.audio_position, ev.text_position))
             i += 1
         return 0
 
@@ -116,7 +122,7 @@ class ESpeak:
         """Speak `text` and return all of it; rate in words per minute, pitch 0-99."""
         data = text.encode("utf-8") + b"\0"
         with self._lock:
-            self._chunks, self._phonemes = [], []
+            self._chunks, self._phonemes, self._positions = [], [], []
             lib = self._lib
             if lib.espeak_SetVoiceByName(voice.encode()) != 0:
                 raise ValueError(f"eSpeak has no voice {voice!r}")
@@ -127,4 +133,9 @@ class ESpeak:
             if err != 0:
                 raise RuntimeError(f"espeak_Synth failed with code {err}")
             pcm = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
-            return RawSpeech(pcm=pcm, sample_rate=self.sample_rate, phonemes=list(self._phonemes))
+            return RawSpeech(
+                pcm=pcm,
+                sample_rate=self.sample_rate,
+                phonemes=list(self._phonemes),
+                positions=list(self._positions),
+            )

@@ -36,10 +36,43 @@ class Speech:
     visemes: tuple[tuple[float, str], ...]  # (start seconds, viseme), sorted
     envelope: np.ndarray  # float32 0..1 at ENVELOPE_HZ, mouth openness
     backend: str = "espeak"
+    # where the line may be cut so an answer can go first: (seconds, index into text), sorted
+    breaks: tuple[tuple[float, int], ...] = ()
 
     @property
     def duration(self) -> float:
         return len(self.pcm) / SAMPLE_RATE
+
+    def next_break(self, t: float) -> tuple[float, int] | None:
+        """The first cut point at or after `t` seconds that leaves something to say."""
+        for at, index in self.breaks:
+            if at >= t and at < self.duration - 0.2 and 0 < index < len(self.text):
+                return at, index
+        return None
+
+    def split(self, at: float, index: int) -> tuple[Speech, Speech]:
+        """The part before `at` seconds (text[:index]) and the rest, each a Speech."""
+        n = int(round(at * SAMPLE_RATE))
+        e = int(round(at * ENVELOPE_HZ))
+        head = Speech(
+            text=self.text[:index],
+            pcm=self.pcm[:n],
+            visemes=tuple(v for v in self.visemes if v[0] < at),
+            envelope=self.envelope[:e],
+            backend=self.backend,
+            breaks=tuple(b for b in self.breaks if b[0] < at),
+        )
+        before = [v for v in self.visemes if v[0] <= at]
+        lead = ((0.0, before[-1][1]),) if before and before[-1][0] < at else ()
+        tail = Speech(
+            text=self.text[index:],
+            pcm=self.pcm[n:],
+            visemes=lead + tuple((s - at, v) for s, v in self.visemes if s >= at),
+            envelope=self.envelope[e:],
+            backend=self.backend,
+            breaks=tuple((s - at, i - index) for s, i in self.breaks if s > at and i > index),
+        )
+        return head, tail
 
     def viseme_at(self, t: float) -> str:
         """Viseme active at `t` seconds into the utterance."""
@@ -104,6 +137,62 @@ def resample_to_48k(pcm: np.ndarray, rate: int) -> np.ndarray:
     return np.concatenate(out).astype(np.int16) if out else np.zeros(0, np.int16)
 
 
+PUNCTUATION = set("，。！？、；：,.!?;:…～~ ")
+
+
+def word_starts(text: str) -> set[int]:
+    """Indices where a word (or a punctuation mark) begins, by jieba's segmentation."""
+    import jieba
+
+    starts, i = set(), 0
+    for word in jieba.cut(text):
+        starts.add(i)
+        i += len(word)
+    return starts
+
+
+def espeak_breaks(
+    text: str, phonemes: list[tuple[int, str]], positions: list[tuple[int, int]]
+) -> tuple[tuple[float, int], ...]:
+    """Cut points of an eSpeak line: the end of each syllable that ends a word, and each pause.
+
+    eSpeak marks a syllable's end with the phoneme `_|` and reports, for every phoneme, the
+    1-based index of the character it came from, so a syllable end at character p is a word
+    boundary when a word starts at index p."""
+    if not positions or len(positions) != len(phonemes):
+        return ()
+    starts = word_starts(text)
+    out: dict[int, float] = {}
+    for (ms, name), (_, pos) in zip(phonemes, positions, strict=True):
+        if name == "_|" and 0 < pos < len(text):
+            index = pos
+            while index < len(text) and text[index] in PUNCTUATION:
+                index += 1  # a cut before "，" resumes after it
+            if pos in starts and index < len(text):
+                out.setdefault(index, ms / 1000.0)
+    return tuple(sorted((t, i) for i, t in out.items()))
+
+
+def pause_breaks(text: str, pcm: np.ndarray, min_gap: float = 0.12):
+    """Cut points from silences in the audio (backends without phoneme events): each pause
+    of at least `min_gap` seconds, mapped to the punctuation marks of the text in order."""
+    marks = [i + 1 for i, ch in enumerate(text) if ch in "，。！？、；：,.!?;:" and i + 1 < len(text)]
+    hop = SAMPLE_RATE // 100
+    n = len(pcm) // hop
+    if not marks or n == 0:
+        return ()
+    loud = np.abs(pcm[: n * hop].astype(np.int32)).reshape(n, hop).max(axis=1) > 300
+    gaps, run = [], 0
+    for k, is_loud in enumerate(loud):
+        if not is_loud:
+            run += 1
+        elif run:
+            if run * 0.01 >= min_gap and k - run > 0:
+                gaps.append((k - run) * 0.01)
+            run = 0
+    return tuple(zip(gaps, marks, strict=False))
+
+
 class VoiceBackend:
     """A TTS backend: implement `_synthesize`; chaining, timeouts and counters come from VoiceChain."""
 
@@ -130,7 +219,12 @@ class ESpeakVoice(VoiceBackend):
         pcm = resample_to_48k(raw.pcm, raw.sample_rate)
         visemes = tuple((ms / 1000.0, phoneme_viseme(ph)) for ms, ph in raw.phonemes)
         return Speech(
-            text=text, pcm=pcm, visemes=visemes, envelope=energy_envelope(pcm), backend=self.name
+            text=text,
+            pcm=pcm,
+            visemes=visemes,
+            envelope=energy_envelope(pcm),
+            backend=self.name,
+            breaks=espeak_breaks(text, raw.phonemes, raw.positions),
         )
 
     async def _synthesize(self, text: str, persona: Persona, rate: float, pitch: float) -> Speech:
@@ -159,7 +253,14 @@ class EdgeVoice(VoiceBackend):
             (i / ENVELOPE_HZ, "open" if v > 0.6 else "mid" if v > 0.2 else "rest")
             for i, v in enumerate(env[::4])
         )
-        return Speech(text=text, pcm=pcm, visemes=visemes, envelope=env, backend=self.name)
+        return Speech(
+            text=text,
+            pcm=pcm,
+            visemes=visemes,
+            envelope=env,
+            backend=self.name,
+            breaks=pause_breaks(text, pcm),
+        )
 
 
 def _decode_to_48k(data: bytes) -> np.ndarray:

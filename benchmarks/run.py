@@ -19,6 +19,7 @@ SECTIONS = {
     "media": "benchmarks.bench_media",
     "scripts": "benchmarks.bench_scripts",
     "commerce": "benchmarks.bench_commerce",
+    "danmaku": "benchmarks.bench_danmaku",
 }
 RESULTS = Path(__file__).with_name("results.json")
 

@@ -71,3 +71,28 @@ class Conflict(CommerceError):
     """The thing already exists (a SKU code, a batch id)."""
 
     status = 409
+
+
+class TicketError(Exception):
+    """Base of customer-service ticket errors; `reason` is safe to show. No HTTP status here:
+    the web layer maps each one."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvalidTicket(TicketError):
+    """A field of a ticket, a note or a list filter is missing, too long or not allowed."""
+
+
+class TicketNotFound(TicketError):
+    def __init__(self, ticket_id: str) -> None:
+        super().__init__(f"工单不存在：{ticket_id[:64]}")
+        self.ticket_id = ticket_id
+
+
+class TicketAlreadyClosed(TicketError):
+    def __init__(self, ticket_id: str) -> None:
+        super().__init__(f"工单 {ticket_id} 已关闭")
+        self.ticket_id = ticket_id

@@ -279,3 +279,28 @@ class TraceHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     frontier: Mapped[list] = mapped_column(JSON, default=list)  # hex subtree roots, largest first
+
+
+class Ticket(Base):
+    """A customer-service ticket opened from a live room (complaint, question, refund)."""
+
+    __tablename__ = "cs_tickets"
+    __table_args__ = (
+        Index("ix_cs_tickets_status_created", "status", "created_at"),
+        Index("ix_cs_tickets_room_user_status", "room_id", "user_id", "status"),
+    )
+    # Insertion order: breaks ties between tickets opened in the same clock tick.
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[str] = mapped_column(String(16), unique=True)  # public: "cs-" + 12 hex
+    room_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    nickname: Mapped[str] = mapped_column(String(64), default="")
+    kind: Mapped[str] = mapped_column(String(16))  # complaint | question | refund | other
+    text: Mapped[str] = mapped_column(String(500))
+    product_sku: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32), default="")
+    status: Mapped[str] = mapped_column(String(8))  # open | closed
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    note: Mapped[str | None] = mapped_column(String(500))

@@ -46,6 +46,7 @@ class Store:
         from commerce.orders import OrderService
         from commerce.payments import PaymentService, SimulatedProvider
         from commerce.promo_service import PromotionService
+        from commerce.tickets import TicketService
         from commerce.trace.service import TraceService
 
         self.orders = OrderService(self)
@@ -53,6 +54,7 @@ class Store:
         self.payments = PaymentService(self, self.provider)
         self.promotions = PromotionService(self)
         self.trace = TraceService(self)
+        self.tickets = TicketService(self)
 
     @property
     def url(self) -> str:

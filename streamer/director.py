@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from avatars.personas import Persona
 from avatars.renderer import Card
 from avatars.voice import VoiceChain
 from commerce.facts import ProductFacts
-from scripts_gen import Line, ScriptWriter, SegmentContext
+from danmaku.messages import Analysis, Comment, Enter, Follow, Gift, RoomMessage
+from danmaku.mood import Delivery, Mood, RoomMood, delivery_for
+from danmaku.topics import complaint_topic
+from scripts_gen import AnswerContext, Line, ScriptWriter, SegmentContext, reactions
+from scripts_gen.style import style_for
+from streamer.events import Answered, MoodChanged, Reply, RoomEvent
+from streamer.questions import Asker, Question, QuestionInbox
 from streamer.timeline import SpeechTimeline, Utterance
 
 log = logging.getLogger(__name__)
@@ -27,6 +35,25 @@ PRIORITY = {"answer": 0, "handoff": 0, "reaction": 1, "filler": 2, "script": 2}
 LOOKAHEAD_SECONDS = 3.0
 WRITER_DEADLINE = 2.5  # seconds a writer may take for one line before a filler is spoken
 THANKS_INTERVAL = 8.0  # at most one spoken thank-you per this many seconds
+# the host hears everyone but speaks to the room sparingly: per-kind cooldowns in seconds
+COOLDOWN = {"greet": 20.0, "gift": 8.0, "follow": 15.0, "apology": 10.0, "value": 45.0, "cta": 30.0}
+MAX_NAMES = 20  # names remembered for the next greeting / thanks (bounded)
+MAX_TICKET_TASKS = 50
+PRICE_TREND = 0.15  # complaint share rising by this much (fast vs slow window) re-explains value
+PURCHASE_TREND = 0.15
+
+
+@dataclass(frozen=True)
+class TicketRequest:
+    """A complaint or an unanswered question for a person to follow up."""
+
+    room_id: str
+    user_id: str
+    nickname: str
+    kind: str  # "complaint" | "question"
+    text: str
+    product_sku: str | None
+    reason: str  # "quality", "shipping", "service", "low_confidence"
 
 
 @dataclass
@@ -35,6 +62,10 @@ class DirectorStats:
     interruptions: int = 0
     writer_errors: int = 0
     products_skipped: int = 0
+    heard: dict[str, int] = field(default_factory=dict)  # by intent / message kind
+    reactions_skipped: int = 0  # reactions folded into a cooldown
+    tickets: int = 0
+    tickets_dropped: int = 0
     last_line: str = ""
     by_kind: dict[str, int] = field(default_factory=dict)
 
@@ -95,6 +126,10 @@ class Director:
         catalog: Callable[[], Awaitable[list[ProductFacts]]],
         lineup: list[str] | None = None,
         on_line: Callable[[Line], None] | None = None,
+        desk=None,
+        publish: Callable[[RoomEvent], None] | None = None,
+        open_ticket: Callable[[TicketRequest], Awaitable[object]] | None = None,
+        seed: int | None = None,
     ) -> None:
         self.room_id = room_id
         self.persona = persona
@@ -104,7 +139,19 @@ class Director:
         self.catalog = catalog
         self.lineup = lineup  # SKUs in order; None = whole catalog
         self.on_line = on_line
+        self.desk = desk if desk is not None else getattr(writer, "desk", None)
+        self.publish = publish or (lambda event: None)
+        self.open_ticket = open_ticket
+        self.rng = random.Random(seed)
+        self.room_mood = RoomMood()
         self.mood = "calm"
+        self.delivery: Delivery = delivery_for(self.room_mood.snapshot())
+        self.questions = QuestionInbox()
+        self._names: dict[str, deque[str]] = {k: deque(maxlen=MAX_NAMES) for k in COOLDOWN}
+        self._gift = "礼物"
+        self._last: dict[str, float] = {k: -v for k, v in COOLDOWN.items()}
+        self._complainers: deque[tuple[str, str | None]] = deque(maxlen=MAX_NAMES)
+        self._ticket_tasks: set[asyncio.Task] = set()
         self.live_events: list[str] = []
         self.stats = DirectorStats()
         self._urgent: asyncio.Queue[Line] = asyncio.Queue()
@@ -124,6 +171,220 @@ class Director:
         """Queue a line from outside (answer, reaction); it jumps ahead of the script."""
         self._urgent.put_nowait(line)
         self._wake.set()
+
+    # --- listening ------------------------------------------------------------------
+    def hear(self, message: RoomMessage, analysis: Analysis | None = None) -> str:
+        """Take in one message that passed moderation; returns what the host will do with it:
+        "answer", "merged", "ticket", "react" or "noted". Never blocks, never grows unbounded."""
+        kind = type(message).__name__.lower()
+        if isinstance(message, Comment) and analysis is not None:
+            kind = analysis.intent
+            self._update_mood(analysis)
+        self.stats.heard[kind] = self.stats.heard.get(kind, 0) + 1
+        action = "noted"
+        if isinstance(message, Comment) and analysis is not None:
+            action = self._hear_comment(message, analysis)
+        elif isinstance(message, Gift):
+            self._names["gift"].append(message.nickname)
+            self._gift = message.gift or self._gift
+            action = "react"
+        elif isinstance(message, Follow):
+            self._names["follow"].append(message.nickname)
+            action = "react"
+        elif isinstance(message, Enter):
+            self._names["greet"].append(message.nickname)
+        self._wake.set()
+        return action
+
+    def _hear_comment(self, c: Comment, a: Analysis) -> str:
+        if a.intent == "question":
+            status, recent = self.questions.add(c.text, Asker(c.user_id, c.nickname, c.dedup_id))
+            if recent is not None:  # just answered: the asker gets the same text at once
+                self.publish(
+                    Reply(self.room_id, (c.dedup_id,), c.text, recent[0], recent[1], (c.user_id,))
+                )
+            return "answer" if status == "queued" else "merged"
+        if a.intent == "complaint":
+            topic = complaint_topic(c.text)
+            if topic == "price":
+                return "react"
+            self._complainers.append((c.nickname, None))
+            self._file_ticket(
+                TicketRequest(
+                    self.room_id, c.user_id, c.nickname, "complaint", c.text, self._sku(), topic
+                )
+            )
+            return "ticket"
+        if a.intent == "greeting":
+            self._names["greet"].append(c.nickname)
+            return "react"
+        if a.intent == "purchase":
+            return "react"
+        return "noted"
+
+    def _sku(self) -> str | None:
+        return self._product.sku if self._product else None
+
+    def _update_mood(self, analysis: Analysis) -> None:
+        self.room_mood.update(analysis)
+        mood = self.room_mood.snapshot()
+        if mood.label != self.mood:
+            self._set_mood(mood)
+
+    def _set_mood(self, mood: Mood) -> None:
+        """A new mood changes the delivery now and the script from the next line on."""
+        self.mood = mood.label
+        self.delivery = delivery_for(mood)
+        if self._product is not None:  # re-plan the same product in the new mood
+            self._pinned = self._product.sku
+            self._segment = None
+            self.timeline.clear_pending(keep=lambda u: u.kind != "script")
+        self.publish(
+            MoodChanged(
+                self.room_id,
+                mood.label,
+                round(mood.score, 3),
+                {k: round(v, 3) for k, v in mood.intents.items()},
+                {
+                    "expression": self.delivery.expression,
+                    "rate": self.delivery.rate,
+                    "pitch": self.delivery.pitch,
+                },
+            )
+        )
+
+    def mood_info(self) -> dict:
+        mood = self.room_mood.snapshot()
+        if mood.label != self.mood:
+            self._set_mood(mood)  # decay alone can bring a room back to calm
+        return {
+            "mood": {
+                "score": round(mood.score, 3),
+                "label": mood.label,
+                "intents": {k: round(v, 3) for k, v in mood.intents.items()},
+            },
+            "delivery": {
+                "expression": self.delivery.expression,
+                "rate": self.delivery.rate,
+                "pitch": self.delivery.pitch,
+            },
+        }
+
+    def _file_ticket(self, request: TicketRequest) -> None:
+        if self.open_ticket is None:
+            return
+        if len(self._ticket_tasks) >= MAX_TICKET_TASKS:
+            self.stats.tickets_dropped += 1
+            return
+        task = asyncio.ensure_future(self._ticket(request))
+        self._ticket_tasks.add(task)
+        task.add_done_callback(self._ticket_tasks.discard)
+
+    async def _ticket(self, request: TicketRequest) -> None:
+        try:
+            await self.open_ticket(request)
+            self.stats.tickets += 1
+        except Exception:  # a ticket that cannot be stored must not stop the room
+            self.stats.tickets_dropped += 1
+            log.exception("room %s: ticket not stored", self.room_id)
+
+    async def _answer_next(self) -> bool:
+        q = self.questions.take()
+        if q is None:
+            return False
+        await self._answer(q)
+        return True
+
+    async def _answer(self, q: Question) -> None:
+        if self.desk is None:
+            return
+        first = q.askers[0]
+        products = list(self._products.values()) or await self.catalog()
+        ctx = AnswerContext(
+            room_id=self.room_id,
+            persona=self.persona.id,
+            viewer_id=first.user_id,
+            products=products,
+            current_sku=self._sku(),
+            mood=self.mood,
+        )
+        answer = self.desk.answer(q.text, ctx, self.rng)
+        self.questions.answered(q, answer.text, answer.handed_off)
+        self.publish(
+            Reply(
+                self.room_id,
+                tuple(a.question_id for a in q.askers),
+                q.text,
+                answer.text,
+                answer.handed_off,
+                tuple(dict.fromkeys(a.user_id for a in q.askers)),
+            )
+        )
+        self.publish(Answered(self.room_id, q.text, answer.text, answer.handed_off))
+        if answer.handed_off:
+            self._file_ticket(
+                TicketRequest(
+                    self.room_id,
+                    first.user_id,
+                    first.nickname,
+                    "question",
+                    q.text,
+                    answer.product_sku,
+                    "low_confidence",
+                )
+            )
+        if answer.line is not None:
+            names = [a.nickname for a in q.askers]
+            line = replace(
+                answer.line, text=reactions.answer_to(self.persona.id, names, answer.line.text)
+            )
+            await self._speak(line, interrupt=True)
+
+    def _due(self, kind: str) -> bool:
+        return time.monotonic() - self._last[kind] >= COOLDOWN[kind]
+
+    def _react_line(self) -> tuple[str, Line | None] | None:
+        """The one reaction most worth saying now, if its cooldown allows."""
+        pid, rng = self.persona.id, self.rng
+        if self._complainers and self._due("apology"):
+            names = [n for n, _ in self._complainers]
+            self._complainers.clear()
+            return "apology", reactions.apologize(pid, names, self._product)
+        product = self._product
+        if (
+            product is not None
+            and self._due("value")
+            and self.room_mood.trend("complaint") > PRICE_TREND
+        ):
+            return "value", reactions.reexplain_value(pid, product, rng)
+        if (
+            product is not None
+            and not product.sold_out
+            and self._due("cta")
+            and self.room_mood.trend("purchase") > PURCHASE_TREND
+        ):
+            return "cta", reactions.call_to_action(pid, product, rng)
+        for kind, make in (
+            ("gift", lambda names: reactions.thank_gift(pid, names, self._gift, rng)),
+            ("follow", lambda names: reactions.thank_follow(pid, names, rng)),
+            ("greet", lambda names: reactions.greet(pid, names, rng)),
+        ):
+            if self._names[kind] and self._due(kind):
+                names = list(self._names[kind])
+                self._names[kind].clear()
+                return kind, make(names)
+        return None
+
+    async def _react(self) -> None:
+        picked = self._react_line()
+        if picked is None:
+            return
+        kind, line = picked
+        self._last[kind] = time.monotonic()
+        if line is None:
+            self.stats.reactions_skipped += 1
+            return
+        await self._speak(line, interrupt=kind == "apology")
 
     def on_shop_event(self, kind: str, sku: str | None, data: dict) -> None:
         """React to the shop: thank buyers, follow a pinned product, drop a sold-out one."""
@@ -173,10 +434,13 @@ class Director:
                 pass
 
     async def _fill(self) -> None:
+        while await self._answer_next():
+            pass
         while not self._urgent.empty():
             line = self._urgent.get_nowait()
             self.stats.interruptions += 1
             await self._speak(line)
+        await self._react()
         if self.timeline.queued_seconds() < LOOKAHEAD_SECONDS:
             line = await self._next_script_line()
             if line is not None:
@@ -232,7 +496,23 @@ class Director:
             self.stats.products_skipped += 1
         return None
 
-    async def _speak(self, line: Line) -> None:
+    def _delivered(self, line: Line) -> Line:
+        """Script lines take the room's current delivery; reactions keep their own."""
+        if line.kind not in ("script", "filler"):
+            return line
+        style, d = style_for(self.persona.id), self.delivery
+        expression = d.expression if d.expression != "neutral" else line.expression
+        if self.mood != "upset" and line.expression == "excited":
+            expression = "excited"
+        return replace(
+            line,
+            expression=expression,
+            rate=round(style.rate * d.rate, 3),
+            pitch=round(style.pitch * d.pitch, 3),
+        )
+
+    async def _speak(self, line: Line, interrupt: bool = False) -> None:
+        line = self._delivered(line)
         speech = await self.voice.synthesize(line.text, self.persona, line.rate, line.pitch)
         product = self._products.get(line.product_sku or "") or self._product
         utt = Utterance(
@@ -242,7 +522,7 @@ class Director:
             card=product_card(product) if product else None,
             kind=line.kind,
         )
-        self.timeline.enqueue(utt, priority=PRIORITY.get(line.kind, 2))
+        self.timeline.enqueue(utt, priority=PRIORITY.get(line.kind, 2), interrupt=interrupt)
         self.stats.lines += 1
         self.stats.by_kind[line.kind] = self.stats.by_kind.get(line.kind, 0) + 1
         self.stats.last_line = line.text

@@ -17,7 +17,22 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSession
 from avatars.personas import PERSONAS
 from avatars.voice import VoiceChain, make_voice_chain
 from commerce.facts import ProductFacts
+from danmaku.analysis import Analyzer, make_analyzer
+from danmaku.messages import Comment, RoomMessage
+from danmaku.sources.douyin import BadPush, parse_push, verify_signature
+from danmaku.sources.simulator import MOODS, SimulatorSource
+from streamer.director import TicketRequest
+from streamer.events import (
+    Reply,
+    RoomEvent,
+    RoomStarted,
+    RoomStopped,
+    ShopNotice,
+    ViewerJoined,
+    ViewerLeft,
+)
 from streamer.fanout import PacketTrack, hook_keyframe_requests
+from streamer.listener import Heard
 from streamer.room import Room, RoomConfig
 
 log = logging.getLogger(__name__)
@@ -28,6 +43,10 @@ MAX_VIEWERS_PER_ROOM = 200
 CONNECT_TIMEOUT = 30.0
 GLOBAL_SHOP_EVENTS = {"sold_out", "stock_changed"}
 MAX_QUESTION_CHARS = 200
+MAX_DANMAKU_CHARS = 2000  # refused before moderation; moderation caps what is shown
+MAX_REPLY_WAITERS = 1000
+REPLY_WAIT = 2.0  # the questions alias waits this long for the text answer
+MAX_SIM_RATE = 2000.0
 
 
 class EngineError(Exception):
@@ -50,6 +69,14 @@ class BadOffer(EngineError):
 
 class RoomFull(EngineError):
     status = 503
+
+
+class NotConfigured(EngineError):
+    status = 503
+
+
+class BadSignature(EngineError):
+    status = 401
 
 
 @dataclass
@@ -95,12 +122,20 @@ class Engine:
         self,
         catalog: Callable[[], Awaitable[list[ProductFacts]]],
         voice: VoiceChain | None = None,
+        analyzer: Analyzer | None = None,
+        open_ticket: Callable[[TicketRequest], Awaitable[object]] | None = None,
+        platform_secrets: dict[str, str] | None = None,
     ) -> None:
         self.catalog = catalog
         self.voice = voice or make_voice_chain()
+        self.analyzer = analyzer or make_analyzer()
+        self.open_ticket = open_ticket
+        self.platform_secrets = dict(platform_secrets or {})
         self.rooms: dict[str, Room] = {}
         self.sessions: dict[str, ViewerSession] = {}
-        self._subscribers: dict[str, set[asyncio.Queue]] = {}
+        self._subscribers: dict[str, dict[asyncio.Queue, str | None]] = {}
+        self._reply_waiters: dict[str, asyncio.Future] = {}
+        self.events_dropped = 0
 
     # --- rooms --------------------------------------------------------------------
     async def start_room(self, config: RoomConfig) -> dict:
@@ -114,7 +149,12 @@ class Engine:
             raise RoomExists(f"room {config.room_id} is already live")
         try:
             room = Room(
-                config, self.catalog, self.voice, emit=lambda ev: self.publish(config.room_id, ev)
+                config,
+                self.catalog,
+                self.voice,
+                emit=lambda ev: self.publish(config.room_id, ev),
+                analyzer=self.analyzer,
+                open_ticket=self.open_ticket,
             )
         except ValueError as exc:  # a bad writer config, named by scripts_gen
             raise EngineError(str(exc)) from None
@@ -125,7 +165,7 @@ class Engine:
             del self.rooms[config.room_id]
             await room.stop()
             raise
-        self.publish(config.room_id, {"type": "room_started", "room_id": config.room_id})
+        self.publish(config.room_id, RoomStarted(config.room_id))
         log.info("room %s started with persona %s", config.room_id, config.persona)
         return room.info()
 
@@ -135,7 +175,7 @@ class Engine:
             await self.whep_delete(room_id, sid)
         await room.stop()
         del self.rooms[room_id]
-        self.publish(room_id, {"type": "room_stopped", "room_id": room_id})
+        self.publish(room_id, RoomStopped(room_id))
         log.info("room %s stopped", room_id)
 
     def room(self, room_id: str) -> Room:
@@ -151,6 +191,7 @@ class Engine:
         return {
             "rooms": {rid: r.stats() for rid, r in self.rooms.items()},
             "viewers": len(self.sessions),
+            "events_dropped": self.events_dropped,
             "voice": {
                 "calls": self.voice.stats.calls,
                 "fallbacks": self.voice.stats.fallbacks,
@@ -200,7 +241,7 @@ class Engine:
         asyncio.get_running_loop().call_later(
             CONNECT_TIMEOUT, self._reap_if_unconnected, session.id
         )
-        self.publish(room_id, {"type": "viewer_joined", "room_id": room_id})
+        self.publish(room_id, ViewerJoined(room_id))
         return session.id, pc.localDescription.sdp
 
     async def whep_delete(self, room_id: str, session_id: str) -> None:
@@ -222,34 +263,91 @@ class Engine:
         if room:
             room.drop_tracks(*s.tracks)
         await s.pc.close()
-        self.publish(s.room_id, {"type": "viewer_left", "room_id": s.room_id})
+        self.publish(s.room_id, ViewerLeft(s.room_id))
 
-    # --- questions ------------------------------------------------------------------
-    async def ask(self, room_id: str, viewer_id: str, question: str) -> dict:
-        """A viewer's question: the host answers it on air (or hands it to a human)."""
+    # --- danmaku ------------------------------------------------------------------
+    def post_danmaku(
+        self,
+        room_id: str,
+        user_id: str,
+        nickname: str,
+        text: str,
+        source: str = "viewer",
+        as_question: bool = False,
+    ) -> Heard:
+        """A viewer's comment: moderated, analysed, heard by the host. Never blocks."""
         room = self.room(room_id)
+        if not isinstance(text, str) or not text.strip():
+            raise EngineError("comment is empty")
+        if len(text) > MAX_DANMAKU_CHARS:
+            raise EngineError(f"comment longer than {MAX_DANMAKU_CHARS} characters")
+        msg = Comment(room_id, user_id[:64], (nickname or "")[:64], source, text=text)
+        return room.listener.hear(msg, as_question)
+
+    def hear(self, room_id: str, message: RoomMessage) -> Heard:
+        return self.room(room_id).listener.hear(message)
+
+    async def ask(self, room_id: str, viewer_id: str, question: str) -> dict:
+        """The questions alias: a comment, plus the text answer when it comes within 2 s."""
         question = question.strip()
         if not question:
             raise EngineError("question is empty")
         if len(question) > MAX_QUESTION_CHARS:
             raise EngineError(f"question longer than {MAX_QUESTION_CHARS} characters")
-        answer = await room.answer(viewer_id, question)
-        self.publish(
-            room_id,
-            {
-                "type": "answer",
-                "question": question,
-                "text": answer.text,
-                "handed_off": answer.handed_off,
-            },
-        )
+        heard = self.post_danmaku(room_id, viewer_id, "", question, as_question=True)
+        out = vars(heard) | {"text": None, "handed_off": None}
+        if not heard.accepted or heard.action not in ("answer", "merged"):
+            return out
+        if len(self._reply_waiters) >= MAX_REPLY_WAITERS:
+            return out
+        fut = asyncio.get_running_loop().create_future()
+        self._reply_waiters[heard.id] = fut
+        try:
+            reply: Reply = await asyncio.wait_for(fut, REPLY_WAIT)
+            out.update(text=reply.text, handed_off=reply.handed_off)
+        except TimeoutError:
+            pass
+        finally:
+            self._reply_waiters.pop(heard.id, None)
+        return out
+
+    def platform_push(self, room_id: str, platform: str, headers, body: bytes) -> dict:
+        """A platform's live-data push (Douyin-shaped): verified, deduplicated, heard."""
+        room = self.room(room_id)
+        secret = self.platform_secrets.get(platform)
+        if platform != "douyin":
+            raise RoomNotFound(f"unknown platform {platform!r}")
+        if not secret:
+            raise NotConfigured(f"{platform} push is not configured on this server")
+        if not verify_signature(headers, body, secret):
+            raise BadSignature("signature does not match")
+        try:
+            messages = parse_push(headers, body, room_id)
+        except BadPush as exc:
+            raise EngineError(f"bad push: {exc}") from None
+        heard = [room.listener.hear(m) for m in messages]
         return {
-            "text": answer.text,
-            "sources": list(answer.sources),
-            "confidence": answer.confidence,
-            "handed_off": answer.handed_off,
-            "ticket_id": answer.ticket_id,
+            "received": len(messages),
+            "accepted": sum(1 for h in heard if h.reason != "duplicate_id"),
+            "duplicates": sum(1 for h in heard if h.reason == "duplicate_id"),
         }
+
+    def simulate(
+        self, room_id: str, rate: float, mood: str = "mixed", duration: float | None = None
+    ) -> dict:
+        """Feed a room simulated viewers (demos and load); rate 0 stops it."""
+        room = self.room(room_id)
+        if rate == 0:
+            return {"simulator": room.listener.detach("simulator")}
+        if not 0 < rate <= MAX_SIM_RATE:
+            raise EngineError(f"rate must be between 0 and {MAX_SIM_RATE:g} per second")
+        if mood not in MOODS:
+            raise EngineError(f"mood must be one of {', '.join(MOODS)}")
+        source = SimulatorSource(
+            room_id, rate=rate, seed=uuid.uuid4().int % 2**31, duration=duration, mood=mood
+        )
+        room.listener.attach("simulator", source)
+        return {"simulator": True, "rate": rate, "mood": mood}
 
     # --- events ---------------------------------------------------------------------
     def shop_event(self, room_id: str | None, kind: str, sku: str | None, data: dict) -> None:
@@ -261,20 +359,31 @@ class Engine:
             if room is None:
                 continue
             room.director.on_shop_event(kind, sku, data)
-            self.publish(rid, {"type": "shop", "kind": kind, "sku": sku, "data": data})
+            self.publish(rid, ShopNotice(rid, kind, sku, data))
 
-    def subscribe(self, room_id: str, maxsize: int = 100) -> asyncio.Queue:
+    def subscribe(
+        self, room_id: str, maxsize: int = 100, viewer_id: str | None = None
+    ) -> asyncio.Queue:
+        """Events of one room; `viewer_id` also receives replies addressed to that viewer."""
         q: asyncio.Queue = asyncio.Queue(maxsize)
-        self._subscribers.setdefault(room_id, set()).add(q)
+        self._subscribers.setdefault(room_id, {})[q] = viewer_id
         return q
 
     def unsubscribe(self, room_id: str, q: asyncio.Queue) -> None:
-        self._subscribers.get(room_id, set()).discard(q)
+        self._subscribers.get(room_id, {}).pop(q, None)
 
-    def publish(self, room_id: str, event: dict) -> None:
-        for q in self._subscribers.get(room_id, ()):
+    def publish(self, room_id: str, event: RoomEvent) -> None:
+        if isinstance(event, Reply):
+            for qid in event.question_ids:
+                fut = self._reply_waiters.get(qid)
+                if fut is not None and not fut.done():
+                    fut.set_result(event)
+        for q, viewer in self._subscribers.get(room_id, {}).items():
+            if not event.visible_to(viewer):
+                continue
             if q.full():  # a slow listener loses old events, never blocks the room
                 q.get_nowait()
+                self.events_dropped += 1
             q.put_nowait(event)
 
     async def close(self) -> None:

@@ -22,10 +22,13 @@ from avatars.personas import get_persona
 from avatars.renderer import AvatarRenderer
 from avatars.voice import SAMPLE_RATE, VoiceChain
 from commerce.facts import ProductFacts
-from scripts_gen import Answer, AnswerContext, make_writer
-from streamer.director import Director
+from danmaku.analysis import Analyzer, make_analyzer
+from scripts_gen import make_writer
+from streamer.director import Director, TicketRequest
 from streamer.encoder import RoomEncoder
+from streamer.events import LineStarted, RoomEvent
 from streamer.fanout import PacketTrack
+from streamer.listener import Listener
 from streamer.timeline import SpeechTimeline, Utterance, avatar_state
 
 log = logging.getLogger(__name__)
@@ -68,7 +71,9 @@ class Room:
         config: RoomConfig,
         catalog: Callable[[], Awaitable[list[ProductFacts]]],
         voice: VoiceChain,
-        emit: Callable[[dict], None] | None = None,
+        emit: Callable[[RoomEvent], None] | None = None,
+        analyzer: Analyzer | None = None,
+        open_ticket: Callable[[TicketRequest], Awaitable[object]] | None = None,
     ) -> None:
         self.config = config
         self.id = config.room_id
@@ -78,6 +83,7 @@ class Room:
         self.renderer = AvatarRenderer(self.persona, stamp=config.stamp)
         self.timeline = SpeechTimeline()
         self.writer = make_writer(config.writer)
+        self._emit = emit or (lambda event: None)
         self.director = Director(
             config.room_id,
             self.persona,
@@ -86,12 +92,16 @@ class Room:
             self.timeline,
             catalog,
             lineup=config.lineup,
+            publish=self._emit,
+            open_ticket=open_ticket,
+        )
+        self.listener = Listener(
+            config.room_id, self.director, analyzer or make_analyzer(), self._emit
         )
         self.metrics = RoomMetrics()
         self.tracks: set[PacketTrack] = set()
         # observer (benchmarks): (frame index, wall time rendered, BGR image, 40 ms of PCM)
         self.on_frame: Callable[[int, float, np.ndarray, np.ndarray], None] | None = None
-        self._emit = emit or (lambda event: None)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._director_task: asyncio.Task | None = None
@@ -111,6 +121,7 @@ class Room:
 
     async def stop(self) -> None:
         self._stop.set()
+        self.listener.close()
         if self._director_task:
             self._director_task.cancel()
             try:
@@ -202,32 +213,15 @@ class Room:
     def _emit_line(self, utt: Utterance) -> None:
         """Announce a line when it starts playing (captions and card on the viewer page)."""
         self._emit(
-            {
-                "type": "line",
-                "room_id": self.id,
-                "text": utt.speech.text,
-                "kind": utt.kind,
-                "sku": utt.product_sku,
-                "expression": utt.expression,
-                "card": asdict(utt.card) if utt.card else None,
-            }
+            LineStarted(
+                self.id,
+                utt.speech.text,
+                utt.kind,
+                utt.product_sku,
+                utt.expression,
+                asdict(utt.card) if utt.card else None,
+            )
         )
-
-    async def answer(self, viewer_id: str, question: str) -> Answer:
-        """Answer from the catalog and knowledge base; the reply is spoken next."""
-        product = self.director.current_product
-        ctx = AnswerContext(
-            room_id=self.id,
-            persona=self.persona.id,
-            viewer_id=viewer_id,
-            products=await self.director.catalog(),
-            current_sku=product.sku if product else None,
-            mood=self.director.mood,
-        )
-        answer = await self.writer.answer(question, ctx)
-        if answer.line is not None:
-            self.director.say(answer.line)
-        return answer
 
     def info(self) -> dict:
         product = self.director.current_product
@@ -266,4 +260,17 @@ class Room:
                 "failures": dict(self.director.voice.stats.failures),
             },
             "writer": self.writer.stats() if hasattr(self.writer, "stats") else {},
+            **self.director.mood_info(),
+            "danmaku": self.listener.info(),
+            "answers": {
+                **vars(self.director.questions.stats),
+                "pending": len(self.director.questions),
+                "cuts": self.timeline.cuts,
+            },
+            "reactions": {
+                "heard": dict(self.director.stats.heard),
+                "skipped": self.director.stats.reactions_skipped,
+                "tickets": self.director.stats.tickets,
+                "tickets_dropped": self.director.stats.tickets_dropped,
+            },
         }

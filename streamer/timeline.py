@@ -48,20 +48,31 @@ class SpeechTimeline:
         self._queue: deque[Utterance] = deque()
         self._current: Utterance | None = None
         self._pos = 0  # samples into current (may exceed its length: trailing gap)
+        self._cut: tuple[float, int] | None = None  # where the current line yields to an answer
+        self.cuts = 0
         self.utterances_played = 0
 
-    def enqueue(self, utt: Utterance, priority: int | None = None) -> None:
+    def enqueue(self, utt: Utterance, priority: int | None = None, interrupt: bool = False) -> None:
         """Queue an utterance behind everything of the same or higher priority (lower number).
 
-        It never cuts the sentence that is playing: an answer starts at the next boundary."""
+        It never cuts a word: with `interrupt`, a lower-priority line that is playing stops at
+        its next word or phrase boundary, this one plays, and the rest of that line follows."""
         if priority is not None:
             utt = replace(utt, priority=priority)
         with self._lock:
-            for i, queued in enumerate(self._queue):
-                if queued.priority > utt.priority:
-                    self._queue.insert(i, utt)
-                    return
-            self._queue.append(utt)
+            self._insert(utt, after_equal=True)
+            cur = self._current
+            if interrupt and cur is not None and utt.priority < cur.priority and self._cut is None:
+                self._cut = cur.speech.next_break(self._pos / SAMPLE_RATE + 0.02)
+
+    def _insert(self, utt: Utterance, after_equal: bool) -> None:
+        for i, queued in enumerate(self._queue):
+            if queued.priority > utt.priority or (
+                not after_equal and queued.priority == utt.priority
+            ):
+                self._queue.insert(i, utt)
+                return
+        self._queue.append(utt)
 
     def clear_pending(self, keep=lambda u: False) -> int:
         """Drop queued (not playing) utterances except those `keep` accepts."""
@@ -90,10 +101,13 @@ class SpeechTimeline:
             started = False
             if self._current is not None:
                 length = len(self._current.speech.pcm) + int(GAP_SECONDS * SAMPLE_RATE)
-                if self._pos >= length:
+                if self._cut is not None and self._pos >= int(self._cut[0] * SAMPLE_RATE):
+                    self._yield_current()
+                elif self._pos >= length:
                     self._current = None
             if self._current is None and self._queue:
                 self._current, self._pos = self._queue.popleft(), 0
+                self._cut = None
                 self.utterances_played += 1
                 started = True
             cur = self._current
@@ -101,11 +115,20 @@ class SpeechTimeline:
                 return out, Playing(None, 0.0, False)
             state = Playing(cur, self._pos / SAMPLE_RATE, started)
             pcm = cur.speech.pcm
-            if self._pos < len(pcm):
-                take = pcm[self._pos : self._pos + n]
+            end = len(pcm) if self._cut is None else int(self._cut[0] * SAMPLE_RATE)
+            if self._pos < end:
+                take = pcm[self._pos : min(self._pos + n, end)]
                 out[: len(take)] = take
             self._pos += n
             return out, state
+
+    def _yield_current(self) -> None:
+        """Stop the current line at its cut; its rest plays after the lines that cut in."""
+        cur, (at, index) = self._current, self._cut
+        _, rest = cur.speech.split(at, index)
+        self._insert(replace(cur, speech=rest), after_equal=False)
+        self._current, self._cut = None, None
+        self.cuts += 1
 
 
 def avatar_state(playing: Playing, t: float) -> AvatarState:

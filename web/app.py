@@ -15,9 +15,10 @@ from fastapi.staticfiles import StaticFiles
 
 from avatars.voice import make_voice_chain
 from commerce import open_store
+from streamer.director import TicketRequest
 from streamer.engine import Engine, EngineError
 from streamer.room import RoomConfig
-from web import rooms_api, shop_api
+from web import rooms_api, shop_api, tickets_api
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -33,6 +34,7 @@ class Settings:
     online_voice: bool = False  # try edge-tts first (falls back to eSpeak)
     stamp: bool = False
     public_url: str | None = None  # where `yunlian serve` listens; printed once rooms are live
+    douyin_secret: str | None = None  # verifies Douyin live-data pushes; None = refused
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -40,6 +42,7 @@ class Settings:
             db_url=os.environ.get("YUNLIAN_DB") or None,
             demo_room=os.environ.get("YUNLIAN_DEMO_ROOM", "1") != "0",
             online_voice=os.environ.get("YUNLIAN_ONLINE_VOICE", "0") == "1",
+            douyin_secret=os.environ.get("YUNLIAN_DOUYIN_SECRET") or None,
         )
 
 
@@ -61,10 +64,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         store = await open_store(settings.db_url)
-        engine = Engine(store.fact_sheets, voice=make_voice_chain(online=settings.online_voice))
+
+        async def open_ticket(t: TicketRequest) -> object:
+            return await store.tickets.open(
+                t.room_id, t.user_id, t.nickname, t.kind, t.text[:500], t.product_sku, t.reason
+            )
+
+        engine = Engine(
+            store.fact_sheets,
+            voice=make_voice_chain(online=settings.online_voice),
+            open_ticket=open_ticket,
+            platform_secrets={"douyin": settings.douyin_secret} if settings.douyin_secret else {},
+        )
         app.state.engine, app.state.store = engine, store
         app.include_router(rooms_api.build_router(engine))
         app.include_router(shop_api.build_router(store))
+        app.include_router(tickets_api.build_router(store))
         store.add_listener(lambda ev: engine.shop_event(ev.room_id, ev.kind, ev.sku, ev.data))
         if settings.demo_room:
             await engine.start_room(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
@@ -11,8 +12,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from avatars.personas import PERSONAS
-from streamer.engine import MAX_SDP_BYTES, Engine
+from streamer.engine import MAX_SDP_BYTES, Engine, EngineError
+from streamer.listener import Heard
 from streamer.room import RoomConfig
+
+MAX_WS_MESSAGE = 4096  # bytes of one chat message over the events WebSocket
+MAX_PUSH_BYTES = 256 * 1024
 
 
 class WriterConfig(BaseModel):
@@ -43,6 +48,47 @@ class Question(BaseModel):
 
     viewer_id: str = Field(default="anon", min_length=1, max_length=64)
     text: str = Field(min_length=1, max_length=2000)
+
+
+class DanmakuIn(BaseModel):
+    """Body of POST /api/rooms/{id}/danmaku (the public contract)."""
+
+    model_config = ConfigDict(extra="ignore")
+    user_id: str = Field(min_length=1, max_length=64)
+    nickname: str = Field(default="", max_length=64)
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class SimulatorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rate: float = Field(ge=0, le=2000)
+    mood: Literal["happy", "upset", "mixed"] = "mixed"
+    duration: float | None = Field(default=None, gt=0, le=86400)
+
+
+class BannedWord(BaseModel):
+    word: str = Field(min_length=1, max_length=20)
+
+
+REFUSED_STATUS = {"empty": 422, "too_long": 422, "rate_limited": 429, "flood": 429}
+
+
+def heard_response(heard: Heard) -> JSONResponse:
+    """202 with the contract's fields; refusals a sender can fix get a 4xx with the reason."""
+    body = {
+        "id": heard.id,
+        "sentiment": heard.sentiment,
+        "score": heard.score,
+        "intent": heard.intent,
+        "action": heard.action,
+        "reason": heard.reason,
+    }
+    status = REFUSED_STATUS.get(heard.reason)
+    if status is not None:
+        headers = {"Retry-After": "1"} if status == 429 else None
+        detail = heard.detail or heard.reason
+        return JSONResponse({"detail": detail, **body}, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=202)
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -82,9 +128,43 @@ def build_router(engine: Engine) -> APIRouter:
             )
         )
 
+    @r.post("/api/rooms/{room_id}/danmaku", status_code=202)
+    async def danmaku(room_id: str, body: DanmakuIn) -> JSONResponse:
+        return heard_response(engine.post_danmaku(room_id, body.user_id, body.nickname, body.text))
+
     @r.post("/api/rooms/{room_id}/questions")
-    async def ask(room_id: str, body: Question) -> dict:
-        return await engine.ask(room_id, body.viewer_id, body.text)
+    async def ask(room_id: str, body: Question) -> JSONResponse:
+        """Alias of /danmaku that also waits (at most 2 s) for the text answer."""
+        out = await engine.ask(room_id, body.viewer_id, body.text)
+        status = REFUSED_STATUS.get(out["reason"], 200)
+        if status != 200:
+            out["detail"] = out.get("detail") or out["reason"]
+        return JSONResponse(out, status_code=status)
+
+    @r.post("/api/rooms/{room_id}/platforms/{platform}")
+    async def platform_push(room_id: str, platform: str, request: Request) -> dict:
+        engine.room(room_id)
+        body = await read_limited(request, MAX_PUSH_BYTES)
+        return engine.platform_push(room_id, platform, dict(request.headers), body)
+
+    @r.post("/api/rooms/{room_id}/simulator")
+    async def simulator(room_id: str, body: SimulatorIn) -> dict:
+        return engine.simulate(room_id, body.rate, body.mood, body.duration)
+
+    @r.get("/api/rooms/{room_id}/banned-words")
+    async def banned_words(room_id: str) -> list[str]:
+        return engine.room(room_id).listener.moderator.banned_words()
+
+    @r.post("/api/rooms/{room_id}/banned-words", status_code=201)
+    async def add_banned(room_id: str, body: BannedWord) -> dict:
+        added = engine.room(room_id).listener.moderator.add_banned(body.word)
+        return {"word": body.word, "added": added}
+
+    @r.delete("/api/rooms/{room_id}/banned-words/{word}")
+    async def remove_banned(room_id: str, word: str) -> dict:
+        if not engine.room(room_id).listener.moderator.remove_banned(word):
+            raise HTTPException(404, f"「{word[:20]}」不在屏蔽词列表中")
+        return {"word": word, "removed": True}
 
     @r.get("/api/rooms/{room_id}")
     async def room_stats(room_id: str) -> dict:
@@ -126,17 +206,65 @@ def build_router(engine: Engine) -> APIRouter:
 
     @r.websocket("/api/rooms/{room_id}/events")
     async def room_events(ws: WebSocket, room_id: str) -> None:
+        """Room events out; chat in: {"type": "danmaku", "text", "nickname"}. Each socket is
+        one viewer with a server-chosen id, so nobody can post or read replies as another."""
         await ws.accept()
         if room_id not in engine.rooms:
             await ws.send_json({"type": "error", "detail": f"no live room {room_id!r}"})
             await ws.close(code=4404)
             return
-        q = engine.subscribe(room_id)
-        try:
-            await ws.send_json({"type": "hello", **engine.room(room_id).info()})
+        viewer_id = "v-" + uuid.uuid4().hex[:12]
+        q = engine.subscribe(room_id, viewer_id=viewer_id)
+        outbox: asyncio.Queue = asyncio.Queue(16)  # acks for this socket only
+
+        async def send_loop() -> None:
             while True:
-                event = await q.get()
-                await ws.send_text(json.dumps(event, ensure_ascii=False, default=str))
+                getters = [asyncio.ensure_future(q.get()), asyncio.ensure_future(outbox.get())]
+                done, pending = await asyncio.wait(getters, return_when=asyncio.FIRST_COMPLETED)
+                for p_ in pending:
+                    p_.cancel()
+                for d in done:
+                    item = d.result()
+                    data = item if isinstance(item, dict) else item.as_dict()
+                    await ws.send_text(json.dumps(data, ensure_ascii=False, default=str))
+
+        async def receive_loop() -> None:
+            while True:
+                raw = await ws.receive_text()
+                ack = chat(raw)
+                if outbox.full():
+                    outbox.get_nowait()
+                outbox.put_nowait(ack)
+
+        def chat(raw: str) -> dict:
+            if len(raw.encode("utf-8", "replace")) > MAX_WS_MESSAGE:
+                return {"type": "danmaku_rejected", "reason": "too_long", "detail": "消息太长了"}
+            try:
+                msg = json.loads(raw)
+            except ValueError:
+                return {"type": "danmaku_rejected", "reason": "bad_json", "detail": "消息格式不对"}
+            if not isinstance(msg, dict) or msg.get("type") != "danmaku":
+                return {"type": "danmaku_rejected", "reason": "bad_type", "detail": "消息格式不对"}
+            text, nick = msg.get("text"), msg.get("nickname") or ""
+            if not isinstance(text, str) or not isinstance(nick, str):
+                return {"type": "danmaku_rejected", "reason": "bad_type", "detail": "消息格式不对"}
+            try:
+                heard = engine.post_danmaku(room_id, viewer_id, nick, text)
+            except EngineError as exc:
+                return {"type": "danmaku_rejected", "reason": "invalid", "detail": str(exc)}
+            kind = "danmaku_ack" if heard.accepted else "danmaku_rejected"
+            return {"type": kind, **vars(heard), "text": text[:200]}
+
+        try:
+            await ws.send_json(
+                {"type": "hello", "viewer_id": viewer_id, **engine.room(room_id).info()}
+            )
+            tasks = [asyncio.ensure_future(send_loop()), asyncio.ensure_future(receive_loop())]
+            done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for t in pending:
+                t.cancel()
+            for t in done:
+                t.exception()  # retrieve: a closed socket ends the loops, nothing to report
         except (WebSocketDisconnect, asyncio.CancelledError, RuntimeError):
             pass
         finally:

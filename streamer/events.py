@@ -1,0 +1,123 @@
+"""Typed events a room publishes: what the host said, what viewers said, mood, shop notices.
+
+Every stage builds one of these instead of a dict; the web layer turns them into JSON with
+`as_dict()`. An event with an `audience` goes only to those viewers (a reply to an asker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import ClassVar
+
+
+@dataclass(frozen=True)
+class RoomEvent:
+    room_id: str
+    type: ClassVar[str] = "event"
+    # viewer ids this event is for; empty = everyone in the room
+    audience: ClassVar[tuple[str, ...]] = ()
+
+    def as_dict(self) -> dict:
+        return {"type": self.type, **asdict(self)}
+
+    def visible_to(self, viewer_id: str | None) -> bool:
+        return not self.audience or viewer_id in self.audience
+
+
+@dataclass(frozen=True)
+class RoomStarted(RoomEvent):
+    type: ClassVar[str] = "room_started"
+
+
+@dataclass(frozen=True)
+class RoomStopped(RoomEvent):
+    type: ClassVar[str] = "room_stopped"
+
+
+@dataclass(frozen=True)
+class ViewerJoined(RoomEvent):
+    type: ClassVar[str] = "viewer_joined"
+
+
+@dataclass(frozen=True)
+class ViewerLeft(RoomEvent):
+    type: ClassVar[str] = "viewer_left"
+
+
+@dataclass(frozen=True)
+class LineStarted(RoomEvent):
+    """A line starts playing: captions and the product card on the viewer page."""
+
+    type: ClassVar[str] = "line"
+    text: str = ""
+    kind: str = "script"
+    sku: str | None = None
+    expression: str = "neutral"
+    card: dict | None = None
+
+
+@dataclass(frozen=True)
+class DanmakuShown(RoomEvent):
+    """A comment that passed moderation, for every viewer's overlay and list."""
+
+    type: ClassVar[str] = "danmaku"
+    id: str = ""
+    nickname: str = ""
+    text: str = ""
+    intent: str = "other"
+    sentiment: str = "neu"
+    source: str = "viewer"
+    ts: float = 0.0
+
+
+@dataclass(frozen=True)
+class Notice(RoomEvent):
+    """A gift, a follow or an arrival, shown in the chat list."""
+
+    type: ClassVar[str] = "notice"
+    kind: str = ""  # "gift" | "follow" | "enter"
+    nickname: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Reply(RoomEvent):
+    """The host's answer to a question, sent at once to the viewers who asked it."""
+
+    type: ClassVar[str] = "reply"
+    question_ids: tuple[str, ...] = ()  # the danmaku ids of every asker's copy
+    question: str = ""
+    text: str = ""
+    handed_off: bool = False
+    to: tuple[str, ...] = ()
+
+    @property
+    def audience(self) -> tuple[str, ...]:  # type: ignore[override]
+        return self.to
+
+
+@dataclass(frozen=True)
+class Answered(RoomEvent):
+    """An answer, for everyone (the room's questions list); carries no viewer ids."""
+
+    type: ClassVar[str] = "answer"
+    question: str = ""
+    text: str = ""
+    handed_off: bool = False
+
+
+@dataclass(frozen=True)
+class MoodChanged(RoomEvent):
+    type: ClassVar[str] = "mood"
+    label: str = "calm"
+    score: float = 0.0
+    intents: dict = field(default_factory=dict)
+    delivery: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ShopNotice(RoomEvent):
+    type: ClassVar[str] = "shop"
+    kind: str = ""
+    sku: str | None = None
+    data: dict = field(default_factory=dict)
