@@ -19,7 +19,10 @@ SECTIONS = {
     "media": "benchmarks.bench_media",
     "scripts": "benchmarks.bench_scripts",
     "commerce": "benchmarks.bench_commerce",
+    "analytics": "benchmarks.bench_analytics",
     "danmaku": "benchmarks.bench_danmaku",
+    "avatars": "benchmarks.bench_avatars",
+    "answers": "benchmarks.bench_answers",
 }
 RESULTS = Path(__file__).with_name("results.json")
 

@@ -304,3 +304,103 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     closed_by: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(String(500))
+
+
+# -- analytics rollups (commerce/analytics): additive measures kept as orders change ----------
+
+
+class AnOrder(Base):
+    """What one order has contributed to the rollups so far (the rollup's change log)."""
+
+    __tablename__ = "an_orders"
+    __table_args__ = (
+        Index("ix_an_orders_day", "day"),
+        Index("ix_an_orders_room_day", "room_id", "day"),
+        Index("ix_an_orders_buyer", "buyer_id"),
+    )
+    order_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    buyer_id: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)  # China (UTC+8) calendar day of creation
+    room_id: Mapped[str] = mapped_column(String(64), default="")
+    persona: Mapped[str] = mapped_column(String(64), default="")
+    segment: Mapped[str] = mapped_column(String(64), default="")
+    province: Mapped[str] = mapped_column(String(16), default="")
+    city: Mapped[str] = mapped_column(String(32), default="")
+    placed_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    refund_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AnDaySku(Base):
+    __tablename__ = "an_day_sku"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    sku_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer, default=0)
+    units: Mapped[int] = mapped_column(Integer, default=0)
+    gmv_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid_orders: Mapped[int] = mapped_column(Integer, default=0)
+    paid_units: Mapped[int] = mapped_column(Integer, default=0)
+    paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    refund_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AnDayRegion(Base):
+    __tablename__ = "an_day_region"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    province: Mapped[str] = mapped_column(String(16), primary_key=True)
+    city: Mapped[str] = mapped_column(String(32), primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer, default=0)
+    gmv_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid_orders: Mapped[int] = mapped_column(Integer, default=0)
+    paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AnDayRoom(Base):
+    """Per day, room and persona: the funnel (views, visitors, clicks) and the sales."""
+
+    __tablename__ = "an_day_room"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    persona: Mapped[str] = mapped_column(String(64), primary_key=True)
+    views: Mapped[int] = mapped_column(Integer, default=0)
+    uv: Mapped[int] = mapped_column(Integer, default=0)
+    clicks: Mapped[int] = mapped_column(Integer, default=0)
+    orders: Mapped[int] = mapped_column(Integer, default=0)
+    gmv_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid_orders: Mapped[int] = mapped_column(Integer, default=0)
+    paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AnCustomer(Base):
+    """One buyer's paid history in RFM terms."""
+
+    __tablename__ = "an_customers"
+    __table_args__ = (
+        Index("ix_an_customers_last_day", "last_day"),
+        Index("ix_an_customers_orders", "orders"),
+        Index("ix_an_customers_paid", "paid_fen"),
+    )
+    buyer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    province: Mapped[str] = mapped_column(String(16), default="")
+    city: Mapped[str] = mapped_column(String(32), default="")
+    first_day: Mapped[date | None] = mapped_column(Date)
+    last_day: Mapped[date | None] = mapped_column(Date)
+    orders: Mapped[int] = mapped_column(Integer, default=0)
+    paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class AnPair(Base):
+    """Paid baskets holding both SKUs (sku_a < sku_b): the counts behind association rules."""
+
+    __tablename__ = "an_pairs"
+    sku_a: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sku_b: Mapped[int] = mapped_column(Integer, primary_key=True)
+    baskets: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AnState(Base):
+    """Key/value bookkeeping of the rollups (the orders.updated_at watermark)."""
+
+    __tablename__ = "an_state"
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(64))

@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
+from avatars.gestures import category_of, plan_gestures
 from avatars.personas import Persona
 from avatars.renderer import Card
 from avatars.voice import VoiceChain
@@ -78,7 +79,13 @@ def product_card(p: ProductFacts) -> Card:
     lines = list(p.features[:3])
     if p.promo:
         lines.append(p.promo)
-    return Card(title=p.title, price=f"{p.price.normalize():f}", unit=p.unit, lines=tuple(lines))
+    return Card(
+        title=p.title,
+        price=f"{p.price.normalize():f}",
+        unit=p.unit,
+        lines=tuple(lines),
+        category=category_of(f"{p.title}{p.name}"),
+    )
 
 
 def filler_line(p: ProductFacts) -> Line:
@@ -147,6 +154,7 @@ class Director:
         self.mood = "calm"
         self.delivery: Delivery = delivery_for(self.room_mood.snapshot())
         self.questions = QuestionInbox()
+        self.interrupt_answers = True  # False: answers wait for the line to end (the old way)
         self._names: dict[str, deque[str]] = {k: deque(maxlen=MAX_NAMES) for k in COOLDOWN}
         self._gift = "礼物"
         self._last: dict[str, float] = {k: -v for k, v in COOLDOWN.items()}
@@ -338,7 +346,7 @@ class Director:
             line = replace(
                 answer.line, text=reactions.answer_to(self.persona.id, names, answer.line.text)
             )
-            await self._speak(line, interrupt=True)
+            await self._speak(line, interrupt=self.interrupt_answers)
 
     def _due(self, kind: str) -> bool:
         return time.monotonic() - self._last[kind] >= COOLDOWN[kind]
@@ -512,14 +520,21 @@ class Director:
         )
 
     async def _speak(self, line: Line, interrupt: bool = False) -> None:
-        line = self._delivered(line)
-        speech = await self.voice.synthesize(line.text, self.persona, line.rate, line.pitch)
+        for _ in range(2):  # the room's mood may change while the line is synthesised
+            mood = self.mood
+            said = self._delivered(line)
+            speech = await self.voice.synthesize(said.text, self.persona, said.rate, said.pitch)
+            if mood == self.mood:
+                break
+        line = said
         product = self._products.get(line.product_sku or "") or self._product
+        card = product_card(product) if product else None
         utt = Utterance(
             speech=speech,
             expression=line.expression,
             product_sku=line.product_sku,
-            card=product_card(product) if product else None,
+            card=card,
+            gestures=plan_gestures(speech.text, speech.duration, card.category if card else None),
             kind=line.kind,
         )
         self.timeline.enqueue(utt, priority=PRIORITY.get(line.kind, 2), interrupt=interrupt)

@@ -9,6 +9,7 @@ import asyncio
 import logging
 import re
 import uuid
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -135,6 +136,7 @@ class Engine:
         self.sessions: dict[str, ViewerSession] = {}
         self._subscribers: dict[str, dict[asyncio.Queue, str | None]] = {}
         self._reply_waiters: dict[str, asyncio.Future] = {}
+        self._recent_replies: OrderedDict[str, Reply] = OrderedDict()  # replies sent at once
         self.events_dropped = 0
 
     # --- rooms --------------------------------------------------------------------
@@ -298,6 +300,9 @@ class Engine:
         out = vars(heard) | {"text": None, "handed_off": None}
         if not heard.accepted or heard.action not in ("answer", "merged"):
             return out
+        early = self._recent_replies.pop(heard.id, None)
+        if early is not None:
+            return out | {"text": early.text, "handed_off": early.handed_off}
         if len(self._reply_waiters) >= MAX_REPLY_WAITERS:
             return out
         fut = asyncio.get_running_loop().create_future()
@@ -378,6 +383,10 @@ class Engine:
                 fut = self._reply_waiters.get(qid)
                 if fut is not None and not fut.done():
                     fut.set_result(event)
+                else:
+                    self._recent_replies[qid] = event
+                    while len(self._recent_replies) > MAX_REPLY_WAITERS:
+                        self._recent_replies.popitem(last=False)
         for q, viewer in self._subscribers.get(room_id, {}).items():
             if not event.visible_to(viewer):
                 continue

@@ -80,7 +80,9 @@ class Room:
         self.persona = get_persona(config.persona)
         self.loop = asyncio.get_running_loop()
         self.encoder = RoomEncoder(config.width, config.height, config.fps)
-        self.renderer = AvatarRenderer(self.persona, stamp=config.stamp)
+        self.renderer = AvatarRenderer(
+            self.persona, stamp=config.stamp, width=config.width, height=config.height
+        )
         self.timeline = SpeechTimeline()
         self.writer = make_writer(config.writer)
         self._emit = emit or (lambda event: None)
@@ -229,6 +231,9 @@ class Room:
             "room_id": self.id,
             "title": self.config.title or f"{self.persona.name}的直播间",
             "persona": self.persona.id,
+            "orientation": "portrait" if self.config.height > self.config.width else "landscape",
+            "width": self.config.width,
+            "height": self.config.height,
             "persona_name": self.persona.name,
             "live": self.running,
             "viewers": sum(1 for t in self.tracks if t.kind == "video"),

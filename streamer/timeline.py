@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from avatars.gestures import GestureCue, active_cue
 from avatars.renderer import AvatarState, Card
 from avatars.voice import SAMPLE_RATE, Speech
 
@@ -29,6 +30,7 @@ class Utterance:
     card: Card | None = None
     kind: str = "script"
     priority: int = 2  # 0 answer, 1 reaction, 2 script (lower plays first)
+    gestures: tuple[GestureCue, ...] = ()  # from avatars.gestures.plan_gestures
 
 
 @dataclass(frozen=True)
@@ -126,21 +128,37 @@ class SpeechTimeline:
         """Stop the current line at its cut; its rest plays after the lines that cut in."""
         cur, (at, index) = self._current, self._cut
         _, rest = cur.speech.split(at, index)
-        self._insert(replace(cur, speech=rest), after_equal=False)
+        # gestures that had not begun move with the rest of the line; one under way ends here
+        later = tuple(replace(g, start=g.start - at) for g in cur.gestures if g.start >= at)
+        self._insert(replace(cur, speech=rest, gestures=later), after_equal=False)
         self._current, self._cut = None, None
         self.cuts += 1
 
 
 def avatar_state(playing: Playing, t: float) -> AvatarState:
-    """The host's face at media time `t` for what the timeline is playing."""
+    """The host's face and arms at media time `t` for what the timeline is playing."""
     utt = playing.utterance
     if utt is None:
         return AvatarState(t=t)
-    speaking = playing.offset < utt.speech.duration
+    off = playing.offset
+    speech = utt.speech
+    speaking = off < speech.duration
+    openness = speech.openness_at(off)
+    # stress: the envelope rising above where it was 150 ms ago (only past samples: no lead)
+    stress = (
+        max(0.0, min(1.0, 2.5 * (openness - speech.openness_at(off - 0.15)))) if speaking else 0.0
+    )
+    cue = active_cue(utt.gestures, off)
+    category = utt.card.category if utt.card is not None else None
     return AvatarState(
         t=t,
-        viseme=utt.speech.viseme_at(playing.offset),
-        openness=utt.speech.openness_at(playing.offset),
+        viseme=speech.viseme_at(off),
+        openness=openness,
         expression=utt.expression,
         speaking=speaking,
+        gesture=cue[0].kind if cue else None,
+        gesture_progress=cue[1] if cue else 0.0,
+        stress=stress,
+        presenting=bool(cue and cue[0].kind in ("present", "point")),
+        product=(cue[0].category if cue and cue[0].category else category),
     )

@@ -22,11 +22,18 @@ def free_port() -> int:
 class LiveServer:
     """`yunlian serve` in-process: same app, same HTTP, its own event loop thread."""
 
-    def __init__(self, db_path: Path, stamp: bool = True, demo_room: bool = True) -> None:
+    def __init__(
+        self, db_path: Path, stamp: bool = True, demo_room: bool = True, **settings
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.app = create_app(
-            Settings(db_url=f"sqlite+aiosqlite:///{db_path}", demo_room=demo_room, stamp=stamp)
+            Settings(
+                db_url=f"sqlite+aiosqlite:///{db_path}",
+                demo_room=demo_room,
+                stamp=stamp,
+                **settings,
+            )
         )
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"

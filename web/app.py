@@ -15,10 +15,11 @@ from fastapi.staticfiles import StaticFiles
 
 from avatars.voice import make_voice_chain
 from commerce import open_store
+from commerce.demo import seed_history
 from streamer.director import TicketRequest
 from streamer.engine import Engine, EngineError
 from streamer.room import RoomConfig
-from web import rooms_api, shop_api, tickets_api
+from web import dashboard_api, rooms_api, shop_api, tickets_api
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -80,6 +81,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(rooms_api.build_router(engine))
         app.include_router(shop_api.build_router(store))
         app.include_router(tickets_api.build_router(store))
+        if settings.demo_room:
+            await seed_history(store)  # a small sales history: the dashboard is never empty
+        dashboard = dashboard_api.build_router(store, engine)
+        app.include_router(dashboard)
         store.add_listener(lambda ev: engine.shop_event(ev.room_id, ev.kind, ev.sku, ev.data))
         if settings.demo_room:
             await engine.start_room(
@@ -95,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await dashboard.close()
             await engine.close()
             await store.close()
 

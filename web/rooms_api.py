@@ -41,6 +41,7 @@ class RoomStart(BaseModel):
     title: str = Field(default="", max_length=60)
     lineup: list[str] | None = Field(default=None, max_length=50)
     writer: WriterConfig | None = None
+    orientation: Literal["landscape", "portrait"] = "landscape"  # portrait: 720×1280 (竖屏)
 
 
 class Question(BaseModel):
@@ -125,6 +126,8 @@ def build_router(engine: Engine) -> APIRouter:
                 title=body.title,
                 lineup=body.lineup,
                 writer=writer,
+                width=720 if body.orientation == "portrait" else 1280,
+                height=1280 if body.orientation == "portrait" else 720,
             )
         )
 
@@ -214,27 +217,21 @@ def build_router(engine: Engine) -> APIRouter:
             await ws.close(code=4404)
             return
         viewer_id = "v-" + uuid.uuid4().hex[:12]
-        q = engine.subscribe(room_id, viewer_id=viewer_id)
-        outbox: asyncio.Queue = asyncio.Queue(16)  # acks for this socket only
+        q = engine.subscribe(room_id, viewer_id=viewer_id)  # acks for this socket go here too
 
         async def send_loop() -> None:
             while True:
-                getters = [asyncio.ensure_future(q.get()), asyncio.ensure_future(outbox.get())]
-                done, pending = await asyncio.wait(getters, return_when=asyncio.FIRST_COMPLETED)
-                for p_ in pending:
-                    p_.cancel()
-                for d in done:
-                    item = d.result()
-                    data = item if isinstance(item, dict) else item.as_dict()
-                    await ws.send_text(json.dumps(data, ensure_ascii=False, default=str))
+                item = await q.get()
+                data = item if isinstance(item, dict) else item.as_dict()
+                await ws.send_text(json.dumps(data, ensure_ascii=False, default=str))
 
         async def receive_loop() -> None:
             while True:
                 raw = await ws.receive_text()
                 ack = chat(raw)
-                if outbox.full():
-                    outbox.get_nowait()
-                outbox.put_nowait(ack)
+                if q.full():
+                    q.get_nowait()
+                q.put_nowait(ack)
 
         def chat(raw: str) -> dict:
             if len(raw.encode("utf-8", "replace")) > MAX_WS_MESSAGE:

@@ -81,20 +81,102 @@ function showCard(card, sku) {
   document.getElementById('pay').hidden = true;
 }
 
+let eventsWs = null;
+let myViewerId = null;
+const MOOD_LABELS = { calm: '平静', happy: '开心', excited: '火热', upset: '有点不满' };
+
 function connectEvents() {
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
   const ws = new WebSocket(`${proto}://${location.host}/api/rooms/${encodeURIComponent(roomId)}/events`);
+  eventsWs = ws;
   ws.onmessage = (m) => {
-    const ev = JSON.parse(m.data);
-    if (ev.type === 'hello') { document.getElementById('title').textContent = ev.title; roomPersona = ev.persona; }
+    let ev;
+    try { ev = JSON.parse(m.data); } catch (e) { return; }
+    if (ev.type === 'hello') {
+      document.getElementById('title').textContent = ev.title;
+      roomPersona = ev.persona; myViewerId = ev.viewer_id;
+    }
     if (ev.type === 'line') {
       document.getElementById('caption').textContent = ev.text;
       showCard(ev.card, ev.sku);
     }
     if (ev.type === 'shop') onShopEvent(ev);
+    if (ev.type === 'danmaku') onDanmaku(ev);
+    if (ev.type === 'notice') chatLine(`${ev.nickname} ${ev.text}`, 'notice');
+    if (ev.type === 'reply') onReply(ev);
+    if (ev.type === 'mood') showMood(ev.label);
+    if (ev.type === 'danmaku_ack' && ev.action === 'blocked') {
+      // a line only its sender sees (moderation keeps it from everyone else)
+      chatLine(`${myNickname()}：${ev.text}`, 'mine');
+    }
+    if (ev.type === 'danmaku_rejected') chatTell(ev.detail || '发送失败', true);
   };
-  ws.onclose = () => setTimeout(connectEvents, 3000);
+  ws.onclose = () => { eventsWs = null; setTimeout(connectEvents, 3000); };
 }
+
+// --- danmaku: an overlay drawn by the page (never burned into the stream) and a list ------
+const layer = document.getElementById('danmaku-layer');
+const MAX_FLYING = 30;
+const LANES = 6;
+let lane = 0;
+
+function fly(text, mine) {
+  if (!document.getElementById('overlay-on').checked) return;
+  if (layer.childElementCount >= MAX_FLYING) return; // a flood never floods the page
+  const el = document.createElement('div');
+  el.className = mine ? 'dm mine' : 'dm';
+  el.textContent = text;
+  el.style.top = `${6 + (lane++ % LANES) * 11}%`;
+  el.addEventListener('animationend', () => el.remove());
+  layer.appendChild(el);
+}
+
+function chatLine(text, cls) {
+  const ul = document.getElementById('chat');
+  const li = document.createElement('li');
+  li.textContent = text;
+  if (cls) li.className = cls;
+  ul.appendChild(li);
+  while (ul.children.length > 60) ul.firstChild.remove();
+  ul.scrollTop = ul.scrollHeight;
+}
+
+function onDanmaku(ev) {
+  fly(ev.text, false);
+  chatLine(`${ev.nickname}：${ev.text}`, ev.intent === 'question' ? 'question' : '');
+}
+
+function onReply(ev) {
+  const out = document.getElementById('ask-msg');
+  out.className = 'msg';
+  out.textContent = ev.handed_off ? '已转人工客服，稍后联系你' : '主播回复你：' + ev.text;
+  chatLine(`主播回复你：${ev.text}`, 'reply');
+}
+
+function showMood(label) {
+  const el = document.getElementById('mood');
+  el.hidden = false;
+  el.textContent = '直播间氛围：' + (MOOD_LABELS[label] || label);
+}
+
+function myNickname() { return document.getElementById('nickname').value.trim() || '我'; }
+function chatTell(text, err) {
+  const el = document.getElementById('chat-msg');
+  el.textContent = text; el.className = err ? 'msg err' : 'msg';
+}
+
+document.getElementById('nickname').value = localStorage.getItem('yunlian-nickname') || '';
+document.getElementById('chat-form').onsubmit = (e) => {
+  e.preventDefault();
+  const input = document.getElementById('chat-text');
+  const text = input.value.trim();
+  if (!text) return;
+  if (!eventsWs || eventsWs.readyState !== WebSocket.OPEN) { chatTell('正在重新连接，请稍后再发', true); return; }
+  localStorage.setItem('yunlian-nickname', document.getElementById('nickname').value.trim());
+  eventsWs.send(JSON.stringify({ type: 'danmaku', text, nickname: document.getElementById('nickname').value.trim() }));
+  input.value = '';
+  chatTell('');
+};
 
 // --- buying: order (idempotent per click) -> simulated cashier confirm --------------------
 const buyMsg = document.getElementById('buy-msg');
@@ -158,7 +240,8 @@ document.getElementById('ask-form').onsubmit = async (e) => {
       method: 'POST', headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ viewer_id: viewerId, text: input.value }),
     });
-    out.textContent = a.handed_off ? '已转人工客服，稍后联系你' : '主播马上回答：' + a.text;
+    if (a.text) out.textContent = a.handed_off ? '已转人工客服，稍后联系你' : '主播马上回答：' + a.text;
+    else out.textContent = '问题已收到，主播马上回答';
     input.value = '';
   } catch (err) { out.className = 'msg err'; out.textContent = err.message; }
 };

@@ -1,0 +1,103 @@
+"""What differs between the three hosts, as data: palettes, proportions and layered artwork."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import skia
+
+from avatars.art.kit import Color
+
+Painter = Callable[[skia.Canvas], None]
+
+
+def record(
+    paint: Painter, bounds: tuple[float, float, float, float] = (-400, -400, 400, 500)
+) -> skia.Picture:
+    """Record static artwork once; replaying a Picture costs no Python per path."""
+    rec = skia.PictureRecorder()
+    canvas = rec.beginRecording(skia.Rect.MakeLTRB(*bounds))
+    paint(canvas)
+    return rec.finishRecordingAsPicture()
+
+
+@dataclass
+class Design:
+    """One host. Coordinates: origin at the head's centre at rest, y down, px at scale 1.
+
+    Layers are recorded Pictures: `back` (behind the head, moves with it), `torso` (moves
+    with breathing), `head` (face, ears, nose), `front` (hair fringe, hat, glasses)."""
+
+    id: str
+    skin: Color
+    skin_shade: Color
+    lips: Color
+    hair: Color
+    brow: Color
+    iris: Color
+    back: skia.Picture
+    torso: skia.Picture
+    head: skia.Picture
+    front: skia.Picture
+    sleeve_upper: Color
+    sleeve_fore: Color  # = skin for rolled-up sleeves
+    cuff: Color | None
+    shoulder_x: float = 112.0
+    shoulder_y: float = 186.0
+    upper_len: float = 118.0
+    fore_len: float = 104.0
+    arm_width: float = 44.0
+    eye_x: float = 42.0
+    eye_y: float = -6.0
+    eye_w: float = 17.0
+    eye_h: float = 11.5
+    brow_width: float = 6.0
+    brow_y: float = -36.0
+    brow_arch: float = 4.0
+    mouth_y: float = 67.0
+    mouth_w: float = 25.0
+    lashes: bool = False
+    glasses: bool = False
+    smile_bias: float = 0.0  # a warm host smiles a little more at rest
+    smirk: float = 0.0  # a cheeky host's smile is lopsided
+    lively: float = 1.0  # scales sway and nods
+    blush_color: Color = 0xF08A7A
+    rest_other: tuple[float, float, str] | None = None  # e.g. a clipboard held at the chest
+    extras: dict[str, skia.Picture] = field(default_factory=dict)
+    # the part of design space each layer covers (rasterised once at the layout's scale)
+    head_bounds: tuple[float, float, float, float] = (-190, -190, 190, 130)
+    front_bounds: tuple[float, float, float, float] = (-190, -190, 190, 0)
+    torso_bounds: tuple[float, float, float, float] = (-165, 60, 165, 390)
+
+
+@dataclass(frozen=True)
+class Sprite:
+    image: skia.Image
+    rect: skia.Rect  # where it goes, in design coordinates
+
+
+def rasterise(
+    pictures: list[skia.Picture],
+    bounds: tuple[float, float, float, float],
+    scale: float,
+    tilt: float = 0.0,
+    pivot: tuple[float, float] = (0.0, 0.0),
+) -> Sprite:
+    """Flatten static layers, rotated by `tilt` degrees about `pivot`, into one image at the
+    output scale: one blit a frame instead of dozens of gradient paths."""
+    m = skia.Matrix.RotateDeg(tilt, skia.Point(*pivot))
+    box = m.mapRect(skia.Rect.MakeLTRB(*bounds))
+    x0, t, r, b = box.left(), box.top(), box.right(), box.bottom()
+    x0, t = math.floor(x0 * scale) / scale, math.floor(t * scale) / scale  # whole device pixels
+    surface = skia.Surface(int((r - x0) * scale) + 2, int((b - t) * scale) + 2)
+    c = surface.getCanvas()
+    c.scale(scale, scale)
+    c.translate(-x0, -t)
+    c.concat(m)
+    for pic in pictures:
+        c.drawPicture(pic)
+    surface.flushAndSubmit()
+    w, h = surface.width() / scale, surface.height() / scale
+    return Sprite(surface.makeImageSnapshot(), skia.Rect.MakeLTRB(x0, t, x0 + w, t + h))

@@ -1,0 +1,255 @@
+"""One object the web layer holds: fresh rollups, then reports, forecasts and warnings."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from commerce.analytics import basket, forecast, pricing, reports, rfm_sql, stock
+from commerce.analytics.calendar import china_day
+from commerce.analytics.reports import DateRange
+from commerce.analytics.rollup import RollupSync
+from commerce.errors import NotFound
+from commerce.models import AnDayRoom, AnOrder, Sku
+
+if TYPE_CHECKING:
+    from commerce.store import Store
+
+ABNORMAL_DAILY_ORDERS = 5  # one buyer placing this many orders in a day looks like 刷单
+ABNORMAL_AMOUNT_X = 10  # an order this many times the 28-day average order value
+RFM_TTL = RFM_TTL_DEFAULT = 300.0  # seconds a computed RFM report is served
+RFM_TOP = 500  # churn-risk rows kept in the cached report
+
+
+class Analytics:
+    """Reports over rollups that are brought up to date (at most once a second) first."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.rollups = RollupSync(store)
+        self._forecasts: dict[tuple, dict] = {}
+        self._rfm: tuple[float, date, dict] | None = None
+        self._tasks: list[asyncio.Task] = []
+
+    def today(self) -> date:
+        return china_day(self.store.clock())
+
+    async def fresh(self) -> None:
+        await self.rollups.sync()
+
+    def start(self, interval: float = 2.0) -> None:
+        """Keep rollups current in the background (the write path of the dashboard)."""
+        if not self._tasks:
+            loop = asyncio.get_running_loop()
+            self._tasks = [
+                loop.create_task(self.rollups.run(interval)),
+                loop.create_task(self._keep_warm(RFM_TTL / 2)),
+            ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        self._tasks = []
+
+    # -- reports ----------------------------------------------------------------------------
+    async def report(self, name: str, r: DateRange, **kw) -> dict:
+        await self.fresh()
+        fn = {
+            "kpis": reports.kpis,
+            "series": reports.series,
+            "products": reports.by_product,
+            "regions": reports.by_region,
+            "rooms": reports.by_room,
+            "funnel": reports.funnel,
+            "orders": reports.order_points,
+        }[name]
+        async with self.store.db.read() as s:
+            return await fn(s, r, **kw)
+
+    async def drill(self, year: int | None, month: int | None) -> dict:
+        await self.fresh()
+        async with self.store.db.read() as s:
+            return await reports.drill(s, year, month)
+
+    async def customers(self, top: int = 50, max_age: float = RFM_TTL_DEFAULT) -> dict:
+        """The RFM report, recomputed at most every RFM_TTL seconds (a full pass over the
+        customers; the background loop keeps it warm), with the churn list cut to `top`."""
+        loop = asyncio.get_running_loop()
+        today = self.today()
+        cached = self._rfm
+        if cached is None or cached[1] != today or loop.time() - cached[0] > max_age:
+            cached = await self._compute_rfm()
+        rep = cached[2]
+        return {**rep, "churn_risk": rep["churn_risk"][:top]}
+
+    async def _compute_rfm(self) -> tuple[float, date, dict]:
+        await self.fresh()
+        today = self.today()
+        async with self.store.db.read() as s:
+            rep = await rfm_sql.report(s, today, RFM_TOP)
+        rep["as_of"] = self.store.clock().isoformat(timespec="seconds")
+        self._rfm = (asyncio.get_running_loop().time(), today, rep)
+        return self._rfm
+
+    async def _keep_warm(self, interval: float) -> None:
+        import logging
+
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._compute_rfm()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logging.getLogger(__name__).exception("RFM refresh failed")
+
+    async def stock(self) -> dict:
+        await self.fresh()
+        return await stock.report(self.store, self.today())
+
+    async def prices(self) -> dict:
+        await self.fresh()
+        return await pricing.report(self.store, self.today())
+
+    async def rules(self) -> list[dict]:
+        await self.fresh()
+        async with self.store.db.read() as s:
+            return [r.to_json() for r in await basket.rules(s)]
+
+    async def also_bought(self, sku: str, k: int = 4) -> list[dict]:
+        await self.fresh()
+        return await basket.also_bought(self.store, sku, k)
+
+    async def forecast(self, sku: str, horizon: int = 14, with_backtest: bool = True) -> dict:
+        """Forecast of paid units; NotFound for an unknown SKU. Cached per day."""
+        await self.fresh()
+        today = self.today()
+        key = (sku, horizon, with_backtest, today)
+        if key in self._forecasts:
+            return self._forecasts[key]
+        async with self.store.db.read() as s:
+            y = await forecast.daily_units(s, sku, today - timedelta(days=1))
+        if y is None:
+            raise NotFound(f"商品不存在：{sku}")
+        history = {
+            "days": [d.date().isoformat() for d in y.index[-120:]],
+            "units": y.iloc[-120:].tolist(),
+        }
+        if len(y) == 0:
+            out = {
+                "sku": sku,
+                "empty": True,
+                "history": history,
+                "forecast": None,
+                "backtest": None,
+            }
+        else:
+            loop = asyncio.get_running_loop()
+            fc = await loop.run_in_executor(None, forecast.forecast_series, y, horizon)
+            bt = await loop.run_in_executor(None, forecast.backtest, y) if with_backtest else None
+            out = {
+                "sku": sku,
+                "empty": False,
+                "history": history,
+                "forecast": fc.to_json(),
+                "backtest": bt,
+            }
+        if len(self._forecasts) > 256:
+            self._forecasts.clear()
+        self._forecasts[key] = out
+        return out
+
+    # -- first screen -------------------------------------------------------------------------
+    async def abnormal_orders(self, days: int = 7) -> list[dict]:
+        today = self.today()
+        since = today - timedelta(days=days)
+        async with self.store.db.read() as s:
+            g, n = (
+                await s.execute(
+                    select(
+                        func.coalesce(func.sum(AnDayRoom.gmv_fen), 0),
+                        func.coalesce(func.sum(AnDayRoom.orders), 0),
+                    ).where(AnDayRoom.day >= today - timedelta(days=28))
+                )
+            ).one()
+            avg = int(g) / int(n) if n else 0
+            out = []
+            if avg:
+                big = await s.execute(
+                    select(AnOrder.order_id, AnOrder.day, AnOrder.placed_fen, AnOrder.province)
+                    .where(AnOrder.day >= since, AnOrder.placed_fen > avg * ABNORMAL_AMOUNT_X)
+                    .order_by(AnOrder.placed_fen.desc())
+                    .limit(20)
+                )
+                out += [
+                    {
+                        "kind": "大额订单",
+                        "order_id": o,
+                        "day": d.isoformat(),
+                        "detail": f"金额¥{fen / 100:.2f}，是近28天平均的{fen / avg:.0f}倍（{p or '未知地区'}）",
+                    }
+                    for o, d, fen, p in big
+                ]
+            many = await s.execute(
+                select(AnOrder.buyer_id, AnOrder.day, func.count())
+                .where(AnOrder.day >= since)
+                .group_by(AnOrder.day, AnOrder.buyer_id)
+                .having(func.count() >= ABNORMAL_DAILY_ORDERS)
+                .limit(20)
+            )
+            out += [
+                {
+                    "kind": "疑似刷单",
+                    "order_id": None,
+                    "day": d.isoformat(),
+                    "detail": f"买家{b[:4]}***当天下单{c}笔",
+                }
+                for b, d, c in many
+            ]
+        return out
+
+    async def warnings(self) -> dict:
+        """Low stock, near-expiry batches, abnormal orders and churn risk: the first screen."""
+        st = await self.stock()
+        cust = await self.customers(top=10)
+        return {
+            "stock": [i for i in st["items"] if i["warn"]],
+            "near_expiry": st["near_expiry"],
+            "abnormal_orders": await self.abnormal_orders(),
+            "churn": cust["churn_risk"],
+            "churn_total": cust["churn_risk_total"],
+        }
+
+    async def apply_promotion(self, batch_id: str, room_id: str | None = None) -> dict:
+        """Create the suggested clearance coupon for a near-expiry batch (one click)."""
+        batches = {b["batch_id"]: b for b in (await self.stock())["near_expiry"]}
+        b = batches.get(batch_id)
+        if b is None:
+            raise NotFound(f"没有需要促销的临期批次：{batch_id}")
+        sug = b["suggestion"]
+        ends = date.fromisoformat(b["expiry_date"])
+        code = "LQ" + hashlib.sha1(batch_id.encode()).hexdigest()[:10].upper()
+        coupon = await self.store.promotions.issue_coupon(
+            room_id,
+            code,
+            sug["kind"],
+            sug["value"],
+            sku=b["sku"],
+            per_user_limit=5,
+            total_limit=b["units_left"],
+            ends_at=datetime.combine(ends, time()) - timedelta(hours=8) + timedelta(days=1),
+        )
+        return {"batch_id": batch_id, "suggestion": sug, "coupon": coupon}
+
+
+async def sku_exists(store: Store, sku: str) -> bool:
+    async with store.db.read() as s:
+        return (await s.execute(select(Sku.id).where(Sku.code == sku))).first() is not None

@@ -1,0 +1,248 @@
+"""The dashboard router over real HTTP and WebSocket, on the whole app with a demo history."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+import websockets
+
+from commerce.demo import seed_history
+from tests.livesrv import free_port
+from web import dashboard_api
+from web.app import Settings, create_app
+
+
+class DashServer:
+    """`web.app.create_app` with the dashboard router included in its lifespan (as the lead
+    wires it in app.py), served by uvicorn on loopback in a thread."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        history: bool = True,
+        demo_room: bool = False,
+        history_orders: int | None = None,
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app = app = create_app(
+            Settings(db_url=f"sqlite+aiosqlite:///{db_path}", demo_room=demo_room)
+        )
+        inner = app.router.lifespan_context
+
+        @asynccontextmanager
+        async def lifespan(a):
+            async with inner(a) as state:
+                router = None
+                if not any(getattr(r, "path", "") == "/dashboard" for r in a.routes):
+                    router = dashboard_api.build_router(a.state.store, a.state.engine)
+                    a.include_router(router)
+                if history and history_orders:
+                    await seed_history(
+                        a.state.store, days=365, customers=20_000, orders=history_orders
+                    )
+                elif history:
+                    await seed_history(a.state.store)
+                try:
+                    yield state
+                finally:
+                    if router is not None:
+                        await router.close()
+
+        app.router.lifespan_context = lifespan
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> DashServer:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/api/dashboard/warnings", timeout=5).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not start within 30 s")
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+
+@pytest.fixture(scope="module")
+def dash(tmp_path_factory):
+    with DashServer(tmp_path_factory.mktemp("dash") / "shop.db") as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def bare(tmp_path_factory):
+    """A shop with the demo catalog and no orders at all."""
+    with DashServer(tmp_path_factory.mktemp("bare") / "shop.db", history=False) as srv:
+        yield srv
+
+
+def get(srv, path: str, **kw) -> httpx.Response:
+    return httpx.get(srv.url + path, timeout=60, **kw)
+
+
+def test_pages_and_local_plotly_are_served(dash):
+    for path, title in (("/dashboard", "智能仪表板"), ("/analytics", "数据分析中心")):
+        r = get(dash, path)
+        assert r.status_code == 200 and title in r.text
+        assert "/vendor/plotly.min.js" in r.text and "cdn" not in r.text.lower()
+    js = get(dash, "/vendor/plotly.min.js")
+    assert js.status_code == 200 and len(js.content) > 1_000_000
+    assert js.headers["content-type"].startswith("text/javascript")
+
+
+def test_summary_has_figures_and_first_screen_warnings(dash):
+    s = get(dash, "/api/dashboard/summary").json()
+    assert s["kpis_30d"]["orders"] > 0 and s["kpis_30d"]["gmv"] >= s["kpis_30d"]["paid_gmv"] > 0
+    assert len(s["trend"]["rows"]) == 90
+    assert {"stock", "near_expiry", "abnormal_orders", "churn"} <= set(s["warnings"])
+    assert s["live"]["type"] == "live" and "total" in s["live"]
+
+
+def test_reports_answer_for_every_grain_and_drill_down(dash):
+    for grain in ("day", "week", "month", "year"):
+        rows = get(dash, f"/api/analytics/series?grain={grain}").json()["rows"]
+        assert rows and all({"gmv", "paid_gmv", "yoy", "mom"} <= set(r) for r in rows)
+    years = get(dash, "/api/analytics/drill").json()
+    assert years["level"] == "year" and years["rows"]
+    y = int(years["rows"][-1]["period"])
+    months = get(dash, f"/api/analytics/drill?year={y}").json()
+    assert months["level"] == "month" and len(months["rows"]) == 12
+    m = next(int(r["period"][5:]) for r in months["rows"] if r["orders"])
+    days = get(dash, f"/api/analytics/drill?year={y}&month={m}").json()
+    assert days["level"] == "day" and sum(r["orders"] for r in days["rows"]) == next(
+        r["orders"] for r in months["rows"] if int(r["period"][5:]) == m
+    )
+    regions = get(dash, "/api/analytics/regions").json()
+    assert regions["rows"] and regions["heat"]["provinces"]
+    prov = regions["rows"][0]["name"]
+    cities = get(dash, "/api/analytics/regions", params={"province": prov}).json()["rows"]
+    assert (
+        cities and abs(sum(c["paid_gmv"] for c in cities) - regions["rows"][0]["paid_gmv"]) < 0.05
+    )
+    funnel = get(dash, "/api/analytics/funnel").json()["stages"]
+    assert [s["stage"] for s in funnel] == ["观看人次", "商品点击", "下单", "支付"]
+    assert funnel[0]["value"] >= funnel[1]["value"] >= funnel[2]["value"] >= funnel[3]["value"] > 0
+
+
+def test_customers_forecast_prices_rules_and_also_bought(dash):
+    c = get(dash, "/api/analytics/customers").json()
+    assert c["customers"] > 0 and sum(s["customers"] for s in c["segments"]) == c["customers"]
+    f = get(dash, "/api/analytics/forecast/fp-jujube-500g?horizon=7").json()
+    assert f["found"] and len(f["forecast"]["mean"]) == 7
+    assert all(
+        lo <= m <= hi
+        for lo, m, hi in zip(*(f["forecast"][k] for k in ("lower", "mean", "upper")), strict=True)
+    )
+    assert f["backtest"]["model"]["mase"] > 0
+    prices = get(dash, "/api/analytics/prices").json()["items"]
+    assert {p["sku"] for p in prices} >= {"fp-jujube-500g"}
+    rules = get(dash, "/api/analytics/rules").json()
+    assert any(r["antecedent_name"] == "大枣" and r["consequent_name"] == "核桃" for r in rules)
+    also = get(dash, "/api/shop/products/fp-jujube-500g/also-bought?k=3").json()
+    assert also and also[0]["name"] == "核桃" and len(also) <= 3
+
+
+def test_empty_reversed_and_unknown_give_empty_states(dash, bare):
+    rev = get(dash, "/api/analytics/kpis?start=2026-05-01&end=2026-04-01").json()
+    assert rev["range"]["empty"] and rev["empty"]
+    assert get(dash, "/api/analytics/series?start=2026-05-01&end=2026-04-01").json()["rows"] == []
+    assert get(dash, "/api/analytics/products?start=1990-01-01&end=1990-01-31").json()["rows"] == []
+    unknown = get(dash, "/api/analytics/forecast/no-such-sku").json()
+    assert unknown == {"sku": "no-such-sku", "empty": True, "found": False, "reason": "商品不存在"}
+    assert get(dash, "/api/shop/products/no-such-sku/also-bought").json() == []
+    for path in (
+        "/api/analytics/kpis",
+        "/api/analytics/series?grain=month",
+        "/api/analytics/drill",
+        "/api/analytics/regions",
+        "/api/analytics/rooms",
+        "/api/analytics/funnel",
+        "/api/analytics/orders",
+        "/api/analytics/customers",
+        "/api/analytics/stock",
+        "/api/analytics/prices",
+        "/api/analytics/rules",
+        "/api/analytics/forecast/fp-jujube-500g",
+        "/api/dashboard/summary",
+        "/dashboard",
+        "/analytics",
+    ):
+        assert get(bare, path).status_code == 200, path
+    assert get(bare, "/api/analytics/forecast/fp-jujube-500g").json()["empty"] is True
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/analytics/kpis?start=yesterday",
+        "/api/analytics/kpis?start=2026-13-01",
+        "/api/analytics/kpis?end=" + "9" * 5000,
+        "/api/analytics/series?grain=hour",
+        "/api/analytics/series?start=1900-01-01&end=2026-01-01",
+        "/api/analytics/drill?month=3",
+        "/api/analytics/drill?year=abc",
+        "/api/analytics/orders?limit=100001",
+        "/api/analytics/forecast/fp-jujube-500g?horizon=365",
+        "/api/shop/products/fp-jujube-500g/also-bought?k=0",
+    ],
+)
+def test_malformed_parameters_get_a_reason(dash, path):
+    r = get(dash, path)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"]
+
+
+def test_one_click_promotion_creates_the_suggested_coupon(dash):
+    stock = get(dash, "/api/analytics/stock").json()
+    assert stock["items"]
+    missing = httpx.post(dash.url + "/api/analytics/promotions/no-such-batch/apply", timeout=30)
+    assert missing.status_code == 404 and missing.json()["detail"]
+
+
+def test_live_websocket_pushes_figures_every_few_seconds(dash):
+    async def run() -> list[dict]:
+        uri = dash.url.replace("http", "ws") + "/api/dashboard/live"
+        got = []
+        async with websockets.connect(uri) as ws:
+            t0 = time.monotonic()
+            for _ in range(2):
+                got.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
+            got.append({"elapsed": time.monotonic() - t0})
+        return got
+
+    a, b, t = asyncio.run(run())
+    assert a["type"] == b["type"] == "live"
+    assert t["elapsed"] <= 5.5
+    total = b["total"]
+    for key in ("online", "peak_online", "avg_watch_s", "interaction_rate", "gmv", "paid_gmv"):
+        assert key in total
+    for key in ("conversion", "uv_value", "gpm", "aov", "by_segment"):
+        assert key in total
+
+
+def test_live_figures_follow_a_real_room(tmp_path):
+    async def first(url: str) -> dict:
+        async with websockets.connect(url.replace("http", "ws") + "/api/dashboard/live") as ws:
+            return json.loads(await asyncio.wait_for(ws.recv(), 10))
+
+    with DashServer(tmp_path / "room.db", history=False, demo_room=True) as srv:
+        snap = asyncio.run(first(srv.url))
+    rooms = {r["room_id"]: r for r in snap["rooms"]}
+    assert "demo" in rooms and rooms["demo"]["online"] == 0
+    assert snap["total"]["room_id"] == "全部直播间"

@@ -1,0 +1,113 @@
+"""Headless Chromium loads the dashboard pages: no console errors, nothing leaves loopback,
+and the order cloud draws 100,000 points with WebGL."""
+
+from __future__ import annotations
+
+import time
+from contextlib import asynccontextmanager
+from urllib.parse import urlparse
+
+import pytest
+from playwright.async_api import async_playwright
+
+from tests.web.test_dashboard_api import DashServer
+
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--enable-unsafe-swiftshader",  # software WebGL for scattergl on a GPU-less machine
+]
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    """The demo catalog with a 110,000-order history (over 100,000 in the last 365 days)."""
+    with DashServer(tmp_path_factory.mktemp("big") / "shop.db", history_orders=110_000) as srv:
+        yield srv
+
+
+@asynccontextmanager
+async def browser_page(width: int = 1280, height: int = 900):
+    """A page that records console errors and refuses (and records) any non-loopback request."""
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+        try:
+            page = await browser.new_page(viewport={"width": width, "height": height})
+            page.errors, page.outside = [], []
+            page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: page.errors.append(str(e)))
+
+            async def guard(route):
+                url = route.request.url
+                host = urlparse(url).hostname or ""
+                if url.startswith(("data:", "blob:")) or host in LOOPBACK:
+                    await route.continue_()
+                else:
+                    page.outside.append(url)
+                    await route.abort()
+
+            await page.route("**/*", guard)
+            yield page
+        finally:
+            await browser.close()
+
+
+async def test_dashboard_first_screen_loads_offline_without_errors(big):
+    async with browser_page() as page:
+        t0 = time.monotonic()
+        await page.goto(big.url + "/dashboard")
+        await page.wait_for_function("window.__dashReady === true", timeout=30_000)
+        load_s = time.monotonic() - t0
+        await page.wait_for_function("(window.__liveUpdates || 0) >= 1", timeout=15_000)
+        stock_items = await page.locator("#w-stock li").count()
+        kpis = await page.locator("#kpis .kpi").count()
+        trend = await page.evaluate("document.getElementById('c-trend').data.length")
+        live_rows = await page.locator("#live-rooms tr").count()
+    assert page.errors == []
+    assert page.outside == []
+    assert stock_items >= 1 and kpis == 8 and trend >= 2 and live_rows >= 1
+    assert load_s < 15  # the benchmark measures it; this only catches a hang
+
+
+async def test_analytics_center_draws_a_100k_point_webgl_chart(big):
+    async with browser_page() as page:
+        await page.goto(big.url + "/analytics?points=100000")
+        await page.wait_for_function("window.__dashReady === true", timeout=90_000)
+        points = await page.evaluate("window.__ordersPlotted")
+        trace = await page.evaluate(
+            "(() => { const d = document.getElementById('c-orders').data[0];"
+            " return [d.type, d.x.length]; })()"
+        )
+        gl = await page.evaluate("document.querySelectorAll('#c-orders canvas').length")
+        heat = await page.evaluate("document.getElementById('c-heat').data[0].type")
+        funnel = await page.evaluate("document.getElementById('c-funnel').data[0].type")
+    assert page.errors == []
+    assert page.outside == []
+    assert points == 100_000 and trace == ["scattergl", 100_000]
+    assert gl >= 1
+    assert heat == "heatmap" and funnel == "funnel"
+
+
+async def test_phone_width_and_reversed_range_show_empty_states(big):
+    async with browser_page(390, 844) as page:
+        await page.goto(big.url + "/analytics")
+        await page.wait_for_function("window.__dashReady === true", timeout=90_000)
+        await page.fill("#f-start", "2026-05-01")
+        await page.fill("#f-end", "2026-04-01")
+        await page.click("#filters button[type=submit]")
+        await page.wait_for_function(
+            "document.getElementById('f-msg').textContent.includes('没有数据')", timeout=30_000
+        )
+        empty_text = await page.text_content("#c-series")
+        overflow = await page.evaluate(
+            "document.documentElement.scrollWidth <= window.innerWidth + 1"
+        )
+    assert page.errors == []
+    assert "没有订单" in empty_text
+    assert overflow
