@@ -24,6 +24,11 @@ _EVENT_PHONEME = 7
 _PARAM_RATE = 1
 _PARAM_VOLUME = 2
 _PARAM_PITCH = 3
+_PARAM_RANGE = 4
+_SSML = 0x10
+# a sentence ends at these marks; its last spoken character gets the lilt
+_SENTENCE_END = set("。！？!?～~")
+_SILENT = set("，。！？、；：,.!?;:…～~ \t\n\"'“”‘’（）()《》")
 
 
 class _EventId(ctypes.Union):
@@ -117,10 +122,27 @@ class ESpeak:
         return 0
 
     def synthesize(
-        self, text: str, voice: str = "cmn", rate_wpm: int = 175, pitch: int = 50
+        self,
+        text: str,
+        voice: str = "cmn",
+        rate_wpm: int = 175,
+        pitch: int = 50,
+        pitch_range: int = 50,
+        lilt: int = 0,
     ) -> RawSpeech:
-        """Speak `text` and return all of it; rate in words per minute, pitch 0-99."""
-        data = text.encode("utf-8") + b"\0"
+        """Speak `text` and return all of it.
+
+        `voice` may name a variant (`cmn+m3`); rate in words per minute, pitch and
+        pitch_range 0-99 (50 is the voice's own); `lilt` raises the last syllable of each
+        sentence by that many percent and draws it out (eSpeak SSML prosody), with the
+        phoneme positions still pointing into `text`."""
+        flags = _CHARS_UTF8
+        back: list[int] | None = None
+        source = text
+        if lilt > 0:
+            source, back = lilt_markup(text, int(np.clip(lilt, 0, 100)))
+            flags |= _SSML
+        data = source.encode("utf-8") + b"\0"
         with self._lock:
             self._chunks, self._phonemes, self._positions = [], [], []
             lib = self._lib
@@ -128,14 +150,50 @@ class ESpeak:
                 raise ValueError(f"eSpeak has no voice {voice!r}")
             lib.espeak_SetParameter(_PARAM_RATE, int(np.clip(rate_wpm, 80, 450)), 0)
             lib.espeak_SetParameter(_PARAM_PITCH, int(np.clip(pitch, 0, 99)), 0)
+            lib.espeak_SetParameter(_PARAM_RANGE, int(np.clip(pitch_range, 0, 99)), 0)
             lib.espeak_SetParameter(_PARAM_VOLUME, 100, 0)
-            err = lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+            err = lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, flags, None, None)
             if err != 0:
                 raise RuntimeError(f"espeak_Synth failed with code {err}")
             pcm = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
+            positions = list(self._positions)
+            if back is not None:
+                last = len(back) - 1
+                positions = [(ms, back[min(max(pos, 0), last)]) for ms, pos in positions]
             return RawSpeech(
                 pcm=pcm,
                 sample_rate=self.sample_rate,
                 phonemes=list(self._phonemes),
-                positions=list(self._positions),
+                positions=positions,
             )
+
+
+def lilt_markup(text: str, lilt: int) -> tuple[str, list[int]]:
+    """SSML for `text` with each sentence's last spoken character raised by `lilt` percent
+    and slowed, plus a map from 1-based SSML character positions to 1-based `text` positions
+    (markup maps to the next character of `text`)."""
+    finals: set[int] = set()
+    last_spoken = -1
+    for i, ch in enumerate(text):
+        if ch in _SENTENCE_END and last_spoken >= 0:
+            finals.add(last_spoken)
+            last_spoken = -1
+        elif ch not in _SILENT:
+            last_spoken = i
+    if last_spoken >= 0:
+        finals.add(last_spoken)
+    # (ssml fragment, the 1-based text position it stands for)
+    parts: list[tuple[str, int]] = [("<speak>", 1)]
+    for i, ch in enumerate(text):
+        if i in finals:
+            parts.append((f'<prosody pitch="+{lilt}%" rate="80%">', i + 1))
+        escaped = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}.get(ch, ch)
+        parts.append((escaped, i + 1))
+        if i in finals:
+            parts.append(("</prosody>", i + 2))
+    parts.append(("</speak>", len(text) + 1))
+    back = [0]
+    for fragment, pos in parts:
+        back.extend([pos] * len(fragment))
+    back.append(len(text) + 1)
+    return "".join(f for f, _ in parts), back

@@ -111,16 +111,18 @@ def rrect(x0: float, y0: float, x1: float, y1: float, r: float) -> skia.RRect:
 
 def banner(c: skia.Canvas, w: int, name: str, role: str) -> None:
     """Live badge, room title and the host's name tag along the top."""
+    # a portrait frame fills a phone screen cropped at the sides: keep clear of the crop
+    m = 16 if w > 900 else 72
     live_w = 56 + font(20).measureText("直播中")
     c.drawRRect(
-        rrect(16, 14, 16 + live_w, 50, 18),
-        linear((16, 14), (16 + live_w, 50), [0xFF3B5C, 0xE02040]),
+        rrect(m, 14, m + live_w, 50, 18),
+        linear((m, 14), (m + live_w, 50), [0xFF3B5C, 0xE02040]),
     )
-    c.drawCircle(36, 32, 6, fill(0xFFFFFF))
-    text(c, "直播中", 48, 19, 20, 0xFFFFFF)
+    c.drawCircle(m + 20, 32, 6, fill(0xFFFFFF))
+    text(c, "直播中", m + 32, 19, 20, 0xFFFFFF)
     title = "云链销通 · 阜平好物直播间"
     tw = font(24).measureText(title)
-    tx = 26 + live_w
+    tx = m + 10 + live_w
     c.drawRRect(rrect(tx, 14, tx + tw + 28, 50, 18), fill(0x000000, 0.38))
     text(c, title, tx + 14, 17, 24, 0xFFFFFF)
     if w > 900:
@@ -131,9 +133,9 @@ def banner(c: skia.Canvas, w: int, name: str, role: str) -> None:
     else:
         tag = f"主播 {name}"
         c.drawRRect(
-            rrect(16, 60, 24 + font(20).measureText(tag) + 16, 92, 16), fill(0x000000, 0.38)
+            rrect(m, 60, m + 8 + font(20).measureText(tag) + 16, 92, 16), fill(0x000000, 0.38)
         )
-        text(c, tag, 28, 63, 20, 0xFFFFFF)
+        text(c, tag, m + 12, 63, 20, 0xFFFFFF)
 
 
 def card_chrome(c: skia.Canvas, box: tuple[int, int, int, int]) -> None:
@@ -159,7 +161,8 @@ class CardGeometry:
     title_lines: int
     title: Box
     price: Box
-    lines: Box
+    lines: Box  # down to the card's foot, under the countdown too
+    line_limit: int  # bullet lines end above this y (the countdown's top)
 
 
 def card_geometry(
@@ -169,7 +172,8 @@ def card_geometry(
     wide = (x1 - x0) > (y1 - y0)
     if wide:
         tx, ty, tw, size, price_h = x0 + 200, y0 + 56, x1 - x0 - 220, 34.0, 62
-        limit_lines = max_title_lines or 1
+        # a short (portrait-room) card keeps the title to one line to leave room for a bullet
+        limit_lines = max_title_lines or (1 if (y1 - y0) < 300 else 2)
     else:
         tx, ty, tw, size, price_h = x0 + 24, y0 + 64, (x1 - x0) - 190, 40.0, 86
         limit_lines = max_title_lines or 2
@@ -183,7 +187,8 @@ def card_geometry(
         n,
         (col0, ty, col1, ty + th),
         (col0, ty + th, col1, ty + th + price_h),
-        (col0, ty + th + price_h, col1, max(ty + th + price_h, limit)),
+        (col0, ty + th + price_h, col1, max(ty + th + price_h, y1 - 6)),
+        limit,
     )
 
 
@@ -218,8 +223,8 @@ def card_price(c: skia.Canvas, g: CardGeometry, price: str, unit: str) -> None:
 
 
 def card_lines(c: skia.Canvas, g: CardGeometry, lines: tuple[str, ...]) -> None:
-    x0, ty, x1, limit = g.lines
-    tx = x0 + 6
+    x0, ty, x1, _ = g.lines
+    limit, tx = g.line_limit, x0 + 6
     for line in lines[:4]:
         if ty + 36 > limit:
             break
@@ -278,6 +283,10 @@ def caption_pill(c: skia.Canvas, box: Box) -> None:
 def caption_text(c: skia.Canvas, box: Box, value: str) -> None:
     x0, y0, x1, y1 = box
     size = min(32.0, (y1 - y0) * 0.5)
+    room = (x1 - x0) - 40
+    wide = font(size).measureText(clean(value))
+    if wide > room:  # shrink a long line (down to 3/4) before cutting it with …
+        size = max(size * 0.75, size * room / wide)
     text(
         c,
         value,

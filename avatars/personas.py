@@ -22,6 +22,11 @@ class Persona:
     hair: tuple[int, int, int]
     shirt: tuple[int, int, int]
     accent: tuple[int, int, int]
+    # voice character: eSpeak NG voice with variant (voices/!v), pitch range 0-99 (50 is the
+    # voice's own), and the percent rise of each sentence's last syllable (0: none)
+    espeak_voice: str = "cmn"
+    pitch_range: int = 50
+    lilt: int = 0
 
 
 PERSONAS: dict[str, Persona] = {
@@ -32,39 +37,49 @@ PERSONAS: dict[str, Persona] = {
             name="小王",
             role="年轻农民，种菜能手，说保定话",
             dialect="baoding",
-            rate_wpm=175,
-            pitch=45,
+            rate_wpm=210,
+            pitch=62,
             edge_voice="zh-CN-YunxiNeural",
             skin=(150, 185, 225),
             hair=(30, 30, 35),
             shirt=(60, 140, 60),
             accent=(40, 90, 200),
+            # young and lively: a light male variant, fast, wide range, Baoding final lilt
+            espeak_voice="cmn+m3",
+            pitch_range=90,
+            lilt=40,
         ),
         Persona(
             id="xiaoli",
             name="小李",
             role="热心的果农大姐，管果树",
             dialect="mandarin",
-            rate_wpm=190,
-            pitch=70,
+            rate_wpm=215,
+            pitch=45,
             edge_voice="zh-CN-XiaoxiaoNeural",
             skin=(160, 190, 230),
             hair=(40, 35, 50),
             shirt=(70, 70, 190),
             accent=(60, 170, 230),
+            # warm and fast: a breathy female variant in her lower register
+            espeak_voice="cmn+f2",
+            pitch_range=60,
         ),
         Persona(
             id="xiaozhang",
             name="小张",
             role="农技员，讲普通话，说话有依据",
             dialect="mandarin",
-            rate_wpm=165,
-            pitch=40,
+            rate_wpm=150,
+            pitch=38,
             edge_voice="zh-CN-YunyangNeural",
             skin=(145, 180, 220),
             hair=(25, 25, 25),
             shirt=(200, 200, 200),
             accent=(150, 90, 40),
+            # calm and measured: a steady low male variant, slow, narrow range
+            espeak_voice="cmn+m6",
+            pitch_range=25,
         ),
     )
 }

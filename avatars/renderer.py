@@ -22,6 +22,8 @@ from avatars import overlays
 from avatars.art import hosts
 from avatars.art.host import Pose, draw_host
 from avatars.art.scenes import draw_scene
+from avatars.cardlayer import CardLayer, draw_into, intersects
+from avatars.cardlayer import bgra_surface as _bgra_surface
 from avatars.gestures import POINT, PRESENT, arm_pose
 from avatars.layout import LANDSCAPE, Layout, layout_for
 from avatars.motion import ExpressionBlend, MouthBlend, blink, body_motion, saccade
@@ -66,16 +68,6 @@ class Card:
     countdown: str = ""  # promotion countdown, e.g. "02:59"; empty hides it
 
 
-def _bgra_surface(arr: np.ndarray) -> skia.Surface:
-    info = skia.ImageInfo.Make(
-        arr.shape[1],
-        arr.shape[0],
-        skia.ColorType.kBGRA_8888_ColorType,
-        skia.AlphaType.kPremul_AlphaType,
-    )
-    return skia.Surface.MakeRasterDirect(info, arr, arr.strides[0])
-
-
 class AvatarRenderer:
     """Renders one persona at 1280×720 (or 720×1280) into a reused BGR buffer."""
 
@@ -95,9 +87,8 @@ class AvatarRenderer:
         self._expr = ExpressionBlend()
         self._mouth = MouthBlend()
         self._card: Card | None = None
-        self._card_key: tuple | None = None
         self._caption = ""
-        self._countdown = ""
+        self._countdown: str | None = ""  # None: unknown, the card was redrawn under it
         self._captions: OrderedDict[str, np.ndarray] = OrderedDict()
         self._countdowns: OrderedDict[str, np.ndarray] = OrderedDict()
         # layers: scene (static) -> base (+ card) -> frame (+ caption, countdown, host)
@@ -106,6 +97,12 @@ class AvatarRenderer:
         chrome = _bgra_surface(self._chrome)
         overlays.card_chrome(chrome.getCanvas(), self.layout.card)
         chrome.flushAndSubmit()
+        # the caption and countdown pills without words: each new text only draws its words
+        self._caption_pill = self._blank(self._scene, self.layout.caption, overlays.caption_pill)
+        self._pill = self._blank(self._chrome, self.layout.countdown, overlays.countdown_pill)
+        self._card_layer = CardLayer(
+            self.layout.card, self.layout.countdown, self._scene, self._chrome
+        )
         self._base = self._scene.copy()
         self._base_surface = _bgra_surface(self._base)
         self._frame = np.ascontiguousarray(self._base[:, :, :3])
@@ -131,14 +128,13 @@ class AvatarRenderer:
         return {"captions": len(self._captions), "countdowns": len(self._countdowns)}
 
     def set_card(self, card: Card | None) -> None:
-        key = (
-            None
-            if card is None
-            else (card.title, card.price, card.unit, tuple(card.lines), card.badge, card.category)
-        )
-        if key != self._card_key:
-            self._card_key = key
-            self._redraw_card(card)
+        """Show `card` (None: no card); only the parts whose words changed are redrawn."""
+        for box, patch in self._card_layer.update(card):
+            x0, y0, x1, y1 = box
+            self._base[y0:y1, x0:x1, :3] = patch
+            self._frame[y0:y1, x0:x1] = patch
+            if intersects(box, self.layout.countdown):
+                self._countdown = None  # painted over: draw or clear it again below
         self._card = card
         self._set_countdown(card.countdown if card else "")
 
@@ -147,47 +143,30 @@ class AvatarRenderer:
             return
         self._caption = caption
         x0, y0, x1, y1 = self.layout.caption
+        if not caption:  # no pill either: the scene shows through
+            self._frame[y0:y1, x0:x1] = self._base[y0:y1, x0:x1, :3]
+            return
         self._frame[y0:y1, x0:x1] = self._cached(
-            self._captions, caption, self.layout.caption, overlays.caption
+            self._captions, caption, self.layout.caption, overlays.caption_text, self._caption_pill
         )
-
-    def _redraw_card(self, card: Card | None) -> None:
-        x0, y0, x1, y1 = self.layout.card
-        pad = 24  # the card's soft shadow
-        region = (
-            slice(max(0, y0 - pad), min(self.height, y1 + pad)),
-            slice(max(0, x0 - pad), min(self.width, x1 + pad)),
-        )
-        self._base[region] = (self._scene if card is None else self._chrome)[region]
-        if card is not None:
-            c = self._base_surface.getCanvas()
-            cd = self.layout.countdown if card.countdown else None
-            overlays.card(
-                c,
-                self.layout.card,
-                card.title,
-                card.price,
-                card.unit,
-                tuple(card.lines),
-                card.badge,
-                card.category,
-                cd,
-            )
-            self._base_surface.flushAndSubmit()
-        self._frame[region] = self._base[region][:, :, :3]
-        self._countdown = ""
 
     def _set_countdown(self, value: str) -> None:
         if value == self._countdown:
             return
         x0, y0, x1, y1 = self.layout.countdown
-        if value:  # drawn over the empty card, so one cache serves every card
+        if value:  # drawn over the empty pill, so one cache serves every card
             self._frame[y0:y1, x0:x1] = self._cached(
-                self._countdowns, value, self.layout.countdown, overlays.countdown, self._chrome
+                self._countdowns, value, self.layout.countdown, overlays.countdown_text, self._pill
             )
-        elif self._countdown:
+        elif self._countdown is None or self._countdown:
             self._frame[y0:y1, x0:x1] = self._base[y0:y1, x0:x1, :3]
         self._countdown = value
+
+    def _blank(self, under: np.ndarray, box: tuple[int, int, int, int], draw) -> np.ndarray:
+        """The BGRA tile of `box` over `under` (full frame) with `draw(c, box)` on it."""
+        x0, y0, x1, y1 = box
+        tile = np.ascontiguousarray(under[y0:y1, x0:x1])
+        return draw_into(tile, (x0, y0), lambda c: draw(c, box))
 
     def _cached(
         self,
@@ -195,21 +174,17 @@ class AvatarRenderer:
         value: str,
         box: tuple[int, int, int, int],
         draw,
-        under: np.ndarray | None = None,
+        under: np.ndarray,
     ) -> np.ndarray:
-        """The BGR patch of `box` showing `value` over `under` (the scene), rasterised once."""
+        """The BGR patch of `box` showing `value` over `under` (the box's tile), rasterised once."""
         patch = cache.get(value)
         if patch is not None:
             cache.move_to_end(value)
             return patch
-        x0, y0, x1, y1 = box
-        tile = np.ascontiguousarray((self._scene if under is None else under)[y0:y1, x0:x1])
+        x0, y0 = box[0], box[1]
+        tile = under.copy()
         if value:
-            surface = _bgra_surface(tile)
-            c = surface.getCanvas()
-            c.translate(-x0, -y0)
-            draw(c, box, value)
-            surface.flushAndSubmit()
+            draw_into(tile, (x0, y0), lambda c: draw(c, box, value))
         patch = np.ascontiguousarray(tile[:, :, :3])
         cache[value] = patch
         if len(cache) > TEXT_CACHE:

@@ -176,7 +176,9 @@ def espeak_breaks(
 def pause_breaks(text: str, pcm: np.ndarray, min_gap: float = 0.12):
     """Cut points from silences in the audio (backends without phoneme events): each pause
     of at least `min_gap` seconds, mapped to the punctuation marks of the text in order."""
-    marks = [i + 1 for i, ch in enumerate(text) if ch in "，。！？、；：,.!?;:" and i + 1 < len(text)]
+    marks = [
+        i + 1 for i, ch in enumerate(text) if ch in "，。！？、；：,.!?;:" and i + 1 < len(text)
+    ]
     hop = SAMPLE_RATE // 100
     n = len(pcm) // hop
     if not marks or n == 0:
@@ -203,7 +205,7 @@ class VoiceBackend:
 
 
 class ESpeakVoice(VoiceBackend):
-    """Embedded offline Mandarin (eSpeak NG `cmn`)."""
+    """Embedded offline Mandarin (eSpeak NG `cmn` with each persona's variant and prosody)."""
 
     name = "espeak"
 
@@ -212,9 +214,11 @@ class ESpeakVoice(VoiceBackend):
     ) -> Speech:
         raw = ESpeak.get().synthesize(
             text,
-            voice="cmn",
+            voice=persona.espeak_voice,
             rate_wpm=int(persona.rate_wpm * rate),
             pitch=int(persona.pitch * pitch),
+            pitch_range=persona.pitch_range,
+            lilt=persona.lilt,
         )
         pcm = resample_to_48k(raw.pcm, raw.sample_rate)
         visemes = tuple((ms / 1000.0, phoneme_viseme(ph)) for ms, ph in raw.phonemes)

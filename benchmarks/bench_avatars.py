@@ -2,7 +2,8 @@
 with a card, captions and a promotion countdown on screen.
 
 "typical": the caption changes with each sentence and the countdown every second.
-"worst": caption, card and countdown all change on every frame (unique strings each time).
+"worst": caption, card and countdown all change on every frame (unique strings each time);
+the card redraws only its changed parts (title, price) from cached layers.
 Target: ≤ 4 ms a frame on one core, median and p95.
 """
 
@@ -97,10 +98,14 @@ def run() -> dict:
             "landscape_typical": _case(pid, 1280, 720, worst=False),
             "landscape_worst": _case(pid, 1280, 720, worst=True),
             "portrait_typical": _case(pid, 720, 1280, worst=False),
+            "portrait_worst": _case(pid, 720, 1280, worst=True),
         }
     # CPU time of the rendering thread: what "one core" means on a shared machine
     out["max_typical_cpu_p95_ms"] = max(
         v[k]["cpu_p95_ms"] for v in out.values() for k in ("landscape_typical", "portrait_typical")
+    )
+    out["max_worst_median_ms"] = max(
+        out[pid][k]["median_ms"] for pid in PERSONAS for k in ("landscape_worst", "portrait_worst")
     )
     out["target_ms"] = 4.0
     return out

@@ -188,7 +188,7 @@ def _order(sku: str, i: int, price: str | None = None, room: str | None = None) 
         "buyer": {
             "id": f"u{i}",
             "name": "李四",
-            "phone": "13812341234",
+            "phone": f"138{i % 10**8:08d}",  # one phone per buyer: sale limits count phones
             "address": "河北省保定市阜平县1号",
         },
         "items": [item],
@@ -327,8 +327,14 @@ async def _flash_sale(port: int, buyers: int = 500) -> dict:
             )
             if status != 201:
                 return 0
-            oid = json.loads(body)["id"]
-            status, body = await c.request("POST", f"/api/shop/orders/{oid}/payments")
+            order = json.loads(body)
+            oid = order["id"]
+            status, body = await c.request(
+                "POST",
+                f"/api/shop/orders/{oid}/payments",
+                None,
+                {"X-Order-Token": order["order_token"]},
+            )
             pid = json.loads(body)["payment_id"]
             status, body = await c.request("POST", f"/api/shop/payments/{pid}/confirm")
             return 1 if json.loads(body)["order"]["status"] == "paid" else 0

@@ -18,6 +18,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from fastapi import Request, Response
 
 from web.app import Settings, create_app
+from web.security import POLICY, PUBLIC
 
 
 class RawTrack(MediaStreamTrack):
@@ -115,6 +116,10 @@ def main() -> None:
     args = ap.parse_args()
     db = tempfile.mkdtemp(prefix="yunlian-bench-") + "/bench.db"
     app = create_app(Settings(db_url=f"sqlite+aiosqlite:///{db}", demo_room=True, stamp=args.stamp))
+    # the benchmark's own routes, open on this loopback-only measuring server
+    POLICY["/bench/relay/whep"] = {"POST": PUBLIC}
+    POLICY["/bench/rendered/start"] = {"POST": PUBLIC}
+    POLICY["/bench/rendered"] = {"GET": PUBLIC}
     install_relay_baseline(app)
     install_render_clock(app)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")

@@ -23,6 +23,7 @@ SECTIONS = {
     "danmaku": "benchmarks.bench_danmaku",
     "avatars": "benchmarks.bench_avatars",
     "answers": "benchmarks.bench_answers",
+    "security": "benchmarks.bench_security",
 }
 RESULTS = Path(__file__).with_name("results.json")
 

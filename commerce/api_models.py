@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 
 from commerce.catalog import BatchSpec
 from commerce.facts import ProductFacts
@@ -16,7 +24,8 @@ class _In(BaseModel):
 
 
 class BuyerIn(_In):
-    id: str = Field(min_length=1, max_length=64)
+    # Accepted for old clients and ignored: the shop keys a buyer on the phone number.
+    id: str | None = Field(default=None, max_length=64)
     name: str = Field(min_length=1, max_length=32)
     phone: str = Field(min_length=5, max_length=20)
     address: str = Field(min_length=1, max_length=200)
@@ -140,6 +149,21 @@ class ProductIn(_In):
     promo: str | None = Field(default=None, max_length=256)
     per_user_limit: StrictInt | None = Field(default=None, ge=1)
     batches: list[BatchIn] = Field(min_length=1, max_length=20)
+
+
+class ProductPatchIn(_In):
+    """PATCH /api/shop/products/{sku}: only the fields sent change; null clears list_price
+    and promo. Lengths are checked here and again, with the money rules, in the domain."""
+
+    price: StrictStr | StrictFloat | StrictInt | None = None  # true is not a price
+    list_price: StrictStr | StrictFloat | StrictInt | None = None
+    title: str | None = Field(default=None, min_length=1, max_length=128)
+    unit: str | None = Field(default=None, min_length=1, max_length=16)
+    features: list[str] | None = Field(default=None, max_length=20)
+    promo: str | None = Field(default=None, max_length=256)
+
+    def changes(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.model_fields_set}
 
 
 class MediaIn(_In):

@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from commerce.errors import Conflict, NotFound
+from commerce.errors import Conflict, InvalidInput, NotFound
 from commerce.facts import ProductFacts
 from commerce.models import Batch, Category, Media, Product, Reservation, Sku, Stock, Warehouse
 from commerce.money import to_fen, to_yuan
@@ -18,6 +19,7 @@ DEFAULT_WAREHOUSE = ("FP01", "阜平县农产品冷链仓")
 # Shelf life by category, in days; a batch expires this long after harvest.
 SHELF_LIFE = {"干果": 365, "杂粮": 365, "菌菇": 30, "蜂产品": 730, "水果": 60}
 NEAR_EXPIRY_DAYS = 14
+MAX_NEAR_EXPIRY_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,8 @@ async def near_expiry(
     session: AsyncSession, now: datetime, days: int = NEAR_EXPIRY_DAYS
 ) -> list[dict]:
     """Batches with unsold units that expire within `days`: candidates for promotion."""
+    if not 0 <= days <= MAX_NEAR_EXPIRY_DAYS:
+        raise InvalidInput(f"天数必须在0到{MAX_NEAR_EXPIRY_DAYS}之间")
     today = now.date()
     rows = await session.execute(
         select(Batch, Sku.code, Stock.quantity - Stock.allocated)
@@ -311,11 +315,28 @@ async def add_batch(session: AsyncSession, sku_code: str, b: BatchSpec) -> Batch
 async def add_media(
     session: AsyncSession, sku_code: str, kind: str, url: str, caption: str
 ) -> dict:
+    check_media_url(url)
     sku = await sku_by_code(session, sku_code)
     m = Media(product_id=sku.product_id, kind=kind, url=url, caption=caption)
     session.add(m)
     await session.flush()
     return {"id": m.id, "kind": kind, "url": url, "caption": caption}
+
+
+def check_media_url(url: str) -> None:
+    """Only http(s) URLs or paths on this site: a `javascript:` or `data:` URL would run or
+    smuggle content wherever a page links the media."""
+    if not url or len(url) > 512 or any(ch.isspace() or ord(ch) < 32 or ch == "\\" for ch in url):
+        raise InvalidInput("媒体地址不能为空、不能含空白或反斜杠，且不超过512个字符")
+    if url.startswith("/") and not url.startswith("//"):
+        return
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        host = None
+    if not host or parts.scheme.lower() not in ("http", "https"):
+        raise InvalidInput("媒体地址只能是 http(s) 链接或本站路径（以 / 开头）")
 
 
 async def product_detail(session: AsyncSession, sku_code: str, now: datetime) -> dict:

@@ -46,6 +46,8 @@ class Keys:
         self._aead = AESGCM(_derive(secret, "pii-encryption"))
         self.webhook = _derive(secret, "payment-webhook")
         self.trace_mac = _derive(secret, "trace-leaf-mac")
+        self._order_token = _derive(secret, "order-token")
+        self._buyer_key = _derive(secret, "buyer-key")
         self.signing = Ed25519PrivateKey.from_private_bytes(_derive(secret, "trace-checkpoint"))
         self.public_raw = self.signing.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         self.key_id = hashlib.sha256(self.public_raw).hexdigest()[:16]
@@ -58,6 +60,24 @@ class Keys:
     def decrypt(self, token: str) -> str:
         raw = base64.urlsafe_b64decode(token.removeprefix("v1:"))
         return self._aead.decrypt(raw[:12], raw[12:], b"yunlian-pii").decode()
+
+    def order_token(self, order_id: str) -> str:
+        """The buyer's capability for one order: an HMAC of its id, so nothing is stored and
+        an idempotent replay returns the same token; unguessable without the secret."""
+        mac = hmac.new(self._order_token, order_id.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def order_token_matches(self, order_id: str, token: str) -> bool:
+        return hmac.compare_digest(self.order_token(order_id).encode(), token.encode())
+
+    def buyer_key(self, phone: str) -> str:
+        """A stable, non-reversible buyer id from the phone number (purchase limits, analytics):
+        the client cannot pick it, unlike a `buyer.id` it sends."""
+        digits = "".join(ch for ch in phone if ch.isdigit())
+        if len(digits) == 13 and digits.startswith("86"):
+            digits = digits[2:]
+        mac = hmac.new(self._buyer_key, digits.encode(), hashlib.sha256).hexdigest()
+        return "ph_" + mac[:32]
 
     def mac(self, key: bytes, data: bytes) -> bytes:
         return hmac.new(key, data, hashlib.sha256).digest()

@@ -96,3 +96,63 @@ class TicketAlreadyClosed(TicketError):
     def __init__(self, ticket_id: str) -> None:
         super().__init__(f"工单 {ticket_id} 已关闭")
         self.ticket_id = ticket_id
+
+
+class AccountError(Exception):
+    """Base of account, login, audit and backup errors; `reason` is safe to show. No HTTP
+    status here: the web layer maps each one."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvalidAccount(AccountError):
+    """A username, role, shop id, scope or token name is missing, too long or not allowed."""
+
+
+class WeakPassword(InvalidAccount):
+    """Too short, too long, too common, or built from the username."""
+
+
+class UserExists(AccountError):
+    def __init__(self, username: str) -> None:
+        super().__init__(f"用户已存在：{username[:32]}")
+        self.username = username
+
+
+class UserNotFound(AccountError):
+    def __init__(self, username: str) -> None:
+        super().__init__(f"用户不存在：{username[:32]}")
+        self.username = username
+
+
+class BadCredentials(AccountError):
+    """Unknown user, wrong password or disabled account: one message for all three."""
+
+    def __init__(self) -> None:
+        super().__init__("用户名或密码错误")
+
+
+class LoginThrottled(AccountError):
+    """Too many failed logins for this username or this address; `retry_after` in seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"登录失败次数过多，请 {retry_after} 秒后再试")
+        self.retry_after = retry_after
+
+
+class ScopeNotAllowed(AccountError):
+    """An API token scope above what the user's own role may grant."""
+
+
+class InvalidAudit(AccountError):
+    """A bad audit action name or list filter."""
+
+
+class BackupError(AccountError):
+    """A backup or restore that could not be made (tool missing, database unreachable)."""
+
+
+class BadBackupFile(BackupError):
+    """The file is missing, empty, not a Yunlian backup, or from a newer schema."""

@@ -16,6 +16,7 @@ EVENT_KINDS = (
     "flash_sale_ended",
     "coupon_issued",
     "sold_out",
+    "product_changed",
 )
 
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -48,7 +48,7 @@ class LineRequest:
 class OrderRequest:
     """A buyer's order: no account needed, contact details travel with the order."""
 
-    buyer_id: str
+    buyer_id: str  # ignored on creation: the store keys the buyer on the phone (see create)
     buyer_name: str
     phone: str
     address: str
@@ -81,8 +81,8 @@ class OrderRequest:
             if it.sku in seen:
                 raise InvalidInput(f"商品重复：{it.sku}")
             seen.add(it.sku)
-        if not self.buyer_id.strip() or len(self.buyer_id) > 64:
-            raise InvalidInput("买家编号不能为空，且不超过64个字符")
+        if len(self.buyer_id) > 64:
+            raise InvalidInput("买家编号不超过64个字符")
         if not self.buyer_name.strip() or len(self.buyer_name) > 32:
             raise InvalidInput("收货人姓名不能为空，且不超过32个字符")
         if not PHONE_RE.match(self.phone):
@@ -102,6 +102,9 @@ class OrderService:
         if not idempotency_key or len(idempotency_key) > 128:
             raise InvalidInput("需要 Idempotency-Key 请求头（1-128个字符）")
         req.validate()
+        # Purchase and coupon limits count per buyer: key the buyer on the phone number the
+        # parcel needs anyway, never on an id the client makes up.
+        req = replace(req, buyer_id=self.store.keys.buyer_key(req.phone))
         fp = req.fingerprint()
         fast = not self.store.db.sqlite and not req.coupon_code
         try:
@@ -114,9 +117,17 @@ class OrderService:
             existing = await self._by_key(idempotency_key, fp)
             if existing is None:
                 raise
-            return existing, False
+            return self._with_token(existing), False
         self.store.emit(events)
-        return view, True
+        return self._with_token(view), True
+
+    def _with_token(self, view: dict) -> dict:
+        """The creation answer carries the buyer's order token; no other view does."""
+        return {**view, "order_token": self.store.keys.order_token(view["id"])}
+
+    def token_matches(self, order_id: str, token: str | None) -> bool:
+        """Does `token` (the X-Order-Token a buyer sends) open this order?"""
+        return bool(token) and self.store.keys.order_token_matches(order_id, token)
 
     async def _by_key(self, key: str, fp: str) -> dict | None:
         async with self.store.db.read() as s:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 SEQUENCE = {"payment.failed": 1, "payment.succeeded": 2, "payment.refunded": 3}
 SIGNATURE_TOLERANCE_S = 300
 MAX_WEBHOOK_BYTES = 16384
+EVENT_FIELD_CHARS = {"id": 64, "type": 32, "payment_id": 40}  # the webhook_events columns
 
 
 class PaymentProvider(Protocol):
@@ -88,9 +89,10 @@ class SimulatedProvider:
         try:
             evt = json.loads(body)
             data = evt["data"]
-            return {"id": str(evt["id"]), "type": str(evt["type"]), **data}
+            out = {"id": evt["id"], "type": evt["type"], **data}
         except (ValueError, KeyError, TypeError):
             raise InvalidInput("回调内容格式不正确") from None
+        return check_event(out)
 
     def refund(self, payment_id: str, amount_fen: int) -> None:
         self.refunds.append((payment_id, amount_fen))
@@ -166,6 +168,7 @@ class PaymentService:
         evt = self.provider.verify(body, signature)
         if evt["type"] not in SEQUENCE:
             return {"applied": False, "duplicate": False, "ignored": evt["type"]}
+        check_event(evt, ("id", "type", "payment_id"))
         now = self.store.clock()
         events: list[ShopEvent] = []
         try:
@@ -223,19 +226,11 @@ class PaymentService:
             .join(Sku, Sku.id == OrderLine.sku_id)
             .where(OrderLine.order_id == order.id)
         )
+        # Every viewer of the room receives this: a masked surname and the quantity only,
+        # never the order id (a key to the order) or contact details.
         return [
             ShopEvent(
-                "order_paid",
-                order.room_id,
-                code,
-                {
-                    "order_id": order.id,
-                    "buyer": name,
-                    "quantity": qty,
-                    "unit": unit,
-                    "persona": order.persona,
-                    "segment": order.segment,
-                },
+                "order_paid", order.room_id, code, {"buyer": name, "quantity": qty, "unit": unit}
             )
             for qty, code, unit in rows
         ]
@@ -265,6 +260,22 @@ class PaymentService:
             raise CommerceError("该订单没有可退款的支付")
         self._refund(pay, self.store.clock(), "refund approved")
         pay.provider_version = SEQUENCE["payment.refunded"]
+
+
+def check_event(evt: dict, fields: tuple[str, ...] = ("id", "type")) -> dict:
+    """A signed event is still input: ids must be short strings and the amount an integer."""
+    for k in fields:
+        v, most = evt.get(k), EVENT_FIELD_CHARS[k]
+        if not isinstance(v, str) or not 0 < len(v) <= most:
+            raise InvalidInput(f"回调字段 {k} 必须是1-{most}个字符的字符串")
+    if "payment_id" not in fields:
+        return evt
+    if "order_id" in evt and not isinstance(evt["order_id"], str):
+        raise InvalidInput("回调字段 order_id 必须是字符串")
+    amount = evt.get("amount_fen")
+    if not isinstance(amount, int) or isinstance(amount, bool) or not 0 <= amount < 2**31:
+        raise InvalidInput("回调字段 amount_fen 必须是非负整数（分）")
+    return evt
 
 
 def raise_transition(order: Order, name: str) -> None:

@@ -16,6 +16,31 @@ if TYPE_CHECKING:
     from commerce.store import Store
 
 
+MAX_SALE_LEAD = timedelta(days=90)  # how far ahead a flash sale may be scheduled
+MAX_SALE_LENGTH = timedelta(days=7)
+
+
+def sale_window(
+    now: datetime, starts_at: datetime | None, ends_at: datetime | None, duration_s: float | None
+) -> tuple[datetime, datetime]:
+    """(start, end) of a flash sale, refused when absurd: never an overflow past year 9999."""
+    start = starts_at or now
+    if start > now + MAX_SALE_LEAD:
+        raise InvalidInput("秒杀开始时间不能晚于90天以后")
+    if ends_at is None:
+        seconds = duration_s or 600
+        if not 0 < seconds <= MAX_SALE_LENGTH.total_seconds():
+            raise InvalidInput("秒杀时长必须大于0且不超过7天")
+        ends_at = start + timedelta(seconds=seconds)
+    if ends_at <= start:
+        raise InvalidInput("秒杀结束时间必须晚于开始时间")
+    if ends_at - start > MAX_SALE_LENGTH:
+        raise InvalidInput("秒杀时长不能超过7天")
+    if ends_at <= now:
+        raise InvalidInput("秒杀结束时间已过")
+    return start, ends_at
+
+
 class PromotionService:
     """Pin a product, run flash sales, issue coupons."""
 
@@ -74,8 +99,7 @@ class PromotionService:
         per_user_limit: int | None = None,
     ) -> dict:
         now = self.store.clock()
-        start = starts_at or now
-        end = ends_at or start + timedelta(seconds=duration_s or 600)
+        start, end = sale_window(now, starts_at, ends_at, duration_s)
         async with self.store.db.write() as s:
             row = await catalog.sku_by_code(s, sku)
             fs = await promotions.create_flash_sale(

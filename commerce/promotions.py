@@ -43,19 +43,24 @@ async def active_flash_sales(
 async def promo_texts(
     session: AsyncSession, now: datetime, room_id: str | None
 ) -> dict[int, tuple[int | None, str]]:
-    """sku_id -> (flash price, promo text) for fact sheets. room_id None: any room."""
+    """sku_id -> (flash price, promo text) for fact sheets.
+
+    A flash sale or a room coupon belongs to its own room: room_id None (the shop outside any
+    room) sees only shop-wide coupons and the catalog price, as an order without a room pays.
+    """
     out: dict[int, tuple[int | None, str]] = {}
-    for fs in await active_flash_sales(session, now, room_id):
+    for fs in await active_flash_sales(session, now, room_id) if room_id is not None else ():
         left = max(0, fs.cap - fs.sold)
         out[fs.sku_id] = (
             fs.price_fen,
             f"秒杀价{short_yuan(fs.price_fen)}元，限量{fs.cap}份，还剩{left}份",
         )
     q = select(Coupon).where(
-        Coupon.starts_at <= now, Coupon.ends_at > now, Coupon.sku_id.is_not(None)
+        Coupon.starts_at <= now,
+        Coupon.ends_at > now,
+        Coupon.sku_id.is_not(None),
+        (Coupon.room_id == room_id) | Coupon.room_id.is_(None),
     )
-    if room_id is not None:
-        q = q.where((Coupon.room_id == room_id) | Coupon.room_id.is_(None))
     for c in (await session.execute(q)).scalars():
         price, text = out.get(c.sku_id, (None, ""))
         out[c.sku_id] = (price, "；".join(t for t in (text, coupon_text(c)) if t))

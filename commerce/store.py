@@ -43,6 +43,8 @@ class Store:
         self.bus = EventBus()
         self._ticker: asyncio.Task | None = None
         # Imported here: these modules need the Store type only at runtime.
+        from commerce.accounts import AccountService
+        from commerce.audit import AuditService
         from commerce.orders import OrderService
         from commerce.payments import PaymentService, SimulatedProvider
         from commerce.promo_service import PromotionService
@@ -55,6 +57,8 @@ class Store:
         self.promotions = PromotionService(self)
         self.trace = TraceService(self)
         self.tickets = TicketService(self)
+        self.accounts = AccountService(self)
+        self.audit = AuditService(self)
 
     @property
     def url(self) -> str:
@@ -73,7 +77,11 @@ class Store:
 
     # -- catalog -----------------------------------------------------------------------------
     async def fact_sheets(self, room_id: str | None = None) -> list[ProductFacts]:
-        """Live fact sheets: available stock now, active promotion text (room_id None: any)."""
+        """Live fact sheets: available stock now and the promotions of `room_id`.
+
+        A flash sale's price and its room's coupons show only in that room; room_id None (no
+        room: the shop page, the CLI) shows catalog prices and shop-wide coupons, which is
+        exactly what an order placed with that room_id is charged."""
         now = self.clock()
         async with self.db.read() as s:
             promos = await promotions.promo_texts(s, now, room_id)
@@ -125,6 +133,14 @@ class Store:
         async with self.db.write() as s:
             await catalog.add_batch(s, sku, batch)
         await self._record_harvest(batch)
+
+    async def update_product(self, sku: str, changes: dict) -> dict:
+        """Edit price, list_price, title, unit, features or promo of a SKU. Returns {"sku",
+        "before", "after"} of the fields that changed (for the audit log) and emits
+        `product_changed` to every live room. Raises InvalidInput / NotFound."""
+        from commerce.product_edit import update_product
+
+        return await update_product(self, sku, changes)
 
     async def add_media(self, sku: str, kind: str, url: str, caption: str = "") -> dict:
         async with self.db.write() as s:

@@ -50,7 +50,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    """Add `danmaku analyze` to the `yunlian` command."""
+    """Add `danmaku analyze` and `danmaku replay` to the `yunlian` command."""
     danmaku = subparsers.add_parser("danmaku", help="弹幕分析")
     actions = danmaku.add_subparsers(dest="danmaku_action", metavar="ACTION")
     actions.required = True
@@ -60,6 +60,58 @@ def register(subparsers) -> None:
     analyze.add_argument("--backend", default="embedded", choices=BACKENDS)
     analyze.add_argument("--model-dir", help="--backend transformers 的本地模型目录")
     analyze.set_defaults(func=_analyze)
+
+    replay = actions.add_parser("replay", help="把录下的弹幕（JSONL）按原来的节奏发进一个直播间")
+    replay.add_argument(
+        "file", help="JSONL: one message a line (type, user_id, nickname, text, ts)"
+    )
+    replay.add_argument("--room", default="demo", help="直播间 id（默认 demo）")
+    replay.add_argument("--url", default="http://127.0.0.1:8000", help="服务器地址")
+    replay.add_argument("--speed", type=float, default=1.0, help="播放倍速；0 = 尽快")
+    replay.set_defaults(func=_replay)
+
+
+def _replay(args) -> int:
+    """Post a recorded room's comments through the public danmaku API, with their spacing."""
+    import asyncio
+
+    import httpx
+
+    from danmaku.messages import Comment
+    from danmaku.sources.replay import ReplaySource
+
+    if args.speed < 0:
+        print("错误：--speed 不能为负数", file=sys.stderr)
+        return 2
+    try:
+        open(args.file, "rb").close()
+    except OSError as exc:
+        print(f"错误：无法读取 {args.file}：{exc.strerror}", file=sys.stderr)
+        return 2
+
+    async def run() -> tuple[int, int, int]:
+        source = ReplaySource(args.file, args.room, speed=args.speed)
+        sent = refused = 0
+        url = f"{args.url.rstrip('/')}/api/rooms/{args.room}/danmaku"
+        async with httpx.AsyncClient(timeout=10) as http:
+            async for msg in source.messages():
+                if not isinstance(msg, Comment):
+                    continue  # gifts, likes and arrivals come from platforms, not this API
+                body = {"user_id": msg.user_id, "nickname": msg.nickname, "text": msg.text}
+                res = await http.post(url, json=body)
+                if res.status_code == 404:
+                    raise LookupError(res.json().get("detail", "no such room"))
+                sent += res.status_code == 202
+                refused += res.status_code != 202
+        return sent, refused, source.skipped
+
+    try:
+        sent, refused, skipped = asyncio.run(run())
+    except (httpx.HTTPError, LookupError) as exc:
+        print(f"错误：{exc}", file=sys.stderr)
+        return 2
+    print(f"已发送 {sent} 条弹幕，被拒 {refused} 条，跳过格式错误的 {skipped} 行")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -61,6 +61,7 @@ class Answer:
     product_sku: str | None = None
     line: Line | None = None  # ready to speak: kind "answer" or "handoff"
     ticket_id: str | None = None
+    safety: str | None = None  # the safety kind of the question (scripts_gen.safety), if any
 
 
 @runtime_checkable

@@ -1,12 +1,20 @@
-"""CLI: `yunlian script demo --product 大枣 --persona xiaowang`, `yunlian ask "核桃是薄皮的吗"`."""
+"""CLI: `yunlian script demo --product 大枣 --persona xiaowang`, `yunlian ask "核桃是薄皮的吗"`.
+
+Both read the shop's products from its database (`--db`, default the store `yunlian serve`
+uses: SQLite at ./var/yunlian.db), so they agree with `yunlian shop products`. A missing SQLite
+file is refused with a message, never created. `commerce` is imported here only, lazily, and
+only to read fact sheets: scripts_gen depends on nothing but `commerce.facts` at import time.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 
-from commerce.demo import DEMO_PRODUCTS, demo_product
+from commerce.facts import ProductFacts
 from scripts_gen.base import AnswerContext, SegmentContext
 from scripts_gen.factory import BACKENDS, make_writer
 from scripts_gen.style import STYLES
@@ -24,6 +32,10 @@ def _backend_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="gpt-4o-mini", help="model name for --backend openai")
     parser.add_argument("--model-dir", help="local model directory for --backend transformers")
     parser.add_argument("--timeout", type=float, default=3.0)
+    parser.add_argument("--db", default=None, help="数据库 URL（默认 sqlite:///./var/yunlian.db）")
+    parser.add_argument(
+        "--secret-key", default=None, help="密钥（默认读 YUNLIAN_SECRET_KEY 或 var/yunlian.key）"
+    )
 
 
 def _writer_config(args: argparse.Namespace) -> dict:
@@ -43,10 +55,75 @@ def _fail(message: str) -> int:
     return 2
 
 
+class ShopUnavailable(Exception):
+    """The shop's database cannot be read; the message says why, in Chinese."""
+
+
+def _missing_sqlite_file(url: str) -> str | None:
+    """The SQLite file a URL names, when it does not exist (reading must not create a shop)."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        if not Path(u.database).exists():
+            return u.database
+    return None
+
+
+def load_products(db: str | None, secret_key: str | None = None) -> list[ProductFacts]:
+    """The shop's live fact sheets from its database; ShopUnavailable with a reason if not."""
+    from commerce.db import DEFAULT_URL
+
+    url = db or DEFAULT_URL
+    try:
+        missing = _missing_sqlite_file(url)
+    except Exception as exc:  # noqa: BLE001 - a malformed URL is a user error
+        raise ShopUnavailable(f"数据库 URL 不正确：{exc}") from None
+    if missing:
+        raise ShopUnavailable(
+            f"找不到数据库 {missing}（先运行 make run / yunlian serve，或用 --db 指定）"
+        )
+
+    async def read() -> list[ProductFacts]:
+        from commerce import open_store
+
+        store = await open_store(url, seed_demo=False, secret_key=secret_key, background=False)
+        try:
+            return list(await store.fact_sheets())
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(read())
+    except Exception as exc:  # noqa: BLE001 - a CLI reports, it does not print tracebacks
+        raise ShopUnavailable(f"读取商品失败：{type(exc).__name__}: {exc}") from None
+
+
+def find(products: Sequence[ProductFacts], name_or_sku: str) -> ProductFacts | None:
+    """A product by SKU, short name or title."""
+    for p in products:
+        if name_or_sku in (p.sku, p.name, p.title):
+            return p
+    return None
+
+
+def _products(args: argparse.Namespace) -> list[ProductFacts] | int:
+    try:
+        products = load_products(args.db, args.secret_key)
+    except ShopUnavailable as exc:
+        return _fail(str(exc))
+    if not products:
+        return _fail("店里还没有商品（先运行 make run / yunlian serve 导入演示商品）")
+    return products
+
+
 def _script_demo(args: argparse.Namespace) -> int:
-    product = demo_product(args.product)
+    products = _products(args)
+    if isinstance(products, int):
+        return products
+    product = find(products, args.product)
     if product is None:
-        names = "、".join(p.name for p in DEMO_PRODUCTS)
+        names = "、".join(p.name for p in products)
         return _fail(f"没有这个商品：{args.product}（可选：{names}）")
     try:
         writer = make_writer(_writer_config(args))
@@ -76,11 +153,14 @@ def _ask(args: argparse.Namespace) -> int:
         writer = make_writer(_writer_config(args))
     except ValueError as exc:
         return _fail(str(exc))
-    current = demo_product(args.product) if args.product else None
+    products = _products(args)
+    if isinstance(products, int):
+        return products
+    current = find(products, args.product) if args.product else None
     if args.product and current is None:
         return _fail(f"没有这个商品：{args.product}")
     context = AnswerContext(
-        persona=args.persona, products=DEMO_PRODUCTS, current_sku=current and current.sku
+        persona=args.persona, products=products, current_sku=current and current.sku
     )
     answer = asyncio.run(writer.answer(args.question, context))
     print(answer.text)

@@ -4,6 +4,11 @@ Catalog questions (price, stock, promo, harvest date, origin) are answered from 
 sheet; everything else is retrieved from the KB. Below the confidence threshold the host says
 a human will follow up and the question goes to the hand-off queue. Each viewer's last product
 is remembered for 5 minutes, so "那它怎么保存" follows "核桃多少钱".
+
+Safety before fluency: a question in the safety class (`scripts_gen.safety.classify`: health,
+allergy, infant, child, choking, pregnancy, chronic illness, spoilage, medicine) is answered
+only from a reviewed entry tagged for its topic, checked against the safety rules with the
+question as context; otherwise it goes to a human. Catalog shortcuts do not apply to it.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import itertools
 import random
 import re
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from commerce.facts import ProductFacts
@@ -20,11 +25,18 @@ from scripts_gen.base import Answer, AnswerContext, Line
 from scripts_gen.dialect import apply_dialect
 from scripts_gen.grounding import FactSheet, check_line
 from scripts_gen.numerals import speak_date, speak_int, speak_price
+from scripts_gen.safety import SafetyTopic, classify, safety_index_for
 from scripts_gen.style import prosody, style_for
 
 VIEWER_TTL = timedelta(minutes=5)
 MAX_QUESTION_CHARS = 200  # longer questions are cut before retrieval
 CONFIDENCE_THRESHOLD = 0.3
+# Lower than the general threshold: candidates are already only reviewed entries tagged for
+# every safety kind the question touches, on the product asked about.
+SAFETY_THRESHOLD = 0.1
+# said when a safety question has no reviewed answer: a human (and a doctor) decides
+SAFETY_HANDOFF = "这个关系到身体健康，我不乱说，已经请人工客服跟进，拿不准的请先问问医生。"
+INCIDENT_HANDOFF = "要是已经出现不舒服，请马上去医院或者打急救电话，人工客服也马上联系你。"
 
 # intent -> pattern; checked in order, the first that matches a catalog question wins
 _CATALOG_INTENTS = (
@@ -58,6 +70,7 @@ class Ticket:
     question: str
     product_sku: str | None
     created: datetime
+    safety: str | None = None  # the safety kind, when the question is in the safety class
 
 
 class HandoffQueue:
@@ -67,8 +80,16 @@ class HandoffQueue:
         self._tickets: deque[Ticket] = deque(maxlen=maxlen)
         self._ids = itertools.count(1)
 
-    def put(self, room_id: str, viewer_id: str, question: str, sku: str | None, now: datetime):
-        ticket = Ticket(f"cs-{next(self._ids)}", room_id, viewer_id, question, sku, now)
+    def put(
+        self,
+        room_id: str,
+        viewer_id: str,
+        question: str,
+        sku: str | None,
+        now: datetime,
+        safety: str | None = None,
+    ) -> Ticket:
+        ticket = Ticket(f"cs-{next(self._ids)}", room_id, viewer_id, question, sku, now, safety)
         self._tickets.append(ticket)
         return ticket
 
@@ -86,11 +107,16 @@ def clean_question(question: str) -> str:
     return re.sub(r"\s+", " ", question or "").strip()[:MAX_QUESTION_CHARS]
 
 
-def find_product(text: str, products) -> ProductFacts | None:
-    """The product a text names (title, name, or the name without its 阜平 prefix)."""
+def find_product(text: str, products, kb=None) -> ProductFacts | None:
+    """The product a text names: title or name, else any name the KB knows for it ("枣", "栗子")."""
     for p in products:
         if p.title in text or p.name in text:
             return p
+    if kb is not None:
+        named = kb.tokenize.products_in(kb.tokenize.normalise(text))
+        for p in products:
+            if p.name in named:
+                return p
     return None
 
 
@@ -104,6 +130,8 @@ class ServiceDesk:
             kb = default_kb()
         self.kb = kb
         self.threshold = threshold
+        self.safety_threshold = SAFETY_THRESHOLD
+        self.safety_index = safety_index_for(kb)
         self.queue = HandoffQueue()
         self._viewers: dict[tuple[str, str], tuple[str, datetime]] = {}
 
@@ -123,13 +151,16 @@ class ServiceDesk:
             return self._reply(ctx, rng.choice(phrases["empty"]), (), 0.0, None, "answer")
         key = (ctx.room_id, ctx.viewer_id)
         by_sku = {p.sku: p for p in ctx.products}
-        product = find_product(text, ctx.products)
+        product = find_product(text, ctx.products, self.kb)
         remembered = self._recall(key, now)
         if product is None:
             product = by_sku.get(remembered or "") or by_sku.get(ctx.current_sku or "")
         if product is not None:
             self._viewers[key] = (product.sku, now)
 
+        topic = classify(text)
+        if topic is not None:
+            return self._safety_answer(text, topic, product, ctx, rng, now)
         intent = next((name for name, rx in _CATALOG_INTENTS if rx.search(text)), None)
         if intent and product is not None:
             body = _catalog_answer(intent, product)
@@ -143,7 +174,7 @@ class ServiceDesk:
         if hits and hits[0].confidence >= self.threshold:
             hit = hits[0]
             sheet = FactSheet.build([product] if product else ctx.products, (), [hit.entry.answer])
-            verdict = check_line(hit.entry.answer, sheet)
+            verdict = check_line(hit.entry.answer, sheet, context=text)
             if verdict.ok:
                 lead = rng.choice(phrases["lead"])
                 hit_product = by_sku.get(hit.entry.sku or "") or product
@@ -165,6 +196,39 @@ class ServiceDesk:
             handoff.line,
             ticket.id,
         )
+
+    def _safety_answer(
+        self,
+        text: str,
+        topic: SafetyTopic,
+        product: ProductFacts | None,
+        ctx: AnswerContext,
+        rng: random.Random,
+        now: datetime,
+    ) -> Answer:
+        """A reviewed answer for a safety question, or a hand-off. Never a generic entry."""
+        query = text if product is None or product.name in text else f"{product.name} {text}"
+        hits = self.safety_index.search(query, topic, k=1)
+        hit = hits[0] if hits else None
+        confidence = hit.confidence if hit else 0.0
+        if hit is not None and confidence >= self.safety_threshold:
+            entry = hit.entry
+            on_product = product is None or entry.sku in (None, product.sku)
+            sheet = FactSheet.build([product] if product else ctx.products, (), [entry.answer])
+            verdict = check_line(entry.answer, sheet, context=text)
+            if on_product and verdict.ok and not verdict.problems:
+                by_sku = {p.sku: p for p in ctx.products}
+                about = by_sku.get(entry.sku or "") or product
+                lead = rng.choice(_phrases(ctx.persona)["lead"])
+                reply = self._reply(
+                    ctx, lead + verdict.text, (entry.id,), confidence, about, "answer"
+                )
+                return replace(reply, safety=topic.kind)
+        sku = product.sku if product else None
+        ticket = self.queue.put(ctx.room_id, ctx.viewer_id, text, sku, now, topic.kind)
+        say = INCIDENT_HANDOFF if topic.kind == "incident" else SAFETY_HANDOFF
+        handoff = self._reply(ctx, say, (), confidence, product, "handoff")
+        return replace(handoff, handed_off=True, ticket_id=ticket.id, safety=topic.kind)
 
     def _reply(
         self,

@@ -2,7 +2,9 @@
 
 Numbers, prices and dates must match the fact sheet (else the line is rewritten by the
 template writer); clauses with banned superlatives, medical claims or certifications not on
-file are cut out. The word lists live in `data/policy/*.txt` so they can be edited.
+file are cut out. The word lists live in `data/policy/*.txt` so they can be edited. A line that
+contradicts a reviewed safety rule (`scripts_gen.safety`, e.g. "一岁宝宝可以吃蜂蜜") is refused
+whole, whatever backend wrote it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 
 from commerce.facts import ProductFacts
 from scripts_gen.numerals import parse_numbers
+from scripts_gen.safety import violations
 
 POLICY_DIR = Path(__file__).parent / "data" / "policy"
 _CLAUSE_RE = re.compile(r"[^，,；;。！!？?～~\n]+[，,；;。！!？?～~\n]*")
@@ -175,10 +178,15 @@ def clean_markup(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def check_line(text: str, sheet: FactSheet, min_chars: int = 4) -> Verdict:
-    """Cut banned clauses, then verify every number left. Never raises."""
+def check_line(text: str, sheet: FactSheet, min_chars: int = 4, context: str = "") -> Verdict:
+    """Cut banned clauses, then verify every number left. Never raises.
+
+    `context` is the question a line answers: "可以吃" is unsafe after "一岁宝宝能吃蜂蜜吗".
+    A line that contradicts a safety rule is refused (ok False), not trimmed.
+    """
     text = clean_markup(text)
-    kept, problems = [], []
+    unsafe = [f"unsafe {v.rule}: {v.clause}" for v in violations(text, context)]
+    kept, problems = [], list(unsafe)
     for clause in _CLAUSE_RE.findall(text):
         bad = [f"superlative {t}" for t in policy()["superlatives"].find(clause)]
         bad += [f"medical claim {t}" for t in policy()["medical"].find(clause)]
@@ -197,4 +205,5 @@ def check_line(text: str, sheet: FactSheet, min_chars: int = 4) -> Verdict:
         cleaned = cleaned[:-1]
     if cleaned and cleaned[-1] not in "。！？!?～~":
         cleaned += "。"
-    return Verdict(cleaned, ok=speakable and not numeric, problems=tuple(problems))
+    ok = speakable and not numeric and not unsafe
+    return Verdict(cleaned, ok=ok, problems=tuple(problems))

@@ -55,6 +55,9 @@ class Entry:
     answer: str
     sku: str | None = None
     keywords: tuple[str, ...] = ()
+    reviewed: bool = False  # True only when someone checked it against its source
+    citation: str | None = None  # the public guidance or shop record a reviewed entry follows
+    safety: tuple[str, ...] = ()  # safety kinds it may answer (scripts_gen.safety.KINDS)
 
 
 @dataclass(frozen=True)
@@ -193,17 +196,13 @@ class KnowledgeBase:
 
     @classmethod
     def load(cls, directory: Path = KB_DIR) -> KnowledgeBase:
-        entries = []
-        for path in sorted(directory.glob("*.jsonl")):
-            for raw in path.read_text(encoding="utf-8").splitlines():
-                if raw.strip():
-                    d = json.loads(raw)
-                    d["keywords"] = tuple(d.get("keywords", ()))
-                    entries.append(Entry(**d))
-        return cls(entries)
+        return cls(load_entries(sorted(directory.glob("*.jsonl"))))
 
-    def search(self, query: str, k: int = 3) -> list[Hit]:
-        """The k best entries for `query`, each with a confidence in 0..1."""
+    def search(self, query: str, k: int = 3, allowed: np.ndarray | None = None) -> list[Hit]:
+        """The k best entries for `query`, each with a confidence in 0..1.
+
+        `allowed`, a boolean mask over `entries`, keeps only those entries in the running.
+        """
         text = self.tokenize.normalise(query)
         tokens = self.tokenize(text, normalised=True)
         known = [t for t in tokens if t in self._idf]
@@ -219,6 +218,8 @@ class KnowledgeBase:
                     scores[i] *= PRODUCT_BOOST
         else:
             scores[~self._shop_wide] *= NO_PRODUCT_FACTOR
+        if allowed is not None:
+            scores = np.where(allowed, scores, 0.0)
         order = scores.argsort()[::-1][:k]
         best = float(scores[order[0]])
         if best <= 0:
@@ -236,6 +237,19 @@ class KnowledgeBase:
             confidence = covered * (0.6 + 0.4 * margin)
             hits.append(Hit(self.entries[i], s, round(confidence, 3)))
         return hits
+
+
+def load_entries(paths) -> list[Entry]:
+    """Entries from JSONL files, one JSON object a line."""
+    entries = []
+    for path in paths:
+        for raw in Path(path).read_text(encoding="utf-8").splitlines():
+            if raw.strip():
+                d = json.loads(raw)
+                d["keywords"] = tuple(d.get("keywords", ()))
+                d["safety"] = tuple(d.get("safety", ()))
+                entries.append(Entry(**d))
+    return entries
 
 
 @lru_cache(maxsize=1)

@@ -5,6 +5,11 @@ rewrites `data/kb/*.jsonl` and the tuning question set `data/eval/tuning_generat
 (composed wordings the KB was tuned on, so not held out; see `data/eval/README.md`).
 Per-product tables give each product's facts in words; topic tables give question/answer
 patterns, each with alternative wordings kept out of the KB for the held-out set.
+
+Review: a topic (or a product's `review` override of one topic) may carry `reviewed: true`,
+the `citation` of the public guidance or shop record it follows, and the `safety` kinds it
+answers (see `scripts_gen/safety.py`). Only reviewed entries answer safety questions. A
+product's override may also replace the answer (`a`) and add keywords (`k`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,15 @@ def _fill(pattern: str, slots: dict[str, str]) -> str:
     return pattern.format(**slots)
 
 
+def _review(spec: dict) -> dict:
+    """The review fields of an entry: unreviewed unless the table says who checked what."""
+    if not spec.get("reviewed"):
+        return {"reviewed": False}
+    if not spec.get("citation"):
+        raise ValueError("a reviewed entry must cite what it follows")
+    return {"reviewed": True, "citation": spec["citation"], "safety": spec.get("safety", [])}
+
+
 def compose() -> tuple[dict[str, list[dict]], list[dict]]:
     """Return KB entries grouped by file name, and the held-out questions."""
     products = _read("products.json")
@@ -43,16 +57,17 @@ def compose() -> tuple[dict[str, list[dict]], list[dict]]:
                 if isinstance(value, list):
                     slots.update(v=value[0], a=value[1])
                 entry_id = f"kb-{key}-{t['id']}" + (f"-{i + 1}" if len(variants) > 1 else "")
-                rows.append(
-                    {
-                        "id": entry_id,
-                        "topic": t["topic"],
-                        "sku": p["sku"],
-                        "question": _fill(t["q"], slots),
-                        "answer": _fill(t["a"], slots),
-                        "keywords": [_fill(k, slots) for k in t.get("k", [])],
-                    }
-                )
+                over = p.get("review", {}).get(t["id"], {})
+                keywords = [_fill(k, slots) for k in t.get("k", []) + over.get("k", [])]
+                row = {
+                    "id": entry_id,
+                    "topic": t["topic"],
+                    "sku": p["sku"],
+                    "question": _fill(t["q"], slots),
+                    "answer": _fill(over.get("a", t["a"]), slots),
+                    "keywords": list(dict.fromkeys(keywords)),
+                }
+                rows.append(row | _review({**t, **over}))
                 for alt in t.get("alt", [])[:2]:
                     heldout.append({"question": _fill(alt, slots), "expected": entry_id})
     for group, items in general.items():
@@ -63,16 +78,15 @@ def compose() -> tuple[dict[str, list[dict]], list[dict]]:
                 slots = {"v": value or ""}
                 suffix = f"-{expand.index(value) + 1}" if expand else ""
                 entry_id = f"kb-{group}-{item['id']}{suffix}"
-                rows.append(
-                    {
-                        "id": entry_id,
-                        "topic": item.get("topic", group),
-                        "sku": None,
-                        "question": _fill(item["q"], slots),
-                        "answer": _fill(item["a"], slots),
-                        "keywords": [_fill(k, slots) for k in item.get("k", [])],
-                    }
-                )
+                row = {
+                    "id": entry_id,
+                    "topic": item.get("topic", group),
+                    "sku": None,
+                    "question": _fill(item["q"], slots),
+                    "answer": _fill(item["a"], slots),
+                    "keywords": [_fill(k, slots) for k in item.get("k", [])],
+                }
+                rows.append(row | _review(item))
                 for alt in item.get("alt", [])[:1]:
                     heldout.append({"question": _fill(alt, slots), "expected": entry_id})
     return files, heldout

@@ -94,10 +94,19 @@ class ModelWriter:
         log.warning("%s backend failed, falling back to template: %s", self.name, self.last_error)
 
     def _accept(
-        self, phrase: str, product: ProductFacts, context: SegmentContext, sheet: FactSheet
+        self,
+        phrase: str,
+        product: ProductFacts,
+        context: SegmentContext,
+        sheet: FactSheet,
+        before: str = "",
     ) -> Line | None:
-        """The phrase as a grounded, styled line; None when it must be rewritten."""
-        verdict = check_line(phrase, sheet)
+        """The phrase as a grounded, styled line; None when it must be rewritten.
+
+        `before` is what the model said just before: "适合宝宝。" then "蜂蜜水可以喝。" is one
+        unsafe claim split over two phrases.
+        """
+        verdict = check_line(phrase, sheet, context=before)
         if not verdict.ok or verdict.problems:
             return None
         persona = style_for(context.persona)
@@ -117,11 +126,13 @@ class ModelWriter:
             return
         sheet = FactSheet.build([product], context.live_events)
         said = 0
+        heard: list[str] = []  # the model's last phrases, accepted or not, as safety context
         try:
             async for phrase in self._phrases(segment_messages(product, context), self.max_tokens):
                 if said >= MAX_LINES - 1:
                     break
-                line = self._accept(phrase, product, context, sheet)
+                line = self._accept(phrase, product, context, sheet, "".join(heard[-2:]))
+                heard.append(phrase)
                 if line is None:
                     self._counts["rewrites"] += 1
                     line = self.template.rewrite(product, context, sheet)
@@ -141,10 +152,15 @@ class ModelWriter:
                 yield line
 
     async def answer(self, question: str, context: AnswerContext) -> Answer:
-        """Retrieval and hand-off as the template desk; the model only rephrases a KB answer."""
+        """Retrieval and hand-off as the template desk; the model only rephrases a KB answer.
+
+        A safety question's reviewed answer is said as written: a model never rephrases it.
+        """
         base = await self.template.answer(question, context)
         kb_sources = [s for s in base.sources if not s.startswith("catalog:")]
-        if base.handed_off or not kb_sources:
+        if base.handed_off or not kb_sources or base.safety is not None:
+            return base
+        if kb_sources[0] not in self.desk.kb.by_id:
             return base
         self._counts["calls"] += 1
         entry = self.desk.kb.by_id[kb_sources[0]]
@@ -156,7 +172,7 @@ class ModelWriter:
         except Exception as exc:  # noqa: BLE001
             self._fail(exc)
             return base
-        verdict = check_line("".join(parts), sheet)
+        verdict = check_line("".join(parts), sheet, context=question)
         if not verdict.ok or verdict.problems:
             self._counts["rewrites"] += 1
             return base

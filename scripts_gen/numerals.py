@@ -87,8 +87,9 @@ def parse_numbers(text: str) -> list[Number]:
             value = Decimal(-1)
         unit = after
         if m.group("kuai"):
-            jiao = _to_decimal(m.group("jiao"))
-            value = value + (jiao or 0) / 10
+            # 三十块零: jiao is Decimal(0), and `(jiao or 0) / 10` used to make a float
+            jiao = _to_decimal(m.group("jiao")) or Decimal(0)
+            value = value + jiao / 10
             unit = "元"
         elif after == "块":
             unit = "元"
@@ -108,9 +109,19 @@ def speak_int(n: int) -> str:
     return "两" if n == 2 else _int_words(n)
 
 
-def speak_price(price: Decimal) -> str:
+def as_decimal(value: Decimal | float | int | str) -> Decimal:
+    """Any price a caller holds as an exact Decimal: floats go through their shortest repr
+    (29.9, not 29.899999...), so Decimal and float never meet in arithmetic."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool):
+        raise TypeError("a price is not a bool")
+    return Decimal(str(value))
+
+
+def speak_price(price: Decimal | float | int | str) -> str:
     """Decimal('29.9') -> 二十九块九; Decimal('48.0') -> 四十八块; 0.5 -> 五毛."""
-    price = price.quantize(Decimal("0.01"))
+    price = as_decimal(price).quantize(Decimal("0.01"))
     yuan = int(price)
     jiao = int((price - yuan) * 10)
     fen = int((price - yuan) * 100) % 10

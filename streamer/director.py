@@ -130,7 +130,7 @@ class Director:
         writer: ScriptWriter,
         voice: VoiceChain,
         timeline: SpeechTimeline,
-        catalog: Callable[[], Awaitable[list[ProductFacts]]],
+        catalog: Callable[[str | None], Awaitable[list[ProductFacts]]],  # room id -> facts
         lineup: list[str] | None = None,
         on_line: Callable[[Line], None] | None = None,
         desk=None,
@@ -307,7 +307,7 @@ class Director:
         if self.desk is None:
             return
         first = q.askers[0]
-        products = list(self._products.values()) or await self.catalog()
+        products = list(self._products.values()) or await self.catalog(self.room_id)
         ctx = AnswerContext(
             room_id=self.room_id,
             persona=self.persona.id,
@@ -488,7 +488,7 @@ class Director:
         self._segment = aiter(self.writer.segment(product, ctx))
 
     async def _next_product(self) -> ProductFacts | None:
-        products = await self.catalog()
+        products = await self.catalog(self.room_id)
         self._products = {p.sku: p for p in products}
         if self.lineup:
             products = [self._products[s] for s in self.lineup if s in self._products]

@@ -72,6 +72,10 @@ class RoomFull(EngineError):
     status = 503
 
 
+class TooManyRooms(EngineError):
+    status = 429
+
+
 class NotConfigured(EngineError):
     status = 503
 
@@ -121,12 +125,20 @@ class Engine:
 
     def __init__(
         self,
-        catalog: Callable[[], Awaitable[list[ProductFacts]]],
+        catalog: Callable[[str | None], Awaitable[list[ProductFacts]]],  # room id -> facts
         voice: VoiceChain | None = None,
         analyzer: Analyzer | None = None,
         open_ticket: Callable[[TicketRequest], Awaitable[object]] | None = None,
         platform_secrets: dict[str, str] | None = None,
+        max_rooms: int = 8,
+        max_rooms_per_owner: int = 3,
+        max_viewers_per_room: int = MAX_VIEWERS_PER_ROOM,
     ) -> None:
+        self.max_rooms = max_rooms
+        self.max_rooms_per_owner = max_rooms_per_owner
+        self.max_viewers_per_room = max_viewers_per_room
+        self._joining: dict[str, int] = {}  # viewer slots taken by offers still negotiating
+        self._ended: OrderedDict[str, str] = OrderedDict()  # session id -> room, recently ended
         self.catalog = catalog
         self.voice = voice or make_voice_chain()
         self.analyzer = analyzer or make_analyzer()
@@ -149,6 +161,13 @@ class Engine:
             )
         if config.room_id in self.rooms:
             raise RoomExists(f"room {config.room_id} is already live")
+        if len(self.rooms) >= self.max_rooms:
+            raise TooManyRooms(f"this server runs at most {self.max_rooms} rooms at once")
+        owned = sum(
+            1 for r in self.rooms.values() if config.owner and r.config.owner == config.owner
+        )
+        if owned >= self.max_rooms_per_owner:
+            raise TooManyRooms(f"one operator may run at most {self.max_rooms_per_owner} rooms")
         try:
             room = Room(
                 config,
@@ -186,6 +205,11 @@ class Engine:
         except KeyError:
             raise RoomNotFound(f"no live room {room_id!r}") from None
 
+    def room_shop(self, room_id: str | None) -> str | None:
+        """The shop a live room belongs to; None when there is no such room."""
+        room = self.rooms.get(room_id or "")
+        return room.config.shop_id if room else None
+
     def list_rooms(self) -> list[dict]:
         return [r.info() for r in self.rooms.values()]
 
@@ -205,9 +229,20 @@ class Engine:
     async def whep_offer(self, room_id: str, sdp: str) -> tuple[str, str]:
         """Answer a viewer's SDP offer; returns (session id, answer SDP)."""
         room = self.room(room_id)
-        if sum(1 for s in self.sessions.values() if s.room_id == room_id) >= MAX_VIEWERS_PER_ROOM:
-            raise RoomFull(f"room {room_id} has reached {MAX_VIEWERS_PER_ROOM} viewers")
         kinds = check_offer(sdp)
+        # the slot is taken before the first await, so concurrent offers cannot overshoot
+        taken = sum(1 for s in self.sessions.values() if s.room_id == room_id)
+        if taken + self._joining.get(room_id, 0) >= self.max_viewers_per_room:
+            raise RoomFull(f"room {room_id} has reached {self.max_viewers_per_room} viewers")
+        self._joining[room_id] = self._joining.get(room_id, 0) + 1
+        try:
+            return await self._negotiate(room, room_id, sdp, kinds)
+        finally:
+            self._joining[room_id] -= 1
+            if not self._joining[room_id]:
+                del self._joining[room_id]
+
+    async def _negotiate(self, room: Room, room_id: str, sdp: str, kinds: set[str]):
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         tracks: list[PacketTrack] = []
         try:
@@ -247,8 +282,14 @@ class Engine:
         return session.id, pc.localDescription.sdp
 
     async def whep_delete(self, room_id: str, session_id: str) -> None:
+        """End a viewer's session. Deleting one that already ended (its peer closed first)
+        succeeds too; a session that never existed is 404."""
         s = self.sessions.get(session_id)
-        if s is None or s.room_id != room_id:
+        if s is None:
+            if self._ended.get(session_id) == room_id:
+                return
+            raise RoomNotFound(f"no session {session_id!r} in room {room_id!r}")
+        if s.room_id != room_id:
             raise RoomNotFound(f"no session {session_id!r} in room {room_id!r}")
         await self._end_session(session_id)
 
@@ -261,6 +302,9 @@ class Engine:
         s = self.sessions.pop(session_id, None)
         if s is None:
             return
+        self._ended[session_id] = s.room_id
+        while len(self._ended) > 10_000:
+            self._ended.popitem(last=False)
         room = self.rooms.get(s.room_id)
         if room:
             room.drop_tracks(*s.tracks)

@@ -49,6 +49,8 @@ class RoomConfig:
     width: int = 1280
     height: int = 720
     stamp: bool = False  # draw the frame index into the picture (benchmarks, tests)
+    shop_id: str = "default"  # whose room: operators manage only their own shop's rooms
+    owner: str = ""  # the user who started it (caps rooms per operator)
 
 
 @dataclass
@@ -69,7 +71,7 @@ class Room:
     def __init__(
         self,
         config: RoomConfig,
-        catalog: Callable[[], Awaitable[list[ProductFacts]]],
+        catalog: Callable[[str | None], Awaitable[list[ProductFacts]]],  # room id -> facts
         voice: VoiceChain,
         emit: Callable[[RoomEvent], None] | None = None,
         analyzer: Analyzer | None = None,

@@ -40,6 +40,8 @@ class LiveServer:
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self._users: dict[str, str] = {}
+        self._tokens: dict[tuple, str] = {}
 
     def __enter__(self) -> LiveServer:
         self.thread.start()
@@ -56,6 +58,34 @@ class LiveServer:
     @property
     def engine(self):
         return self.app.state.engine
+
+    @property
+    def store(self):
+        return self.app.state.store
+
+    def call(self, coro, timeout: float = 30):
+        """Run a coroutine on the server's own event loop (its store lives there)."""
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coro, self.app.state.loop).result(timeout)
+
+    def user(self, role: str = "admin", shop_id: str | None = None, name: str | None = None):
+        """A staff user of `role` with a known password; returns (username, password)."""
+        name = name or f"{role}-{shop_id or 'main'}"
+        password = "测试密码-" + role[::-1] + "-0123456789"
+        if name not in self._users:
+            self.call(self.store.accounts.create_user(name, password, role, shop_id))
+            self._users[name] = password
+        return name, password
+
+    def headers(self, role: str = "admin", shop_id: str | None = None) -> dict[str, str]:
+        """`Authorization` for an API token of a staff user of `role`."""
+        key = (role, shop_id)
+        if key not in self._tokens:
+            name, _ = self.user(role, shop_id)
+            user = self.call(self.store.accounts.get_user(name))
+            self._tokens[key] = self.call(self.store.accounts.create_token(user, role, "tests"))
+        return {"Authorization": f"Bearer {self._tokens[key]}"}
 
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True

@@ -13,12 +13,20 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from web.app import Settings, create_app
+    from web.settings import ConfigError
 
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+        if args.config:
+            settings.load(args.config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.db:
         settings.db_url = args.db
     if args.no_demo:
         settings.demo_room = False
+        settings.demo_payments = False
     if args.online_voice:
         settings.online_voice = True
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
@@ -69,7 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--db", default=None, help="SQLAlchemy URL (default: SQLite under ./var)")
-    serve.add_argument("--no-demo", action="store_true", help="do not open the demo room")
+    serve.add_argument(
+        "--no-demo",
+        action="store_true",
+        help="no demo room and no payment simulator (production)",
+    )
+    serve.add_argument(
+        "--config", default=None, help="JSON file: script backends, CORS, ICE servers, caps"
+    )
     serve.add_argument(
         "--online-voice", action="store_true", help="try edge-tts first (falls back offline)"
     )
@@ -83,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     speak.set_defaults(func=_speak)
 
     # domain packages register their own commands
-    for module in ("scripts_gen.cli", "commerce.cli", "danmaku.cli"):
+    for module in ("scripts_gen.cli", "commerce.cli", "commerce.accounts_cli", "danmaku.cli"):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -15,32 +15,24 @@ from avatars.personas import PERSONAS
 from streamer.engine import MAX_SDP_BYTES, Engine, EngineError
 from streamer.listener import Heard
 from streamer.room import RoomConfig
+from web.security import principal
+from web.settings import Settings
 
 MAX_WS_MESSAGE = 4096  # bytes of one chat message over the events WebSocket
 MAX_PUSH_BYTES = 256 * 1024
 
 
-class WriterConfig(BaseModel):
-    """Where the host's words come from: the embedded template, an OpenAI-compatible
-    endpoint, or a local model directory (always with the template as fallback)."""
+class RoomStart(BaseModel):
+    """Body of POST /api/rooms. `writer` names a script backend the server's config defines
+    ("template", the embedded default, always exists); URLs and model paths are never taken
+    from a request."""
 
     model_config = ConfigDict(extra="forbid")
-    backend: Literal["template", "openai", "transformers"] = "template"
-    base_url: str | None = Field(default=None, max_length=300)
-    api_key: str | None = Field(default=None, max_length=300)
-    model: str | None = Field(default=None, max_length=100)
-    timeout: float | None = Field(default=None, gt=0, le=60)
-    model_dir: str | None = Field(default=None, max_length=500)
-
-
-class RoomStart(BaseModel):
-    """Body of POST /api/rooms."""
-
     room_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    persona: str = "xiaowang"
+    persona: str = Field(default="xiaowang", max_length=32)
     title: str = Field(default="", max_length=60)
     lineup: list[str] | None = Field(default=None, max_length=50)
-    writer: WriterConfig | None = None
+    writer: str | None = Field(default=None, max_length=64)
     orientation: Literal["landscape", "portrait"] = "landscape"  # portrait: 720×1280 (竖屏)
 
 
@@ -105,8 +97,55 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def build_router(engine: Engine) -> APIRouter:
+WHEP_METHODS = "POST, DELETE, PATCH, OPTIONS"
+WHEP_HEADERS = "Content-Type, Authorization, If-Match"
+WHEP_EXPOSE = "Location, Link, ETag, Accept-Patch"
+
+
+def build_router(engine: Engine, settings: Settings | None = None) -> APIRouter:
+    settings = settings or Settings()
     r = APIRouter()
+
+    def cors(request: Request) -> dict[str, str]:
+        """CORS for watching only: the configured origins may play a room from their site;
+        no credentials are ever allowed cross-origin."""
+        origin = request.headers.get("origin")
+        allowed = settings.cors_origins
+        if not origin or not allowed:
+            return {}
+        if "*" in allowed:
+            value = "*"
+        elif origin in allowed:
+            value = origin
+        else:
+            return {}
+        return {
+            "Access-Control-Allow-Origin": value,
+            "Access-Control-Expose-Headers": WHEP_EXPOSE,
+            "Vary": "Origin",
+        }
+
+    def ice_links() -> dict[str, str]:
+        links = [f'<{url}>; rel="ice-server"' for url in settings.ice_servers]
+        return {"Link": ", ".join(links)} if links else {}
+
+    @r.options("/api/rooms/{room_id}/whep")
+    @r.options("/api/rooms/{room_id}/whep/{session_id}")
+    async def whep_preflight(request: Request, room_id: str, session_id: str = "") -> Response:
+        headers = cors(request)
+        if headers:
+            headers |= {
+                "Access-Control-Allow-Methods": WHEP_METHODS,
+                "Access-Control-Allow-Headers": WHEP_HEADERS,
+                "Access-Control-Max-Age": "600",
+            }
+        return Response(status_code=204, headers={"Allow": WHEP_METHODS, **headers, **ice_links()})
+
+    @r.get("/api/backends")
+    async def backends() -> list[dict]:
+        out = [{"name": "template", "backend": "template"}]
+        out += [{"name": n, "backend": c["backend"]} for n, c in settings.writers.items()]
+        return out
 
     @r.get("/api/personas")
     async def personas() -> list[dict]:
@@ -117,8 +156,9 @@ def build_router(engine: Engine) -> APIRouter:
         return engine.list_rooms()
 
     @r.post("/api/rooms", status_code=201)
-    async def start_room(body: RoomStart) -> dict:
-        writer = body.writer.model_dump(exclude_none=True) if body.writer else None
+    async def start_room(body: RoomStart, request: Request) -> dict:
+        who = principal(request)
+        writer = settings.writer(body.writer)
         return await engine.start_room(
             RoomConfig(
                 room_id=body.room_id,
@@ -126,6 +166,8 @@ def build_router(engine: Engine) -> APIRouter:
                 title=body.title,
                 lineup=body.lineup,
                 writer=writer,
+                shop_id=who.shop_id or "default",
+                owner=who.username if who.role == "operator" else "",
                 width=720 if body.orientation == "portrait" else 1280,
                 height=1280 if body.orientation == "portrait" else 720,
             )
@@ -190,22 +232,28 @@ def build_router(engine: Engine) -> APIRouter:
         except UnicodeDecodeError:
             raise HTTPException(400, "SDP offer is not UTF-8 text") from None
         session_id, answer = await engine.whep_offer(room_id, sdp)
+        # absolute, so a player on another site resolves it to this server
+        location = str(request.url_for("whep_delete", room_id=room_id, session_id=session_id))
         return Response(
             content=answer,
             status_code=201,
             media_type="application/sdp",
-            headers={"Location": f"/api/rooms/{room_id}/whep/{session_id}"},
+            headers={"Location": location, **cors(request), **ice_links()},
         )
 
-    @r.delete("/api/rooms/{room_id}/whep/{session_id}")
-    async def whep_delete(room_id: str, session_id: str) -> Response:
+    @r.delete("/api/rooms/{room_id}/whep/{session_id}", name="whep_delete")
+    async def whep_delete(room_id: str, session_id: str, request: Request) -> Response:
         await engine.whep_delete(room_id, session_id)
-        return Response(status_code=200)
+        return Response(status_code=200, headers=cors(request))
 
     @r.patch("/api/rooms/{room_id}/whep/{session_id}")
-    async def whep_patch(room_id: str, session_id: str) -> Response:
-        # all candidates are in the answer: trickle ICE is not needed (RFC 9725 §4.3.1)
-        return JSONResponse({"detail": "trickle ICE is not supported"}, status_code=405)
+    async def whep_patch(room_id: str, session_id: str, request: Request) -> Response:
+        # all candidates are in the answer: trickle ICE is not needed (draft-ietf-wish-whep)
+        return JSONResponse(
+            {"detail": "trickle ICE is not supported"},
+            status_code=405,
+            headers={"Allow": "DELETE", **cors(request)},
+        )
 
     @r.websocket("/api/rooms/{room_id}/events")
     async def room_events(ws: WebSocket, room_id: str) -> None:

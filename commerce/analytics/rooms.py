@@ -10,6 +10,8 @@ from commerce.money import yuan_str
 
 # Orders whose money the shop kept (refunds and cancellations do not count as sales).
 SOLD = ("paid", "shipped", "delivered", "completed", "refund_requested")
+# The key for orders placed without a persona or segment (as the reports show them): "-".
+UNATTRIBUTED = "-"
 
 
 async def room_sales(session: AsyncSession, room_id: str) -> dict:
@@ -26,7 +28,12 @@ async def room_sales(session: AsyncSession, room_id: str) -> dict:
             .where(*base)
             .group_by(col)
         )
-        return {str(k): {"orders": n, "revenue": yuan_str(int(r))} for k, n, r in rows}
+        merged: dict[str, list[int]] = {}
+        for k, n, r in rows:  # None and "" are both "no attribution": one group
+            acc = merged.setdefault(k or UNATTRIBUTED, [0, 0])
+            acc[0] += n
+            acc[1] += int(r)
+        return {k: {"orders": n, "revenue": yuan_str(r)} for k, (n, r) in merged.items()}
 
     by_sku = await session.execute(
         select(

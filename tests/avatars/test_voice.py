@@ -1,10 +1,12 @@
 """Offline voice: eSpeak NG synthesis, visemes, the energy envelope and the fallback chain."""
 
 import asyncio
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from avatars.espeak import ESpeak
 from avatars.personas import PERSONAS
 from avatars.voice import (
     ENVELOPE_HZ,
@@ -217,3 +219,131 @@ def test_make_voice_chain_is_offline_espeak_by_default():
     online = make_voice_chain(online=True, timeout=1.5)
     assert [b.name for b in online.backends] == ["edge-tts", "espeak"]
     assert online.timeout == 1.5
+
+
+# --- three voices a listener tells apart ---------------------------------------------
+
+VOICE_LINES = (
+    "家人们看这里，阜平大枣个大肉厚，皮薄核小，今天直播间二十九块九一斤，喜欢的朋友点下方购物车。",
+    "咱这苹果是山上种的，脆甜多汁。库存不多了，喜欢的赶紧下单！谢谢大家的支持。",
+)
+
+
+def f0_track(pcm: np.ndarray, rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Voiced-frame F0 in Hz by autocorrelation (40 ms windows, 10 ms hop, 60-400 Hz)."""
+    x = pcm.astype(np.float64)[::2]  # 24 kHz is plenty below 400 Hz
+    rate //= 2
+    hop, win = rate // 100, rate * 40 // 1000
+    lo, hi = rate // 400, rate // 60
+    out = []
+    for start in range(0, len(x) - win, hop):
+        frame = x[start : start + win] - x[start : start + win].mean()
+        if np.sqrt((frame**2).mean()) < 800:
+            continue  # silence or a weak consonant
+        ac = np.correlate(frame, frame, "full")[win - 1 :]
+        ac /= ac[0] + 1e-9
+        lag = lo + int(np.argmax(ac[lo:hi]))
+        if ac[lag] > 0.5:  # clearly periodic: voiced
+            out.append(rate / lag)
+    return np.array(out)
+
+
+def hanzi(text: str) -> int:
+    return sum("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+@pytest.fixture(scope="module")
+def voice_profiles() -> dict[str, dict[str, float]]:
+    """Median F0 (Hz), speaking rate (syllables/s) and pitch spread (semitones) per persona."""
+    out = {}
+    for pid, persona in PERSONAS.items():
+        speeches = [ESpeakVoice().synthesize_sync(line, persona) for line in VOICE_LINES]
+        f0 = np.concatenate([f0_track(s.pcm) for s in speeches])
+        median = float(np.median(f0))
+        out[pid] = {
+            "f0": median,
+            "rate": sum(hanzi(s.text) for s in speeches) / sum(s.duration for s in speeches),
+            "spread": float(np.std(12 * np.log2(f0 / median))),
+        }
+    return out
+
+
+def semitones(a: float, b: float) -> float:
+    return 12 * float(np.log2(a / b))
+
+
+def test_xiaoli_speaks_at_least_five_semitones_above_both_men(voice_profiles):
+    li, wang, zhang = (voice_profiles[k]["f0"] for k in ("xiaoli", "xiaowang", "xiaozhang"))
+    assert semitones(li, wang) >= 5.0, voice_profiles
+    assert semitones(li, zhang) >= 5.0, voice_profiles
+
+
+def test_xiaowang_speaks_at_least_three_semitones_above_xiaozhang(voice_profiles):
+    wang, zhang = voice_profiles["xiaowang"]["f0"], voice_profiles["xiaozhang"]["f0"]
+    assert semitones(wang, zhang) >= 3.0, voice_profiles
+
+
+def test_xiaozhang_speaks_at_least_20_percent_slower_than_the_others(voice_profiles):
+    zhang = voice_profiles["xiaozhang"]["rate"]
+    for other in ("xiaowang", "xiaoli"):
+        assert zhang <= 0.8 * voice_profiles[other]["rate"], voice_profiles
+    # and 小李 is the quickest talker of the three
+    assert voice_profiles["xiaoli"]["rate"] >= voice_profiles["xiaowang"]["rate"], voice_profiles
+
+
+def test_xiaowang_swings_his_pitch_far_more_than_xiaozhang(voice_profiles):
+    wang, zhang = voice_profiles["xiaowang"]["spread"], voice_profiles["xiaozhang"]["spread"]
+    assert wang >= 1.6 * zhang, voice_profiles
+    assert zhang <= 2.0, voice_profiles  # calm: within about two semitones
+
+
+def last_syllable_f0(text: str, persona) -> float:
+    raw = ESpeak.get().synthesize(
+        text,
+        voice=persona.espeak_voice,
+        rate_wpm=persona.rate_wpm,
+        pitch=persona.pitch,
+        pitch_range=persona.pitch_range,
+        lilt=persona.lilt,
+    )
+    # the last syllable: between the last two syllable ends (`_|`)
+    ends = [ms for ms, name in raw.phonemes if name == "_|"]
+    assert len(ends) >= 2
+    a, b = ends[-2] * raw.sample_rate // 1000, ends[-1] * raw.sample_rate // 1000
+    pcm = resample_to_48k(raw.pcm[a:b], raw.sample_rate)
+    return float(np.median(f0_track(pcm)))
+
+
+def test_xiaowang_lifts_the_last_syllable_of_a_sentence():
+    text = "看这里，一斤。"
+    wang = PERSONAS["xiaowang"]
+    lifted = last_syllable_f0(text, wang)
+    flat = last_syllable_f0(text, replace(wang, lilt=0))
+    assert semitones(lifted, flat) >= 2.0, (lifted, flat)
+
+
+def test_lilt_keeps_phoneme_positions_in_the_original_text():
+    text = "看这里，一斤。好&<吃>！"
+    raw = ESpeak.get().synthesize(text, voice="cmn+m3", lilt=40)
+    plain = ESpeak.get().synthesize(text, voice="cmn+m3", lilt=0)
+    assert len(raw.positions) == len(raw.phonemes)
+    assert all(0 <= pos <= len(text) + 1 for _, pos in raw.positions)
+
+    def spoken(r):
+        pairs = zip(r.phonemes, r.positions, strict=True)
+        return [pos for (_, name), (_, pos) in pairs if not name.startswith("_")]
+
+    # the same characters speak in the same order, markup or not
+    assert sorted(set(spoken(raw))) == sorted(set(spoken(plain)))
+    assert text[spoken(raw)[-1] - 1] == "吃"
+
+
+@pytest.mark.parametrize("persona_id", sorted(PERSONAS))
+def test_every_voice_keeps_word_boundary_breaks_on_a_long_line(persona_id):
+    speech = ESpeakVoice().synthesize_sync(VOICE_LINES[0], PERSONAS[persona_id])
+    assert len(speech.breaks) >= 3
+    times = [t for t, _ in speech.breaks]
+    assert times == sorted(times) and 0 < times[0] and times[-1] < speech.duration
+    assert all(0 < i < len(speech.text) for _, i in speech.breaks)
+    # a cut after "，" resumes at the next word, never on the comma itself
+    assert all(speech.text[i] not in "，。" for _, i in speech.breaks)

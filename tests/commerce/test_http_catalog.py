@@ -6,6 +6,8 @@ from datetime import date, timedelta
 
 from tests.commerce.conftest import order_body
 
+ACT_AS_SHOP = True  # these tests run the shop: staff calls carry an admin token
+
 
 def product_body(sku: str = "fp-pear-5kg") -> dict:
     today = date.today()

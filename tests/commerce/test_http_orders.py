@@ -11,13 +11,24 @@ from sqlalchemy import func, select
 from commerce.models import Payment, Stock
 from tests.commerce.conftest import add_product, order_body, reserved_mismatches
 
+ACT_AS_SHOP = True  # these tests run the shop: staff calls carry an admin token
+
+
+TOKENS: dict[str, str] = {}  # order id -> the token its buyer got back
+
 
 async def buy(http, body: dict, key: str):
-    return await http.post("/api/shop/orders", json=body, headers={"Idempotency-Key": key})
+    r = await http.post("/api/shop/orders", json=body, headers={"Idempotency-Key": key})
+    if r.status_code in (200, 201):
+        TOKENS[r.json()["id"]] = r.json()["order_token"]
+    return r
 
 
 async def pay(http, order_id: str):
-    r = await http.post(f"/api/shop/orders/{order_id}/payments")
+    """Pay as the buyer does, with the order's token."""
+    r = await http.post(
+        f"/api/shop/orders/{order_id}/payments", headers={"X-Order-Token": TOKENS[order_id]}
+    )
     assert r.status_code == 201, r.text
     return await http.post(f"/api/shop/payments/{r.json()['payment_id']}/confirm")
 

@@ -135,8 +135,10 @@ async def test_customer_data_is_encrypted_at_rest_and_masked(store):
         ).one()
     assert all(v.startswith("v1:") for v in raw)
     assert "13800001111" not in "".join(raw) and "阜平" not in "".join(raw)
+    # the buyer is keyed on a keyed hash of the phone, not on the id the client sent ("b1")
+    assert order["buyer"]["id"].startswith("ph_") and "1111" not in order["buyer"]["id"]
     assert order["buyer"] == {
-        "id": "b1",
+        "id": order["buyer"]["id"],
         "name": "张**",
         "phone": "138****1111",
         "address": "河北省保定市****",

@@ -12,6 +12,8 @@ from commerce.cli import register
 from commerce.trace.merkle import MerkleTree, leaf_hash, verify_consistency, verify_inclusion
 from tests.commerce.conftest import SECRET
 
+ACT_AS_SHOP = True  # these tests run the shop: staff calls carry an admin token
+
 BATCH = "fp-jujube-500g-20261008"
 
 

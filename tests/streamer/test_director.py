@@ -112,7 +112,7 @@ class BrokenWriter(FakeWriter):
 
 
 def catalog_of(*products):
-    async def catalog():
+    async def catalog(room_id=None):
         return list(products)
 
     return catalog

@@ -141,8 +141,8 @@ async def test_vanished_viewer_does_not_stop_the_others(live_server):
     before = len(stay.tracks["video"].frames)
     await asyncio.sleep(1.5)
     after = len(stay.tracks["video"].frames)
-    async with httpx.AsyncClient(base_url=live_server.url) as http:
-        stats = (await http.get("/api/rooms/demo")).json()
+    async with httpx.AsyncClient(base_url=live_server.url, headers=live_server.headers()) as h:
+        stats = (await h.get("/api/rooms/demo")).json()
     await stay.close()
     assert after - before >= 25, "the remaining viewer stalled"
     assert stats["live"] is True

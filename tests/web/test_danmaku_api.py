@@ -25,7 +25,9 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 async def http(server):
-    async with httpx.AsyncClient(base_url=server.url, timeout=20) as client:
+    async with httpx.AsyncClient(
+        base_url=server.url, timeout=20, headers=server.headers("admin")
+    ) as client:
         yield client
 
 
@@ -144,7 +146,9 @@ async def test_websocket_chat_reaches_other_viewers_and_replies_reach_the_asker(
         assert seen["nickname"] == "枣乡人" and seen["text"] == "阜平大枣真甜"
         assert "user_id" not in seen  # viewers never learn each other's ids
 
-        await a.send(json.dumps({"type": "danmaku", "nickname": "枣乡人", "text": "核桃怎么保存？"}))
+        await a.send(
+            json.dumps({"type": "danmaku", "nickname": "枣乡人", "text": "核桃怎么保存？"})
+        )
         ack = await next_event(a, "danmaku_ack")
         assert ack["intent"] == "question"
         reply = await next_event(a, "reply", where=lambda e: ack["id"] in e["question_ids"])
@@ -273,3 +277,37 @@ async def test_banned_words_are_editable_and_apply_at_once(http):
     assert "烂苹果" in (await http.get("/api/rooms/demo/banned-words")).json()
     assert (await http.delete("/api/rooms/demo/banned-words/烂苹果")).status_code == 200
     assert (await http.delete("/api/rooms/demo/banned-words/烂苹果")).status_code == 404
+
+
+def test_a_recorded_room_replays_through_the_public_api(server, tmp_path):
+    import subprocess
+    import sys
+
+    from danmaku.messages import Comment, Gift
+    from danmaku.sources.replay import write_jsonl
+
+    path = tmp_path / "room.jsonl"
+    write_jsonl(
+        [
+            Comment("demo", f"r-{i}", f"回放{i}", text=t, ts=1000.0 + i * 0.01)
+            for i, t in enumerate(["主播好", "大枣多少钱", "已拍", "好吃"])
+        ]
+        + [Gift("demo", "g-1", "送礼人", gift="小心心", ts=1000.1)],
+        path,
+    )
+    with open(path, "ab") as f:
+        f.write(b"{broken json\n\xff\xfe\n")
+    before = server.engine.rooms["demo"].listener.stats.comments
+    run = [sys.executable, "-m", "web.cli", "danmaku", "replay", str(path), "--url", server.url]
+    out = subprocess.run([*run, "--speed", "0"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "已发送 4 条" in out.stdout and "跳过格式错误的 2 行" in out.stdout
+    assert server.engine.rooms["demo"].listener.stats.comments - before == 4
+    bad = subprocess.run(
+        [*run[:5], str(tmp_path / "missing.jsonl")], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "错误" in bad.stderr
+    nope = subprocess.run(
+        [*run, "--room", "nope", "--speed", "0"], capture_output=True, text=True, timeout=60
+    )
+    assert nope.returncode == 2 and "错误" in nope.stderr

@@ -15,7 +15,7 @@ import uvicorn
 import websockets
 
 from commerce.demo import seed_history
-from tests.livesrv import free_port
+from tests.livesrv import LiveServer, free_port
 from web import dashboard_api
 from web.app import Settings, create_app
 
@@ -61,13 +61,14 @@ class DashServer:
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self._users, self._tokens = {}, {}
 
     def __enter__(self) -> DashServer:
         self.thread.start()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if httpx.get(self.url + "/api/dashboard/warnings", timeout=5).status_code == 200:
+                if httpx.get(self.url + "/healthz", timeout=5).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
@@ -77,6 +78,14 @@ class DashServer:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(15)
+
+    # staff accounts, exactly as LiveServer makes them (on the server's own loop)
+    _users: dict
+    _tokens: dict
+    store = LiveServer.store
+    call = LiveServer.call
+    user = LiveServer.user
+    headers = LiveServer.headers
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +102,8 @@ def bare(tmp_path_factory):
 
 
 def get(srv, path: str, **kw) -> httpx.Response:
-    return httpx.get(srv.url + path, timeout=60, **kw)
+    """GET as the shop's operator (the figures are staff-only)."""
+    return httpx.get(srv.url + path, timeout=60, headers=srv.headers("operator"), **kw)
 
 
 def test_pages_and_local_plotly_are_served(dash):
@@ -211,7 +221,11 @@ def test_malformed_parameters_get_a_reason(dash, path):
 def test_one_click_promotion_creates_the_suggested_coupon(dash):
     stock = get(dash, "/api/analytics/stock").json()
     assert stock["items"]
-    missing = httpx.post(dash.url + "/api/analytics/promotions/no-such-batch/apply", timeout=30)
+    missing = httpx.post(
+        dash.url + "/api/analytics/promotions/no-such-batch/apply",
+        timeout=30,
+        headers=dash.headers("operator"),
+    )
     assert missing.status_code == 404 and missing.json()["detail"]
 
 
@@ -219,7 +233,7 @@ def test_live_websocket_pushes_figures_every_few_seconds(dash):
     async def run() -> list[dict]:
         uri = dash.url.replace("http", "ws") + "/api/dashboard/live"
         got = []
-        async with websockets.connect(uri) as ws:
+        async with websockets.connect(uri, additional_headers=dash.headers("operator")) as ws:
             t0 = time.monotonic()
             for _ in range(2):
                 got.append(json.loads(await asyncio.wait_for(ws.recv(), 10)))
@@ -237,12 +251,13 @@ def test_live_websocket_pushes_figures_every_few_seconds(dash):
 
 
 def test_live_figures_follow_a_real_room(tmp_path):
-    async def first(url: str) -> dict:
-        async with websockets.connect(url.replace("http", "ws") + "/api/dashboard/live") as ws:
+    async def first(url: str, headers: dict) -> dict:
+        uri = url.replace("http", "ws") + "/api/dashboard/live"
+        async with websockets.connect(uri, additional_headers=headers) as ws:
             return json.loads(await asyncio.wait_for(ws.recv(), 10))
 
     with DashServer(tmp_path / "room.db", history=False, demo_room=True) as srv:
-        snap = asyncio.run(first(srv.url))
+        snap = asyncio.run(first(srv.url, srv.headers("ops")))
     rooms = {r["room_id"]: r for r in snap["rooms"]}
     assert "demo" in rooms and rooms["demo"]["online"] == 0
     assert snap["total"]["room_id"] == "全部直播间"

@@ -33,8 +33,9 @@ def big(tmp_path_factory):
 
 
 @asynccontextmanager
-async def browser_page(width: int = 1280, height: int = 900):
-    """A page that records console errors and refuses (and records) any non-loopback request."""
+async def browser_page(srv, width: int = 1280, height: int = 900):
+    """A page signed in as the shop's operator that records console errors and refuses
+    (and records) any non-loopback request."""
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
         try:
@@ -53,13 +54,18 @@ async def browser_page(width: int = 1280, height: int = 900):
                     await route.abort()
 
             await page.route("**/*", guard)
+            name, password = srv.user("operator")
+            res = await page.request.post(
+                srv.url + "/api/auth/login", data={"username": name, "password": password}
+            )
+            assert res.ok, await res.text()
             yield page
         finally:
             await browser.close()
 
 
 async def test_dashboard_first_screen_loads_offline_without_errors(big):
-    async with browser_page() as page:
+    async with browser_page(big) as page:
         t0 = time.monotonic()
         await page.goto(big.url + "/dashboard")
         await page.wait_for_function("window.__dashReady === true", timeout=30_000)
@@ -76,7 +82,7 @@ async def test_dashboard_first_screen_loads_offline_without_errors(big):
 
 
 async def test_analytics_center_draws_a_100k_point_webgl_chart(big):
-    async with browser_page() as page:
+    async with browser_page(big) as page:
         await page.goto(big.url + "/analytics?points=100000")
         await page.wait_for_function("window.__dashReady === true", timeout=90_000)
         points = await page.evaluate("window.__ordersPlotted")
@@ -95,7 +101,7 @@ async def test_analytics_center_draws_a_100k_point_webgl_chart(big):
 
 
 async def test_phone_width_and_reversed_range_show_empty_states(big):
-    async with browser_page(390, 844) as page:
+    async with browser_page(big, 390, 844) as page:
         await page.goto(big.url + "/analytics")
         await page.wait_for_function("window.__dashReady === true", timeout=90_000)
         await page.fill("#f-start", "2026-05-01")

@@ -8,12 +8,24 @@ from tests.web.test_viewer_page_chromium import open_page
 
 
 async def _room_stats(live_server, room_id):
-    async with httpx.AsyncClient(base_url=live_server.url) as http:
+    async with httpx.AsyncClient(base_url=live_server.url, headers=live_server.headers()) as http:
         return (await http.get(f"/api/rooms/{room_id}")).json()
+
+
+async def log_in(page, live_server, role: str = "operator") -> None:
+    """Sign in through the login page, as a person would."""
+    name, password = live_server.user(role)
+    await page.goto(f"{live_server.url}/login?next=/panel", wait_until="domcontentloaded")
+    await page.fill("#username", name)
+    await page.fill("#password", password)
+    await page.click("#login")
+    await page.wait_for_url("**/panel")
 
 
 async def test_farmer_starts_pins_runs_a_flash_sale_and_stops_a_room(live_server):
     async with open_page(live_server, "/panel") as page:
+        await page.wait_for_url("**/login?next=%2Fpanel")  # not signed in: sent to log in
+        await log_in(page, live_server, "operator")
         await page.wait_for_selector("#products input")
         await page.fill("#title", "老李家的苹果")
         await page.select_option("#persona", "xiaoli")

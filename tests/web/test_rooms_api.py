@@ -10,7 +10,9 @@ VALID_SDP_HEAD = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
 
 @pytest.fixture
 async def http(live_server):
-    async with httpx.AsyncClient(base_url=live_server.url, timeout=20) as client:
+    async with httpx.AsyncClient(
+        base_url=live_server.url, timeout=20, headers=live_server.headers("admin")
+    ) as client:
         yield client
 
 

@@ -88,7 +88,9 @@ async def test_viewer_buys_the_product_on_screen_and_pays(live_server):
         )
         feed = await page.text_content("#feed")
     async with httpx.AsyncClient(base_url=live_server.url) as http:
-        order = (await http.get(f"/api/shop/orders/{order_id}")).json()
+        assert (await http.get(f"/api/shop/orders/{order_id}")).status_code == 401  # not ours
+        staff = live_server.headers("cs")
+        order = (await http.get(f"/api/shop/orders/{order_id}", headers=staff)).json()
     assert order["status"] == "paid"
     assert order["attribution"]["room_id"] == "demo"
     assert order["items"][0]["quantity"] == 2

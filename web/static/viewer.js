@@ -58,6 +58,22 @@ window.addEventListener('pagehide', () => {
   if (sessionUrl) fetch(sessionUrl, { method: 'DELETE', keepalive: true });
 });
 
+async function showAlsoBought(sku) {
+  const box = document.getElementById('also');
+  const ul = document.getElementById('also-list');
+  try {
+    const items = await api(`/api/shop/products/${encodeURIComponent(sku)}/also-bought?k=3`);
+    if (sku !== currentSku) return;
+    ul.innerHTML = '';
+    for (const it of items) {
+      const li = document.createElement('li');
+      li.textContent = it.name || it.sku;
+      ul.appendChild(li);
+    }
+    box.hidden = items.length === 0;
+  } catch (e) { box.hidden = true; }
+}
+
 async function showTrace(sku) {
   const link = document.getElementById('p-trace');
   link.hidden = true;
@@ -69,7 +85,7 @@ async function showTrace(sku) {
 
 function showCard(card, sku) {
   if (!card) return;
-  if (sku && sku !== currentSku) showTrace(sku);
+  if (sku && sku !== currentSku) { showTrace(sku); showAlsoBought(sku); }
   currentSku = sku;
   document.getElementById('p-title').textContent = card.title;
   document.getElementById('p-price').textContent = '¥' + card.price;
@@ -95,6 +111,7 @@ function connectEvents() {
     if (ev.type === 'hello') {
       document.getElementById('title').textContent = ev.title;
       roomPersona = ev.persona; myViewerId = ev.viewer_id;
+      setOrientation(ev.orientation, ev.width, ev.height);
     }
     if (ev.type === 'line') {
       document.getElementById('caption').textContent = ev.text;
@@ -113,6 +130,31 @@ function connectEvents() {
   };
   ws.onclose = () => { eventsWs = null; setTimeout(connectEvents, 3000); };
 }
+
+// --- layout: a portrait room fills a phone's screen, chat and buying float over it -------
+const phone = window.matchMedia('(max-width: 767px)');
+
+function setOrientation(orientation, width, height) {
+  const portrait = orientation === 'portrait' || (!orientation && height > width);
+  document.body.classList.toggle('orient-portrait', portrait);
+  document.body.classList.toggle('orient-landscape', !portrait);
+  if (width > 0 && height > 0) video.style.aspectRatio = `${width} / ${height}`;
+}
+
+function overlayLayout() {
+  return phone.matches && document.body.classList.contains('orient-portrait');
+}
+
+function openSheet(open) { document.body.classList.toggle('sheet-open', open); }
+
+// on a phone the first tap on 立即购买 opens the order sheet; the next one orders
+document.getElementById('buy').addEventListener('click', (e) => {
+  if (overlayLayout() && !document.body.classList.contains('sheet-open')) {
+    e.preventDefault();
+    openSheet(true);
+  }
+});
+document.getElementById('sheet-close').onclick = () => openSheet(false);
 
 // --- danmaku: an overlay drawn by the page (never burned into the stream) and a list ------
 const layer = document.getElementById('danmaku-layer');
@@ -214,7 +256,7 @@ document.getElementById('buy-form').onsubmit = async (e) => {
       headers: { 'Content-Type': 'application/json', 'Idempotency-Key': crypto.randomUUID() },
       body: JSON.stringify({ buyer, items: [{ sku: currentSku, quantity }], room_id: roomId, persona: roomPersona, segment: currentSku }),
     });
-    const pay = await api(`/api/shop/orders/${order.id}/payments`, { method: 'POST' });
+    const pay = await api(`/api/shop/orders/${order.id}/payments`, { method: 'POST', headers: { 'X-Order-Token': order.order_token } });
     tell(`订单已创建，应付 ¥${order.total}，请在 ${new Date(order.pay_deadline).toLocaleTimeString()} 前支付`);
     payBtn.hidden = false;
     payBtn.textContent = `确认支付 ¥${order.total}（模拟支付）`;

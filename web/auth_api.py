@@ -1,0 +1,113 @@
+"""Logging in and out, who am I, and the audit log (操作日志) for admins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from web.security import SESSION_COOKIE, client_ip, principal
+
+SESSION_MAX_AGE = 7 * 24 * 3600
+
+
+class Login(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(min_length=1, max_length=32)
+    password: str = Field(min_length=1, max_length=256)
+
+
+def build_router(store, pages) -> APIRouter:
+    r = APIRouter()
+
+    @r.get("/login", include_in_schema=False)
+    async def login_page() -> HTMLResponse:
+        return HTMLResponse(pages("login.html"))
+
+    @r.get("/admin/audit", include_in_schema=False)
+    async def audit_page() -> HTMLResponse:
+        return HTMLResponse(pages("audit.html"))
+
+    @r.post("/api/auth/login")
+    async def login(body: Login, request: Request) -> JSONResponse:
+        ip = client_ip(request)
+        user = await store.accounts.authenticate(body.username, body.password, ip)
+        sid, csrf = await store.accounts.create_session(
+            user, ip, request.headers.get("user-agent", "")[:200]
+        )
+        await store.audit.record(
+            user.username,
+            "auth.login",
+            user.username,
+            role=user.role,
+            ip=ip,
+            user_agent=request.headers.get("user-agent", "")[:200],
+        )
+        res = JSONResponse(
+            {"username": user.username, "role": user.role, "shop_id": user.shop_id, "csrf": csrf}
+        )
+        res.set_cookie(
+            SESSION_COOKIE,
+            sid,
+            max_age=SESSION_MAX_AGE,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+        return res
+
+    @r.post("/api/auth/logout")
+    async def logout(request: Request) -> JSONResponse:
+        sid = request.cookies.get(SESSION_COOKIE)
+        if sid:
+            await store.accounts.end_session(sid[:200])
+        res = JSONResponse({"ok": True})
+        res.delete_cookie(SESSION_COOKIE, path="/")
+        return res
+
+    @r.get("/api/auth/me")
+    async def me(request: Request) -> dict:
+        who = principal(request)
+        if not who.staff:
+            return {"username": None, "role": None}
+        return {
+            "username": who.username,
+            "role": who.role,
+            "shop_id": who.shop_id,
+            "csrf": who.csrf,
+            "via": who.via,
+        }
+
+    @r.get("/api/audit")
+    async def audit(
+        actor: str | None = Query(default=None, max_length=64),
+        action: str | None = Query(default=None, max_length=64),
+        target: str | None = Query(default=None, max_length=200),
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = Query(default=100, ge=1, le=500),
+        before_id: int | None = Query(default=None, ge=1),
+    ) -> list[dict]:
+        if since and until and since > until:
+            raise HTTPException(422, "since 晚于 until")
+        rows = await store.audit.list(
+            actor=actor,
+            action=action,
+            target=target,
+            since=since,
+            until=until,
+            limit=limit,
+            before_id=before_id,
+        )
+        return [row if isinstance(row, dict) else vars_of(row) for row in rows]
+
+    return r
+
+
+def vars_of(row) -> dict:
+    from dataclasses import asdict, is_dataclass
+
+    return asdict(row) if is_dataclass(row) else dict(row)

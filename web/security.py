@@ -1,0 +1,273 @@
+"""Who may call what: every route's permission is decided here, in one table, and enforced by
+one dependency the app applies to every route (HTTP and WebSocket alike).
+
+A route missing from `POLICY` is refused for everyone, so a new route without a decision
+fails closed (and fails the route-enumeration test). Identity comes from a session cookie
+(browsers; unsafe methods also need the session's CSRF token in `X-CSRF-Token`) or from an
+API token (`Authorization: Bearer …`, scripts), never from the request body.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+
+from fastapi import HTTPException, WebSocketException
+from fastapi.requests import HTTPConnection
+
+SESSION_COOKIE = "yl_session"
+CSRF_HEADER = "x-csrf-token"
+ROLES = ("admin", "operator", "cs", "ops")
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+SHOP_ID = "default"  # this server's shop (one shop per server today)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may call a route: everyone (`public`) or the listed roles. `room` names the path
+    parameter holding a room id: an operator reaches only rooms of their own shop."""
+
+    roles: frozenset[str] = frozenset()
+    public: bool = False
+    room: str | None = None
+    demo_only: bool = False  # exists only while the payment simulator is on
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of one request."""
+
+    username: str = "anonymous"
+    role: str | None = None  # None: an anonymous viewer
+    shop_id: str | None = None
+    via: str = "anonymous"  # "session" | "token" | "anonymous"
+    csrf: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def staff(self) -> bool:
+        return self.role is not None
+
+
+ANONYMOUS = Principal()
+PUBLIC = Rule(public=True)
+
+
+def roles(*names: str, room: str | None = None) -> Rule:
+    return Rule(roles=frozenset(names), room=room)
+
+
+ADMIN = roles("admin")
+MERCHANT = roles("admin", "operator")
+SERVICE = roles("admin", "operator", "cs")
+WATCHERS = roles("admin", "operator", "ops")
+STAFF = roles(*ROLES)
+ROOM_MERCHANT = roles("admin", "operator", room="room_id")
+ROOM_SERVICE = roles("admin", "operator", "cs", room="room_id")
+ROOM_WATCHERS = roles("admin", "operator", "ops", "cs", room="room_id")
+
+# path template -> method -> rule. "WS" is a WebSocket route.
+POLICY: dict[str, dict[str, Rule]] = {
+    # --- FastAPI's own API documentation (no dependency runs on these)
+    "/openapi.json": {"GET": PUBLIC},
+    "/docs": {"GET": PUBLIC},
+    "/docs/oauth2-redirect": {"GET": PUBLIC},
+    "/redoc": {"GET": PUBLIC},
+    # --- pages anyone may open (private pages check the session in the page's API calls)
+    "/": {"GET": PUBLIC},
+    "/rooms/{room_id}": {"GET": PUBLIC},
+    "/watch": {"GET": PUBLIC},
+    "/healthz": {"GET": PUBLIC},
+    "/login": {"GET": PUBLIC},
+    "/panel": {"GET": PUBLIC},
+    "/dashboard": {"GET": PUBLIC},
+    "/analytics": {"GET": PUBLIC},
+    "/admin/audit": {"GET": PUBLIC},
+    "/vendor/plotly.min.js": {"GET": PUBLIC},
+    "/trace/{batch_id}": {"GET": PUBLIC},
+    "/trace/{batch_id}/qr.{fmt}": {"GET": PUBLIC},
+    # --- accounts
+    "/api/auth/login": {"POST": PUBLIC},
+    "/api/auth/logout": {"POST": PUBLIC},
+    "/api/auth/me": {"GET": PUBLIC},
+    "/api/audit": {"GET": ADMIN},
+    # --- watching, chatting, asking (anonymous viewers)
+    "/api/personas": {"GET": PUBLIC},
+    "/api/rooms": {"GET": PUBLIC, "POST": MERCHANT},
+    "/api/rooms/{room_id}": {"GET": ROOM_WATCHERS},
+    "/api/rooms/{room_id}/stop": {"POST": ROOM_MERCHANT},
+    "/api/rooms/{room_id}/whep": {"POST": PUBLIC, "OPTIONS": PUBLIC},
+    "/api/rooms/{room_id}/whep/{session_id}": {
+        "DELETE": PUBLIC,
+        "PATCH": PUBLIC,
+        "OPTIONS": PUBLIC,
+    },
+    "/api/rooms/{room_id}/events": {"WS": PUBLIC},
+    "/api/rooms/{room_id}/danmaku": {"POST": PUBLIC},
+    "/api/rooms/{room_id}/questions": {"POST": PUBLIC},
+    "/api/rooms/{room_id}/platforms/{platform}": {"POST": PUBLIC},  # signed by the platform
+    "/api/rooms/{room_id}/simulator": {"POST": ROOM_MERCHANT},
+    "/api/rooms/{room_id}/banned-words": {"GET": ROOM_SERVICE, "POST": ROOM_SERVICE},
+    "/api/rooms/{room_id}/banned-words/{word}": {"DELETE": ROOM_SERVICE},
+    "/api/metrics": {"GET": WATCHERS},
+    "/metrics": {"GET": WATCHERS},
+    "/api/backends": {"GET": MERCHANT},
+    # --- the shop: browsing and buying are public; orders need their token or staff
+    "/api/shop/products": {"GET": PUBLIC, "POST": MERCHANT},
+    "/api/shop/products/{sku}": {"GET": PUBLIC, "PATCH": MERCHANT},
+    "/api/shop/products/{sku}/detail": {"GET": PUBLIC},
+    "/api/shop/products/{sku}/also-bought": {"GET": PUBLIC},
+    "/api/shop/products/{sku}/batches": {"POST": MERCHANT},
+    "/api/shop/products/{sku}/media": {"POST": MERCHANT},
+    "/api/shop/near-expiry": {"GET": SERVICE},
+    "/api/shop/orders": {"POST": PUBLIC},
+    "/api/shop/orders/{order_id}": {"GET": PUBLIC},  # the order's token, or staff (handler)
+    "/api/shop/orders/{order_id}/payments": {"POST": PUBLIC},  # the order's token (handler)
+    "/api/shop/orders/{order_id}/{transition}": {"POST": PUBLIC},  # token or staff (handler)
+    "/api/shop/payments/{payment_id}": {"GET": PUBLIC},
+    "/api/shop/payments/{payment_id}/cashier": {"GET": PUBLIC},
+    "/api/shop/payments/{payment_id}/confirm": {"POST": Rule(public=True, demo_only=True)},
+    "/api/shop/payments/webhook": {"POST": PUBLIC},  # signed by the provider
+    "/api/shop/rooms/{room_id}/promotions": {"GET": PUBLIC},
+    "/api/shop/rooms/{room_id}/sales": {"GET": ROOM_SERVICE},
+    "/api/shop/rooms/{room_id}/products": {"GET": PUBLIC},
+    "/api/shop/rooms/{room_id}/pin": {"POST": ROOM_MERCHANT},
+    "/api/shop/rooms/{room_id}/flash-sales": {"POST": ROOM_MERCHANT},
+    "/api/shop/rooms/{room_id}/coupons": {"POST": ROOM_MERCHANT},
+    "/api/shop/trace/checkpoint": {"GET": PUBLIC},
+    "/api/shop/trace/batches/{batch_id}": {"GET": PUBLIC},
+    "/api/shop/trace/batches/{batch_id}/events": {"POST": MERCHANT},
+    "/api/shop/trace/proofs/inclusion": {"GET": PUBLIC},
+    "/api/shop/trace/proofs/consistency": {"GET": PUBLIC},
+    # --- customer service
+    "/api/tickets": {"GET": SERVICE},
+    "/api/tickets/{ticket_id}": {"GET": SERVICE},
+    "/api/tickets/{ticket_id}/close": {"POST": SERVICE},
+    # --- the business dashboard
+    "/api/dashboard/summary": {"GET": WATCHERS},
+    "/api/dashboard/warnings": {"GET": WATCHERS},
+    "/api/dashboard/live-snapshot": {"GET": WATCHERS},
+    "/api/dashboard/live": {"WS": WATCHERS},
+    **{
+        f"/api/analytics/{name}": {"GET": MERCHANT}
+        for name in (
+            "kpis",
+            "series",
+            "drill",
+            "products",
+            "regions",
+            "rooms",
+            "funnel",
+            "orders",
+            "customers",
+            "stock",
+            "prices",
+            "rules",
+        )
+    },
+    "/api/analytics/forecast/{sku}": {"GET": MERCHANT},
+    "/api/analytics/promotions/{batch_id}/apply": {"POST": MERCHANT},
+}
+
+
+def rule_for(path: str, method: str) -> Rule | None:
+    methods = POLICY.get(path)
+    if methods is None:
+        return None
+    if method == "HEAD":
+        method = "GET"
+    return methods.get(method)
+
+
+def _refuse(conn: HTTPConnection, status: int, detail: str):
+    if conn.scope["type"] == "websocket":
+        return WebSocketException(code=4000 + status, reason=detail)
+    return HTTPException(status, detail)
+
+
+async def identify(conn: HTTPConnection) -> Principal:
+    """The caller, from an API token or a session cookie; anonymous otherwise."""
+    store = conn.app.state.store
+    auth = conn.headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        found = await store.accounts.token_user(auth[7:].strip()[:200])
+        if found is None:
+            raise _refuse(conn, 401, "API 令牌无效或已撤销 (invalid token)")
+        user, scope = found
+        return Principal(user.username, scope, user.shop_id, "token")
+    sid = conn.cookies.get(SESSION_COOKIE)
+    if sid:
+        found = await store.accounts.session_user(sid[:200])
+        if found is not None:
+            user, csrf = found
+            return Principal(user.username, user.role, user.shop_id, "session", csrf)
+    return ANONYMOUS
+
+
+async def authorize(conn: HTTPConnection) -> Principal:
+    """The app-wide dependency: find the route's rule, identify the caller, decide."""
+    route = conn.scope.get("route")
+    path = getattr(route, "path", None)
+    method = "WS" if conn.scope["type"] == "websocket" else conn.scope.get("method", "GET")
+    rule = rule_for(path, method) if path else None
+    if rule is None:
+        raise _refuse(conn, 403, f"没有为 {method} {path} 设定权限 (no permission decision)")
+    if rule.demo_only and not conn.app.state.settings.demo_payments:
+        raise _refuse(conn, 404, "模拟支付未开启 (payment simulator is off)")
+    who = await identify(conn)
+    if who.via == "session" and method in UNSAFE:
+        given = conn.headers.get(CSRF_HEADER, "")
+        if not who.csrf or not hmac.compare_digest(given.encode(), who.csrf.encode()):
+            if not rule.public:
+                raise _refuse(conn, 403, "缺少或错误的 CSRF 令牌 (missing or wrong CSRF token)")
+            who = ANONYMOUS  # a public route still works, but not with the session's powers
+    conn.state.principal = who
+    if rule.public:
+        return who
+    if not who.staff:
+        raise _refuse(conn, 401, "请先登录 (login required)")
+    if who.role not in rule.roles:
+        raise _refuse(conn, 403, f"当前角色（{who.role}）无权执行此操作 (forbidden)")
+    own_shop = who.shop_id or "default"
+    if rule.room and who.role not in ("admin", "ops"):
+        room_id = conn.path_params.get(rule.room)
+        room_shop = conn.app.state.engine.room_shop(room_id)
+        if room_shop is not None and room_shop != own_shop:
+            raise _refuse(conn, 403, "只能管理自己店铺的直播间 (not your shop's room)")
+    elif who.role in ("operator", "cs") and own_shop != SHOP_ID:
+        # products, orders, tickets and figures all belong to this server's one shop
+        raise _refuse(conn, 403, "只能管理自己店铺的数据 (not your shop's data)")
+    return who
+
+
+def iter_routes(app) -> list[tuple[str, str]]:
+    """Every (method, path) the app serves; WebSocket routes as "WS". Mounts are skipped."""
+    out: list[tuple[str, str]] = []
+
+    def walk(routes, prefix: str = "") -> None:
+        for route in routes:
+            inner = getattr(route, "original_router", None)
+            if inner is not None:  # FastAPI's included router
+                ctx = getattr(route, "include_context", None)
+                walk(inner.routes, prefix + getattr(ctx, "prefix", ""))
+                continue
+            path = getattr(route, "path", None)
+            methods = getattr(route, "methods", None)
+            if path is None or type(route).__name__ == "Mount":
+                continue
+            if methods is None:
+                out.append(("WS", prefix + path))
+            else:
+                out.extend((m, prefix + path) for m in sorted(methods) if m != "HEAD")
+
+    walk(app.router.routes)
+    return out
+
+
+def principal(conn: HTTPConnection) -> Principal:
+    """The caller `authorize` found (handlers read it; it never re-decides access)."""
+    return getattr(conn.state, "principal", ANONYMOUS)
+
+
+def client_ip(conn: HTTPConnection) -> str:
+    return conn.client.host if conn.client else ""

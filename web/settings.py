@@ -1,0 +1,103 @@
+"""How the server runs: every field has an offline default; a JSON file (`--config` or
+`YUNLIAN_CONFIG`) names the script backends, CORS origins, ICE servers, caps and backups.
+Backends are the server's to configure: a room picks one by name, never by URL."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+WRITER_BACKENDS = ("template", "openai", "transformers")
+WRITER_KEYS = {"backend", "base_url", "api_key", "model", "timeout", "model_dir"}
+
+
+class ConfigError(ValueError):
+    """The configuration file is unreadable or names something it may not."""
+
+
+@dataclass
+class Settings:
+    db_url: str | None = None  # None = SQLite file under ./var
+    demo_room: bool = True
+    demo_payments: bool | None = None  # the payment simulator; None: on with the demo room
+    online_voice: bool = False  # try edge-tts first (falls back to eSpeak)
+    stamp: bool = False
+    public_url: str | None = None  # where `yunlian serve` listens; printed once rooms are live
+    douyin_secret: str | None = None  # verifies Douyin live-data pushes; None = refused
+    writers: dict[str, dict] = field(default_factory=dict)  # name -> scripts_gen config
+    cors_origins: list[str] = field(default_factory=lambda: ["*"])  # for watching (WHEP)
+    ice_servers: list[str] = field(default_factory=list)  # stun:/turn: URLs, sent in Link
+    max_rooms: int = 8  # per machine, the demo room included
+    max_rooms_per_operator: int = 3
+    max_viewers_per_room: int = 200
+    body_limit: int = 1024 * 1024  # bytes, every route (routes may set lower limits)
+    backup_dir: str | None = None  # scheduled backups go here when set
+    backup_every_hours: float = 24.0
+    backup_keep: int = 7
+    first_admin_password: str | None = None  # set on first start; printed once
+
+    def __post_init__(self) -> None:
+        if self.demo_payments is None:
+            self.demo_payments = self.demo_room
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        s = cls(
+            db_url=os.environ.get("YUNLIAN_DB") or None,
+            demo_room=os.environ.get("YUNLIAN_DEMO_ROOM", "1") != "0",
+            demo_payments={"1": True, "0": False}.get(os.environ.get("YUNLIAN_DEMO_PAYMENTS", "")),
+            online_voice=os.environ.get("YUNLIAN_ONLINE_VOICE", "0") == "1",
+            douyin_secret=os.environ.get("YUNLIAN_DOUYIN_SECRET") or None,
+        )
+        path = os.environ.get("YUNLIAN_CONFIG")
+        if path:
+            s.load(path)
+        return s
+
+    def load(self, path: str | Path) -> None:
+        """Read a JSON config file over the defaults."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read config {path}: {exc}") from None
+        if not isinstance(data, dict):
+            raise ConfigError("config must be a JSON object")
+        writers = data.get("writers", {})
+        if not isinstance(writers, dict):
+            raise ConfigError("writers must be an object of name -> backend config")
+        for name, conf in writers.items():
+            if not isinstance(conf, dict) or conf.get("backend") not in WRITER_BACKENDS:
+                raise ConfigError(f"writer {name!r}: backend must be one of {WRITER_BACKENDS}")
+            unknown = set(conf) - WRITER_KEYS
+            if unknown:
+                raise ConfigError(f"writer {name!r}: unknown keys {sorted(unknown)}")
+        self.writers = dict(writers)
+        for key in (
+            "cors_origins",
+            "ice_servers",
+            "max_rooms",
+            "max_rooms_per_operator",
+            "max_viewers_per_room",
+            "body_limit",
+            "public_url",
+            "douyin_secret",
+            "backup_dir",
+            "backup_every_hours",
+            "backup_keep",
+        ):
+            if key in data:
+                setattr(self, key, data[key])
+        for url in self.ice_servers:
+            if not isinstance(url, str) or not url.startswith(("stun:", "turn:", "turns:")):
+                raise ConfigError(f"ice server {url!r} must be a stun:/turn: URL")
+
+    def writer(self, name: str | None) -> dict | None:
+        """The config of the named backend; None for the embedded template."""
+        if name in (None, "", "template"):
+            return None
+        if name not in self.writers:
+            names = ", ".join(["template", *self.writers])
+            raise ConfigError(f"no script backend named {name!r}; configured: {names}")
+        return dict(self.writers[name])
