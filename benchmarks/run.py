@@ -24,6 +24,7 @@ SECTIONS = {
     "avatars": "benchmarks.bench_avatars",
     "answers": "benchmarks.bench_answers",
     "security": "benchmarks.bench_security",
+    "facts": "benchmarks.bench_facts",
 }
 RESULTS = Path(__file__).with_name("results.json")
 

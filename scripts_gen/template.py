@@ -20,7 +20,8 @@ from scripts_gen.base import Answer, AnswerContext, Line, SegmentContext
 from scripts_gen.dialect import apply_dialect
 from scripts_gen.grounding import FactSheet, check_line
 from scripts_gen.memory import RecentLines
-from scripts_gen.numerals import speak_date, speak_int, speak_price
+from scripts_gen.numerals import speak_date, speak_price
+from scripts_gen.reactions import stock_phrase
 from scripts_gen.style import prosody, style_for
 
 GRAMMAR_PATH = Path(__file__).parent / "data" / "templates.json"
@@ -49,9 +50,32 @@ def slots_for(product: ProductFacts) -> dict[str, str]:
         "nutrition": product.nutrition,
         "storage": product.storage,
         "shipping": product.shipping,
-        "promo": product.promo or "",
-        "stock": speak_int(product.stock),
+        "promo": spoken_promo(product.promo) or "",
+        "stock": stock_said(product),  # 现货充足 / 库存不多了: a count goes stale
     }
+
+
+def stock_said(product: ProductFacts) -> str:
+    """Stock as a script line says it: exact only when small (reactions.stock_phrase),
+    "现货充足" from a hundred up (a rounded count would be a number the sheet does not hold)."""
+    return "现货充足" if product.stock >= 100 else stock_phrase(product)
+
+
+_LEFT = re.compile(r"还剩(\d+)份")
+
+
+def spoken_promo(promo: str | None) -> str | None:
+    """A promotion as the host says it: a flash sale's "还剩37份" goes stale with every order,
+    so only a small remainder is said exactly (只剩5份), a larger one is 名额不多了."""
+    if not promo:
+        return promo
+    return _LEFT.sub(lambda m: f"只剩{m[1]}份" if int(m[1]) <= 20 else "名额不多了", promo)
+
+
+def spoken_facts(product: ProductFacts) -> list[str]:
+    """Texts a line may state besides the fact sheet: the safe stock and promo phrasings
+    (passed as live events so their numbers count as stock)."""
+    return [f"库存{stock_said(product)}", spoken_promo(product.promo) or ""]
 
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -140,7 +164,7 @@ class TemplateWriter:
         if product.sold_out:
             return
         events = [speakable_event(e) for e in context.live_events]
-        sheet = FactSheet.build([product], events)
+        sheet = FactSheet.build([product], [*events, *spoken_facts(product)])
         used: set[str] = set()
         for section in self.plan(product, context):
             event = events.pop(0) if section == "event" and events else None
@@ -159,7 +183,8 @@ class TemplateWriter:
     ) -> Line | None:
         """One fresh line of `section`, or None when every variant was said recently."""
         if sheet is None:
-            sheet = FactSheet.build([product], [speakable_event(e) for e in context.live_events])
+            events = [speakable_event(e) for e in context.live_events]
+            sheet = FactSheet.build([product], [*events, *spoken_facts(product)])
         used = used if used is not None else set()
         now = now_of(context.now)
         persona = style_for(context.persona)

@@ -15,10 +15,11 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 
-from avatars.gestures import category_of, plan_gestures
+from avatars.gestures import plan_gestures
 from avatars.personas import Persona
-from avatars.renderer import Card
 from avatars.voice import VoiceChain
 from commerce.facts import ProductFacts
 from danmaku.messages import Analysis, Comment, Enter, Follow, Gift, RoomMessage
@@ -27,6 +28,7 @@ from danmaku.topics import complaint_topic
 from scripts_gen import AnswerContext, Line, ScriptWriter, SegmentContext, reactions
 from scripts_gen.style import style_for
 from streamer.events import Answered, MoodChanged, Reply, RoomEvent
+from streamer.live_facts import FactRef, FactSnapshot, product_card, refs_for, section_for
 from streamer.questions import Asker, Question, QuestionInbox
 from streamer.timeline import SpeechTimeline, Utterance
 
@@ -42,6 +44,17 @@ MAX_NAMES = 20  # names remembered for the next greeting / thanks (bounded)
 MAX_TICKET_TASKS = 50
 PRICE_TREND = 0.15  # complaint share rising by this much (fast vs slow window) re-explains value
 PURCHASE_TREND = 0.15
+SALE_NEWS_GRACE = 3.0  # seconds a flash sale's event price stands in for a catalog not showing it
+# shop events after which the room's facts are read again (stock_changed covers every order)
+FACT_EVENTS = {
+    "flash_sale_started",
+    "flash_sale_ended",
+    "product_changed",
+    "stock_changed",
+    "sold_out",
+    "coupon_issued",
+}
+__all__ = ["Director", "TicketRequest", "filler_line", "product_card", "thanks_line"]
 
 
 @dataclass(frozen=True)
@@ -67,25 +80,15 @@ class DirectorStats:
     reactions_skipped: int = 0  # reactions folded into a cooldown
     tickets: int = 0
     tickets_dropped: int = 0
+    stale_rebound: int = 0  # lines re-rendered because their facts changed before speech
+    stale_dropped: int = 0  # lines dropped for the same reason
+    refreshes: int = 0
     last_line: str = ""
     by_kind: dict[str, int] = field(default_factory=dict)
 
     @property
     def fillers(self) -> int:
         return self.by_kind.get("filler", 0)
-
-
-def product_card(p: ProductFacts) -> Card:
-    lines = list(p.features[:3])
-    if p.promo:
-        lines.append(p.promo)
-    return Card(
-        title=p.title,
-        price=f"{p.price.normalize():f}",
-        unit=p.unit,
-        lines=tuple(lines),
-        category=category_of(f"{p.title}{p.name}"),
-    )
 
 
 def filler_line(p: ProductFacts) -> Line:
@@ -110,9 +113,9 @@ def thanks_line(buyer: str, p: ProductFacts) -> Line:
 
 
 def flash_sale_line(p: ProductFacts, sale: dict) -> Line:
-    """Announce a flash sale with the shop's own price and cap."""
+    """Announce a flash sale with the room's price from the same fact sheet as the card."""
     return Line(
-        text=f"秒杀开始啦！{p.title}秒杀价{sale.get('price')}元，限量{sale.get('cap')}{p.unit}，手慢无！",
+        text=f"秒杀开始啦！{p.title}秒杀价{p.price.normalize():f}元，限量{sale.get('cap')}{p.unit}，手慢无！",
         kind="reaction",
         product_sku=p.sku,
         expression="excited",
@@ -137,6 +140,8 @@ class Director:
         publish: Callable[[RoomEvent], None] | None = None,
         open_ticket: Callable[[TicketRequest], Awaitable[object]] | None = None,
         seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        shop_clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.room_id = room_id
         self.persona = persona
@@ -170,15 +175,137 @@ class Director:
         self._wake = asyncio.Event()
         self._pinned: str | None = None
         self._last_thanks = -THANKS_INTERVAL
+        # facts bound at speech time: the room's snapshot, checked again as each line starts
+        self.clock = clock  # the room's media clock (seconds)
+        self.shop_clock = shop_clock or (lambda: datetime.now(UTC).replace(tzinfo=None))
+        self.facts = FactSnapshot()
+        self.timeline.gate = self._holds
+        self._sale_ends: dict[str, float] = {}
+        self._segment_product: ProductFacts | None = None
+        self._refresh_task: asyncio.Task | None = None
+        self._refresh_again = False
+        self._sales_due: list[tuple[str, dict]] = []  # flash sales to announce once read
+        # a flash sale the shop announced but the catalog does not show yet: sku -> (price,
+        # room-clock time heard); the shop's own event is a fact until the catalog catches up
+        self._sale_news: dict[str, tuple[Decimal, float]] = {}
 
     @property
     def current_product(self) -> ProductFacts | None:
         return self._product
 
     def say(self, line: Line) -> None:
-        """Queue a line from outside (answer, reaction); it jumps ahead of the script."""
-        self._urgent.put_nowait(line)
+        """Queue a line from outside (answer, reaction); it jumps ahead of the script.
+        Its facts are bound to the fact sheet it was written from: the one held now."""
+        self._urgent.put_nowait((line, self._products.get(line.product_sku or "")))
         self._wake.set()
+
+    # --- facts ----------------------------------------------------------------------
+    def _holds(self, utt: Utterance) -> bool:
+        """The media thread's check as a line starts: a dict lookup per fact, no lock."""
+        return self.facts.holds(utt.facts, self.clock())
+
+    async def refresh(self) -> list[ProductFacts]:
+        """Read the room's facts again, publish them, and retire lines they contradict."""
+        products = await self.catalog(self.room_id)
+        self._apply(products)
+        return products
+
+    def _apply(self, products: list[ProductFacts]) -> None:
+        now = self.clock()
+        products = [self._with_sale_news(p, now) for p in products]
+        self._products = {p.sku: p for p in products}
+        self._sale_ends = {
+            sku: end
+            for sku, end in self._sale_ends.items()
+            if end > now and sku in self._products and self._products[sku].list_price is not None
+        }
+        state = self.facts.publish(products, self._sale_ends, now)
+        self.stats.refreshes += 1
+        if self._product is not None:
+            self._product = self._products.get(self._product.sku, self._product)
+        dropped, cut = self.timeline.revalidate(lambda u: state.holds(u.facts, now))
+        if dropped or cut:
+            self._wake.set()
+        while self._sales_due:
+            sku, sale = self._sales_due.pop(0)
+            p = self._products.get(sku)
+            if p is not None and not p.sold_out and p.list_price is not None:
+                self.say(flash_sale_line(p, sale))
+
+    def _with_sale_news(self, p: ProductFacts, now: float) -> ProductFacts:
+        news = self._sale_news.get(p.sku)
+        if news is None:
+            return p
+        price, heard = news
+        if p.list_price is not None and p.price == price or now - heard > SALE_NEWS_GRACE:
+            del self._sale_news[p.sku]  # the catalog shows it (or never did): it decides
+            return p
+        return replace(p, price=price, list_price=p.list_price or p.price)
+
+    def request_refresh(self) -> None:
+        """Read the facts again soon; bursts of shop events coalesce into one read."""
+        if self._refresh_task is not None and not self._refresh_task.done():
+            self._refresh_again = True
+            return
+        try:
+            self._refresh_task = asyncio.get_running_loop().create_task(self._refresh_loop())
+        except RuntimeError:  # no loop (a synchronous caller): the next segment reads them
+            pass
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            self._refresh_again = False
+            try:
+                await self.refresh()
+            except Exception:  # a failed read keeps the old facts; the gate still guards
+                log.exception("room %s: fact refresh failed", self.room_id)
+            if not self._refresh_again:
+                return
+
+    def _note_sale(self, sku: str, sale: dict) -> None:
+        """Keep the sale's price until the catalog shows it, and its end on the room's clock:
+        the card counts down to it."""
+        try:
+            self._sale_news[sku] = (Decimal(str(sale.get("price"))), self.clock())
+        except (InvalidOperation, ValueError):
+            pass
+        try:
+            ends = datetime.fromisoformat(str(sale.get("ends_at")))
+        except ValueError:
+            return
+        if ends.tzinfo is not None:
+            ends = ends.astimezone(UTC).replace(tzinfo=None)
+        left = (ends - self.shop_clock()).total_seconds()
+        if left <= 0:
+            return
+        self._sale_ends[sku] = self.clock() + left
+        try:  # read again as the sale ends, even if the shop's announcement comes late
+            asyncio.get_running_loop().call_later(left + 0.05, self.request_refresh)
+        except RuntimeError:
+            pass
+
+    def _rebind(self, line: Line, refs: tuple[FactRef, ...]) -> tuple[Line | None, ProductFacts]:
+        """A line whose facts changed, said again from the current facts (or None: drop)."""
+        p = self.facts.state.products.get(line.product_sku or "")
+        if p is None or p.sold_out:
+            return None, p
+        section = section_for(refs, p)
+        render = getattr(self.writer, "render", None) or getattr(
+            getattr(self.writer, "template", None), "render", None
+        )
+        fresh = None
+        if render is not None:
+            ctx = SegmentContext(room_id=self.room_id, persona=self.persona.id, mood=self.mood)
+            try:
+                fresh = render(p, section, ctx)
+            except Exception:
+                log.exception("room %s: re-render failed", self.room_id)
+        if fresh is None and section != "stock":
+            fresh = filler_line(p)
+        if fresh is None:
+            return None, p
+        kind = line.kind if line.kind != "script" else fresh.kind
+        return replace(fresh, kind=kind), p
 
     # --- listening ------------------------------------------------------------------
     def hear(self, message: RoomMessage, analysis: Analysis | None = None) -> str:
@@ -346,7 +473,8 @@ class Director:
             line = replace(
                 answer.line, text=reactions.answer_to(self.persona.id, names, answer.line.text)
             )
-            await self._speak(line, interrupt=self.interrupt_answers)
+            source = {p.sku: p for p in products}.get(line.product_sku or "")
+            await self._speak(line, interrupt=self.interrupt_answers, source=source)
 
     def _due(self, kind: str) -> bool:
         return time.monotonic() - self._last[kind] >= COOLDOWN[kind]
@@ -397,6 +525,13 @@ class Director:
     def on_shop_event(self, kind: str, sku: str | None, data: dict) -> None:
         """React to the shop: thank buyers, follow a pinned product, drop a sold-out one."""
         product = self._products.get(sku or "")
+        if kind in FACT_EVENTS:
+            if kind == "flash_sale_started" and sku:
+                self._note_sale(sku, data)
+            elif kind == "flash_sale_ended" and sku:
+                self._sale_news.pop(sku, None)
+                self._sale_ends.pop(sku, None)
+            self.request_refresh()
         if kind == "order_paid" and product is not None:
             buyer = str(data.get("buyer") or "有位朋友")
             fact = (
@@ -412,19 +547,23 @@ class Director:
             self._segment = None
             self.timeline.clear_pending(keep=lambda u: u.kind != "script")
             if kind == "flash_sale_started" and product is not None:
-                self.say(flash_sale_line(product, data))
+                self._sales_due.append((sku, data))  # said once the sale's price is read
             self._wake.set()
         elif kind == "sold_out" and sku and self._product is not None and self._product.sku == sku:
             self._segment = None
             self.timeline.clear_pending(keep=lambda u: u.kind != "script" or u.product_sku != sku)
-            self.say(
-                Line(
-                    text=f"{self._product.title}已经卖完啦，谢谢大家捧场！",
-                    kind="reaction",
-                    product_sku=sku,
-                    expression="happy",
+            self._urgent.put_nowait(
+                (
+                    Line(
+                        text=f"{self._product.title}已经卖完啦，谢谢大家捧场！",
+                        kind="reaction",
+                        product_sku=sku,
+                        expression="happy",
+                    ),
+                    None,  # true from now on: bound to no changing fact
                 )
             )
+            self._wake.set()
 
     async def run(self) -> None:
         while True:
@@ -445,14 +584,14 @@ class Director:
         while await self._answer_next():
             pass
         while not self._urgent.empty():
-            line = self._urgent.get_nowait()
+            line, source = self._urgent.get_nowait()
             self.stats.interruptions += 1
-            await self._speak(line)
+            await self._speak(line, source=source)
         await self._react()
         if self.timeline.queued_seconds() < LOOKAHEAD_SECONDS:
             line = await self._next_script_line()
             if line is not None:
-                await self._speak(line)
+                await self._speak(line, source=self._segment_product)
 
     async def _next_script_line(self) -> Line | None:
         # a writer may have nothing to say about a product: try each product once
@@ -468,16 +607,20 @@ class Director:
                 self._segment = None
             except TimeoutError:
                 self._segment = None
-                return filler_line(self._product)
+                return self._filler()
             except Exception:
                 self.stats.writer_errors += 1
                 log.exception("writer failed in room %s", self.room_id)
                 self._segment = None
-                return filler_line(self._product)
+                return self._filler()
         return None
 
+    def _filler(self) -> Line:
+        self._segment_product = self._products.get(self._product.sku, self._product)
+        return filler_line(self._segment_product)
+
     def _start_segment(self, product: ProductFacts) -> None:
-        self._product = product
+        self._product = self._segment_product = product
         ctx = SegmentContext(
             room_id=self.room_id,
             persona=self.persona.id,
@@ -488,20 +631,22 @@ class Director:
         self._segment = aiter(self.writer.segment(product, ctx))
 
     async def _next_product(self) -> ProductFacts | None:
-        products = await self.catalog(self.room_id)
-        self._products = {p.sku: p for p in products}
+        products = await self.refresh()
+        last = self._product.sku if self._product else None
         if self.lineup:
             products = [self._products[s] for s in self.lineup if s in self._products]
         if self._pinned:
             pinned, self._pinned = self._pinned, None
             if pinned in self._products and not self._products[pinned].sold_out:
                 return self._products[pinned]
+        available = sum(1 for p in products if not p.sold_out)
         for _ in range(len(products)):
             p = products[self._product_index % len(products)]
             self._product_index += 1
-            if not p.sold_out:
+            if p.sold_out:
+                self.stats.products_skipped += 1
+            elif p.sku != last or available == 1:  # never the product just presented again
                 return p
-            self.stats.products_skipped += 1
         return None
 
     def _delivered(self, line: Line) -> Line:
@@ -519,15 +664,35 @@ class Director:
             pitch=round(style.pitch * d.pitch, 3),
         )
 
-    async def _speak(self, line: Line, interrupt: bool = False) -> None:
-        for _ in range(2):  # the room's mood may change while the line is synthesised
+    async def _speak(
+        self, line: Line, interrupt: bool = False, source: ProductFacts | None | bool = True
+    ) -> None:
+        """Synthesise and queue `line`, bound to the facts it was written from (`source`;
+        True: the room's current ones, None: it names no changing fact). A line whose facts
+        changed is re-rendered from the new ones before and after synthesis, or dropped."""
+        if source is True:
+            source = self._products.get(line.product_sku or "")
+        refs = refs_for(line, source) if isinstance(source, ProductFacts) else ()
+        for attempt in range(4):  # facts or the room's mood may change during synthesis
+            if not self.facts.holds(refs, self.clock()):
+                if attempt == 3:
+                    self.stats.stale_dropped += 1
+                    return
+                line, product = self._rebind(line, refs)
+                if line is None:
+                    self.stats.stale_dropped += 1
+                    return
+                self.stats.stale_rebound += 1
+                source, refs = product, refs_for(line, product)
             mood = self.mood
             said = self._delivered(line)
             speech = await self.voice.synthesize(said.text, self.persona, said.rate, said.pitch)
-            if mood == self.mood:
+            if mood == self.mood and self.facts.holds(refs, self.clock()):
                 break
         line = said
-        product = self._products.get(line.product_sku or "") or self._product
+        # the card comes from the very fact sheet the line was checked against
+        product = source if isinstance(source, ProductFacts) else None
+        product = product or self._products.get(line.product_sku or "") or self._product
         card = product_card(product) if product else None
         utt = Utterance(
             speech=speech,
@@ -536,6 +701,7 @@ class Director:
             card=card,
             gestures=plan_gestures(speech.text, speech.duration, card.category if card else None),
             kind=line.kind,
+            facts=refs,
         )
         self.timeline.enqueue(utt, priority=PRIORITY.get(line.kind, 2), interrupt=interrupt)
         self.stats.lines += 1

@@ -29,6 +29,7 @@ from streamer.encoder import RoomEncoder
 from streamer.events import LineStarted, RoomEvent
 from streamer.fanout import PacketTrack
 from streamer.listener import Listener
+from streamer.live_facts import Stage
 from streamer.timeline import SpeechTimeline, Utterance, avatar_state
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class Room:
             publish=self._emit,
             open_ticket=open_ticket,
         )
+        self.stage = Stage(self.director.facts)  # card and caption from the current facts
         self.listener = Listener(
             config.room_id, self.director, analyzer or make_analyzer(), self._emit
         )
@@ -177,15 +179,18 @@ class Room:
             elif -delay > 2.0:  # stalled (suspended host): re-anchor the clock
                 start += -delay
             pcm, playing = self.timeline.read(chunk)
+            try:  # facts changed or a line starts: the card follows on this very frame
+                card_changed, caption_changed = self.stage.tick(
+                    playing.utterance, playing.started, self.director.clock()
+                )
+                if card_changed:
+                    self.renderer.set_card(self.stage.card)
+                if caption_changed:
+                    self.renderer.set_caption(self.stage.caption)
+            except Exception:  # a bad caption must never stop the stream
+                log.exception("room %s: caption/card update failed", self.id)
             if playing.started and playing.utterance is not None:
-                utt = playing.utterance
-                try:
-                    if utt.card is not None:
-                        self.renderer.set_card(utt.card)
-                    self.renderer.set_caption(utt.speech.text)
-                except Exception:  # a bad caption must never stop the stream
-                    log.exception("room %s: caption/card update failed", self.id)
-                self.loop.call_soon_threadsafe(self._emit_line, utt)
+                self.loop.call_soon_threadsafe(self._emit_line, playing.utterance, self.stage.card)
             t0 = time.thread_time()
             apkts = self.encoder.encode_audio(pcm, n * chunk)
             t1 = time.thread_time()
@@ -214,8 +219,9 @@ class Room:
             n += 1
 
     # --- events ----------------------------------------------------------------------
-    def _emit_line(self, utt: Utterance) -> None:
+    def _emit_line(self, utt: Utterance, card=None) -> None:
         """Announce a line when it starts playing (captions and card on the viewer page)."""
+        card = card or utt.card
         self._emit(
             LineStarted(
                 self.id,
@@ -223,7 +229,7 @@ class Room:
                 utt.kind,
                 utt.product_sku,
                 utt.expression,
-                asdict(utt.card) if utt.card else None,
+                asdict(card) if card else None,
             )
         )
 

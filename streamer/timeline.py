@@ -7,8 +7,10 @@ owns the first sample of the chunk, so picture and sound agree by construction.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -16,6 +18,8 @@ import numpy as np
 from avatars.gestures import GestureCue, active_cue
 from avatars.renderer import AvatarState, Card
 from avatars.voice import SAMPLE_RATE, Speech
+
+log = logging.getLogger(__name__)
 
 GAP_SECONDS = 0.35  # pause between sentences
 
@@ -31,6 +35,7 @@ class Utterance:
     kind: str = "script"
     priority: int = 2  # 0 answer, 1 reaction, 2 script (lower plays first)
     gestures: tuple[GestureCue, ...] = ()  # from avatars.gestures.plan_gestures
+    facts: tuple = ()  # streamer.live_facts.FactRef: what the line claims, checked as it starts
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,10 @@ class Playing:
 class SpeechTimeline:
     """Thread-safe queue of utterances, consumed in real time by the media thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, gate: Callable[[Utterance], bool] | None = None) -> None:
+        # gate(utt) runs on the media thread as an utterance would start: False drops it
+        self.gate = gate
+        self.dropped = 0
         self._lock = threading.Lock()
         self._queue: deque[Utterance] = deque()
         self._current: Utterance | None = None
@@ -107,8 +115,12 @@ class SpeechTimeline:
                     self._yield_current()
                 elif self._pos >= length:
                     self._current = None
-            if self._current is None and self._queue:
-                self._current, self._pos = self._queue.popleft(), 0
+            while self._current is None and self._queue:
+                nxt = self._queue.popleft()
+                if not self._passes(nxt):
+                    self.dropped += 1
+                    continue
+                self._current, self._pos = nxt, 0
                 self._cut = None
                 self.utterances_played += 1
                 started = True
@@ -123,6 +135,32 @@ class SpeechTimeline:
                 out[: len(take)] = take
             self._pos += n
             return out, state
+
+    def _passes(self, utt: Utterance) -> bool:
+        if self.gate is None or not utt.facts:
+            return True
+        try:
+            return bool(self.gate(utt))
+        except Exception:  # a failing check must not stop the stream; unchecked is unsaid
+            log.exception("timeline gate failed")
+            return False
+
+    def revalidate(self, holds: Callable[[Utterance], bool]) -> tuple[int, bool]:
+        """Facts changed: drop queued lines `holds` rejects and cut the playing one at its next
+        break if it is rejected too (its rest is dropped as it would start).
+        Returns (dropped, cut)."""
+        with self._lock:
+            before = len(self._queue)
+            self._queue = deque(u for u in self._queue if not u.facts or holds(u))
+            dropped = before - len(self._queue)
+            self.dropped += dropped
+            cur, cut = self._current, False
+            if cur is not None and cur.facts and self._cut is None and not holds(cur):
+                at = self._pos / SAMPLE_RATE + 0.02
+                if at < cur.speech.duration:
+                    self._cut = cur.speech.next_break(at)
+                    cut = self._cut is not None
+            return dropped, cut
 
     def _yield_current(self) -> None:
         """Stop the current line at its cut; its rest plays after the lines that cut in."""
