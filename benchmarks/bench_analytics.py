@@ -209,8 +209,14 @@ def _first_load(db: Path, runs: int = 3) -> dict:
     with DashServer(db, history=False) as srv, sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
         try:
+            context = browser.new_context()  # signed in, as the farmer opening it would be
+            name, password = srv.user("operator")
+            res = context.request.post(
+                srv.url + "/api/auth/login", data={"username": name, "password": password}
+            )
+            assert res.ok, res.text()
             for _ in range(runs + 1):
-                page = browser.new_page()
+                page = context.new_page()
                 t = time.perf_counter()
                 page.goto(srv.url + "/dashboard")
                 page.wait_for_function("window.__dashReady === true", timeout=60_000)

@@ -104,7 +104,7 @@ def room_cpu_share(seconds: float = 10.0) -> dict:
         c0, w0 = _cpu_seconds(p), time.monotonic()
         time.sleep(seconds)
         share = (_cpu_seconds(p) - c0) / (time.monotonic() - w0)
-        stats = httpx.get(url + "/api/rooms/demo").json()
+        stats = httpx.get(url + "/bench/stats").json()
     finally:
         proc.terminate()
         proc.wait(10)
@@ -140,7 +140,7 @@ def fanout(mode: str, window: float = 8.0) -> dict:
             last = _mark(client)
             client.stdin.close()
             client.wait(30)
-            fps = httpx.get(url + "/api/rooms/demo").json()["fps"]
+            fps = httpx.get(url + "/bench/stats").json()["fps"]
             delivered = last["frames"] - first["frames"]
             out[str(n)] = {
                 "server_cpu_share": round(cpu_s / wall, 4),

@@ -120,6 +120,13 @@ def main() -> None:
     POLICY["/bench/relay/whep"] = {"POST": PUBLIC}
     POLICY["/bench/rendered/start"] = {"POST": PUBLIC}
     POLICY["/bench/rendered"] = {"GET": PUBLIC}
+    POLICY["/bench/stats"] = {"GET": PUBLIC}
+
+    @app.get("/bench/stats")
+    async def bench_stats() -> dict:
+        """The demo room's stats (staff-only at /api/rooms/demo on a real server)."""
+        return app.state.engine.room("demo").stats()
+
     install_relay_baseline(app)
     install_render_clock(app)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")

@@ -113,7 +113,7 @@ class SpeechTimeline:
                 length = len(self._current.speech.pcm) + int(GAP_SECONDS * SAMPLE_RATE)
                 if self._cut is not None and self._pos >= int(self._cut[0] * SAMPLE_RATE):
                     self._yield_current()
-                elif self._pos >= length:
+                elif self._pos >= length or self._answer_waits_in_gap():
                     self._current = None
             while self._current is None and self._queue:
                 nxt = self._queue.popleft()
@@ -135,6 +135,16 @@ class SpeechTimeline:
                 out[: len(take)] = take
             self._pos += n
             return out, state
+
+    def _answer_waits_in_gap(self) -> bool:
+        """The line has been said and only its trailing pause is left: an answer (or any
+        more urgent line) waiting behind it starts now instead of after the pause."""
+        cur = self._current
+        return (
+            self._pos >= len(cur.speech.pcm)
+            and bool(self._queue)
+            and self._queue[0].priority < cur.priority
+        )
 
     def _passes(self, utt: Utterance) -> bool:
         if self.gate is None or not utt.facts:

@@ -238,3 +238,17 @@ async def test_a_flood_of_comments_keeps_the_stream_at_25_fps_and_memory_bounded
     assert q.qsize() <= 100 and engine.events_dropped > 0
     assert room.director.questions.stats.merged + room.director.questions.stats.dropped > 0
     assert growth < 150 * 2**20, f"memory grew {growth / 2**20:.0f} MB"
+
+
+def test_an_answer_queued_in_a_lines_trailing_pause_starts_at_once():
+    timeline = SpeechTimeline()
+    line = espeak("阜平大枣。")
+    timeline.enqueue(Utterance(line, kind="script"), priority=2)
+    while True:  # play the line to its last sample; only its pause is left
+        _, playing = timeline.read(CHUNK)
+        if playing.offset + CHUNK / SAMPLE_RATE >= line.duration:
+            break
+    timeline.read(CHUNK)
+    timeline.enqueue(Utterance(espeak("包邮的。"), kind="answer"), priority=0, interrupt=True)
+    _, playing = timeline.read(CHUNK)
+    assert playing.started and playing.utterance.kind == "answer"
