@@ -107,14 +107,15 @@ def serve_worker(port: int) -> None:
 
 
 @contextmanager
-def shop_server(url: str, workers: int):
+def shop_server(url: str, workers: int, module: str = "benchmarks.bench_commerce", *args: str):
+    """`workers` processes of `python -m module --serve PORT *args` on one port."""
     port = _free_port()
     env = {
         **os.environ,
         "YUNLIAN_BENCH_DB": url,
         "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
     }
-    cmd = [sys.executable, "-m", "benchmarks.bench_commerce", "--serve", str(port)]
+    cmd = [sys.executable, "-m", module, "--serve", str(port), *args]
     procs = [
         subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         for _ in range(workers)

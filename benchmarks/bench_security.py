@@ -16,14 +16,11 @@ import asyncio
 import json
 import os
 import socket
-import subprocess
 import sys
 import tempfile
-import time
-from contextlib import contextmanager
 from pathlib import Path
 
-from benchmarks.bench_commerce import SECRET, _free_port, _load, _prepare, _throughput
+from benchmarks.bench_commerce import SECRET, _load, _prepare, _throughput, shop_server
 
 SECONDS = 6
 CONCURRENCY = 50
@@ -69,6 +66,7 @@ def serve(port: int, guarded: bool) -> None:
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(("127.0.0.1", port))
     sock.listen(4096)
     config = uvicorn.Config(
@@ -77,36 +75,10 @@ def serve(port: int, guarded: bool) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
-@contextmanager
 def server(url: str, guarded: bool):
-    port = _free_port()
-    env = {
-        **os.environ,
-        "YUNLIAN_BENCH_DB": url,
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-    }
-    cmd = [sys.executable, "-m", "benchmarks.bench_security", "--serve", str(port)]
-    if guarded:
-        cmd.append("--guarded")
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError(proc.stderr.read().decode()[-2000:]) from None
-                time.sleep(0.2)
-        time.sleep(0.5)
-        yield port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    """One shop server process, bare or guarded (bench_commerce's launcher)."""
+    args = ("--guarded",) if guarded else ()
+    return shop_server(url, 1, "benchmarks.bench_security", *args)
 
 
 def orders_per_s(quick: bool = False) -> dict:

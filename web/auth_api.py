@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -102,12 +103,6 @@ def build_router(store, pages) -> APIRouter:
             limit=limit,
             before_id=before_id,
         )
-        return [row if isinstance(row, dict) else vars_of(row) for row in rows]
+        return [asdict(row) for row in rows]
 
     return r
-
-
-def vars_of(row) -> dict:
-    from dataclasses import asdict, is_dataclass
-
-    return asdict(row) if is_dataclass(row) else dict(row)

@@ -12,11 +12,12 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from commerce import open_store
-from commerce.db import alembic_config, make_engine
+from commerce.db import make_engine
 from commerce.errors import InvalidTicket, TicketAlreadyClosed, TicketNotFound
 from commerce.models import Base
 from commerce.tickets import MAX_OPEN_PER_USER, TicketStats
 from tests.commerce.conftest import SECRET
+from tests.commerce.test_migrations import _alembic
 
 
 async def _open(store, user: str = "u1", room: str = "r1", text: str = "枣子收到坏了三颗", **kw):
@@ -209,21 +210,6 @@ async def test_tickets_survive_a_restart(db_url, clock):
         assert await _open(store, text="又一条") == kept
     finally:
         await store.close()
-
-
-async def _alembic(url: str, fn, revision: str) -> None:
-    engine = make_engine(url)
-
-    def run(sync_conn) -> None:
-        cfg = alembic_config()
-        cfg.attributes["connection"] = sync_conn
-        fn(cfg, revision)
-
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(run)
-    finally:
-        await engine.dispose()
 
 
 async def _schema(url: str) -> tuple[set[str], list]:
