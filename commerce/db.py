@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -30,6 +32,19 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 # Few on purpose: waiting here costs an await, waiting inside the server costs a backend
 # process contending for the same hot stock rows and the same two cores.
 FAST_POOL_SIZE = 8
+# Seconds `Database.close` waits for each of: sessions still open, the PostgreSQL fast pool,
+# the SQLite writer thread, and the engine's own connections. Past it, close goes on and
+# then raises DatabaseCloseError naming what did not end.
+CLOSE_TIMEOUT = 10.0
+log = logging.getLogger(__name__)
+
+
+class DatabaseClosed(RuntimeError):
+    """A session was asked of a database that is closing or closed."""
+
+
+class DatabaseCloseError(RuntimeError):
+    """Closing did not finish in time; the message names what was still running."""
 
 
 def normalise_url(url: str) -> str:
@@ -100,6 +115,12 @@ class Database:
         # waiter can be overtaken again and again (p99 of 800 ms beside a p50 of 30 ms). A
         # FIFO semaphore in front admits callers in arrival order.
         self._fast_gate = asyncio.Semaphore(FAST_POOL_SIZE)
+        # sessions open now: close waits for them, so no connection outlives its engine
+        # (an aiosqlite connection left checked out keeps its worker thread forever)
+        self._open_sessions = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._closed = False
 
     async def open(self) -> None:
         """On PostgreSQL, open a plain asyncpg pool for the order hot path.
@@ -127,10 +148,12 @@ class Database:
         serialising writers those hand-offs set the shop's ceiling. Elsewhere it runs on the
         async engine through `AsyncSession.run_sync`.
         """
-        if self._lite is None:
+        if self._lite is None or self._closed:
             async with self.write() as session:
                 return await session.run_sync(fn, *args)
         async with self._write_lock:
+            if self._closed or self._lite_thread is None:
+                raise DatabaseClosed("the shop database is closed")
             loop = asyncio.get_running_loop()
             done = loop.run_in_executor(self._lite_thread, self._lite_transaction, fn, args)
             try:
@@ -152,29 +175,73 @@ class Database:
             yield conn
 
     async def close(self) -> None:
+        """Wait for open sessions, then release every connection and thread. Each wait is
+        bounded by CLOSE_TIMEOUT; what overran is named in a DatabaseCloseError raised after
+        everything else has been released."""
+        self._closed = True
+        overran: list[str] = []
+        try:
+            await asyncio.wait_for(self._idle.wait(), CLOSE_TIMEOUT)
+        except TimeoutError:
+            overran.append(f"{self._open_sessions} session(s) still open")
         if self.fast is not None:
-            await self.fast.close()
-            self.fast = None
+            pool, self.fast = self.fast, None
+            try:
+                await asyncio.wait_for(pool.close(), CLOSE_TIMEOUT)
+            except TimeoutError:
+                overran.append("the PostgreSQL fast pool (connections not released)")
+                pool.terminate()
         if self._lite_thread is not None:
-            bind = self._lite.kw["bind"]
-            await asyncio.get_running_loop().run_in_executor(self._lite_thread, bind.dispose)
-            self._lite_thread.shutdown(wait=True)
+            executor, lite = self._lite_thread, self._lite
             self._lite = self._lite_thread = None
-        await self.engine.dispose()
+            threads = list(getattr(executor, "_threads", ()))
+            done = asyncio.get_running_loop().run_in_executor(executor, lite.kw["bind"].dispose)
+            executor.shutdown(wait=False)
+            try:
+                await asyncio.wait_for(done, CLOSE_TIMEOUT)
+                deadline = time.monotonic() + CLOSE_TIMEOUT
+                while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
+            except TimeoutError:
+                pass
+            if any(t.is_alive() for t in threads):
+                overran.append("the SQLite writer thread (a write still running)")
+        try:
+            await asyncio.wait_for(self.engine.dispose(), CLOSE_TIMEOUT)
+        except TimeoutError:
+            overran.append("the engine's connection pool")
+        if overran:
+            msg = f"closing the shop database overran {CLOSE_TIMEOUT:g} s: " + "; ".join(overran)
+            log.error(msg)
+            raise DatabaseCloseError(msg)
+
+    @asynccontextmanager
+    async def _session(self, maker: async_sessionmaker) -> AsyncIterator[AsyncSession]:
+        if self._closed:
+            raise DatabaseClosed("the shop database is closed")
+        self._open_sessions += 1
+        self._idle.clear()
+        try:
+            async with maker() as session:
+                yield session
+        finally:
+            self._open_sessions -= 1
+            if not self._open_sessions:
+                self._idle.set()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self._read() as session:
+        async with self._session(self._read) as session:
             yield session
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A transaction that commits on success and rolls back on any exception."""
         if self.sqlite:
-            async with self._write_lock, self._write() as session, session.begin():
+            async with self._write_lock, self._session(self._write) as session, session.begin():
                 yield session
         else:
-            async with self._write() as session, session.begin():
+            async with self._session(self._write) as session, session.begin():
                 yield session
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -12,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from commerce import analytics, catalog, promotions
 from commerce.crypto import Keys, load_secret
-from commerce.db import DEFAULT_URL, Database, make_engine, upgrade_to_head
+from commerce.db import CLOSE_TIMEOUT, DEFAULT_URL, Database, make_engine, upgrade_to_head
 from commerce.demo import DEMO_PRODUCTS
 from commerce.errors import Conflict
 from commerce.events import EventBus, ShopEvent
@@ -187,11 +186,14 @@ class Store:
             await asyncio.sleep(interval)
 
     async def close(self) -> None:
+        """Stop the tick, then close the database (each wait bounded; see Database.close)."""
         if self._ticker is not None:
-            self._ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticker
-            self._ticker = None
+            ticker, self._ticker = self._ticker, None
+            ticker.cancel()
+            # a tick inside a write ends with its transaction, which SQLite's busy timeout bounds
+            _, pending = await asyncio.wait({ticker}, timeout=CLOSE_TIMEOUT)
+            if pending:
+                log.error("commerce tick did not end within %.0f s of close", CLOSE_TIMEOUT)
         await self.db.close()
 
 

@@ -28,9 +28,13 @@ from pathlib import Path
 import bm25s
 import jieba
 import numpy as np
+from tqdm import tqdm
 
 # bm25s sets its own logger to DEBUG at import; index building is not worth a log line.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
+# bm25s wraps even a disabled progress bar in tqdm, whose first bar starts a process-wide
+# monitor thread that never ends. We never show progress bars: no monitor.
+tqdm.monitor_interval = 0
 jieba.setLogLevel(logging.WARNING)
 
 KB_DIR = Path(__file__).parent / "data" / "kb"

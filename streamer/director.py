@@ -44,6 +44,7 @@ MAX_NAMES = 20  # names remembered for the next greeting / thanks (bounded)
 MAX_TICKET_TASKS = 50
 PRICE_TREND = 0.15  # complaint share rising by this much (fast vs slow window) re-explains value
 PURCHASE_TREND = 0.15
+CLOSE_GRACE = 5.0  # seconds the director's background work gets to end when the room stops
 SALE_NEWS_GRACE = 3.0  # seconds a flash sale's event price stands in for a catalog not showing it
 # shop events after which the room's facts are read again (stock_changed covers every order)
 FACT_EVENTS = {
@@ -184,6 +185,8 @@ class Director:
         self._segment_product: ProductFacts | None = None
         self._refresh_task: asyncio.Task | None = None
         self._refresh_again = False
+        self._timers: set[asyncio.TimerHandle] = set()  # fact reads due as flash sales end
+        self._closed = False
         self._sales_due: list[tuple[str, dict]] = []  # flash sales to announce once read
         # a flash sale the shop announced but the catalog does not show yet: sku -> (price,
         # room-clock time heard); the shop's own event is a fact until the catalog catches up
@@ -244,6 +247,8 @@ class Director:
 
     def request_refresh(self) -> None:
         """Read the facts again soon; bursts of shop events coalesce into one read."""
+        if self._closed:
+            return
         if self._refresh_task is not None and not self._refresh_task.done():
             self._refresh_again = True
             return
@@ -280,9 +285,42 @@ class Director:
             return
         self._sale_ends[sku] = self.clock() + left
         try:  # read again as the sale ends, even if the shop's announcement comes late
-            asyncio.get_running_loop().call_later(left + 0.05, self.request_refresh)
+            loop = asyncio.get_running_loop()
         except RuntimeError:
-            pass
+            return
+        if self._closed:
+            return
+        handle: asyncio.TimerHandle
+
+        def due() -> None:
+            self._timers.discard(handle)
+            self.request_refresh()
+
+        handle = loop.call_later(left + 0.05, due)
+        self._timers.add(handle)
+
+    async def aclose(self) -> None:
+        """End the director's background work as the room stops, before the shop closes, so
+        no read outlives the store it reads: the fact read in flight is cancelled, the reads
+        due as sales end are dropped, and tickets being stored get CLOSE_GRACE seconds to
+        land (a complaint is not lost to a stop). Whatever is still running then is
+        cancelled and logged by name."""
+        self._closed = True
+        for handle in self._timers:
+            handle.cancel()
+        self._timers.clear()
+        refresh = self._refresh_task
+        if refresh is not None:
+            refresh.cancel()
+        tasks = [t for t in (refresh, *self._ticket_tasks) if t is not None]
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=CLOSE_GRACE)
+        for t in pending:
+            log.error("room %s: %r did not end within %.0f s of stop", self.room_id, t, CLOSE_GRACE)
+            t.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=1.0)
 
     def _rebind(self, line: Line, refs: tuple[FactRef, ...]) -> tuple[Line | None, ProductFacts]:
         """A line whose facts changed, said again from the current facts (or None: drop)."""
@@ -406,7 +444,7 @@ class Director:
         }
 
     def _file_ticket(self, request: TicketRequest) -> None:
-        if self.open_ticket is None:
+        if self.open_ticket is None or self._closed:
             return
         if len(self._ticket_tasks) >= MAX_TICKET_TASKS:
             self.stats.tickets_dropped += 1

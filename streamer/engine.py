@@ -42,6 +42,7 @@ ROOM_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_SDP_BYTES = 64 * 1024
 MAX_VIEWERS_PER_ROOM = 200
 CONNECT_TIMEOUT = 30.0
+PC_CLOSE_TIMEOUT = 5.0  # seconds a viewer's peer connection gets to close
 GLOBAL_SHOP_EVENTS = {"sold_out", "stock_changed"}
 MAX_QUESTION_CHARS = 200
 MAX_DANMAKU_CHARS = 2000  # refused before moderation; moderation caps what is shown
@@ -308,7 +309,11 @@ class Engine:
         room = self.rooms.get(s.room_id)
         if room:
             room.drop_tracks(*s.tracks)
-        await s.pc.close()
+        try:
+            await asyncio.wait_for(s.pc.close(), PC_CLOSE_TIMEOUT)
+        except TimeoutError:
+            log.error("viewer %s in room %s: peer connection did not close within %.0f s",
+                      session_id, s.room_id, PC_CLOSE_TIMEOUT)
         self.publish(s.room_id, ViewerLeft(s.room_id))
 
     # --- danmaku ------------------------------------------------------------------

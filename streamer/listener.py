@@ -197,6 +197,15 @@ class Listener:
         for name in list(self._sources):
             self.detach(name)
 
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """Detach every source and wait (bounded) for its pump to end and close it."""
+        tasks = list(self._sources.values())
+        self.close()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            for t in pending:
+                log.error("room %s: source pump %r did not end within %.0f s", self.room_id, t, timeout)
+
     def info(self) -> dict:
         s = self.stats
         return {

@@ -127,13 +127,14 @@ class Room:
 
     async def stop(self) -> None:
         self._stop.set()
-        self.listener.close()
+        await self.listener.aclose()
         if self._director_task:
             self._director_task.cancel()
             try:
                 await self._director_task
             except (asyncio.CancelledError, Exception):
                 pass
+        await self.director.aclose()
         if self._thread:
             await asyncio.to_thread(self._thread.join, 2.0)
         for track in list(self.tracks):

@@ -106,6 +106,7 @@ class LiveRoom:
         if self.task is not None:
             self.task.cancel()
             await asyncio.gather(self.task, return_exceptions=True)
+        await self.director.aclose()
 
     async def settled(self) -> None:
         """Wait for the fact refresh a shop event started (a real store read takes a moment)."""
