@@ -485,3 +485,13 @@ class AuditLog(Base):
     after: Mapped[dict | list | None] = mapped_column(JSON)
     ip: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(256), default="")
+
+
+class PushSeen(Base):
+    """A platform push message id already heard. Kept for the push freshness window (and
+    pruned past it) so an exact replay is refused even after a restart."""
+
+    __tablename__ = "push_seen"
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    msg_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    seen_ms: Mapped[int] = mapped_column(BigInteger, index=True)  # unix ms, first seen

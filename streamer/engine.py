@@ -20,7 +20,8 @@ from avatars.voice import VoiceChain, make_voice_chain
 from commerce.facts import ProductFacts
 from danmaku.analysis import Analyzer, make_analyzer
 from danmaku.messages import Comment, RoomMessage
-from danmaku.sources.douyin import BadPush, parse_push, verify_signature
+from danmaku.seen import SeenIds
+from danmaku.sources.douyin import FRESHNESS, FUTURE_SKEW, parse_push, verify_push
 from danmaku.sources.simulator import MOODS, SimulatorSource
 from streamer.director import TicketRequest
 from streamer.events import (
@@ -81,10 +82,6 @@ class NotConfigured(EngineError):
     status = 503
 
 
-class BadSignature(EngineError):
-    status = 401
-
-
 @dataclass
 class ViewerSession:
     id: str
@@ -131,6 +128,8 @@ class Engine:
         analyzer: Analyzer | None = None,
         open_ticket: Callable[[TicketRequest], Awaitable[object]] | None = None,
         platform_secrets: dict[str, str] | None = None,
+        seen_ids: SeenIds | None = None,
+        push_window: float = FRESHNESS,
         max_rooms: int = 8,
         max_rooms_per_owner: int = 3,
         max_viewers_per_room: int = MAX_VIEWERS_PER_ROOM,
@@ -145,6 +144,9 @@ class Engine:
         self.analyzer = analyzer or make_analyzer()
         self.open_ticket = open_ticket
         self.platform_secrets = dict(platform_secrets or {})
+        # message ids of platform pushes, remembered for the freshness window (+ skew)
+        self.push_window = push_window
+        self.seen_ids = seen_ids or SeenIds(retention=push_window + FUTURE_SKEW)
         self.rooms: dict[str, Room] = {}
         self.sessions: dict[str, ViewerSession] = {}
         self._subscribers: dict[str, dict[asyncio.Queue, str | None]] = {}
@@ -365,25 +367,27 @@ class Engine:
             self._reply_waiters.pop(heard.id, None)
         return out
 
-    def platform_push(self, room_id: str, platform: str, headers, body: bytes) -> dict:
-        """A platform's live-data push (Douyin-shaped): verified, deduplicated, heard."""
+    async def platform_push(self, room_id: str, platform: str, headers, body: bytes) -> dict:
+        """A platform's live-data push (Douyin-shaped): signed, fresh, for this room, and
+        each message id heard once (durably when `seen_ids` has a store). Raises BadPush
+        (bad_signature, stale, wrong_room, or a malformed body) and SeenFull as they are."""
         room = self.room(room_id)
-        secret = self.platform_secrets.get(platform)
         if platform != "douyin":
             raise RoomNotFound(f"unknown platform {platform!r}")
+        secret = self.platform_secrets.get(platform)
         if not secret:
             raise NotConfigured(f"{platform} push is not configured on this server")
-        if not verify_signature(headers, body, secret):
-            raise BadSignature("signature does not match")
-        try:
-            messages = parse_push(headers, body, room_id)
-        except BadPush as exc:
-            raise EngineError(f"bad push: {exc}") from None
-        heard = [room.listener.hear(m) for m in messages]
+        bound = room.config.douyin_room_id or room_id
+        verify_push(headers, body, secret, bound, window=self.push_window)
+        messages = parse_push(headers, body, room_id)
+        first = await self.seen_ids.first_seen(platform, [m.dedup_id for m in messages])
+        room = self.room(room_id)  # it may have stopped during the write
+        heard = [room.listener.hear(m) for m, new in zip(messages, first, strict=True) if new]
+        accepted = sum(1 for h in heard if h.reason != "duplicate_id")
         return {
             "received": len(messages),
-            "accepted": sum(1 for h in heard if h.reason != "duplicate_id"),
-            "duplicates": sum(1 for h in heard if h.reason == "duplicate_id"),
+            "accepted": accepted,
+            "duplicates": len(messages) - accepted,
         }
 
     def simulate(

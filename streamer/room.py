@@ -52,6 +52,7 @@ class RoomConfig:
     stamp: bool = False  # draw the frame index into the picture (benchmarks, tests)
     shop_id: str = "default"  # whose room: operators manage only their own shop's rooms
     owner: str = ""  # the user who started it (caps rooms per operator)
+    douyin_room_id: str = ""  # the Douyin room whose pushes this room takes; "" = room_id
 
 
 @dataclass

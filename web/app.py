@@ -19,6 +19,9 @@ from commerce.analytics import recommended_lineup
 from commerce.backup import BackupScheduler
 from commerce.demo import seed_history
 from commerce.errors import AccountError, BadCredentials, LoginThrottled, UserNotFound
+from commerce.push_seen import PushSeenRows
+from danmaku.seen import SeenIds
+from danmaku.sources.douyin import FUTURE_SKEW
 from streamer.director import TicketRequest
 from streamer.engine import Engine, EngineError
 from streamer.room import RoomConfig
@@ -86,6 +89,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             voice=make_voice_chain(online=settings.online_voice),
             open_ticket=open_ticket,
             platform_secrets={"douyin": settings.douyin_secret} if settings.douyin_secret else {},
+            # pushes' message ids, kept in the database for the window (+ clock skew)
+            seen_ids=SeenIds(PushSeenRows(store.db), retention=settings.push_window + FUTURE_SKEW),
+            push_window=settings.push_window,
             max_rooms=settings.max_rooms,
             max_rooms_per_owner=settings.max_rooms_per_operator,
             max_viewers_per_room=settings.max_viewers_per_room,
@@ -118,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     persona="xiaowang",
                     title="阜平大枣直播间",
                     stamp=settings.stamp,
+                    douyin_room_id=settings.douyin_rooms.get(DEMO_ROOM, ""),
                 )
             )
         if settings.public_url:

@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from avatars.personas import PERSONAS
+from danmaku.seen import SeenFull
+from danmaku.sources.douyin import BadPush
 from streamer.engine import MAX_SDP_BYTES, Engine, EngineError
 from streamer.listener import Heard
 from streamer.room import RoomConfig
@@ -34,6 +36,8 @@ class RoomStart(BaseModel):
     lineup: list[str] | None = Field(default=None, max_length=50)
     writer: str | None = Field(default=None, max_length=64)
     orientation: Literal["landscape", "portrait"] = "landscape"  # portrait: 720×1280 (竖屏)
+    # the Douyin room whose live-data pushes this room takes (signed x-roomid must match)
+    douyin_room_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
 
 class Question(BaseModel):
@@ -63,6 +67,8 @@ class BannedWord(BaseModel):
     word: str = Field(min_length=1, max_length=20)
 
 
+# a refused platform push: the platform sees the status, an operator reads the reason
+PUSH_STATUS = {"bad_signature": 401, "stale": 401, "wrong_room": 403, "too_large": 413}
 REFUSED_STATUS = {"empty": 422, "too_long": 422, "rate_limited": 429, "flood": 429}
 
 
@@ -170,6 +176,7 @@ def build_router(engine: Engine, settings: Settings | None = None) -> APIRouter:
                 owner=who.username if who.role == "operator" else "",
                 width=720 if body.orientation == "portrait" else 1280,
                 height=1280 if body.orientation == "portrait" else 720,
+                douyin_room_id=body.douyin_room_id or settings.douyin_rooms.get(body.room_id, ""),
             )
         )
 
@@ -187,10 +194,19 @@ def build_router(engine: Engine, settings: Settings | None = None) -> APIRouter:
         return JSONResponse(out, status_code=status)
 
     @r.post("/api/rooms/{room_id}/platforms/{platform}")
-    async def platform_push(room_id: str, platform: str, request: Request) -> dict:
+    async def platform_push(room_id: str, platform: str, request: Request) -> JSONResponse:
         engine.room(room_id)
         body = await read_limited(request, MAX_PUSH_BYTES)
-        return engine.platform_push(room_id, platform, dict(request.headers), body)
+        try:
+            out = await engine.platform_push(room_id, platform, dict(request.headers), body)
+        except BadPush as exc:
+            detail = f"推送被拒绝（{exc.reason}）：{exc.detail or exc.reason}"
+            status = PUSH_STATUS.get(exc.reason, 400)
+            return JSONResponse({"detail": detail, "reason": exc.reason}, status_code=status)
+        except SeenFull as exc:
+            busy = {"detail": exc.reason, "reason": "busy"}
+            return JSONResponse(busy, status_code=503, headers={"Retry-After": "10"})
+        return JSONResponse(out)
 
     @r.post("/api/rooms/{room_id}/simulator")
     async def simulator(room_id: str, body: SimulatorIn) -> dict:

@@ -26,6 +26,8 @@ class Settings:
     stamp: bool = False
     public_url: str | None = None  # where `yunlian serve` listens; printed once rooms are live
     douyin_secret: str | None = None  # verifies Douyin live-data pushes; None = refused
+    douyin_rooms: dict[str, str] = field(default_factory=dict)  # our room id -> Douyin room id
+    push_window: float = 300.0  # seconds a signed push stays acceptable (replay window)
     writers: dict[str, dict] = field(default_factory=dict)  # name -> scripts_gen config
     cors_origins: list[str] = field(default_factory=lambda: ["*"])  # for watching (WHEP)
     ice_servers: list[str] = field(default_factory=list)  # stun:/turn: URLs, sent in Link
@@ -83,12 +85,22 @@ class Settings:
             "body_limit",
             "public_url",
             "douyin_secret",
+            "douyin_rooms",
+            "push_window",
             "backup_dir",
             "backup_every_hours",
             "backup_keep",
         ):
             if key in data:
                 setattr(self, key, data[key])
+        if not isinstance(self.douyin_rooms, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v for k, v in self.douyin_rooms.items()
+        ):
+            raise ConfigError("douyin_rooms must map room ids to Douyin room ids (strings)")
+        if isinstance(self.push_window, bool) or not isinstance(self.push_window, int | float):
+            raise ConfigError("push_window must be a number of seconds")
+        if not 10 <= self.push_window <= 3600:
+            raise ConfigError("push_window must be between 10 and 3600 seconds")
         for url in self.ice_servers:
             if not isinstance(url, str) or not url.startswith(("stun:", "turn:", "turns:")):
                 raise ConfigError(f"ice server {url!r} must be a stun:/turn: URL")

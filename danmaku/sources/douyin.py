@@ -22,6 +22,11 @@ of the same family's callback pages, e.g. user-team-select/viewer-data-query-dev
   `fansclub_reason_type`, `fansclub_level`.
 
 MD5 is the platform's choice, not ours; the comparison is constant-time.
+
+A valid signature alone proves only that the platform once sent these bytes. So a push is
+also refused when its signed `x-timestamp` is outside the freshness window (a recorded push
+replayed later) or its signed `x-roomid` is not the room it was posted to (a push for one
+room replayed into another); message ids are then accepted once (`danmaku.seen`).
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from danmaku.dedup import Deduper
@@ -42,6 +48,9 @@ MAX_PAYLOADS = 2_000
 MSG_TYPES: tuple[str, ...] = ("live_comment", "live_gift", "live_like", "live_fansclub")
 SIGNED_HEADERS: tuple[str, ...] = ("x-msg-type", "x-nonce-str", "x-roomid", "x-timestamp")
 _MAX_COUNT = 1_000_000  # a single push never carries more gifts/likes than this
+MAX_MSG_ID = 256
+FRESHNESS = 300.0  # seconds a signed x-timestamp stays acceptable (configurable per server)
+FUTURE_SKEW = 60.0  # seconds a platform clock may run ahead of ours
 
 
 class BadPush(ValueError):
@@ -82,6 +91,46 @@ def verify_signature(headers: Mapping[str, str], body: bytes, secret: str) -> bo
         return False
     expected = sign(headers, body, secret)
     return hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8", "replace"))
+
+
+def check_fresh(
+    headers: Mapping[str, str], now: float, window: float = FRESHNESS, skew: float = FUTURE_SKEW
+) -> None:
+    """Raise BadPush("stale") unless the signed `x-timestamp` (ms) is within `window` seconds
+    before `now`, or at most `skew` seconds after it."""
+    raw = (_header(headers, "x-timestamp") or "").strip()
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 16:
+        raise BadPush("stale", "推送时间戳 x-timestamp 缺失或不是毫秒数")
+    age = now - int(raw) / 1000.0
+    if age > window:
+        raise BadPush("stale", f"推送已过期：签名于 {age:.0f} 秒前，超过 {window:.0f} 秒的有效期")
+    if age < -skew:
+        raise BadPush("stale", f"推送时间戳在 {-age:.0f} 秒之后，超过允许的 {skew:.0f} 秒时钟偏差")
+
+
+def check_room(headers: Mapping[str, str], platform_room: str) -> None:
+    """Raise BadPush("wrong_room") unless the signed `x-roomid` is `platform_room`."""
+    given = (_header(headers, "x-roomid") or "").strip()
+    if not hmac.compare_digest(given.encode("utf-8", "replace"), platform_room.encode("utf-8")):
+        raise BadPush(
+            "wrong_room", f"推送属于直播间 {given[:64]!r}，不是本直播间 {platform_room!r}"
+        )
+
+
+def verify_push(
+    headers: Mapping[str, str],
+    body: bytes,
+    secret: str,
+    platform_room: str,
+    now: float | None = None,
+    window: float = FRESHNESS,
+) -> None:
+    """Everything a push must prove before its messages are looked at: the signature, then
+    the signed time and room. Raises BadPush with reason bad_signature, stale or wrong_room."""
+    if not verify_signature(headers, body, secret):
+        raise BadPush("bad_signature", "签名不正确")
+    check_fresh(headers, time.time() if now is None else now, window)
+    check_room(headers, platform_room)
 
 
 def parse_push(headers: Mapping[str, str], body: bytes, room_id: str) -> list[RoomMessage]:
@@ -135,13 +184,21 @@ def _int(item: dict[str, Any], key: str, i: int, required: bool = True) -> int:
     return value
 
 
+def _msg_id(item: dict[str, Any], i: int) -> str:
+    """The id dedup keys on: refused when too long, never cut (a cut id could collide)."""
+    value = _str(item, "msg_id", i, limit=MAX_MSG_ID + 1)
+    if len(value) > MAX_MSG_ID:
+        raise BadPush("bad_type", f"payload {i}: msg_id longer than {MAX_MSG_ID} characters")
+    return value
+
+
 def _message(msg_type: str, item: dict[str, Any], i: int, room_id: str) -> RoomMessage:
     common = {
         "room_id": room_id,
         "user_id": _str(item, "sec_openid", i, limit=256),
         "nickname": _str(item, "nickname", i, required=False, limit=64),
         "source": "douyin",
-        "dedup_id": _str(item, "msg_id", i, limit=256),
+        "dedup_id": _msg_id(item, i),
         "ts": _int(item, "timestamp", i) / 1000.0,
     }
     if msg_type == "live_comment":
@@ -169,8 +226,9 @@ def _message(msg_type: str, item: dict[str, Any], i: int, room_id: str) -> RoomM
 
 class DouyinPushSource:
     """The webhook as a `Source`: the web layer hands each POST to `push()`; `messages()`
-    yields the verified, parsed, first-seen messages. The queue is bounded; when the
-    consumer falls behind, new messages are dropped and counted (the webhook never waits)."""
+    yields the verified (signature, freshness, room), parsed, first-seen messages. The queue
+    is bounded; when the consumer falls behind, new messages are dropped and counted (the
+    webhook never waits). `platform_room` is the Douyin room id bound to our `room_id`."""
 
     name = "douyin"
 
@@ -180,22 +238,32 @@ class DouyinPushSource:
         secret: str,
         deduper: Deduper | None = None,
         max_queue: int = 10_000,
+        platform_room: str | None = None,
+        window: float = FRESHNESS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.room_id = room_id
+        self.platform_room = platform_room or room_id
+        self.window = window
+        self._clock = clock
         self._secret = secret
         self.deduper = deduper or Deduper()
         self._queue: asyncio.Queue[RoomMessage | None] = asyncio.Queue(max_queue)
         self._closed = False
         self.counts = {"pushes": 0, "bad_signature": 0, "bad_push": 0, "accepted": 0}
+        self.counts.update(stale=0, wrong_room=0)
         self.counts.update(duplicates=0, dropped=0)
 
     def push(self, headers: Mapping[str, str], body: bytes) -> int:
         """Verify and enqueue one push; returns how many new messages it carried.
-        Raises BadPush("bad_signature") or another BadPush."""
+        Raises BadPush("bad_signature"), BadPush("stale"), BadPush("wrong_room") or another
+        BadPush."""
         self.counts["pushes"] += 1
-        if not verify_signature(headers, body, self._secret):
-            self.counts["bad_signature"] += 1
-            raise BadPush("bad_signature")
+        try:
+            verify_push(headers, body, self._secret, self.platform_room, self._clock(), self.window)
+        except BadPush as exc:
+            self.counts[exc.reason] += 1
+            raise
         try:
             messages = parse_push(headers, body, self.room_id)
         except BadPush:

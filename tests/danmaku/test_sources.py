@@ -16,12 +16,16 @@ from danmaku.sources.douyin import (
     DouyinPushSource,
     parse_push,
     sign,
+    check_fresh,
+    verify_push,
     verify_signature,
 )
 from danmaku.sources.replay import ReplaySource, write_jsonl
 from danmaku.sources.simulator import SimulatorSource
 
 SECRET = "s3cret-枣"
+PUSHED_AT = 1717000000.0  # the x-timestamp of push_headers, in seconds
+DY_ROOM = "7380000000000000001"  # the x-roomid of push_headers
 
 
 def push_headers(msg_type: str, body: bytes, secret: str = SECRET) -> dict[str, str]:
@@ -151,7 +155,7 @@ def test_hostile_comment_text_arrives_as_plain_text():
 
 
 async def test_push_source_yields_each_message_once_despite_replays_and_reordering():
-    src = DouyinPushSource("r1", SECRET)
+    src = DouyinPushSource("r1", SECRET, platform_room=DY_ROOM, clock=lambda: PUSHED_AT + 1)
     assert isinstance(src, Source)
     first = body_of([comment("m1"), comment("m2")])
     replay = body_of([comment("m3"), comment("m2"), comment("m1")])  # repeats, out of order
@@ -175,10 +179,57 @@ async def test_push_source_yields_each_message_once_despite_replays_and_reorderi
 
 
 async def test_push_source_drops_when_consumer_falls_behind():
-    src = DouyinPushSource("r1", SECRET, max_queue=5)
+    src = DouyinPushSource(
+        "r1", SECRET, max_queue=5, platform_room=DY_ROOM, clock=lambda: PUSHED_AT
+    )
     body = body_of([comment(f"q{i}") for i in range(8)])
     assert src.push(push_headers("live_comment", body), body) == 5
     assert src.counts["dropped"] == 3
+
+
+def test_push_signed_seven_days_ago_or_for_another_room_is_refused():
+    body = body_of([comment("m1")])
+    headers = push_headers("live_comment", body)
+    verify_push(headers, body, SECRET, DY_ROOM, now=PUSHED_AT + 299)  # inside the window
+    cases = {
+        "a week old": (headers, DY_ROOM, PUSHED_AT + 7 * 86400, "stale"),
+        "just past the window": (headers, DY_ROOM, PUSHED_AT + 301, "stale"),
+        "from the future": (headers, DY_ROOM, PUSHED_AT - 120, "stale"),
+        "another room": (headers, "7380000000000000002", PUSHED_AT, "wrong_room"),
+        "forged": ({**headers, "x-signature": "AAAA"}, DY_ROOM, PUSHED_AT, "bad_signature"),
+    }
+    for name, (h, room, now, reason) in cases.items():
+        with pytest.raises(BadPush) as info:
+            verify_push(h, body, SECRET, room, now=now)
+        assert info.value.reason == reason and info.value.detail, name
+    with pytest.raises(BadPush) as info:
+        verify_push(headers, body, SECRET, DY_ROOM, now=PUSHED_AT + 7 * 86400)
+    assert "过期" in info.value.detail
+    # a shorter window is the server's to choose
+    with pytest.raises(BadPush):
+        verify_push(headers, body, SECRET, DY_ROOM, now=PUSHED_AT + 61, window=60)
+    src = DouyinPushSource("r1", SECRET, platform_room=DY_ROOM, clock=lambda: PUSHED_AT + 86400)
+    with pytest.raises(BadPush):
+        src.push(headers, body)
+    assert src.counts["stale"] == 1 and src.counts["accepted"] == 0
+
+
+@pytest.mark.parametrize(
+    "stamp", ["", "abc", "1e12", "-5", "１７１７０００００００００", "9" * 40, " 17 ", "0x10"]
+)
+def test_a_garbage_timestamp_is_refused_as_stale(stamp):
+    with pytest.raises(BadPush) as info:
+        check_fresh({"x-timestamp": stamp}, PUSHED_AT)
+    assert info.value.reason == "stale"
+
+
+def test_an_overlong_msg_id_is_refused_not_cut():
+    body = body_of([comment("x" * 257)])
+    with pytest.raises(BadPush) as info:
+        parse_push(push_headers("live_comment", body), body, "r1")
+    assert info.value.reason == "bad_type" and "msg_id" in info.value.detail
+    ok = body_of([comment("x" * 256)])
+    assert parse_push(push_headers("live_comment", ok), ok, "r1")[0].dedup_id == "x" * 256
 
 
 # --- Deduper ----------------------------------------------------------------------------------

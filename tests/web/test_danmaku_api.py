@@ -18,7 +18,10 @@ SECRET = "push-secret-for-tests"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     with LiveServer(
-        tmp_path_factory.mktemp("dm") / "yunlian.db", stamp=False, douyin_secret=SECRET
+        tmp_path_factory.mktemp("dm") / "yunlian.db",
+        stamp=False,
+        douyin_secret=SECRET,
+        douyin_rooms={"demo": "7300000001"},  # the Douyin room bound to the demo room
     ) as srv:
         yield srv
 
