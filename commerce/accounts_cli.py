@@ -44,11 +44,23 @@ def register(subparsers) -> None:
     bk = subparsers.add_parser("backup", help="备份数据库（SQLite 在线备份 / pg_dump）")
     bk.add_argument("--db", default=None, help="数据库 URL（默认 sqlite:///./var/yunlian.db）")
     bk.add_argument("--out", default="./var/backups", help="备份目录（默认 ./var/backups）")
+    bk.add_argument(
+        "--secret-key",
+        default=None,
+        help="签名用的密钥（默认读 YUNLIAN_SECRET_KEY 或 var/yunlian.key）",
+    )
     bk.set_defaults(func=_backup)
-    rs = subparsers.add_parser("restore", help="从备份恢复数据库，并校验迁移与溯源日志")
+    rs = subparsers.add_parser(
+        "restore", help="从备份恢复数据库：先验签名，服务须已停止，原库先另存，校验失败自动放回"
+    )
     _db(rs)
     rs.add_argument("file", help="备份文件（.sqlite3 或 .pgdump）")
     rs.add_argument("--yes", action="store_true", help="不询问，直接覆盖目标数据库")
+    rs.add_argument(
+        "--force-unsigned",
+        action="store_true",
+        help="危险：恢复没有本服务器签名的备份（外来文件），不校验文件是否被改动",
+    )
     rs.set_defaults(func=_restore)
 
 
@@ -168,10 +180,12 @@ def _facts(u) -> dict:
 
 def _backup(args) -> int:
     from commerce.backup import backup
+    from commerce.crypto import backup_key, load_secret
     from commerce.db import DEFAULT_URL
 
     try:
-        result = asyncio.run(backup(args.db or DEFAULT_URL, args.out))
+        key = backup_key(load_secret(args.secret_key))
+        result = asyncio.run(backup(args.db or DEFAULT_URL, args.out, key=key))
     except AccountError as e:
         return _err(e.reason)
     except Exception as e:  # noqa: BLE001 - a CLI reports, it does not print tracebacks
@@ -181,41 +195,67 @@ def _backup(args) -> int:
     return 0
 
 
+UNSIGNED_WARNING = """\
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!! 警告：--force-unsigned：这个备份没有本服务器的有效签名（{state}）。
+!! 无法证明它没有被改动过：账号角色、订单金额、库存都可能被人改过。
+!! 只恢复你确知来源的文件；恢复后请核对账号与订单。
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"""
+SEAL_NAMES = {
+    "unsigned": "没有签名",
+    "other_key": "另一个密钥的签名",
+    "tampered": "签名不符，文件被改动过",
+    "no_key": "没有密钥可校验",
+}
+
+
 def _restore(args) -> int:
-    from commerce.backup import inspect_backup, restore, verify_restored
+    from commerce.crypto import existing_secret
     from commerce.db import DEFAULT_URL
+    from commerce.restore import checked_backup, restore_checked
 
     url = args.db or DEFAULT_URL
+    secret = existing_secret(args.secret_key)
+    if secret is None:
+        return _err(
+            "找不到本服务器的密钥（var/yunlian.key 或 YUNLIAN_SECRET_KEY）：无法校验备份的签名，"
+            "也无法校验恢复后的溯源日志。请用 --secret-key 指定"
+        )
+
+    async def main() -> int:
+        async with checked_backup(args.file, secret, force_unsigned=args.force_unsigned) as bk:
+            if bk.seal != "sealed":
+                print(UNSIGNED_WARNING.format(state=SEAL_NAMES[bk.seal]), file=sys.stderr)
+            else:
+                print(f"备份签名校验通过：{bk.path}")
+            if not args.yes:
+                if not sys.stdin.isatty():
+                    return _err("恢复会覆盖目标数据库：请加 --yes 确认（先停止服务）")
+                question = f"将用 {bk.path}（版本 {bk.info.revision}）覆盖数据库，继续？[y/N] "
+                answer = await asyncio.to_thread(input, question)
+                if answer.strip().lower() not in ("y", "yes", "是"):
+                    print("已取消")
+                    return 1
+            outcome = await restore_checked(bk, url, secret)
+        return _report(bk.path, outcome)
+
     try:
-        info = asyncio.run(inspect_backup(args.file))
+        return asyncio.run(main())
     except AccountError as e:
         return _err(e.reason)
     except Exception as e:  # noqa: BLE001
         return _err(f"{type(e).__name__}: {e}")
-    if not args.yes:
-        if not sys.stdin.isatty():
-            return _err("恢复会覆盖目标数据库：请加 --yes 确认（先停止服务）")
-        answer = input(f"将用 {info.path}（版本 {info.revision}）覆盖数据库，继续？[y/N] ")
-        if answer.strip().lower() not in ("y", "yes", "是"):
-            print("已取消")
-            return 1
 
-    async def main():
-        await restore(info.path, url)
-        return await verify_restored(url, args.secret_key)
 
-    try:
-        report = asyncio.run(main())
-    except AccountError as e:
-        return _err(e.reason)
-    except Exception as e:  # noqa: BLE001
-        return _err(f"{type(e).__name__}: {e}")
-    at_head = "已是最新" if report.revision == report.head else f"不是最新（最新 {report.head}）"
-    print(f"已恢复 {info.path}")
-    print(f"数据库版本 {report.revision}，{at_head}")
-    for p in report.trace_problems[:20]:
-        print(f"✗ {p}")
-    state = "通过" if report.trace_ok else f"失败（{len(report.trace_problems)} 处问题）"
-    print(f"溯源日志校验{state}：{report.trace_events} 条记录")
+def _report(path, outcome) -> int:
+    aside = f"原数据库已另存为 {outcome.aside}" if outcome.aside else "目标位置原本没有数据库"
+    if outcome.rolled_back:
+        print(f"错误：恢复后校验失败：{outcome.problem}", file=sys.stderr)
+        print(f"已放回原数据库，没有任何改动（{aside}）", file=sys.stderr)
+        return 1
+    report = outcome.report
+    print(f"已恢复 {path}；{aside}")
+    print(f"数据库版本 {report.revision}，已是最新")
+    print(f"溯源日志校验通过：{report.trace_events} 条记录")
     print(f"订单 {report.orders} 个，商品 {report.products} 个，账号 {report.users} 个")
-    return 0 if report.ok else 1
+    return 0

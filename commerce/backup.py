@@ -1,12 +1,14 @@
 """一键备份与恢复: SQLite through its online backup API, PostgreSQL through pg_dump -Fc.
 
-A backup is one file, `yunlian-YYYYmmdd-HHMMSS-ffffff.sqlite3` or `.pgdump` (UTC), written
-under a temporary name and renamed when complete, so a crash never leaves a half file that
-looks whole. A restore checks the file first (kind, integrity, schema revision), then loads
-it and verifies the result: migrations at head, the trace log's hashes and signatures, and
-the order and product counts. The secret key (var/yunlian.key or YUNLIAN_SECRET_KEY) is NOT
-in the backup: keep it safe separately, without it the trace log and buyer data cannot be
-verified or read.
+A backup is one file, `yunlian-YYYYmmdd-HHMMSS-ffffff.sqlite3` or `.pgdump` (UTC), mode
+0600, written under a temporary name and renamed when complete, so a crash never leaves a
+half file that looks whole. It ends with a seal, an HMAC of the whole file under the
+server's key (`commerce.backup_seal`), which `yunlian restore` checks before anything else
+(`commerce.restore`). Here: checking a file's dump (kind, integrity, schema revision),
+loading it, and verifying the result: migrations at head, the trace log's hashes and
+signatures, and the order and product counts. The secret key (var/yunlian.key or
+YUNLIAN_SECRET_KEY) is NOT in the backup: keep it safe separately, without it the trace log
+and buyer data cannot be verified or read, and backups cannot be checked.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
+from commerce import backup_seal
+from commerce.crypto import backup_key, load_secret
 from commerce.db import alembic_config, normalise_url
 from commerce.errors import BackupError, BadBackupFile
 
@@ -168,9 +172,13 @@ async def _tool(args: list[str], env: dict[str, str] | None = None) -> bytes:
 
 
 # -- backup ------------------------------------------------------------------------------------
-async def backup(url: str, out_dir: str | Path, *, now: datetime | None = None) -> BackupResult:
-    """Write one timestamped backup of the database at `url` into `out_dir`."""
+async def backup(
+    url: str, out_dir: str | Path, *, now: datetime | None = None, key: bytes | None = None
+) -> BackupResult:
+    """Write one timestamped, sealed backup of the database at `url` into `out_dir`. `key`
+    seals it (`Keys.backup`); by default the server's own key is loaded."""
     kind = db_kind(url)
+    key = key or backup_key(load_secret())
     if kind == "sqlite" and not await asyncio.to_thread(sqlite_path(url).is_file):
         raise BackupError(f"找不到数据库 {sqlite_path(url)}")
     out = Path(out_dir)
@@ -179,12 +187,15 @@ async def backup(url: str, out_dir: str | Path, *, now: datetime | None = None) 
     partial = dest.with_name(dest.name + ".partial")
     t0 = time.perf_counter()
     try:
+        await asyncio.to_thread(_private_file, partial)
         if kind == "sqlite":
             await asyncio.to_thread(_sqlite_copy, sqlite_path(url), partial)
         else:
             args = [pg_tool("pg_dump"), "-Fc", "--no-owner", "--no-privileges", "-f", str(partial)]
             await _tool(args, _pg_env(url))
             await _tool([pg_tool("pg_restore"), "-l", str(partial)])  # readable as a whole
+        await asyncio.to_thread(backup_seal.seal, partial, key)
+        os.chmod(partial, 0o600)  # whatever the dump tool did to the mode
         os.replace(partial, dest)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -194,9 +205,16 @@ async def backup(url: str, out_dir: str | Path, *, now: datetime | None = None) 
 
 def _make_dir(out: Path) -> None:
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        out.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as e:
         raise BackupError(f"无法创建备份目录 {out}：{e.strerror}") from None
+
+
+def _private_file(path: Path) -> None:
+    """Create `path` empty with mode 0600 before any tool writes buyer data into it."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _sqlite_copy(src: Path, dest: Path) -> None:
@@ -214,8 +232,34 @@ def _sqlite_copy(src: Path, dest: Path) -> None:
 
 # -- inspect -----------------------------------------------------------------------------------
 async def inspect_backup(path: str | Path) -> BackupInfo:
-    """Kind and schema revision of a backup file; BadBackupFile for anything else."""
+    """Kind and schema revision of a backup file (sealed or not; the seal is not checked
+    here); BadBackupFile for anything else."""
     p = Path(path)
+    async with payload(p) as raw:
+        info = await inspect_dump(raw)
+    return BackupInfo(p, info.kind, info.revision)
+
+
+@contextlib.asynccontextmanager
+async def payload(p: Path):
+    """The dump inside a backup file (a private copy without the seal when sealed)."""
+    if not await asyncio.to_thread(p.is_file):
+        raise BadBackupFile(f"找不到备份文件：{p}")
+    cm = backup_seal.payload_file(p)
+    try:
+        raw = await asyncio.to_thread(cm.__enter__)
+    except OSError as e:
+        raise BadBackupFile(f"无法读取备份文件 {p}：{e.strerror}") from None
+    try:
+        yield raw
+    except BadBackupFile as e:  # name the user's file, not the private copy
+        raise BadBackupFile(e.reason.replace(str(raw), str(p))) from None
+    finally:
+        await asyncio.to_thread(cm.__exit__, None, None, None)
+
+
+async def inspect_dump(p: Path) -> BackupInfo:
+    """Kind and schema revision of a bare dump (no seal)."""
     head = await asyncio.to_thread(_read_head, p)
     if not head:
         raise BadBackupFile(f"备份文件是空的：{p}")
@@ -279,9 +323,17 @@ async def _pgdump_revision(p: Path) -> str:
 
 # -- restore -----------------------------------------------------------------------------------
 async def restore(path: str | Path, url: str) -> BackupInfo:
-    """Load a backup into the database at `url`, replacing what it holds. Stop the server
-    first: a restore under a live shop would mix old and new data."""
-    info = await inspect_backup(path)
+    """Load a backup into the database at `url`, replacing what it holds. Checks neither the
+    seal nor that no server holds the database: `commerce.restore.restore_checked` does."""
+    p = Path(path)
+    async with payload(p) as raw:
+        info = await load_dump(raw, url)
+    return BackupInfo(p, info.kind, info.revision)
+
+
+async def load_dump(raw: Path, url: str) -> BackupInfo:
+    """Load a bare dump into the database at `url`."""
+    info = await inspect_dump(raw)
     kind = db_kind(url)
     if info.kind != kind:
         names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
@@ -383,7 +435,7 @@ class BackupScheduler:
     async def run_once(self) -> BackupResult:
         self.status.runs += 1
         try:
-            result = await backup(self.store.url, self.directory)
+            result = await backup(self.store.url, self.directory, key=self.store.keys.backup)
         except Exception as e:
             self.status.failures += 1
             self.status.last_error = getattr(e, "reason", None) or f"{type(e).__name__}: {e}"

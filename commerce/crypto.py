@@ -33,10 +33,28 @@ def load_secret(secret_key: str | None = None, key_file: Path = DEFAULT_KEY_FILE
     return value
 
 
+def existing_secret(
+    secret_key: str | None = None, key_file: Path = DEFAULT_KEY_FILE
+) -> bytes | None:
+    """Like load_secret, but never makes a key: None when none is configured (a restore must
+    not invent the key a backup is checked against)."""
+    secret = secret_key or os.environ.get("YUNLIAN_SECRET_KEY")
+    if secret:
+        return secret.encode()
+    if key_file.is_file():
+        return key_file.read_bytes().strip()
+    return None
+
+
 def _derive(secret: bytes, purpose: str) -> bytes:
     return HKDF(algorithm=SHA256(), length=32, salt=b"yunlian-v1", info=purpose.encode()).derive(
         secret
     )
+
+
+def backup_key(secret: bytes) -> bytes:
+    """The key that seals backup files (an HMAC over the whole file)."""
+    return _derive(secret, "backup-hmac")
 
 
 class Keys:
@@ -45,6 +63,7 @@ class Keys:
     def __init__(self, secret: bytes) -> None:
         self._aead = AESGCM(_derive(secret, "pii-encryption"))
         self.webhook = _derive(secret, "payment-webhook")
+        self.backup = backup_key(secret)
         self.trace_mac = _derive(secret, "trace-leaf-mac")
         self._order_token = _derive(secret, "order-token")
         self._buyer_key = _derive(secret, "buyer-key")

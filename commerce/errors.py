@@ -156,3 +156,11 @@ class BackupError(AccountError):
 
 class BadBackupFile(BackupError):
     """The file is missing, empty, not a Yunlian backup, or from a newer schema."""
+
+
+class DatabaseInUse(BackupError):
+    """A restore while a server holds the database, or a server start during a restore."""
+
+
+class BackupRefused(BackupError):
+    """A backup whose seal does not prove it came unchanged from this server."""

@@ -17,6 +17,8 @@ from avatars.voice import make_voice_chain
 from commerce import open_store
 from commerce.analytics import recommended_lineup
 from commerce.backup import BackupScheduler
+from commerce.db import DEFAULT_URL
+from commerce.db_lock import hold
 from commerce.demo import seed_history
 from commerce.errors import AccountError, BadCredentials, LoginThrottled, UserNotFound
 from commerce.push_seen import PushSeenRows
@@ -60,7 +62,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        store = await open_store(settings.db_url)
+        # held for the server's life (ends with the process, crash included): a restore
+        # refuses to run under a live shop, and a server waits out a running restore
+        held = await hold(settings.db_url or DEFAULT_URL, exclusive=False, wait=30.0)
+        try:
+            store = await open_store(settings.db_url)
+        except BaseException:
+            await held.release()
+            raise
 
         async def open_ticket(t: TicketRequest) -> object:
             return await store.tickets.open(
@@ -136,7 +145,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await backups.stop()
             await dashboard.close()
             await engine.close()
-            await store.close()
+            try:
+                await store.close()
+            finally:
+                await held.release()
 
     app = FastAPI(title="云链销通 Yunlian", lifespan=lifespan, dependencies=[Depends(authorize)])
     app.state.settings = settings

@@ -200,7 +200,9 @@ def test_cli_backup_and_restore_round_trip(db_url, tmp_path, capsys, monkeypatch
             await s.close()
 
     ids = asyncio.run(setup())
-    code, out, _ = _run_cli(capsys, "backup", "--db", db_url, "--out", str(tmp_path / "b"))
+    code, out, _ = _run_cli(
+        capsys, "backup", "--db", db_url, "--out", str(tmp_path / "b"), "--secret-key", SECRET
+    )
     assert code == 0 and "已备份到" in out and "密钥" in out
     (path,) = (tmp_path / "b").iterdir()
 
@@ -215,7 +217,7 @@ def test_cli_backup_and_restore_round_trip(db_url, tmp_path, capsys, monkeypatch
 
     asyncio.run(damage())
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
-    code, _, err = _run_cli(capsys, "restore", str(path), "--db", db_url)
+    code, _, err = _run_cli(capsys, "restore", str(path), "--db", db_url, "--secret-key", SECRET)
     assert code == 2 and "--yes" in err
     code, out, err = _run_cli(
         capsys, "restore", str(path), "--db", db_url, "--secret-key", SECRET, "--yes"
