@@ -122,3 +122,18 @@ async def test_the_push_seen_migration_goes_down_and_up(db_url):
         assert await SeenIds(PushSeenRows(store.db)).first_seen("douyin", ["x"]) == [True]
     finally:
         await store.close()
+
+
+async def test_a_large_claim_is_looked_up_in_chunks_and_answers_each_id(db_url):
+    store = await open_store(db_url, seed_demo=False, secret_key=SECRET, background=False)
+    try:
+        rows = PushSeenRows(store.db)
+        assert await rows.insert_new("douyin", [f"big-{i}" for i in range(0, 12_000, 2)], 1) == {
+            f"big-{i}" for i in range(0, 12_000, 2)
+        }
+        new = await rows.insert_new("douyin", [f"big-{i}" for i in range(12_000)], 2)
+        assert new == {f"big-{i}" for i in range(1, 12_000, 2)}
+        assert await rows.insert_new("douyin", [], 3) == set()
+        assert await _rows(store) == 12_000
+    finally:
+        await store.close()
