@@ -14,9 +14,9 @@ from danmaku.sources.douyin import (
     MAX_BODY,
     BadPush,
     DouyinPushSource,
+    check_fresh,
     parse_push,
     sign,
-    check_fresh,
     verify_push,
     verify_signature,
 )
