@@ -31,6 +31,7 @@ from sqlalchemy.engine import make_url
 
 from commerce.db import alembic_config, normalise_url
 from commerce.errors import BackupError, BadBackupFile
+from commerce.private_files import private_dir, private_file
 
 if TYPE_CHECKING:
     from commerce.store import Store
@@ -179,6 +180,10 @@ async def backup(url: str, out_dir: str | Path, *, now: datetime | None = None) 
     partial = dest.with_name(dest.name + ".partial")
     t0 = time.perf_counter()
     try:
+        try:
+            await asyncio.to_thread(private_file, partial)  # 0600 before a byte is written
+        except OSError as e:
+            raise BackupError(f"无法写入备份 {partial}：{e.strerror}") from None
         if kind == "sqlite":
             await asyncio.to_thread(_sqlite_copy, sqlite_path(url), partial)
         else:
@@ -194,7 +199,7 @@ async def backup(url: str, out_dir: str | Path, *, now: datetime | None = None) 
 
 def _make_dir(out: Path) -> None:
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        private_dir(out)
     except OSError as e:
         raise BackupError(f"无法创建备份目录 {out}：{e.strerror}") from None
 

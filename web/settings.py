@@ -4,6 +4,7 @@ Backends are the server's to configure: a room picks one by name, never by URL."
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from dataclasses import dataclass, field
@@ -36,7 +37,12 @@ class Settings:
     backup_dir: str | None = None  # scheduled backups go here when set
     backup_every_hours: float = 24.0
     backup_keep: int = 7
-    first_admin_password: str | None = None  # set on first start; printed once
+    # the first admin's password goes to this 0600 file, never to stdout or a log; None: next
+    # to the SQLite file, else var/
+    admin_password_file: str | None = None
+    trusted_proxies: list[str] = field(
+        default_factory=list
+    )  # IPs/CIDRs whose X-Forwarded-For counts
 
     def __post_init__(self) -> None:
         if self.demo_payments is None:
@@ -86,9 +92,20 @@ class Settings:
             "backup_dir",
             "backup_every_hours",
             "backup_keep",
+            "trusted_proxies",
+            "admin_password_file",
         ):
             if key in data:
                 setattr(self, key, data[key])
+        if not isinstance(self.trusted_proxies, list):
+            raise ConfigError("trusted_proxies must be a list of IP addresses or networks")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"trusted proxy {proxy!r} is not an IP address or network"
+                ) from None
         for url in self.ice_servers:
             if not isinstance(url, str) or not url.startswith(("stun:", "turn:", "turns:")):
                 raise ConfigError(f"ice server {url!r} must be a stun:/turn: URL")
