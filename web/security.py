@@ -308,7 +308,7 @@ def forwarded_ip(peer: str, header: str | None, trusted: tuple[str, ...]) -> str
     if not header or not _in(peer, nets):
         return peer
     client = peer
-    for hop in reversed(header[:1024].split(",")[-16:]):
+    for hop in reversed(header[-1024:].split(",")[-16:]):  # proxies append on the right
         hop = hop.strip()
         try:
             ipaddress.ip_address(hop)

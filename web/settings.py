@@ -101,6 +101,8 @@ class Settings:
             raise ConfigError("trusted_proxies must be a list of IP addresses or networks")
         for proxy in self.trusted_proxies:
             try:
+                if not isinstance(proxy, str):
+                    raise TypeError(proxy)
                 ipaddress.ip_network(proxy, strict=False)
             except (TypeError, ValueError):
                 raise ConfigError(
