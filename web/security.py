@@ -131,6 +131,7 @@ POLICY: dict[str, dict[str, Rule]] = {
     "/api/shop/payments/{payment_id}/cashier": {"GET": PUBLIC},
     "/api/shop/payments/{payment_id}/confirm": {"POST": Rule(public=True, demo_only=True)},
     "/api/shop/payments/webhook": {"POST": PUBLIC},  # signed by the provider
+    "/api/shop/rooms": {"GET": MERCHANT, "POST": MERCHANT},  # the shop's rooms on record
     "/api/shop/rooms/{room_id}/promotions": {"GET": PUBLIC},
     "/api/shop/rooms/{room_id}/sales": {"GET": ROOM_SERVICE},
     "/api/shop/rooms/{room_id}/products": {"GET": PUBLIC},

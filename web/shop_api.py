@@ -31,6 +31,7 @@ from commerce.order_state import PUBLIC_TRANSITIONS
 from commerce.orders import LineRequest, OrderRequest
 from web.security import principal, serves_this_shop
 from web.shop_pages import add_page_routes
+from web.shop_rooms_api import add_room_routes
 
 MAX_BODY = 64 * 1024
 
@@ -335,6 +336,7 @@ def build_router(store: Store) -> APIRouter:
         return await call(store.trace.consistency(first, second))
 
     add_page_routes(r, store, call)
+    add_room_routes(r, store)
     return r
 
 

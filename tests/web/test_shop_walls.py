@@ -173,3 +173,22 @@ async def test_another_shops_cs_cannot_read_or_refund_this_shops_orders(server):
         # this shop's cs still does the job
         res = await cs.post(f"/api/shop/orders/{oid}/approve_refund")
         assert res.status_code == 200 and res.json()["status"] == "refunded", res.text
+
+
+async def test_a_scheduled_room_takes_promotions_before_it_first_goes_live(server):
+    async with client(server, "operator") as op, client(server, "operator", "farm2") as op2:
+        for bad in ({"room_id": "../demo"}, {"room_id": "x" * 65}, {"room_id": "ok", "t": 1}):
+            assert (await op.post("/api/shop/rooms", json=bad)).status_code == 422, bad
+        res = await op2.post("/api/shop/rooms", json={"room_id": "tomorrow"})
+        assert res.status_code == 403, res.text
+        res = await op.post("/api/shop/rooms", json={"room_id": "tomorrow", "title": "明晚开播"})
+        assert res.status_code == 201 and res.json()["shop_id"] == "default", res.text
+        starts = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+        ends = (datetime.now(UTC) + timedelta(days=1, hours=1)).isoformat()
+        sale = {"sku": HONEY, "price": "9.90", "quantity": 5, "starts_at": starts, "ends_at": ends}
+        res = await op.post("/api/shop/rooms/tomorrow/flash-sales", json=sale)
+        assert res.status_code == 201, res.text
+        listed = {r["room_id"]: r for r in (await op.get("/api/shop/rooms")).json()}
+        assert listed["tomorrow"]["title"] == "明晚开播"
+        assert listed["tomorrow"]["last_live_at"] is None
+        assert GHOST not in listed
