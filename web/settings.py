@@ -40,9 +40,8 @@ class Settings:
     # the first admin's password goes to this 0600 file, never to stdout or a log; None: next
     # to the SQLite file, else var/
     admin_password_file: str | None = None
-    trusted_proxies: list[str] = field(
-        default_factory=list
-    )  # IPs/CIDRs whose X-Forwarded-For counts
+    # IPs or networks of proxies whose X-Forwarded-For is believed; nobody else's is
+    trusted_proxies: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.demo_payments is None:
@@ -97,6 +96,8 @@ class Settings:
         ):
             if key in data:
                 setattr(self, key, data[key])
+        if self.admin_password_file is not None and not isinstance(self.admin_password_file, str):
+            raise ConfigError("admin_password_file must be a path")
         if not isinstance(self.trusted_proxies, list):
             raise ConfigError("trusted_proxies must be a list of IP addresses or networks")
         for proxy in self.trusted_proxies:

@@ -2,6 +2,7 @@
 logins and logouts are recorded, `X-Forwarded-For` counts only from configured proxies, and
 the database, backups, the key and the first admin password are the server user's alone."""
 
+import json
 import os
 import stat
 import subprocess
@@ -150,15 +151,18 @@ def test_forwarded_ip_walks_only_trusted_hops(peer, header, want):
 
 
 def test_trusted_proxies_must_be_addresses(tmp_path):
-    for bad in (["evil.example"], "127.0.0.1", [7], ["10.0.0.0/33"]):
-        conf = tmp_path / "c.json"
-        conf.write_text(__import__("json").dumps({"trusted_proxies": bad}))
+    conf = tmp_path / "c.json"
+    for bad in (["evil.example"], "127.0.0.1", [7], ["10.0.0.0/33"], ["1.2.3.4\n"]):
+        conf.write_text(json.dumps({"trusted_proxies": bad}))
         with pytest.raises(ConfigError):
             Settings().load(conf)
     conf.write_text('{"trusted_proxies": ["10.0.0.0/8", "::1"]}')
     s = Settings()
     s.load(conf)
     assert s.trusted_proxies == ["10.0.0.0/8", "::1"]
+    conf.write_text('{"admin_password_file": ["/etc/passwd"]}')
+    with pytest.raises(ConfigError):
+        Settings().load(conf)
 
 
 async def test_database_backups_and_key_are_private(server, tmp_path):
