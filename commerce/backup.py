@@ -35,6 +35,7 @@ from commerce import backup_seal
 from commerce.crypto import backup_key, load_secret
 from commerce.db import alembic_config, normalise_url
 from commerce.errors import BackupError, BadBackupFile
+from commerce.private_files import fresh_private_file, private_dir
 
 if TYPE_CHECKING:
     from commerce.store import Store
@@ -187,7 +188,10 @@ async def backup(
     partial = dest.with_name(dest.name + ".partial")
     t0 = time.perf_counter()
     try:
-        await asyncio.to_thread(_private_file, partial)
+        try:
+            await asyncio.to_thread(fresh_private_file, partial)  # 0600 before a byte is written
+        except OSError as e:
+            raise BackupError(f"无法写入备份 {partial}：{e.strerror}") from None
         if kind == "sqlite":
             await asyncio.to_thread(_sqlite_copy, sqlite_path(url), partial)
         else:
@@ -205,16 +209,9 @@ async def backup(
 
 def _make_dir(out: Path) -> None:
     try:
-        out.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(out)
     except OSError as e:
         raise BackupError(f"无法创建备份目录 {out}：{e.strerror}") from None
-
-
-def _private_file(path: Path) -> None:
-    """Create `path` empty with mode 0600 before any tool writes buyer data into it."""
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _sqlite_copy(src: Path, dest: Path) -> None:

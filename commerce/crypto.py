@@ -15,6 +15,8 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from commerce.private_files import narrow, private_dir
+
 DEFAULT_KEY_FILE = Path("./var/yunlian.key")
 
 
@@ -24,8 +26,9 @@ def load_secret(secret_key: str | None = None, key_file: Path = DEFAULT_KEY_FILE
     if secret:
         return secret.encode()
     if key_file.exists():
+        narrow(key_file)  # a key readable by others signs for anyone
         return key_file.read_bytes().strip()
-    key_file.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(key_file.parent)
     value = secrets.token_urlsafe(32).encode()
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:

@@ -25,6 +25,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session, sessionmaker
 
+from commerce.private_files import private_sqlite
+
 T = TypeVar("T")
 DEFAULT_URL = "sqlite+aiosqlite:///./var/yunlian.db"
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -61,8 +63,8 @@ def make_engine(url: str) -> AsyncEngine:
     url = normalise_url(url)
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
-        if u.database and u.database != ":memory:":
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
+            private_sqlite(Path(u.database))  # holds buyers' addresses and password hashes
         engine = create_async_engine(url, connect_args={"timeout": 30})
         _install_sqlite_hooks(engine.sync_engine)
         return engine

@@ -406,6 +406,19 @@ class AnState(Base):
     value: Mapped[str] = mapped_column(String(64))
 
 
+class ShopRoom(Base):
+    """A room a shop has run or scheduled. Its owner decides who may act on the room and its
+    promotions, whether or not it is live; an id, once a shop's, stays that shop's."""
+
+    __tablename__ = "shop_rooms"
+    room_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    shop_id: Mapped[str] = mapped_column(String(64), index=True)
+    title: Mapped[str] = mapped_column(String(60), default="")
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_live_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 class User(Base):
     """A staff account: admin, operator (one shop), customer service or ops. Only the argon2
     hash of the password is kept."""

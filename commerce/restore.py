@@ -29,7 +29,6 @@ from commerce.backup import (
     BackupInfo,
     RestoreReport,
     _pg_env,
-    _private_file,
     _read_head,
     _sqlite_copy,
     _tool,
@@ -43,6 +42,7 @@ from commerce.backup import (
 from commerce.crypto import backup_key
 from commerce.db_lock import hold
 from commerce.errors import BackupError, BackupRefused, BadBackupFile
+from commerce.private_files import fresh_private_file
 
 FORCE_HINT = "确认文件来源可信时，可加 --force-unsigned 强制恢复（不校验文件是否被改动）"
 REFUSALS = {
@@ -154,12 +154,12 @@ async def set_aside(url: str, kind: str) -> Path | None:
         if not await asyncio.to_thread(db.is_file):
             return None
         dest = db.with_name(f"{db.name}.before-restore-{stamp}")
-        await asyncio.to_thread(_private_file, dest)
+        await asyncio.to_thread(fresh_private_file, dest)
         await asyncio.to_thread(_sqlite_copy, db, dest)
         return dest
     await asyncio.to_thread(ASIDE_DIR.mkdir, 0o700, True, True)
     dest = ASIDE_DIR / f"before-restore-{stamp}.pgdump"
-    await asyncio.to_thread(_private_file, dest)
+    await asyncio.to_thread(fresh_private_file, dest)
     args = [pg_tool("pg_dump"), "-Fc", "--no-owner", "--no-privileges", "-f", str(dest)]
     await _tool(args, _pg_env(url))
     return dest

@@ -47,6 +47,7 @@ class Store:
         from commerce.orders import OrderService
         from commerce.payments import PaymentService, SimulatedProvider
         from commerce.promo_service import PromotionService
+        from commerce.rooms import RoomRegistry
         from commerce.tickets import TicketService
         from commerce.trace.service import TraceService
 
@@ -58,6 +59,7 @@ class Store:
         self.tickets = TicketService(self)
         self.accounts = AccountService(self)
         self.audit = AuditService(self)
+        self.rooms = RoomRegistry(self)
 
     @property
     def url(self) -> str:

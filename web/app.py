@@ -12,6 +12,8 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import make_url
+from starlette.requests import HTTPConnection
 
 from avatars.voice import make_voice_chain
 from commerce import open_store
@@ -21,6 +23,7 @@ from commerce.db import DEFAULT_URL
 from commerce.db_lock import hold
 from commerce.demo import seed_history
 from commerce.errors import AccountError, BadCredentials, LoginThrottled, UserNotFound
+from commerce.private_files import write_private
 from commerce.push_seen import PushSeenRows
 from danmaku.seen import SeenIds
 from danmaku.sources.douyin import FUTURE_SKEW
@@ -29,7 +32,7 @@ from streamer.engine import Engine, EngineError
 from streamer.room import RoomConfig
 from web import auth_api, dashboard_api, rooms_api, shop_api, tickets_api
 from web.middleware import Guard, action_name, audit_after
-from web.security import authorize
+from web.security import SHOP_ID, authorize, client_ip
 from web.settings import ConfigError, Settings
 
 __all__ = ["Settings", "create_app"]
@@ -44,17 +47,30 @@ def page(name: str) -> str:
     return (HERE / "templates" / name).read_text(encoding="utf-8")
 
 
-def announce(base: str, rooms: list[dict], admin_password: str | None = None) -> None:
+def announce(base: str, rooms: list[dict], admin_password_file: Path | None = None) -> None:
     """Tell a newcomer where to click, once the rooms are live (and, on the very first
-    start, the admin's password: shown this once, only its hash is stored)."""
+    start, where the admin's password is: the password itself never reaches a log)."""
     lines = [f"云链销通 已启动: {base}/"]
     lines += [f"  观看直播 ({r['title']}): {base}/rooms/{r['room_id']}" for r in rooms]
     lines.append(f"  农户控制台: {base}/panel")
-    if admin_password:
+    if admin_password_file:
         lines.append(
-            f"  首次启动：管理员 admin 的密码是 {admin_password}  (只显示这一次，请妥善保存)"
+            f"  首次启动：管理员 admin 的密码已写入 {admin_password_file}"
+            "（仅本账户可读；登录后请删除此文件）"
         )
     print("\n".join(lines), flush=True)
+
+
+def keep_first_password(settings: Settings, db_url: str, password: str) -> Path:
+    """Write the first admin's password to a 0600 file and return its path."""
+    if settings.admin_password_file:
+        path = Path(settings.admin_password_file)
+    else:
+        db = make_url(db_url)
+        local = db.get_backend_name() == "sqlite" and db.database not in (None, "", ":memory:")
+        path = (Path(db.database).parent if local else Path("var")) / "admin-password.txt"
+    write_private(path, f"admin\n{password}\n".encode())
+    return path
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -107,7 +123,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.engine, app.state.store = engine, store
         app.state.loop = asyncio.get_running_loop()
-        settings.first_admin_password = await store.accounts.ensure_admin()
+        first_password = await store.accounts.ensure_admin()
+        password_file = None
+        if first_password:
+            password_file = keep_first_password(settings, store.url, first_password)
         app.include_router(auth_api.build_router(store, page))
         app.include_router(rooms_api.build_router(engine, settings))
         app.include_router(shop_api.build_router(store))
@@ -127,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             backups.start()
         store.add_listener(lambda ev: engine.shop_event(ev.room_id, ev.kind, ev.sku, ev.data))
         if settings.demo_room:
+            await store.rooms.claim(DEMO_ROOM, SHOP_ID, by="system", title="阜平大枣直播间")
             await engine.start_room(
                 RoomConfig(
                     room_id=DEMO_ROOM,
@@ -137,7 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 )
             )
         if settings.public_url:
-            announce(settings.public_url, engine.list_rooms(), settings.first_admin_password)
+            announce(settings.public_url, engine.list_rooms(), password_file)
         try:
             yield
         finally:
@@ -160,15 +180,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if who is None or not who.staff:
             return
         route = scope.get("route")
+        action = action_name(
+            scope["method"], getattr(route, "path", scope["path"]), scope.get("path_params")
+        )
+        if action.startswith("auth."):  # logins and logouts are recorded by their handlers
+            return
         headers = dict(scope.get("headers") or [])
         await app.state.store.audit.record(
             who.username,
-            action_name(scope["method"], getattr(route, "path", scope["path"])),
+            action,
             scope["path"][:200],
             role=who.role or "",
             before=state.get("audit_before"),
             after=state.get("audit_after", audit_after(body)),
-            ip=(scope.get("client") or ("",))[0],
+            ip=client_ip(HTTPConnection(scope)),
             user_agent=headers.get(b"user-agent", b"")[:200].decode("latin-1"),
         )
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from commerce.errors import BadCredentials, LoginThrottled
 from web.security import SESSION_COOKIE, client_ip, principal
 
 SESSION_MAX_AGE = 7 * 24 * 3600
@@ -34,7 +35,21 @@ def build_router(store, pages) -> APIRouter:
     @r.post("/api/auth/login")
     async def login(body: Login, request: Request) -> JSONResponse:
         ip = client_ip(request)
-        user = await store.accounts.authenticate(body.username, body.password, ip)
+        agent = request.headers.get("user-agent", "")[:200]
+        try:
+            user = await store.accounts.authenticate(body.username, body.password, ip)
+        except (BadCredentials, LoginThrottled) as exc:
+            # who tried which name from where: the trail of a password-guessing run
+            reason = "throttled" if isinstance(exc, LoginThrottled) else "bad_credentials"
+            await store.audit.record(
+                "anonymous",
+                "auth.login_failed",
+                body.username,
+                after={"reason": reason},
+                ip=ip,
+                user_agent=agent,
+            )
+            raise
         sid, csrf = await store.accounts.create_session(
             user, ip, request.headers.get("user-agent", "")[:200]
         )
@@ -44,7 +59,7 @@ def build_router(store, pages) -> APIRouter:
             user.username,
             role=user.role,
             ip=ip,
-            user_agent=request.headers.get("user-agent", "")[:200],
+            user_agent=agent,
         )
         res = JSONResponse(
             {"username": user.username, "role": user.role, "shop_id": user.shop_id, "csrf": csrf}
@@ -64,7 +79,17 @@ def build_router(store, pages) -> APIRouter:
     async def logout(request: Request) -> JSONResponse:
         sid = request.cookies.get(SESSION_COOKIE)
         if sid:
-            await store.accounts.end_session(sid[:200])
+            found = await store.accounts.session_user(sid[:200])
+            if await store.accounts.end_session(sid[:200]) and found is not None:
+                user, _ = found
+                await store.audit.record(
+                    user.username,
+                    "auth.logout",
+                    user.username,
+                    role=user.role,
+                    ip=client_ip(request),
+                    user_agent=request.headers.get("user-agent", "")[:200],
+                )
         res = JSONResponse({"ok": True})
         res.delete_cookie(SESSION_COOKIE, path="/")
         return res

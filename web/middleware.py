@@ -103,18 +103,32 @@ VERBS = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete
 ACTION_WORDS = {"stop", "close", "pin", "apply", "confirm", "logout", "login", "simulator"}
 
 
-def action_name(method: str, template: str) -> str:
+ACTION_PARAMS = {"transition"}  # path parameters that name the action itself
+
+
+def action_name(method: str, template: str, params: dict | None = None) -> str:
     """ "POST /api/rooms/{room_id}/stop" -> "rooms.stop"; "PATCH /api/shop/products/{sku}" ->
-    "shop.products.update": the audit log's action names."""
-    parts = [
-        re.sub(r"[^a-z0-9_]", "_", seg.lower())
-        for seg in template.split("/")
-        if seg and seg != "api" and not seg.startswith("{")
-    ]
+    "shop.products.update": the audit log's action names. A parameter that names the action
+    ("POST /api/shop/orders/{order_id}/{transition}" with "approve_refund") gives its value,
+    so each staff action has its own name: "shop.orders.approve_refund"."""
+    params = params or {}
+    segments = []
+    for seg in template.split("/"):
+        name = seg[1:-1] if seg.startswith("{") and seg.endswith("}") else None
+        if name in ACTION_PARAMS and isinstance(params.get(name), str):
+            segments.append(params[name][:32])
+        elif seg and seg != "api" and name is None:
+            segments.append(seg)
+    parts = [re.sub(r"[^a-z0-9_]", "_", seg.lower()) for seg in segments]
     parts = [p if p[0].isalpha() else "x" + p for p in parts if p][-3:] or ["root"]
-    if parts[-1] not in ACTION_WORDS:
+    if parts[-1] not in ACTION_WORDS and not _names_action(template, params):
         parts.append(VERBS.get(method, method.lower()))
     return ".".join(parts[-4:])
+
+
+def _names_action(template: str, params: dict) -> bool:
+    last = template.rstrip("/").rsplit("/", 1)[-1]
+    return last[1:-1] in ACTION_PARAMS and isinstance(params.get(last[1:-1]), str)
 
 
 def audit_after(body: bytes):

@@ -17,7 +17,7 @@ from danmaku.sources.douyin import BadPush
 from streamer.engine import MAX_SDP_BYTES, Engine, EngineError
 from streamer.listener import Heard
 from streamer.room import RoomConfig
-from web.security import principal
+from web.security import SHOP_ID, principal
 from web.settings import Settings
 
 MAX_WS_MESSAGE = 4096  # bytes of one chat message over the events WebSocket
@@ -165,20 +165,26 @@ def build_router(engine: Engine, settings: Settings | None = None) -> APIRouter:
     async def start_room(body: RoomStart, request: Request) -> dict:
         who = principal(request)
         writer = settings.writer(body.writer)
-        return await engine.start_room(
+        shop = who.shop_id or SHOP_ID
+        rooms = request.app.state.store.rooms
+        if await rooms.claim(body.room_id, shop, by=who.username, live=False) != shop:
+            raise HTTPException(403, f"直播间 {body.room_id} 属于其他店铺 (not your shop's room)")
+        info = await engine.start_room(
             RoomConfig(
                 room_id=body.room_id,
                 persona=body.persona,
                 title=body.title,
                 lineup=body.lineup,
                 writer=writer,
-                shop_id=who.shop_id or "default",
+                shop_id=shop,
                 owner=who.username if who.role == "operator" else "",
                 width=720 if body.orientation == "portrait" else 1280,
                 height=1280 if body.orientation == "portrait" else 720,
                 douyin_room_id=body.douyin_room_id or settings.douyin_rooms.get(body.room_id, ""),
             )
         )
+        await rooms.claim(body.room_id, shop, by=who.username, title=info.get("title", ""))
+        return info
 
     @r.post("/api/rooms/{room_id}/danmaku", status_code=202)
     async def danmaku(room_id: str, body: DanmakuIn) -> JSONResponse:

@@ -10,7 +10,9 @@ API token (`Authorization: Bearer …`, scripts), never from the request body.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from fastapi import HTTPException, WebSocketException
 from fastapi.requests import HTTPConnection
@@ -20,6 +22,7 @@ CSRF_HEADER = "x-csrf-token"
 ROLES = ("admin", "operator", "cs", "ops")
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 SHOP_ID = "default"  # this server's shop (one shop per server today)
+SHOP_STAFF = ("operator", "cs")  # bound to one shop; admin and ops serve the whole server
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,7 @@ POLICY: dict[str, dict[str, Rule]] = {
     "/api/shop/payments/{payment_id}/cashier": {"GET": PUBLIC},
     "/api/shop/payments/{payment_id}/confirm": {"POST": Rule(public=True, demo_only=True)},
     "/api/shop/payments/webhook": {"POST": PUBLIC},  # signed by the provider
+    "/api/shop/rooms": {"GET": MERCHANT, "POST": MERCHANT},  # the shop's rooms on record
     "/api/shop/rooms/{room_id}/promotions": {"GET": PUBLIC},
     "/api/shop/rooms/{room_id}/sales": {"GET": ROOM_SERVICE},
     "/api/shop/rooms/{room_id}/products": {"GET": PUBLIC},
@@ -228,16 +232,33 @@ async def authorize(conn: HTTPConnection) -> Principal:
         raise _refuse(conn, 401, "请先登录 (login required)")
     if who.role not in rule.roles:
         raise _refuse(conn, 403, f"当前角色（{who.role}）无权执行此操作 (forbidden)")
-    own_shop = who.shop_id or "default"
-    if rule.room and who.role not in ("admin", "ops"):
-        room_id = conn.path_params.get(rule.room)
-        room_shop = conn.app.state.engine.room_shop(room_id)
-        if room_shop is not None and room_shop != own_shop:
-            raise _refuse(conn, 403, "只能管理自己店铺的直播间 (not your shop's room)")
-    elif who.role in ("operator", "cs") and own_shop != SHOP_ID:
-        # products, orders, tickets and figures all belong to this server's one shop
-        raise _refuse(conn, 403, "只能管理自己店铺的数据 (not your shop's data)")
+    if who.role in SHOP_STAFF:
+        await _check_shop(conn, rule, who)
     return who
+
+
+async def _check_shop(conn: HTTPConnection, rule: Rule, who: Principal) -> None:
+    """Shop staff reach only their own shop's objects. Products, orders, tickets and figures
+    belong to this server's one shop; a room belongs to the shop that registered it, live or
+    not, and an id no shop has registered is refused: the check fails closed."""
+    own_shop = who.shop_id or SHOP_ID
+    if own_shop != SHOP_ID:
+        raise _refuse(conn, 403, "只能管理自己店铺的数据 (not your shop's data)")
+    if not rule.room:
+        return
+    room_id = conn.path_params.get(rule.room)
+    owner = conn.app.state.engine.room_shop(room_id)
+    if owner is None:
+        owner = await conn.app.state.store.rooms.shop_of(room_id)
+    if owner is None:
+        raise _refuse(conn, 404, f"没有这个直播间：{str(room_id)[:64]} (no such room)")
+    if owner != own_shop:
+        raise _refuse(conn, 403, "只能管理自己店铺的直播间 (not your shop's room)")
+
+
+def serves_this_shop(who: Principal) -> bool:
+    """Staff who act for this server's shop: admins, and operators and cs of this shop."""
+    return who.role == "admin" or (who.role in SHOP_STAFF and (who.shop_id or SHOP_ID) == SHOP_ID)
 
 
 def iter_routes(app) -> list[tuple[str, str]]:
@@ -270,4 +291,44 @@ def principal(conn: HTTPConnection) -> Principal:
 
 
 def client_ip(conn: HTTPConnection) -> str:
-    return conn.client.host if conn.client else ""
+    """The caller's address: the TCP peer, or what `X-Forwarded-For` says when the peer is a
+    proxy the config trusts (`trusted_proxies`); anyone else's header is ignored."""
+    peer = conn.client.host if conn.client else ""
+    settings = getattr(conn.app.state, "settings", None)
+    trusted = tuple(getattr(settings, "trusted_proxies", None) or ())
+    if not trusted:
+        return peer
+    return forwarded_ip(peer, conn.headers.get("x-forwarded-for"), trusted)
+
+
+def forwarded_ip(peer: str, header: str | None, trusted: tuple[str, ...]) -> str:
+    """Walk `X-Forwarded-For` from the right while the hops are trusted proxies; the first
+    hop that is not one is the client. Garbage in the header ends the walk at the last
+    trusted hop, so a client cannot write an address of its choice."""
+    nets = _networks(trusted)
+    if not header or not _in(peer, nets):
+        return peer
+    client = peer
+    for hop in reversed(header[-1024:].split(",")[-16:]):  # proxies append on the right
+        hop = hop.strip()
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return client
+        client = hop
+        if not _in(hop, nets):
+            return hop
+    return client
+
+
+@lru_cache(maxsize=8)
+def _networks(trusted: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(t, strict=False) for t in trusted)
+
+
+def _in(address: str, nets: tuple) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in net for net in nets)

@@ -4,6 +4,7 @@ Backends are the server's to configure: a room picks one by name, never by URL."
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from dataclasses import dataclass, field
@@ -38,7 +39,11 @@ class Settings:
     backup_dir: str | None = None  # scheduled backups go here when set
     backup_every_hours: float = 24.0
     backup_keep: int = 7
-    first_admin_password: str | None = None  # set on first start; printed once
+    # the first admin's password goes to this 0600 file, never to stdout or a log; None: next
+    # to the SQLite file, else var/
+    admin_password_file: str | None = None
+    # IPs or networks of proxies whose X-Forwarded-For is believed; nobody else's is
+    trusted_proxies: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.demo_payments is None:
@@ -90,6 +95,8 @@ class Settings:
             "backup_dir",
             "backup_every_hours",
             "backup_keep",
+            "trusted_proxies",
+            "admin_password_file",
         ):
             if key in data:
                 setattr(self, key, data[key])
@@ -101,6 +108,19 @@ class Settings:
             raise ConfigError("push_window must be a number of seconds")
         if not 10 <= self.push_window <= 3600:
             raise ConfigError("push_window must be between 10 and 3600 seconds")
+        if self.admin_password_file is not None and not isinstance(self.admin_password_file, str):
+            raise ConfigError("admin_password_file must be a path")
+        if not isinstance(self.trusted_proxies, list):
+            raise ConfigError("trusted_proxies must be a list of IP addresses or networks")
+        for proxy in self.trusted_proxies:
+            try:
+                if not isinstance(proxy, str):
+                    raise TypeError(proxy)
+                ipaddress.ip_network(proxy, strict=False)
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"trusted proxy {proxy!r} is not an IP address or network"
+                ) from None
         for url in self.ice_servers:
             if not isinstance(url, str) or not url.startswith(("stun:", "turn:", "turns:")):
                 raise ConfigError(f"ice server {url!r} must be a stun:/turn: URL")

@@ -29,8 +29,9 @@ from commerce.facts import ProductFacts
 from commerce.money import to_fen
 from commerce.order_state import PUBLIC_TRANSITIONS
 from commerce.orders import LineRequest, OrderRequest
-from web.security import principal
+from web.security import principal, serves_this_shop
 from web.shop_pages import add_page_routes
+from web.shop_rooms_api import add_room_routes
 
 MAX_BODY = 64 * 1024
 
@@ -63,8 +64,10 @@ ORDER_STAFF = ("admin", "operator", "cs")  # who may act on any buyer's order
 
 
 def is_order_staff(request: Request) -> bool:
-    """Signed-in staff who handle orders (the permission layer found the caller)."""
-    return principal(request).role in ORDER_STAFF
+    """Signed-in staff who handle this shop's orders (the permission layer found the caller):
+    the role is not enough, the caller's shop must be this one."""
+    who = principal(request)
+    return who.role in ORDER_STAFF and serves_this_shop(who)
 
 
 def _fen(value: str | float, what: str) -> int:
@@ -89,6 +92,8 @@ def build_router(store: Store) -> APIRouter:
         A wrong or missing token answers the same for every id: no oracle for order ids."""
         if store.orders.token_matches(order_id, order_token) or is_order_staff(request):
             return
+        if principal(request).role in ORDER_STAFF:  # another shop's staff
+            raise HTTPException(403, "只能处理本店铺的订单 (not your shop's data)")
         if order_token:
             raise HTTPException(403, "订单凭证无效")
         raise HTTPException(401, "需要订单凭证（X-Order-Token 请求头）")
@@ -221,6 +226,8 @@ def build_router(store: Store) -> APIRouter:
             owner_or_staff(request, order_id, x_order_token)
         elif not is_order_staff(request):
             who = principal(request)
+            if who.role in ORDER_STAFF:  # another shop's staff
+                raise HTTPException(403, "只能处理本店铺的订单 (not your shop's data)")
             status = 403 if who.staff or x_order_token else 401
             raise HTTPException(status, "发货、退款等操作需要商家或客服登录")
         return await call(store.orders.transition(order_id, transition))
@@ -329,6 +336,7 @@ def build_router(store: Store) -> APIRouter:
         return await call(store.trace.consistency(first, second))
 
     add_page_routes(r, store, call)
+    add_room_routes(r, store)
     return r
 
 

@@ -111,7 +111,9 @@ async def test_websocket_routes_follow_the_policy_too(server, who):
 
 async def test_an_operator_of_another_shop_reaches_nothing_of_this_one(server):
     headers = server.headers("operator", shop_id="other-farm")
-    async with httpx.AsyncClient(base_url=server.url, headers=server.headers()) as admin:
+    async with httpx.AsyncClient(
+        base_url=server.url, headers=server.headers(), timeout=30
+    ) as admin:
         res = await admin.post("/api/rooms", json={"room_id": "farm-a"})
         assert res.status_code == 201
     try:
