@@ -15,8 +15,10 @@ from avatars.personas import PERSONAS
 from streamer.engine import MAX_SDP_BYTES, Engine, EngineError
 from streamer.listener import Heard
 from streamer.room import RoomConfig
+from web.openapi_bodies import json_body, text_body
 from web.security import principal
 from web.settings import Settings
+from web.urls import absolute
 
 MAX_WS_MESSAGE = 4096  # bytes of one chat message over the events WebSocket
 MAX_PUSH_BYTES = 256 * 1024
@@ -186,7 +188,7 @@ def build_router(engine: Engine, settings: Settings | None = None) -> APIRouter:
             out["detail"] = out.get("detail") or out["reason"]
         return JSONResponse(out, status_code=status)
 
-    @r.post("/api/rooms/{room_id}/platforms/{platform}")
+    @r.post("/api/rooms/{room_id}/platforms/{platform}", openapi_extra=json_body(None))
     async def platform_push(room_id: str, platform: str, request: Request) -> dict:
         engine.room(room_id)
         body = await read_limited(request, MAX_PUSH_BYTES)
@@ -220,7 +222,11 @@ def build_router(engine: Engine, settings: Settings | None = None) -> APIRouter:
         await engine.stop_room(room_id)
         return {"room_id": room_id, "live": False}
 
-    @r.post("/api/rooms/{room_id}/whep", status_code=201)
+    @r.post(
+        "/api/rooms/{room_id}/whep",
+        status_code=201,
+        openapi_extra=text_body("application/sdp", MAX_SDP_BYTES),
+    )
     async def whep_offer(room_id: str, request: Request) -> Response:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/sdp":
@@ -232,8 +238,10 @@ def build_router(engine: Engine, settings: Settings | None = None) -> APIRouter:
         except UnicodeDecodeError:
             raise HTTPException(400, "SDP offer is not UTF-8 text") from None
         session_id, answer = await engine.whep_offer(room_id, sdp)
-        # absolute, so a player on another site resolves it to this server
-        location = str(request.url_for("whep_delete", room_id=room_id, session_id=session_id))
+        # absolute from the configured public URL (or a loopback Host), so a player on
+        # another site resolves it to this server; never built from an untrusted Host header
+        path = request.app.url_path_for("whep_delete", room_id=room_id, session_id=session_id)
+        location = absolute(request, str(path))
         return Response(
             content=answer,
             status_code=201,
