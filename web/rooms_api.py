@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from avatars.personas import PERSONAS
+from commerce.api_models import Text
 from streamer.engine import MAX_SDP_BYTES, Engine, EngineError
 from streamer.listener import Heard
 from streamer.room import RoomConfig
@@ -41,7 +42,7 @@ class RoomStart(BaseModel):
 class Question(BaseModel):
     """Body of POST /api/rooms/{id}/questions."""
 
-    viewer_id: str = Field(default="anon", min_length=1, max_length=64)
+    viewer_id: Text = Field(default="anon", min_length=1, max_length=64)
     text: str = Field(min_length=1, max_length=2000)
 
 
@@ -49,7 +50,7 @@ class DanmakuIn(BaseModel):
     """Body of POST /api/rooms/{id}/danmaku (the public contract)."""
 
     model_config = ConfigDict(extra="ignore")
-    user_id: str = Field(min_length=1, max_length=64)
+    user_id: Text = Field(min_length=1, max_length=64)  # keys moderation and tickets
     nickname: str = Field(default="", max_length=64)
     text: str = Field(min_length=1, max_length=2000)
 
