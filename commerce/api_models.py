@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictFloat,
@@ -18,6 +19,7 @@ from pydantic import (
 
 from commerce.catalog import BatchSpec
 from commerce.facts import ProductFacts
+from commerce.money import PLAIN_DECIMAL
 from commerce.orders import MAX_QTY
 from commerce.text import refuse_hidden
 
@@ -28,6 +30,19 @@ MAX_UNITS = 10_000_000  # units of one SKU: a batch, a flash sale's cap, a coupo
 # A name, an address, a title: printed on labels and shown on screens, so no control or
 # invisible characters (NUL, ESC, U+202E …).
 Text = Annotated[str, AfterValidator(refuse_hidden)]
+
+
+def _plain_amount(value: Any) -> Any:
+    """Money as sent, before the model strips whitespace: text must be a plain decimal."""
+    if isinstance(value, bool):
+        raise ValueError("金额不能是 true/false")
+    if isinstance(value, str) and not PLAIN_DECIMAL.fullmatch(value):
+        raise ValueError("金额必须是普通的十进制数字，例如 29.90")
+    return value
+
+
+# Yuan: "29.90" or 29.9. Not "1e5", "NaN", "Infinity", " 1" or "1_0" (Decimal takes them all).
+Amount = Annotated[str | float | int, BeforeValidator(_plain_amount)]
 
 
 class _In(BaseModel):
@@ -45,7 +60,7 @@ class BuyerIn(_In):
 class ItemIn(_In):
     sku: str = Field(min_length=1, max_length=64)
     quantity: StrictInt = Field(ge=1, le=MAX_QTY)
-    unit_price: str | float | int | None = None  # yuan, as the buyer saw it
+    unit_price: Amount | None = None  # yuan, as the buyer saw it
 
 
 class OrderIn(_In):
@@ -63,7 +78,7 @@ class PinIn(_In):
 
 class FlashSaleIn(_In):
     sku: str = Field(min_length=1, max_length=64)
-    price: str | float | int
+    price: Amount
     quantity: StrictInt = Field(ge=1, le=MAX_UNITS)
     starts_at: datetime | None = None
     ends_at: datetime | None = None
@@ -74,8 +89,8 @@ class FlashSaleIn(_In):
 class CouponIn(_In):
     code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
     kind: str
-    value: str | float | int  # yuan off for fixed, percent off for percent
-    min_spend: str | float | int = 0
+    value: Amount  # yuan off for fixed, percent off for percent
+    min_spend: Amount = 0
     per_user_limit: StrictInt = Field(default=1, ge=1, le=MAX_UNITS)
     total_limit: StrictInt | None = Field(default=None, ge=1, le=MAX_UNITS)
     sku: str | None = Field(default=None, max_length=64)
@@ -146,8 +161,8 @@ class ProductIn(_In):
     sku: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     name: Text = Field(min_length=1, max_length=64)
     title: Text = Field(min_length=1, max_length=128)
-    price: str | float
-    list_price: str | float | None = None
+    price: Annotated[str | float, BeforeValidator(_plain_amount)]
+    list_price: Annotated[str | float, BeforeValidator(_plain_amount)] | None = None
     unit: Text = Field(min_length=1, max_length=16)
     origin: Text = Field(min_length=1, max_length=128)
     category: Text = Field(default="", max_length=64)
@@ -170,8 +185,12 @@ class ProductPatchIn(_In):
     """PATCH /api/shop/products/{sku}: only the fields sent change; null clears list_price
     and promo. Lengths are checked here and again, with the money rules, in the domain."""
 
-    price: StrictStr | StrictFloat | StrictInt | None = None  # true is not a price
-    list_price: StrictStr | StrictFloat | StrictInt | None = None
+    price: Annotated[StrictStr | StrictFloat | StrictInt, BeforeValidator(_plain_amount)] | None = (
+        None  # true is not a price
+    )
+    list_price: (
+        Annotated[StrictStr | StrictFloat | StrictInt, BeforeValidator(_plain_amount)] | None
+    ) = None
     title: Text | None = Field(default=None, min_length=1, max_length=128)
     unit: Text | None = Field(default=None, min_length=1, max_length=16)
     features: list[Annotated[Text, Field(max_length=64)]] | None = Field(
