@@ -41,6 +41,12 @@ def _plain_amount(value: Any) -> Any:
     return value
 
 
+def _quantity(n: int) -> int:
+    if not 1 <= n <= MAX_QTY:
+        raise ValueError(f"购买数量必须是 1 到 {MAX_QTY} 的整数")
+    return n
+
+
 # Yuan: "29.90" or 29.9. Not "1e5", "NaN", "Infinity", " 1" or "1_0" (Decimal takes them all).
 Amount = Annotated[str | float | int, BeforeValidator(_plain_amount)]
 
@@ -59,7 +65,9 @@ class BuyerIn(_In):
 
 class ItemIn(_In):
     sku: str = Field(min_length=1, max_length=64)
-    quantity: StrictInt = Field(ge=1, le=MAX_QTY)
+    quantity: Annotated[StrictInt, AfterValidator(_quantity)] = Field(
+        json_schema_extra={"minimum": 1, "maximum": MAX_QTY}
+    )
     unit_price: Amount | None = None  # yuan, as the buyer saw it
 
 
@@ -166,11 +174,13 @@ class ProductIn(_In):
     unit: Text = Field(min_length=1, max_length=16)
     origin: Text = Field(min_length=1, max_length=128)
     category: Text = Field(default="", max_length=64)
-    certifications: list[Annotated[Text, Field(max_length=64)]] = Field(
-        default_factory=list, max_length=10
+    certifications: list[Annotated[str, Field(max_length=64), AfterValidator(refuse_hidden)]] = (
+        Field(default_factory=list, max_length=10)
     )
-    tags: list[Annotated[Text, Field(max_length=32)]] = Field(default_factory=list, max_length=20)
-    features: list[Annotated[Text, Field(max_length=64)]] = Field(
+    tags: list[Annotated[str, Field(max_length=32), AfterValidator(refuse_hidden)]] = Field(
+        default_factory=list, max_length=20
+    )
+    features: list[Annotated[str, Field(max_length=64), AfterValidator(refuse_hidden)]] = Field(
         default_factory=list, max_length=20
     )
     taste: Text = Field(default="", max_length=256)
@@ -193,9 +203,7 @@ class ProductPatchIn(_In):
     ) = None
     title: Text | None = Field(default=None, min_length=1, max_length=128)
     unit: Text | None = Field(default=None, min_length=1, max_length=16)
-    features: list[Annotated[Text, Field(max_length=64)]] | None = Field(
-        default=None, max_length=20
-    )
+    features: list[Text] | None = Field(default=None, max_length=20)  # 卖点: 64 chars each
     promo: Text | None = Field(default=None, max_length=256)
 
     def changes(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from commerce.api_models import Text
 from streamer.engine import MAX_SDP_BYTES, Engine, EngineError
 from streamer.listener import Heard
 from streamer.room import RoomConfig
+from web.json_depth import too_deep
 from web.openapi_bodies import json_body, text_body
 from web.security import principal
 from web.settings import Settings
@@ -294,6 +295,8 @@ def build_router(engine: Engine, settings: Settings | None = None) -> APIRouter:
             if len(raw.encode("utf-8", "replace")) > MAX_WS_MESSAGE:
                 return {"type": "danmaku_rejected", "reason": "too_long", "detail": "消息太长了"}
             try:
+                if too_deep(raw.encode("utf-8", "replace")):  # before json recurses into it
+                    raise ValueError("nested too deeply")
                 msg = json.loads(raw)
             except ValueError:
                 return {"type": "danmaku_rejected", "reason": "bad_json", "detail": "消息格式不对"}

@@ -401,3 +401,21 @@ async def test_a_viewer_id_with_control_characters_is_refused(anon, bad):
     assert "U+" in refused(res)
     res = await anon.post("/api/rooms/demo/questions", json={"viewer_id": bad, "text": "多少钱"})
     assert "U+" in refused(res)
+
+
+async def test_a_deeply_nested_chat_message_is_refused_and_the_socket_lives_on(server):
+    ws_url = server.url.replace("http", "ws") + "/api/rooms/demo/events"
+    async with websockets.connect(ws_url, open_timeout=10, close_timeout=5) as ws:
+        await asyncio.wait_for(ws.recv(), 10)  # hello
+        await ws.send("[" * 2000 + "]" * 2000)
+        await ws.send(json.dumps({"type": "danmaku", "text": "深度之后还能说话"}))
+        answers = []
+        deadline = asyncio.get_running_loop().time() + 10
+        while len(answers) < 2:
+            remaining = deadline - asyncio.get_running_loop().time()
+            assert remaining > 0, answers
+            event = json.loads(await asyncio.wait_for(ws.recv(), remaining))
+            if event["type"] in ("danmaku_ack", "danmaku_rejected"):
+                answers.append(event)
+    assert answers[0]["type"] == "danmaku_rejected" and answers[0]["reason"] == "bad_json"
+    assert answers[1]["text"] == "深度之后还能说话"  # the same socket still takes chat
