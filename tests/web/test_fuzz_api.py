@@ -7,6 +7,8 @@ Bounded: FUZZ_EXAMPLES cases an operation (about 100 s here for 74 operations x 
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -69,3 +71,19 @@ def test_no_role_gets_a_5xx_from_any_operation(server):
     assert report.cases >= report.operations * FUZZ_EXAMPLES // 2
     assert report.requests == report.cases * len(ROLES)
     assert report.statuses[200] and report.statuses[422] and report.statuses[403]
+
+
+async def test_two_concurrent_stops_of_one_room_both_answer(server):
+    """Found by the fuzzer: the second of two stops found the room gone mid-stop (a 500)."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
+        admin, operator = server.headers("admin"), server.headers("operator")
+        res = await http.post("/api/rooms", json={"room_id": "twice"}, headers=operator)
+        assert res.status_code == 201, res.text
+        first, second = await asyncio.gather(
+            http.post("/api/rooms/twice/stop", headers=admin),
+            http.post("/api/rooms/twice/stop", headers=operator),
+        )
+        assert (first.status_code, second.status_code) == (200, 200), (first.text, second.text)
+        assert "twice" not in server.engine.rooms
+        third = await http.post("/api/rooms/twice/stop", headers=admin)
+        assert third.status_code == 404 and third.json()["detail"]
