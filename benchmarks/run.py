@@ -25,6 +25,7 @@ SECTIONS = {
     "answers": "benchmarks.bench_answers",
     "security": "benchmarks.bench_security",
     "facts": "benchmarks.bench_facts",
+    "fuzz": "benchmarks.bench_fuzz",
 }
 RESULTS = Path(__file__).with_name("results.json")
 

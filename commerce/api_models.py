@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictFloat,
@@ -17,6 +19,36 @@ from pydantic import (
 
 from commerce.catalog import BatchSpec
 from commerce.facts import ProductFacts
+from commerce.money import PLAIN_DECIMAL
+from commerce.orders import MAX_QTY
+from commerce.text import refuse_hidden
+
+# Every integer a request carries has a range that fits a 32-bit database column, so an
+# absurd number is a 422 with a reason, never an overflow deep in the database driver.
+MAX_UNITS = 10_000_000  # units of one SKU: a batch, a flash sale's cap, a coupon's uses
+
+# A name, an address, a title: printed on labels and shown on screens, so no control or
+# invisible characters (NUL, ESC, U+202E …).
+Text = Annotated[str, AfterValidator(refuse_hidden)]
+
+
+def _plain_amount(value: Any) -> Any:
+    """Money as sent, before the model strips whitespace: text must be a plain decimal."""
+    if isinstance(value, bool):
+        raise ValueError("金额不能是 true/false")
+    if isinstance(value, str) and not PLAIN_DECIMAL.fullmatch(value):
+        raise ValueError("金额必须是普通的十进制数字，例如 29.90")
+    return value
+
+
+def _quantity(n: int) -> int:
+    if not 1 <= n <= MAX_QTY:
+        raise ValueError(f"购买数量必须是 1 到 {MAX_QTY} 的整数")
+    return n
+
+
+# Yuan: "29.90" or 29.9. Not "1e5", "NaN", "Infinity", " 1" or "1_0" (Decimal takes them all).
+Amount = Annotated[str | float | int, BeforeValidator(_plain_amount)]
 
 
 class _In(BaseModel):
@@ -26,15 +58,17 @@ class _In(BaseModel):
 class BuyerIn(_In):
     # Accepted for old clients and ignored: the shop keys a buyer on the phone number.
     id: str | None = Field(default=None, max_length=64)
-    name: str = Field(min_length=1, max_length=32)
+    name: Text = Field(min_length=1, max_length=32)
     phone: str = Field(min_length=5, max_length=20)
-    address: str = Field(min_length=1, max_length=200)
+    address: Text = Field(min_length=1, max_length=200)
 
 
 class ItemIn(_In):
     sku: str = Field(min_length=1, max_length=64)
-    quantity: StrictInt
-    unit_price: str | float | int | None = None  # yuan, as the buyer saw it
+    quantity: Annotated[StrictInt, AfterValidator(_quantity)] = Field(
+        json_schema_extra={"minimum": 1, "maximum": MAX_QTY}
+    )
+    unit_price: Amount | None = None  # yuan, as the buyer saw it
 
 
 class OrderIn(_In):
@@ -52,21 +86,21 @@ class PinIn(_In):
 
 class FlashSaleIn(_In):
     sku: str = Field(min_length=1, max_length=64)
-    price: str | float | int
-    quantity: StrictInt
+    price: Amount
+    quantity: StrictInt = Field(ge=1, le=MAX_UNITS)
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     duration_s: float | None = Field(default=None, gt=0, le=7 * 86400)
-    per_user_limit: StrictInt | None = Field(default=None, ge=1)
+    per_user_limit: StrictInt | None = Field(default=None, ge=1, le=MAX_UNITS)
 
 
 class CouponIn(_In):
     code: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")
     kind: str
-    value: str | float | int  # yuan off for fixed, percent off for percent
-    min_spend: str | float | int = 0
-    per_user_limit: StrictInt = Field(default=1, ge=1)
-    total_limit: StrictInt | None = Field(default=None, ge=1)
+    value: Amount  # yuan off for fixed, percent off for percent
+    min_spend: Amount = 0
+    per_user_limit: StrictInt = Field(default=1, ge=1, le=MAX_UNITS)
+    total_limit: StrictInt | None = Field(default=None, ge=1, le=MAX_UNITS)
     sku: str | None = Field(default=None, max_length=64)
     duration_s: float | None = Field(default=None, gt=0, le=90 * 86400)
 
@@ -107,8 +141,8 @@ def facts_json(f: ProductFacts) -> dict:
 class BatchIn(_In):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     harvest_date: date
-    quantity: StrictInt = Field(ge=1, le=10_000_000)
-    origin_plot: str = Field(min_length=1, max_length=128)
+    quantity: StrictInt = Field(ge=1, le=MAX_UNITS)
+    origin_plot: Text = Field(min_length=1, max_length=128)
     expiry_date: date | None = None
     certifications: list[str] = Field(default_factory=list, max_length=10)
     inspection_reports: list[dict[str, Any]] = Field(default_factory=list, max_length=10)
@@ -133,21 +167,27 @@ class BatchIn(_In):
 
 class ProductIn(_In):
     sku: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
-    name: str = Field(min_length=1, max_length=64)
-    title: str = Field(min_length=1, max_length=128)
-    price: str | float
-    list_price: str | float | None = None
-    unit: str = Field(min_length=1, max_length=16)
-    origin: str = Field(min_length=1, max_length=128)
-    category: str = Field(default="", max_length=64)
-    certifications: list[str] = Field(default_factory=list, max_length=10)
-    tags: list[str] = Field(default_factory=list, max_length=20)
-    features: list[str] = Field(default_factory=list, max_length=20)
-    taste: str = Field(default="", max_length=256)
-    nutrition: str = Field(default="", max_length=256)
-    storage: str = Field(default="", max_length=256)
-    promo: str | None = Field(default=None, max_length=256)
-    per_user_limit: StrictInt | None = Field(default=None, ge=1)
+    name: Text = Field(min_length=1, max_length=64)
+    title: Text = Field(min_length=1, max_length=128)
+    price: Annotated[str | float, BeforeValidator(_plain_amount)]
+    list_price: Annotated[str | float, BeforeValidator(_plain_amount)] | None = None
+    unit: Text = Field(min_length=1, max_length=16)
+    origin: Text = Field(min_length=1, max_length=128)
+    category: Text = Field(default="", max_length=64)
+    certifications: list[Annotated[str, Field(max_length=64), AfterValidator(refuse_hidden)]] = (
+        Field(default_factory=list, max_length=10)
+    )
+    tags: list[Annotated[str, Field(max_length=32), AfterValidator(refuse_hidden)]] = Field(
+        default_factory=list, max_length=20
+    )
+    features: list[Annotated[str, Field(max_length=64), AfterValidator(refuse_hidden)]] = Field(
+        default_factory=list, max_length=20
+    )
+    taste: Text = Field(default="", max_length=256)
+    nutrition: Text = Field(default="", max_length=256)
+    storage: Text = Field(default="", max_length=256)
+    promo: Text | None = Field(default=None, max_length=256)
+    per_user_limit: StrictInt | None = Field(default=None, ge=1, le=MAX_UNITS)
     batches: list[BatchIn] = Field(min_length=1, max_length=20)
 
 
@@ -155,12 +195,16 @@ class ProductPatchIn(_In):
     """PATCH /api/shop/products/{sku}: only the fields sent change; null clears list_price
     and promo. Lengths are checked here and again, with the money rules, in the domain."""
 
-    price: StrictStr | StrictFloat | StrictInt | None = None  # true is not a price
-    list_price: StrictStr | StrictFloat | StrictInt | None = None
-    title: str | None = Field(default=None, min_length=1, max_length=128)
-    unit: str | None = Field(default=None, min_length=1, max_length=16)
-    features: list[str] | None = Field(default=None, max_length=20)
-    promo: str | None = Field(default=None, max_length=256)
+    price: Annotated[StrictStr | StrictFloat | StrictInt, BeforeValidator(_plain_amount)] | None = (
+        None  # true is not a price
+    )
+    list_price: (
+        Annotated[StrictStr | StrictFloat | StrictInt, BeforeValidator(_plain_amount)] | None
+    ) = None
+    title: Text | None = Field(default=None, min_length=1, max_length=128)
+    unit: Text | None = Field(default=None, min_length=1, max_length=16)
+    features: list[Text] | None = Field(default=None, max_length=20)  # 卖点: 64 chars each
+    promo: Text | None = Field(default=None, max_length=256)
 
     def changes(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.model_fields_set}

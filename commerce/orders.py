@@ -28,6 +28,7 @@ from commerce.events import ShopEvent, stock_events
 from commerce.models import CouponRedemption, Order, OrderLine, OrderTransition, Payment, Sku
 from commerce.money import yuan_str
 from commerce.order_pg import DuplicateOrder, create_order_pg
+from commerce.text import refuse_hidden
 
 if TYPE_CHECKING:
     from commerce.store import Store
@@ -85,10 +86,15 @@ class OrderRequest:
             raise InvalidInput("买家编号不超过64个字符")
         if not self.buyer_name.strip() or len(self.buyer_name) > 32:
             raise InvalidInput("收货人姓名不能为空，且不超过32个字符")
-        if not PHONE_RE.match(self.phone):
+        if not PHONE_RE.fullmatch(self.phone):
             raise InvalidInput("手机号格式不正确")
         if not self.address.strip() or len(self.address) > 200:
             raise InvalidInput("收货地址不能为空，且不超过200个字符")
+        for text, what in ((self.buyer_name, "收货人姓名"), (self.address, "收货地址")):
+            try:
+                refuse_hidden(text, what)
+            except ValueError as e:
+                raise InvalidInput(str(e)) from None
 
 
 class OrderService:

@@ -148,6 +148,7 @@ class Engine:
         self.push_window = push_window
         self.seen_ids = seen_ids or SeenIds(retention=push_window + FUTURE_SKEW)
         self.rooms: dict[str, Room] = {}
+        self._stopping: dict[str, asyncio.Task] = {}  # room id -> its stop in progress
         self.sessions: dict[str, ViewerSession] = {}
         self._subscribers: dict[str, dict[asyncio.Queue, str | None]] = {}
         self._reply_waiters: dict[str, asyncio.Future] = {}
@@ -194,11 +195,22 @@ class Engine:
         return room.info()
 
     async def stop_room(self, room_id: str) -> None:
+        """Stop a live room. Concurrent stops of one room share a single stop (the second
+        used to find the room gone and fail), and a caller that goes away mid-stop does not
+        leave the room half stopped."""
+        stopping = self._stopping.get(room_id)
+        if stopping is None:
+            self.room(room_id)  # RoomNotFound before anything starts
+            stopping = self._stopping[room_id] = asyncio.ensure_future(self._stop_room(room_id))
+            stopping.add_done_callback(lambda _: self._stopping.pop(room_id, None))
+        await asyncio.shield(stopping)
+
+    async def _stop_room(self, room_id: str) -> None:
         room = self.room(room_id)
         for sid in [s.id for s in self.sessions.values() if s.room_id == room_id]:
             await self.whep_delete(room_id, sid)
         await room.stop()
-        del self.rooms[room_id]
+        self.rooms.pop(room_id, None)
         self.publish(room_id, RoomStopped(room_id))
         log.info("room %s stopped", room_id)
 
@@ -314,8 +326,12 @@ class Engine:
         try:
             await asyncio.wait_for(s.pc.close(), PC_CLOSE_TIMEOUT)
         except TimeoutError:
-            log.error("viewer %s in room %s: peer connection did not close within %.0f s",
-                      session_id, s.room_id, PC_CLOSE_TIMEOUT)
+            log.error(
+                "viewer %s in room %s: peer connection did not close within %.0f s",
+                session_id,
+                s.room_id,
+                PC_CLOSE_TIMEOUT,
+            )
         self.publish(s.room_id, ViewerLeft(s.room_id))
 
     # --- danmaku ------------------------------------------------------------------

@@ -31,6 +31,7 @@ from streamer.director import TicketRequest
 from streamer.engine import Engine, EngineError
 from streamer.room import RoomConfig
 from web import auth_api, dashboard_api, rooms_api, shop_api, tickets_api
+from web.json_depth import JsonDepthGuard
 from web.middleware import Guard, action_name, audit_after
 from web.security import SHOP_ID, authorize, client_ip
 from web.settings import ConfigError, Settings
@@ -156,8 +157,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     douyin_room_id=settings.douyin_rooms.get(DEMO_ROOM, ""),
                 )
             )
-        if settings.public_url:
-            announce(settings.public_url, engine.list_rooms(), password_file)
+        shown = settings.public_url or settings.listen_url
+        if shown:
+            announce(shown, engine.list_rooms(), password_file)
         try:
             yield
         finally:
@@ -198,6 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     app.add_middleware(Guard, limit=settings.body_limit, audit=record_change)
+    app.add_middleware(JsonDepthGuard)  # before any parser recurses into a body
 
     @app.exception_handler(AccountError)
     async def account_error(request: Request, exc: AccountError) -> JSONResponse:

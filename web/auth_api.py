@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from datetime import datetime
+from urllib.parse import unquote, urlsplit
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -13,12 +15,51 @@ from commerce.errors import BadCredentials, LoginThrottled
 from web.security import SESSION_COOKIE, client_ip, principal
 
 SESSION_MAX_AGE = 7 * 24 * 3600
+MAX_AUDIT_ID = 2**63 - 1  # a BIGINT: past it the database driver overflows (a 500)
+DEFAULT_NEXT = "/panel"
+# What a browser's URL parser drops before it reads a URL: tab, CR and LF anywhere, and
+# C0 controls and spaces at either end.
+_DROPPED = re.compile(r"[\t\n\r]")
+_ENDS = "".join(map(chr, range(0x21)))
 
 
 class Login(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=1, max_length=32)
     password: str = Field(min_length=1, max_length=256)
+    next: str | None = Field(default=None, max_length=2048)  # where the login page goes next
+
+
+def _same_origin_path(text: str) -> bool:
+    if not text.startswith("/") or text[1:2] in ("/", "\\"):
+        return False
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        return False
+    parts = urlsplit(text)
+    return not parts.scheme and not parts.netloc
+
+
+def safe_next(raw: str | None) -> str:
+    """Where to send a browser after login: `raw` only when it stays on this site.
+
+    Read as a browser would (tabs and newlines dropped, ends trimmed, "\\" as "/"), it must
+    be a path: "/\\evil.example/", "/%09/evil.example/", "//evil", "https://evil" and
+    "javascript:" all go to the panel. Percent-decoding it must not change that either.
+    """
+    if not raw:
+        return DEFAULT_NEXT
+    text = _DROPPED.sub("", raw).strip(_ENDS).replace("\\", "/")
+    probe = text
+    for _ in range(3):  # a proxy or a framework may decode once more
+        if not _same_origin_path(probe.replace("\\", "/")):
+            return DEFAULT_NEXT
+        decoded = unquote(probe)
+        if decoded == probe:
+            break
+        probe = _DROPPED.sub("", decoded).strip(_ENDS)
+    else:
+        return DEFAULT_NEXT
+    return text
 
 
 def build_router(store, pages) -> APIRouter:
@@ -62,7 +103,13 @@ def build_router(store, pages) -> APIRouter:
             user_agent=agent,
         )
         res = JSONResponse(
-            {"username": user.username, "role": user.role, "shop_id": user.shop_id, "csrf": csrf}
+            {
+                "username": user.username,
+                "role": user.role,
+                "shop_id": user.shop_id,
+                "csrf": csrf,
+                "next": safe_next(body.next),
+            }
         )
         res.set_cookie(
             SESSION_COOKIE,
@@ -115,7 +162,7 @@ def build_router(store, pages) -> APIRouter:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = Query(default=100, ge=1, le=500),
-        before_id: int | None = Query(default=None, ge=1),
+        before_id: int | None = Query(default=None, ge=1, le=MAX_AUDIT_ID),
     ) -> list[dict]:
         if since and until and since > until:
             raise HTTPException(422, "since 晚于 until")

@@ -30,7 +30,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.online_voice:
         settings.online_voice = True
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-    settings.public_url = f"http://{shown_host}:{args.port}"
+    settings.listen_url = f"http://{shown_host}:{args.port}"
     print(f"云链销通 starting on http://{args.host}:{args.port} …", flush=True)
     # proxy_headers off: the app honours X-Forwarded-For only from `trusted_proxies`
     uvicorn.run(

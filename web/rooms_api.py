@@ -12,13 +12,17 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from avatars.personas import PERSONAS
+from commerce.api_models import Text
 from danmaku.seen import SeenFull
 from danmaku.sources.douyin import BadPush
 from streamer.engine import MAX_SDP_BYTES, Engine, EngineError
 from streamer.listener import Heard
 from streamer.room import RoomConfig
+from web.json_depth import too_deep
+from web.openapi_bodies import json_body, text_body
 from web.security import SHOP_ID, principal
 from web.settings import Settings
+from web.urls import absolute
 
 MAX_WS_MESSAGE = 4096  # bytes of one chat message over the events WebSocket
 MAX_PUSH_BYTES = 256 * 1024
@@ -43,7 +47,7 @@ class RoomStart(BaseModel):
 class Question(BaseModel):
     """Body of POST /api/rooms/{id}/questions."""
 
-    viewer_id: str = Field(default="anon", min_length=1, max_length=64)
+    viewer_id: Text = Field(default="anon", min_length=1, max_length=64)
     text: str = Field(min_length=1, max_length=2000)
 
 
@@ -51,7 +55,7 @@ class DanmakuIn(BaseModel):
     """Body of POST /api/rooms/{id}/danmaku (the public contract)."""
 
     model_config = ConfigDict(extra="ignore")
-    user_id: str = Field(min_length=1, max_length=64)
+    user_id: Text = Field(min_length=1, max_length=64)  # keys moderation and tickets
     nickname: str = Field(default="", max_length=64)
     text: str = Field(min_length=1, max_length=2000)
 
@@ -199,7 +203,7 @@ def build_router(engine: Engine, settings: Settings | None = None) -> APIRouter:
             out["detail"] = out.get("detail") or out["reason"]
         return JSONResponse(out, status_code=status)
 
-    @r.post("/api/rooms/{room_id}/platforms/{platform}")
+    @r.post("/api/rooms/{room_id}/platforms/{platform}", openapi_extra=json_body(None))
     async def platform_push(room_id: str, platform: str, request: Request) -> JSONResponse:
         engine.room(room_id)
         body = await read_limited(request, MAX_PUSH_BYTES)
@@ -242,7 +246,11 @@ def build_router(engine: Engine, settings: Settings | None = None) -> APIRouter:
         await engine.stop_room(room_id)
         return {"room_id": room_id, "live": False}
 
-    @r.post("/api/rooms/{room_id}/whep", status_code=201)
+    @r.post(
+        "/api/rooms/{room_id}/whep",
+        status_code=201,
+        openapi_extra=text_body("application/sdp", MAX_SDP_BYTES),
+    )
     async def whep_offer(room_id: str, request: Request) -> Response:
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/sdp":
@@ -254,8 +262,10 @@ def build_router(engine: Engine, settings: Settings | None = None) -> APIRouter:
         except UnicodeDecodeError:
             raise HTTPException(400, "SDP offer is not UTF-8 text") from None
         session_id, answer = await engine.whep_offer(room_id, sdp)
-        # absolute, so a player on another site resolves it to this server
-        location = str(request.url_for("whep_delete", room_id=room_id, session_id=session_id))
+        # absolute from the configured public URL (or a loopback Host), so a player on
+        # another site resolves it to this server; never built from an untrusted Host header
+        path = request.app.url_path_for("whep_delete", room_id=room_id, session_id=session_id)
+        location = absolute(request, str(path))
         return Response(
             content=answer,
             status_code=201,
@@ -307,6 +317,8 @@ def build_router(engine: Engine, settings: Settings | None = None) -> APIRouter:
             if len(raw.encode("utf-8", "replace")) > MAX_WS_MESSAGE:
                 return {"type": "danmaku_rejected", "reason": "too_long", "detail": "消息太长了"}
             try:
+                if too_deep(raw.encode("utf-8", "replace")):  # before json recurses into it
+                    raise ValueError("nested too deeply")
                 msg = json.loads(raw)
             except ValueError:
                 return {"type": "danmaku_rejected", "reason": "bad_json", "detail": "消息格式不对"}

@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from web.urls import check_base_url
+
 WRITER_BACKENDS = ("template", "openai", "transformers")
 WRITER_KEYS = {"backend", "base_url", "api_key", "model", "timeout", "model_dir"}
 
@@ -25,7 +27,10 @@ class Settings:
     demo_payments: bool | None = None  # the payment simulator; None: on with the demo room
     online_voice: bool = False  # try edge-tts first (falls back to eSpeak)
     stamp: bool = False
-    public_url: str | None = None  # where `yunlian serve` listens; printed once rooms are live
+    # The public origin (https://shop.example.cn): absolute URLs handed out (WHEP Location,
+    # QR codes) start with it. Unset: only a loopback Host is trusted (see web/urls.py).
+    public_url: str | None = None
+    listen_url: str | None = None  # where `yunlian serve` listens; printed once rooms are live
     douyin_secret: str | None = None  # verifies Douyin live-data pushes; None = refused
     douyin_rooms: dict[str, str] = field(default_factory=dict)  # our room id -> Douyin room id
     push_window: float = 300.0  # seconds a signed push stays acceptable (replay window)
@@ -121,6 +126,11 @@ class Settings:
                 raise ConfigError(
                     f"trusted proxy {proxy!r} is not an IP address or network"
                 ) from None
+        if self.public_url is not None:
+            try:
+                self.public_url = check_base_url(str(self.public_url))
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
         for url in self.ice_servers:
             if not isinstance(url, str) or not url.startswith(("stun:", "turn:", "turns:")):
                 raise ConfigError(f"ice server {url!r} must be a stun:/turn: URL")

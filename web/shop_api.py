@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import APIRouter, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -24,16 +25,20 @@ from commerce.api_models import (
     _In,
     facts_json,
 )
+from commerce.catalog import MAX_NEAR_EXPIRY_DAYS
 from commerce.errors import CommerceError, InvalidInput
 from commerce.facts import ProductFacts
 from commerce.money import to_fen
 from commerce.order_state import PUBLIC_TRANSITIONS
 from commerce.orders import LineRequest, OrderRequest
+from web.openapi_bodies import json_body
 from web.security import principal, serves_this_shop
 from web.shop_pages import add_page_routes
 from web.shop_rooms_api import add_room_routes
 
 MAX_BODY = 64 * 1024
+MAX_TRACE_INDEX = 2**53 - 1  # trace log positions: far past any log, within a BIGINT
+PERCENT = re.compile(r"[0-9]{1,3}")
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
@@ -110,7 +115,7 @@ def build_router(store: Store) -> APIRouter:
             raise HTTPException(404, f"商品不存在：{sku}")
         return facts_json(f)
 
-    @r.post("/api/shop/products", status_code=201)
+    @r.post("/api/shop/products", status_code=201, openapi_extra=json_body(ProductIn))
     async def create_product(request: Request):
         b: ProductIn = await read_json(request, ProductIn)
         facts = ProductFacts(
@@ -139,7 +144,7 @@ def build_router(store: Store) -> APIRouter:
         )
         return facts_json(await store.fact_sheet(b.sku))
 
-    @r.patch("/api/shop/products/{sku}")
+    @r.patch("/api/shop/products/{sku}", openapi_extra=json_body(ProductPatchIn))
     async def edit_product(sku: str, request: Request) -> dict:
         b: ProductPatchIn = await read_json(request, ProductPatchIn)
         diff = await call(store.update_product(sku, b.changes()))
@@ -150,23 +155,23 @@ def build_router(store: Store) -> APIRouter:
     async def product_detail(sku: str) -> dict:
         return await call(store.product_detail(sku))
 
-    @r.post("/api/shop/products/{sku}/batches", status_code=201)
+    @r.post("/api/shop/products/{sku}/batches", status_code=201, openapi_extra=json_body(BatchIn))
     async def add_batch(sku: str, request: Request):
         b: BatchIn = await read_json(request, BatchIn)
         await call(store.add_batch(sku, b.spec()))
         return await call(store.product_detail(sku))
 
-    @r.post("/api/shop/products/{sku}/media", status_code=201)
+    @r.post("/api/shop/products/{sku}/media", status_code=201, openapi_extra=json_body(MediaIn))
     async def add_media(sku: str, request: Request):
         b: MediaIn = await read_json(request, MediaIn)
         return await call(store.add_media(sku, b.kind, b.url, b.caption))
 
     @r.get("/api/shop/near-expiry")
-    async def near_expiry(days: int = 14) -> list[dict]:
+    async def near_expiry(days: int = Query(14, ge=0, le=MAX_NEAR_EXPIRY_DAYS)) -> list[dict]:
         return await call(store.near_expiry(days))
 
     # -- orders --------------------------------------------------------------------------------
-    @r.post("/api/shop/orders", status_code=201)
+    @r.post("/api/shop/orders", status_code=201, openapi_extra=json_body(OrderIn))
     async def create_order(
         request: Request,
         idempotency_key: str | None = Header(default=None, alias="Idempotency-Key"),
@@ -242,7 +247,7 @@ def build_router(store: Store) -> APIRouter:
         pay = await call(store.payments.confirm(payment_id))
         return {**pay, "order": await call(store.orders.get(pay["order_id"]))}
 
-    @r.post("/api/shop/payments/webhook")
+    @r.post("/api/shop/payments/webhook", openapi_extra=json_body(None))
     async def webhook(request: Request, x_sim_signature: str = Header(default="")) -> dict:
         body = await read_body(request, 16 * 1024)
         return await call(store.payments.handle_webhook(body, x_sim_signature))
@@ -260,12 +265,16 @@ def build_router(store: Store) -> APIRouter:
     async def room_products(room_id: str) -> list[dict]:
         return [facts_json(f) for f in await store.fact_sheets(room_id)]
 
-    @r.post("/api/shop/rooms/{room_id}/pin")
+    @r.post("/api/shop/rooms/{room_id}/pin", openapi_extra=json_body(PinIn))
     async def pin(room_id: str, request: Request):
         body: PinIn = await read_json(request, PinIn)
         return await call(store.promotions.pin(room_id, body.sku))
 
-    @r.post("/api/shop/rooms/{room_id}/flash-sales", status_code=201)
+    @r.post(
+        "/api/shop/rooms/{room_id}/flash-sales",
+        status_code=201,
+        openapi_extra=json_body(FlashSaleIn),
+    )
     async def flash_sale(room_id: str, request: Request):
         b: FlashSaleIn = await read_json(request, FlashSaleIn)
         return await call(
@@ -281,14 +290,14 @@ def build_router(store: Store) -> APIRouter:
             )
         )
 
-    @r.post("/api/shop/rooms/{room_id}/coupons", status_code=201)
+    @r.post("/api/shop/rooms/{room_id}/coupons", status_code=201, openapi_extra=json_body(CouponIn))
     async def coupon(room_id: str, request: Request):
         b: CouponIn = await read_json(request, CouponIn)
         if b.kind == "percent":
-            try:
-                value = int(str(b.value))
-            except ValueError:
-                raise HTTPException(422, "折扣百分比必须是整数") from None
+            # int() would also take " 5", "1_0" and "٥": only plain digits are a percentage
+            if isinstance(b.value, bool) or not PERCENT.fullmatch(str(b.value)):
+                raise HTTPException(422, "折扣百分比必须是 1 到 99 的整数")
+            value = int(str(b.value))
         else:
             value = _fen(b.value, "优惠金额")
         from datetime import timedelta
@@ -320,7 +329,11 @@ def build_router(store: Store) -> APIRouter:
     async def trace_batch(batch_id: str) -> dict:
         return await call(store.trace.batch_view(batch_id))
 
-    @r.post("/api/shop/trace/batches/{batch_id}/events", status_code=201)
+    @r.post(
+        "/api/shop/trace/batches/{batch_id}/events",
+        status_code=201,
+        openapi_extra=json_body(TraceEventIn),
+    )
     async def trace_append(batch_id: str, request: Request):
         b: TraceEventIn = await read_json(request, TraceEventIn)
         at = _naive(b.occurred_at) or store.clock()
@@ -328,11 +341,16 @@ def build_router(store: Store) -> APIRouter:
         return await call(store.trace.inclusion(idx))
 
     @r.get("/api/shop/trace/proofs/inclusion")
-    async def inclusion(index: int, tree_size: int | None = None) -> dict:
+    async def inclusion(
+        index: int = Query(ge=0, le=MAX_TRACE_INDEX),
+        tree_size: int | None = Query(default=None, ge=1, le=MAX_TRACE_INDEX),
+    ) -> dict:
         return await call(store.trace.inclusion(index, tree_size))
 
     @r.get("/api/shop/trace/proofs/consistency")
-    async def consistency(first: int, second: int) -> dict:
+    async def consistency(
+        first: int = Query(ge=1, le=MAX_TRACE_INDEX), second: int = Query(ge=1, le=MAX_TRACE_INDEX)
+    ) -> dict:
         return await call(store.trace.consistency(first, second))
 
     add_page_routes(r, store, call)

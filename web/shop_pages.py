@@ -4,26 +4,23 @@ from __future__ import annotations
 
 import html
 import io
-import ipaddress
 import json
 import logging
-import os
 import string
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import segno
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 
 from commerce import Store
+from web.urls import public_base
 
 log = logging.getLogger(__name__)
 
 TEMPLATES = Path(__file__).with_name("templates")
-PUBLIC_URL_ENV = "YUNLIAN_PUBLIC_URL"
 _SCRIPT_ESCAPES = {
     "<": "\\u003c",
     ">": "\\u003e",
@@ -40,49 +37,17 @@ def json_for_script(value: Any) -> str:
     return text.translate(str.maketrans(_SCRIPT_ESCAPES))
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _configured() -> str | None:
-    raw = os.environ.get(PUBLIC_URL_ENV, "").strip()
-    if not raw:
-        return None
-    try:
-        parts = urlsplit(raw)
-        _ = parts.port  # a ValueError for a port that is not a number
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:
-        ok = False
-    if not ok or parts.query or parts.fragment:
-        log.warning("%s=%r is not an http(s) base URL; ignoring it", PUBLIC_URL_ENV, raw)
-        return None
-    return raw.rstrip("/")
-
-
 def public_base_url(request: Request) -> str:
     """The origin links printed on labels point to, never taken from an untrusted Host header.
 
-    YUNLIAN_PUBLIC_URL when configured (e.g. https://shop.example.cn). Otherwise the request's
-    own Host only when it names this machine (localhost, 127.0.0.0/8, ::1), as in a demo;
-    any other Host falls back to http://127.0.0.1:<the port this server listens on>.
+    The configured public URL (settings.public_url or YUNLIAN_PUBLIC_URL, e.g.
+    https://shop.example.cn). Otherwise the request's own Host only when it names this
+    machine (localhost, 127.0.0.0/8, ::1), as in a demo; any other Host falls back to
+    http://127.0.0.1:<the port this server listens on>: a label needs an absolute URL.
     """
-    configured = _configured()
-    if configured:
-        return configured
-    scheme = request.url.scheme if request.url.scheme in ("http", "https") else "http"
-    try:
-        host, port = request.url.hostname or "", request.url.port
-    except ValueError:  # a Host header such as "localhost:abc"
-        host, port = "", None
-    if host and _is_loopback(host):
-        shown = f"[{host}]" if ":" in host else host
-        return f"{scheme}://{shown}" + (f":{port}" if port else "")
+    base = public_base(request)
+    if base:
+        return base
     server = request.scope.get("server") or ("127.0.0.1", 8000)
     return f"http://127.0.0.1:{server[1]}"
 

@@ -16,6 +16,7 @@ from commerce import Store
 from commerce.api_models import _In
 from commerce.errors import InvalidTicket, TicketAlreadyClosed, TicketError, TicketNotFound
 from commerce.tickets import MAX_LIST, TicketView
+from web.openapi_bodies import json_body
 from web.shop_api import read_json
 
 # Domain error -> HTTP status; the domain itself knows nothing of HTTP.
@@ -70,7 +71,7 @@ def build_router(store: Store) -> APIRouter:
     async def get_ticket(ticket_id: str) -> dict:
         return ticket_json(await call(store.tickets.get(ticket_id)))
 
-    @r.post("/api/tickets/{ticket_id}/close")
+    @r.post("/api/tickets/{ticket_id}/close", openapi_extra=json_body(CloseIn))
     async def close_ticket(ticket_id: str, request: Request) -> dict:
         body: CloseIn = await read_json(request, CloseIn)
         return ticket_json(await call(store.tickets.close(ticket_id, body.note, body.by)))
