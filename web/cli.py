@@ -32,7 +32,13 @@ def _serve(args: argparse.Namespace) -> int:
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     settings.public_url = f"http://{shown_host}:{args.port}"
     print(f"云链销通 starting on http://{args.host}:{args.port} …", flush=True)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        **settings.server_options(),
+    )
     return 0
 
 
