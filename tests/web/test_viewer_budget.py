@@ -54,7 +54,9 @@ async def test_merged_askers_each_get_a_reply_naming_only_themselves(server):
     url = ws_url(server)
     async with websockets.connect(url) as a, websockets.connect(url) as b:
         ids = [(await next_event(ws, "hello"))["viewer_id"] for ws in (a, b)]
-        question = json.dumps({"type": "danmaku", "nickname": "问问", "text": "小米是今年的新米吗？"})
+        question = json.dumps(
+            {"type": "danmaku", "nickname": "问问", "text": "小米是今年的新米吗？"}
+        )
         await a.send(question)
         await b.send(question)
         acks = [await next_event(ws, "danmaku_ack") for ws in (a, b)]
@@ -132,7 +134,8 @@ async def test_event_sockets_are_capped_per_address_and_per_room(server):
         async with websockets.connect(url, local_addr=("127.0.0.3", 0)) as fifth:
             code, reason = await _refusal(fifth)
         assert code == 4503 and "已满" in reason
-        metrics = httpx.get(server.url + "/api/metrics", headers=server.headers("ops")).json()
+        async with httpx.AsyncClient(base_url=server.url, headers=server.headers("ops")) as ops:
+            metrics = (await ops.get("/api/metrics")).json()
         assert metrics["event_sockets"]["refused"]["address_full"] >= 1
     finally:
         for ws in held:
@@ -158,7 +161,8 @@ async def test_a_fast_socket_is_paced_and_the_server_stays_responsive(server):
         # burst 20 plus 5 a second: nowhere near the 300 sent
         assert 10 <= answered <= 40, answered
         t0 = time.monotonic()
-        res = httpx.get(server.url + "/api/rooms", timeout=5)
+        async with httpx.AsyncClient(timeout=5) as http:
+            res = await http.get(server.url + "/api/rooms")
         assert res.status_code == 200 and time.monotonic() - t0 < 2.0
 
 
