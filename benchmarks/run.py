@@ -25,6 +25,7 @@ SECTIONS = {
     "answers": "benchmarks.bench_answers",
     "security": "benchmarks.bench_security",
     "facts": "benchmarks.bench_facts",
+    "flood": "benchmarks.bench_flood",
 }
 RESULTS = Path(__file__).with_name("results.json")
 
