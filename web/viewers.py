@@ -7,8 +7,9 @@ posting under their `user_id`. Without a valid cookie, HTTP chat counts against 
 caller's address, and the cookies one address may obtain are themselves rate-limited, so
 fresh identities cannot be minted faster than the per-viewer limits allow.
 
-Event sockets are capped per room and per address, and each socket has a message budget;
-a socket that keeps sending past it is closed, since reading its frames is the cost.
+Event sockets are capped per room and per address, and each socket has a message budget:
+past it the socket's messages are read later (TCP holds the sender back), and HTTP chat
+over budget waits a second for its 429, so a flood costs timers, not the request path.
 """
 
 from __future__ import annotations
