@@ -26,6 +26,7 @@ SECTIONS = {
     "security": "benchmarks.bench_security",
     "facts": "benchmarks.bench_facts",
     "fuzz": "benchmarks.bench_fuzz",
+    "flood": "benchmarks.bench_flood",
 }
 RESULTS = Path(__file__).with_name("results.json")
 

@@ -490,7 +490,7 @@ class Director:
                 q.text,
                 answer.text,
                 answer.handed_off,
-                tuple(dict.fromkeys(a.user_id for a in q.askers)),
+                tuple(a.user_id for a in q.askers),  # one per question id: see Reply
             )
         )
         self.publish(Answered(self.room_id, q.text, answer.text, answer.handed_off))

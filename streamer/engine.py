@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 ROOM_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_SDP_BYTES = 64 * 1024
 MAX_VIEWERS_PER_ROOM = 200
-CONNECT_TIMEOUT = 30.0
+CONNECT_TIMEOUT = 10.0  # an offer that never connects frees its viewer slot after this
 PC_CLOSE_TIMEOUT = 5.0  # seconds a viewer's peer connection gets to close
 GLOBAL_SHOP_EVENTS = {"sold_out", "stock_changed"}
 MAX_QUESTION_CHARS = 200
@@ -459,10 +459,12 @@ class Engine:
         for q, viewer in self._subscribers.get(room_id, {}).items():
             if not event.visible_to(viewer):
                 continue
+            # a reply reaches each asker as their own part: no other asker's ids
+            item = event.for_viewer(viewer) if isinstance(event, Reply) else event
             if q.full():  # a slow listener loses old events, never blocks the room
                 q.get_nowait()
                 self.events_dropped += 1
-            q.put_nowait(event)
+            q.put_nowait(item)
 
     async def close(self) -> None:
         for rid in list(self.rooms):

@@ -6,7 +6,7 @@ Every stage builds one of these instead of a dict; the web layer turns them into
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import ClassVar
 
 
@@ -82,18 +82,29 @@ class Notice(RoomEvent):
 
 @dataclass(frozen=True)
 class Reply(RoomEvent):
-    """The host's answer to a question, sent at once to the viewers who asked it."""
+    """The host's answer to a question, sent at once to the viewers who asked it.
+
+    `question_ids[i]` was asked by `to[i]`. The room publishes one Reply for all askers;
+    each asker receives `for_viewer(their id)`, which names only them and their own
+    questions, so merged askers never learn each other's ids."""
 
     type: ClassVar[str] = "reply"
     question_ids: tuple[str, ...] = ()  # the danmaku ids of every asker's copy
     question: str = ""
     text: str = ""
     handed_off: bool = False
-    to: tuple[str, ...] = ()
+    to: tuple[str, ...] = ()  # the asker of each question id, in the same order
 
     @property
     def audience(self) -> tuple[str, ...]:  # type: ignore[override]
         return self.to
+
+    def for_viewer(self, viewer_id: str) -> Reply:
+        """This reply as one asker receives it: their question ids, their id alone."""
+        mine = tuple(
+            q for q, asker in zip(self.question_ids, self.to, strict=False) if asker == viewer_id
+        )
+        return replace(self, question_ids=mine, to=(viewer_id,))
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from streamer.director import Director, TicketRequest
 from streamer.encoder import RoomEncoder
 from streamer.events import LineStarted, RoomEvent
 from streamer.fanout import PacketTrack
+from streamer.frame_rate import FrameWindow
 from streamer.listener import Listener
 from streamer.live_facts import Stage
 from streamer.timeline import SpeechTimeline, Utterance, avatar_state
@@ -65,6 +66,7 @@ class RoomMetrics:
     video_bytes: int = 0
     audio_bytes: int = 0
     started_at: float = field(default_factory=time.time)
+    recent: FrameWindow = field(default_factory=FrameWindow)  # fps now, not since start
 
 
 class Room:
@@ -200,6 +202,7 @@ class Room:
             vpkts: list[av.Packet] = []
             if late > MAX_LAG:
                 m.skipped_frames += 1
+                m.recent.skipped()
             else:
                 img = self.renderer.render(avatar_state(playing, n * period), n)
                 rendered_at = time.time()
@@ -209,6 +212,7 @@ class Room:
                 m.render_ms += 0.05 * ((t2 - t1) * 1000 - m.render_ms)
                 m.encode_ms += 0.05 * ((t3 - t2) * 1000 - m.encode_ms)
                 m.frames += 1
+                m.recent.frame()
                 if self.on_frame:
                     self.on_frame(n, rendered_at, img, pcm)
             m.audio_ms += 0.05 * ((t1 - t0) * 1000 - m.audio_ms)
@@ -257,8 +261,10 @@ class Room:
         return {
             **self.info(),
             "frames": m.frames,
-            "fps": round(m.frames / uptime, 2),
+            "fps": round(m.recent.fps(10), 2),  # the last 10 s: a stutter shows at once
+            "fps_since_start": round(m.frames / uptime, 2),
             "skipped_frames": m.skipped_frames,
+            "skipped_last_minute": m.recent.skipped_last(60),
             "render_ms": round(m.render_ms, 2),
             "encode_ms": round(m.encode_ms, 2),
             "audio_encode_ms": round(m.audio_ms, 3),

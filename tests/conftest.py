@@ -75,7 +75,9 @@ def thread_stack(t: threading.Thread) -> str:
 
 def task_stack(t: asyncio.Task) -> str:
     frames = t.get_stack(limit=6)
-    where = "".join(traceback.format_list(traceback.extract_stack(frames[-1]))[-6:]) if frames else ""
+    where = (
+        "".join(traceback.format_list(traceback.extract_stack(frames[-1]))[-6:]) if frames else ""
+    )
     return f"task {t.get_name()!r}: {t.get_coro()!r}\n{where}"
 
 

@@ -41,7 +41,7 @@ class LiveServer:
             port=self.port,
             log_level="warning",
             lifespan="on",
-            proxy_headers=False,  # as `yunlian serve`: the app decides whom to trust
+            **self.app.state.settings.server_options(),
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -35,6 +35,7 @@ from web.json_depth import JsonDepthGuard
 from web.middleware import Guard, action_name, audit_after
 from web.security import SHOP_ID, authorize, client_ip
 from web.settings import ConfigError, Settings
+from web.viewers import ChatGate, ViewerGuard
 
 __all__ = ["Settings", "create_app"]
 
@@ -129,7 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if first_password:
             password_file = keep_first_password(settings, store.url, first_password)
         app.include_router(auth_api.build_router(store, page))
-        app.include_router(rooms_api.build_router(engine, settings))
+        app.include_router(rooms_api.build_router(engine, settings, app.state.viewers))
         app.include_router(shop_api.build_router(store))
         app.include_router(tickets_api.build_router(store))
         if settings.demo_room:
@@ -174,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="云链销通 Yunlian", lifespan=lifespan, dependencies=[Depends(authorize)])
     app.state.settings = settings
+    app.state.viewers = ViewerGuard(rooms_api.viewer_limits(settings))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     async def record_change(scope, status: int, body: bytes) -> None:
@@ -201,6 +203,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.add_middleware(Guard, limit=settings.body_limit, audit=record_change)
     app.add_middleware(JsonDepthGuard)  # before any parser recurses into a body
+    app.add_middleware(ChatGate, guard=app.state.viewers)  # outermost: floods stop here
 
     @app.exception_handler(AccountError)
     async def account_error(request: Request, exc: AccountError) -> JSONResponse:
@@ -239,8 +242,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return HTMLResponse(page("home.html"))
 
     @app.get("/rooms/{room_id}", include_in_schema=False)
-    async def viewer(room_id: str) -> HTMLResponse:
-        return HTMLResponse(page("viewer.html"))
+    async def viewer(room_id: str, request: Request) -> HTMLResponse:
+        response = HTMLResponse(page("viewer.html"))
+        rooms_api.give_viewer_cookie(request, response, app.state.viewers)  # chat identity
+        return response
 
     @app.get("/panel", include_in_schema=False)
     async def panel() -> HTMLResponse:

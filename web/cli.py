@@ -32,13 +32,12 @@ def _serve(args: argparse.Namespace) -> int:
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     settings.listen_url = f"http://{shown_host}:{args.port}"
     print(f"云链销通 starting on http://{args.host}:{args.port} …", flush=True)
-    # proxy_headers off: the app honours X-Forwarded-For only from `trusted_proxies`
     uvicorn.run(
         create_app(settings),
         host=args.host,
         port=args.port,
         log_level=args.log_level,
-        proxy_headers=False,
+        **settings.server_options(),
     )
     return 0
 

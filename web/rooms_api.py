@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import OrderedDict
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisconnect
@@ -20,9 +21,15 @@ from streamer.listener import Heard
 from streamer.room import RoomConfig
 from web.json_depth import too_deep
 from web.openapi_bodies import json_body, text_body
-from web.security import SHOP_ID, principal
+from web.security import SHOP_ID, client_ip, principal
 from web.settings import Settings
 from web.urls import absolute
+from web.viewers import (
+    COOKIE_MAX_AGE,
+    VIEWER_COOKIE,
+    ViewerGuard,
+    ViewerLimits,
+)
 
 MAX_WS_MESSAGE = 4096  # bytes of one chat message over the events WebSocket
 MAX_PUSH_BYTES = 256 * 1024
@@ -45,14 +52,16 @@ class RoomStart(BaseModel):
 
 
 class Question(BaseModel):
-    """Body of POST /api/rooms/{id}/questions."""
+    """Body of POST /api/rooms/{id}/questions. `viewer_id` is accepted for old clients and
+    ignored: the asker is the server-issued viewer (cookie) or the caller's address."""
 
     viewer_id: Text = Field(default="anon", min_length=1, max_length=64)
     text: str = Field(min_length=1, max_length=2000)
 
 
 class DanmakuIn(BaseModel):
-    """Body of POST /api/rooms/{id}/danmaku (the public contract)."""
+    """Body of POST /api/rooms/{id}/danmaku (the public contract). `user_id` is the
+    client's label only; moderation keys on the server-issued viewer identity."""
 
     model_config = ConfigDict(extra="ignore")
     user_id: Text = Field(min_length=1, max_length=64)  # keys moderation and tickets
@@ -107,13 +116,70 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+def viewer_limits(settings: Settings) -> ViewerLimits:
+    return ViewerLimits(
+        enabled=settings.viewer_limits,
+        ws_per_room=settings.ws_per_room,
+        ws_per_address=settings.ws_per_address,
+        ws_rate=settings.ws_rate,
+    )
+
+
+def viewer_identity(request: Request, guard: ViewerGuard) -> tuple[str, str | None]:
+    """The caller's chat identity, and a new signed viewer cookie when it has none."""
+    return guard.chat_identity(request.cookies.get(VIEWER_COOKIE), client_ip(request))
+
+
+def set_viewer_cookie(request: Request, response: Response, cookie: str | None) -> Response:
+    if cookie is not None:
+        response.set_cookie(
+            VIEWER_COOKIE,
+            cookie,
+            max_age=COOKIE_MAX_AGE,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+    return response
+
+
+def give_viewer_cookie(request: Request, response: Response, guard: ViewerGuard) -> None:
+    """The viewer page hands out the chat identity before the first message."""
+    set_viewer_cookie(request, response, viewer_identity(request, guard)[1])
+
+
+class EncodedEvents:
+    """JSON text of recent events: one event goes to every socket of a room, and is
+    encoded once rather than once per socket."""
+
+    def __init__(self, size: int = 512) -> None:
+        self._cache: OrderedDict[int, tuple[object, str]] = OrderedDict()
+        self._size = size
+
+    def text(self, item) -> str:
+        if isinstance(item, dict):  # this socket's own ack
+            return json.dumps(item, ensure_ascii=False, default=str)
+        hit = self._cache.get(id(item))
+        if hit is not None and hit[0] is item:
+            return hit[1]
+        text = json.dumps(item.as_dict(), ensure_ascii=False, default=str)
+        self._cache[id(item)] = (item, text)  # holding the event keeps its id unique
+        if len(self._cache) > self._size:
+            self._cache.popitem(last=False)
+        return text
+
+
 WHEP_METHODS = "POST, DELETE, PATCH, OPTIONS"
 WHEP_HEADERS = "Content-Type, Authorization, If-Match"
 WHEP_EXPOSE = "Location, Link, ETag, Accept-Patch"
 
 
-def build_router(engine: Engine, settings: Settings | None = None) -> APIRouter:
+def build_router(
+    engine: Engine, settings: Settings | None = None, viewers: ViewerGuard | None = None
+) -> APIRouter:
     settings = settings or Settings()
+    viewers = viewers or ViewerGuard(viewer_limits(settings))
+    encoded = EncodedEvents()
     r = APIRouter()
 
     def cors(request: Request) -> dict[str, str]:
@@ -191,17 +257,22 @@ def build_router(engine: Engine, settings: Settings | None = None) -> APIRouter:
         return info
 
     @r.post("/api/rooms/{room_id}/danmaku", status_code=202)
-    async def danmaku(room_id: str, body: DanmakuIn) -> JSONResponse:
-        return heard_response(engine.post_danmaku(room_id, body.user_id, body.nickname, body.text))
+    async def danmaku(room_id: str, body: DanmakuIn, request: Request) -> JSONResponse:
+        engine.room(room_id)  # 404 before an identity is issued for nothing
+        viewer, cookie = viewer_identity(request, viewers)
+        heard = engine.post_danmaku(room_id, viewer, body.nickname, body.text)
+        return set_viewer_cookie(request, heard_response(heard), cookie)
 
     @r.post("/api/rooms/{room_id}/questions")
-    async def ask(room_id: str, body: Question) -> JSONResponse:
+    async def ask(room_id: str, body: Question, request: Request) -> JSONResponse:
         """Alias of /danmaku that also waits (at most 2 s) for the text answer."""
-        out = await engine.ask(room_id, body.viewer_id, body.text)
+        engine.room(room_id)
+        viewer, cookie = viewer_identity(request, viewers)
+        out = await engine.ask(room_id, viewer, body.text)
         status = REFUSED_STATUS.get(out["reason"], 200)
         if status != 200:
             out["detail"] = out.get("detail") or out["reason"]
-        return JSONResponse(out, status_code=status)
+        return set_viewer_cookie(request, JSONResponse(out, status_code=status), cookie)
 
     @r.post("/api/rooms/{room_id}/platforms/{platform}", openapi_extra=json_body(None))
     async def platform_push(room_id: str, platform: str, request: Request) -> JSONResponse:
@@ -290,31 +361,48 @@ def build_router(engine: Engine, settings: Settings | None = None) -> APIRouter:
     @r.websocket("/api/rooms/{room_id}/events")
     async def room_events(ws: WebSocket, room_id: str) -> None:
         """Room events out; chat in: {"type": "danmaku", "text", "nickname"}. Each socket is
-        one viewer with a server-chosen id, so nobody can post or read replies as another."""
+        one viewer with a server-issued id (its viewer cookie's, or its own), so nobody can
+        post or read replies as another. Sockets are capped per room and per address, and
+        each has a message budget (see web/viewers.py)."""
         await ws.accept()
         if room_id not in engine.rooms:
             await ws.send_json({"type": "error", "detail": f"no live room {room_id!r}"})
             await ws.close(code=4404)
             return
-        viewer_id = "v-" + uuid.uuid4().hex[:12]
+        address = client_ip(ws)
+        refused = viewers.open_socket(room_id, address)
+        if refused is not None:
+            await viewers.tarpit(f"ws:{address}")  # a reconnect loop tries once a second
+            await ws.send_json({"type": "error", "detail": refused[1]})
+            await ws.close(code=refused[0], reason=refused[1])
+            return
+        try:
+            await _serve_events(ws, room_id)
+        finally:
+            viewers.close_socket(room_id, address)
+
+    async def _serve_events(ws: WebSocket, room_id: str) -> None:
+        cookie_id = viewers.ids.verify(ws.cookies.get(VIEWER_COOKIE))
+        viewer_id = cookie_id or "v-" + uuid.uuid4().hex[:12]
+        budget = viewers.socket_budget()
         q = engine.subscribe(room_id, viewer_id=viewer_id)  # acks for this socket go here too
 
         async def send_loop() -> None:
             while True:
-                item = await q.get()
-                data = item if isinstance(item, dict) else item.as_dict()
-                await ws.send_text(json.dumps(data, ensure_ascii=False, default=str))
+                await ws.send_text(encoded.text(await q.get()))
 
         async def receive_loop() -> None:
             while True:
-                raw = await ws.receive_text()
-                ack = chat(raw)
+                pause = budget.delay()
+                if pause:  # over budget: read later, and TCP holds the sender back
+                    await asyncio.sleep(pause)
+                ack = chat(await ws.receive_text())
                 if q.full():
                     q.get_nowait()
                 q.put_nowait(ack)
 
         def chat(raw: str) -> dict:
-            if len(raw.encode("utf-8", "replace")) > MAX_WS_MESSAGE:
+            if len(raw) > MAX_WS_MESSAGE or len(raw.encode("utf-8", "replace")) > MAX_WS_MESSAGE:
                 return {"type": "danmaku_rejected", "reason": "too_long", "detail": "消息太长了"}
             try:
                 if too_deep(raw.encode("utf-8", "replace")):  # before json recurses into it
@@ -342,8 +430,11 @@ def build_router(engine: Engine, settings: Settings | None = None) -> APIRouter:
             done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for t in pending:
                 t.cancel()
-            for t in done:
-                t.exception()  # retrieve: a closed socket ends the loops, nothing to report
+            if pending:
+                await asyncio.wait(pending, timeout=1.0)
+            for t in tasks:
+                if t.done() and not t.cancelled():
+                    t.exception()  # retrieve: a closed socket ends the loops, nothing to report
         except (WebSocketDisconnect, asyncio.CancelledError, RuntimeError):
             pass
         finally:
@@ -351,7 +442,7 @@ def build_router(engine: Engine, settings: Settings | None = None) -> APIRouter:
 
     @r.get("/api/metrics")
     async def metrics() -> dict:
-        return engine.metrics()
+        return engine.metrics() | {"event_sockets": viewers.info()}
 
     @r.get("/metrics", response_class=PlainTextResponse)
     async def prometheus() -> str:

@@ -41,6 +41,11 @@ class Settings:
     max_rooms_per_operator: int = 3
     max_viewers_per_room: int = 200
     body_limit: int = 1024 * 1024  # bytes, every route (routes may set lower limits)
+    viewer_limits: bool = True  # False: the old unlimited events sockets (benchmark baseline)
+    ws_per_room: int = 2000  # events sockets per room
+    ws_per_address: int = 16  # events sockets per client address
+    ws_rate: float = 5.0  # chat messages a second per events socket (burst 20)
+    ws_max_bytes: int = 64 * 1024  # one WebSocket message; refused from its frame header
     backup_dir: str | None = None  # scheduled backups go here when set
     backup_every_hours: float = 24.0
     backup_keep: int = 7
@@ -93,6 +98,11 @@ class Settings:
             "max_rooms_per_operator",
             "max_viewers_per_room",
             "body_limit",
+            "viewer_limits",
+            "ws_per_room",
+            "ws_per_address",
+            "ws_rate",
+            "ws_max_bytes",
             "public_url",
             "douyin_secret",
             "douyin_rooms",
@@ -134,6 +144,19 @@ class Settings:
         for url in self.ice_servers:
             if not isinstance(url, str) or not url.startswith(("stun:", "turn:", "turns:")):
                 raise ConfigError(f"ice server {url!r} must be a stun:/turn: URL")
+
+    def server_options(self) -> dict:
+        """uvicorn settings the app relies on: a WebSocket message over `ws_max_bytes` is
+        refused (close 1009) from its frame header, before its payload is read. Proxy headers
+        are off: the app honours X-Forwarded-For only from `trusted_proxies`."""
+        if not self.viewer_limits:  # uvicorn's defaults: the flood benchmark's baseline
+            return {"ws_max_size": 16 * 1024 * 1024, "proxy_headers": False}
+        # chat frames are tiny: compressing them costs more CPU than it saves
+        return {
+            "ws_max_size": self.ws_max_bytes,
+            "ws_per_message_deflate": False,
+            "proxy_headers": False,
+        }
 
     def writer(self, name: str | None) -> dict | None:
         """The config of the named backend; None for the embedded template."""

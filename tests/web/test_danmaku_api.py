@@ -31,6 +31,7 @@ async def http(server):
     async with httpx.AsyncClient(
         base_url=server.url, timeout=20, headers=server.headers("admin")
     ) as client:
+        await client.get("/rooms/demo")  # the viewer page issues this test's chat identity
         yield client
 
 
@@ -180,15 +181,19 @@ async def test_same_question_from_many_viewers_is_answered_once_to_all(server, h
 
     spoken0 = spoken()
     answered0 = room.director.questions.stats.answered
-    results = await asyncio.gather(
-        *(
-            http.post(
-                "/api/rooms/demo/questions",
-                json={"viewer_id": f"same-{i}", "text": "香菇是野生的吗？"},
+    viewers = [httpx.AsyncClient(base_url=server.url, timeout=20) for _ in range(6)]
+    try:
+        for v in viewers:  # six browsers, six chat identities
+            await v.get("/rooms/demo")
+        results = await asyncio.gather(
+            *(
+                v.post("/api/rooms/demo/questions", json={"text": "香菇是野生的吗？"})
+                for v in viewers
             )
-            for i in range(6)
         )
-    )
+    finally:
+        for v in viewers:
+            await v.aclose()
     bodies = [r.json() for r in results]
     assert all(r.status_code == 200 for r in results)
     assert all(b["text"] for b in bodies), bodies
@@ -205,12 +210,13 @@ async def test_quality_complaint_opens_a_ticket_that_persists(server, http):
     )
     assert res.status_code == 202
     assert res.json()["intent"] == "complaint" and res.json()["action"] == "ticket"
+    me = http.cookies["yl_viewer"].split(".")[0]  # the ticket names the server-issued viewer
     for _ in range(50):
         tickets = (await http.get("/api/tickets", params={"room_id": "demo"})).json()
-        if any(t["user_id"] == "angry-1" for t in tickets):
+        if any(t["user_id"] == me for t in tickets):
             break
         await asyncio.sleep(0.1)
-    mine = [t for t in tickets if t["user_id"] == "angry-1"]
+    mine = [t for t in tickets if t["user_id"] == me]
     assert mine and mine[0]["kind"] == "complaint" and mine[0]["reason"] == "quality"
 
 

@@ -13,6 +13,7 @@ async def http(live_server):
     async with httpx.AsyncClient(
         base_url=live_server.url, timeout=20, headers=live_server.headers("admin")
     ) as client:
+        await client.get("/rooms/demo")  # the viewer page issues this test's chat identity
         yield client
 
 

@@ -1,0 +1,109 @@
+"""A room under a chat flood, with and without the viewer budget, in the same run.
+
+One live server (demo room, real uvicorn) per mode: `viewer_limits=False` restores the old
+behaviour (no socket caps or pacing, no HTTP chat budget, 16 MB WebSocket frames,
+compressed frames), `True` is the server as shipped. Each mode: 10 s quiet, then 50 flood
+clients (25 HTTP, 25 WebSocket, `benchmarks.flood_client`, their own process) for 30 s,
+while an ordinary viewer on another address chats every 2 s. Figures come from the room's
+own counters: frames drawn a second and frames skipped during the flood, the lowest
+10-second fps, and how many of the ordinary viewer's lines were refused.
+
+`python -m benchmarks.run flood` (or `python -m benchmarks.bench_flood`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+FLOOD_SECONDS = 30
+QUIET_SECONDS = 10
+VIEWER_ADDRESS = "127.0.0.2"
+
+
+async def _flood_round(srv) -> dict:
+    room = srv.engine.rooms["demo"]
+    while time.time() - room.metrics.started_at < 11:  # the 10 s window is full
+        await asyncio.sleep(0.5)
+    m = room.metrics
+    f0, s0, t0 = m.frames, m.skipped_frames, time.monotonic()
+    await asyncio.sleep(QUIET_SECONDS)
+    quiet_fps = (m.frames - f0) / (time.monotonic() - t0)
+    transport = httpx.AsyncHTTPTransport(local_address=VIEWER_ADDRESS)
+    async with httpx.AsyncClient(base_url=srv.url, timeout=10, transport=transport) as viewer:
+        await viewer.get("/rooms/demo")
+        flood = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "benchmarks.flood_client",
+            srv.url,
+            "--seconds",
+            str(FLOOD_SECONDS),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        f0, s0, t0 = m.frames, m.skipped_frames, time.monotonic()
+        fps, refused, sent = [], 0, 0
+        try:
+            while time.monotonic() - t0 < FLOOD_SECONDS:
+                await asyncio.sleep(2.0)
+                fps.append(room.stats()["fps"])
+                sent += 1
+                try:
+                    res = await viewer.post(
+                        "/api/rooms/demo/danmaku",
+                        json={"user_id": "me", "text": f"老顾客第{sent}次来买枣"},
+                    )
+                    refused += res.status_code != 202 or res.json().get("reason") != "ok"
+                except httpx.HTTPError:
+                    refused += 1
+            elapsed = time.monotonic() - t0
+            frames, skipped = m.frames - f0, m.skipped_frames - s0
+            out, _ = await asyncio.wait_for(flood.communicate(), 60)
+        finally:
+            if flood.returncode is None:
+                flood.kill()
+                await asyncio.wait_for(flood.wait(), 10)
+    counts = json.loads(out or b"{}")
+    return {
+        "quiet_fps": round(quiet_fps, 2),
+        "flood_fps": round(frames / elapsed, 2),
+        "flood_min_fps_10s": min(fps),
+        "flood_skipped_frames": skipped,
+        "viewer_lines_refused": refused,
+        "viewer_lines_sent": sent,
+        "flood_http_requests": sum(v for k, v in counts.items() if k.startswith("http_")),
+        "flood_ws_messages_sent": counts.get("ws_sent", 0),
+    }
+
+
+def measure(viewer_limits: bool) -> dict:
+    from tests.livesrv import LiveServer
+
+    with tempfile.TemporaryDirectory() as d:
+        with LiveServer(Path(d) / "yunlian.db", stamp=False, viewer_limits=viewer_limits) as srv:
+            return asyncio.run(_flood_round(srv))
+
+
+def run() -> dict:
+    before = measure(viewer_limits=False)
+    after = measure(viewer_limits=True)
+    return {
+        "flood_seconds": FLOOD_SECONDS,
+        "clients": 50,
+        "old_limits": before,
+        "fixed": after,
+        "flood_fps_ratio": round(after["flood_fps"] / max(before["flood_fps"], 0.01), 3),
+        "skipped_frames_ratio": round(
+            after["flood_skipped_frames"] / max(before["flood_skipped_frames"], 1), 3
+        ),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=2, ensure_ascii=False))
