@@ -145,15 +145,15 @@ class TemplateWriter:
         middle = ["origin", "harvest"] if self.rng.random() < 0.5 else ["harvest", "origin"]
         extra = self.rng.sample(["nutrition", "storage", "shipping"], 2)
         plan = ["opening", "feature", "feature", "taste", *middle, *extra, "price"]
-        if product.list_price:
-            plan.append("list_price")
+        if product.list_price:  # 原价 only for a price charged in the last 7 days
+            plan.append("list_price" if product.list_price_charged else "list_price_ref")
         if product.promo:
             plan.append("promo")
         if not FactSheet.build((), context.live_events).stock:
             plan.append("stock")  # a live stock event ("只剩 20 箱了") says it instead
         plan += ["event"] * min(2, len(context.live_events))
         plan += ["cta", "closing"]
-        for optional in ("shipping", "storage", "nutrition", "origin", "list_price"):
+        for optional in ("shipping", "storage", "nutrition", "origin", "list_price", "list_price_ref"):
             if len(plan) > MAX_LINES and optional in plan:
                 plan.remove(optional)
         return plan
@@ -222,7 +222,11 @@ class TemplateWriter:
             return [{"feature": f} for f in fresh]
         if section == "event":
             return [{"event": speakable_event(event)}] if event else []
-        empty_if_missing = {"promo": product.promo, "list_price": product.list_price}
+        empty_if_missing = {
+            "promo": product.promo,
+            "list_price": product.list_price if product.list_price_charged else None,
+            "list_price_ref": product.list_price,
+        }
         if section in empty_if_missing and not empty_if_missing[section]:
             return []
         needed = {"taste": product.taste, "nutrition": product.nutrition}

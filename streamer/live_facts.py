@@ -82,7 +82,7 @@ def section_for(refs: tuple[FactRef, ...], product: ProductFacts) -> str:
     if ref.promo is not None and product.promo:
         return "promo"
     if ref.list_price is not None and product.list_price:
-        return "list_price"
+        return "list_price" if product.list_price_charged else "list_price_ref"
     return "price"
 
 
