@@ -122,5 +122,7 @@ async def update_product(store: Store, code: str, changes: dict[str, Any]) -> di
         diff = await apply_changes(s, code, clean)
     if diff["after"]:
         fields = sorted(diff["after"])
-        store.emit([ShopEvent("product_changed", None, code, {"fields": fields})])
+        # the new values travel with the event: a viewer page updates its card from it alone
+        data = {"fields": fields, **{k: diff["after"][k] for k in fields}}
+        store.emit([ShopEvent("product_changed", None, code, data)])
     return {"sku": code, **diff}

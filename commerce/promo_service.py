@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from commerce import catalog, promotions
-from commerce.errors import InvalidInput, PromotionError
+from commerce.errors import InvalidInput, ProductSoldOut, PromotionError
 from commerce.events import ShopEvent
 from commerce.models import Coupon, FlashSale, Sku
 
@@ -48,8 +48,12 @@ class PromotionService:
         self.store = store
 
     async def pin(self, room_id: str, sku: str) -> dict:
+        """Pin `sku` for 讲解 in the room; a sold-out product cannot be presented."""
         async with self.store.db.write() as s:
             row = await catalog.sku_by_code(s, sku)
+            available = await catalog.available_by_sku(s, self.store.clock())
+            if available.get(row.id, 0) <= 0:
+                raise ProductSoldOut(sku)
             ev = await promotions.pin(s, room_id, row, self.store.clock())
         self.store.emit([ev])
         return {"room_id": room_id, "sku": sku, "label": "讲解中"}

@@ -25,7 +25,7 @@ from commerce.facts import ProductFacts
 from danmaku.messages import Analysis, Comment, Enter, Follow, Gift, RoomMessage
 from danmaku.mood import Delivery, Mood, RoomMood, delivery_for
 from danmaku.topics import complaint_topic
-from scripts_gen import AnswerContext, Line, ScriptWriter, SegmentContext, reactions
+from scripts_gen import Answer, AnswerContext, Line, ScriptWriter, SegmentContext, reactions
 from scripts_gen.style import style_for
 from streamer.events import Answered, MoodChanged, Reply, RoomEvent
 from streamer.live_facts import FactRef, FactSnapshot, product_card, refs_for, section_for
@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 PRIORITY = {"answer": 0, "handoff": 0, "reaction": 1, "filler": 2, "script": 2}
 LOOKAHEAD_SECONDS = 3.0
 WRITER_DEADLINE = 2.5  # seconds a writer may take for one line before a filler is spoken
+ANSWER_DEADLINE = 1.5  # seconds a model backend may take to answer before the desk does
+SPOKEN_LATE = 5.0  # an answer is never spoken more than this many seconds after the question
+FOLLOW_WAIT = 2.5  # waiting longer than this behind other answers: say only the first sentence
+FACTS_SETTLE = 1.0  # seconds an answer waits for a fact read already under way
 THANKS_INTERVAL = 8.0  # at most one spoken thank-you per this many seconds
 # the host hears everyone but speaks to the room sparingly: per-kind cooldowns in seconds
 COOLDOWN = {"greet": 20.0, "gift": 8.0, "follow": 15.0, "apology": 10.0, "value": 45.0, "cta": 30.0}
@@ -68,7 +72,7 @@ class TicketRequest:
     kind: str  # "complaint" | "question"
     text: str
     product_sku: str | None
-    reason: str  # "quality", "shipping", "service", "low_confidence"
+    reason: str  # "quality", "shipping", "service"; questions: "safety", "incident", "low_confidence"
 
 
 @dataclass
@@ -84,12 +88,27 @@ class DirectorStats:
     stale_rebound: int = 0  # lines re-rendered because their facts changed before speech
     stale_dropped: int = 0  # lines dropped for the same reason
     refreshes: int = 0
+    answer_timeouts: int = 0  # the writer's answer missed ANSWER_DEADLINE: the desk answered
+    answer_errors: int = 0
+    answer_fallbacks: int = 0
+    # spoken answers: said whole, cut to the first sentence, or left as the text reply
+    spoken: dict[str, int] = field(
+        default_factory=lambda: {"full": 0, "shortened": 0, "text_only": 0}
+    )
     last_line: str = ""
     by_kind: dict[str, int] = field(default_factory=dict)
 
     @property
     def fillers(self) -> int:
         return self.by_kind.get("filler", 0)
+
+
+def first_sentence(text: str) -> str:
+    """The text up to its first full stop (or 。-like mark); whole numbers stay whole."""
+    for i, ch in enumerate(text):
+        if ch in "。！？!?；" and i + 1 < len(text) and i >= 6:
+            return text[: i + 1]
+    return text
 
 
 def filler_line(p: ProductFacts) -> Line:
@@ -328,16 +347,12 @@ class Director:
         if p is None or p.sold_out:
             return None, p
         section = section_for(refs, p)
-        render = getattr(self.writer, "render", None) or getattr(
-            getattr(self.writer, "template", None), "render", None
-        )
         fresh = None
-        if render is not None:
-            ctx = SegmentContext(room_id=self.room_id, persona=self.persona.id, mood=self.mood)
-            try:
-                fresh = render(p, section, ctx)
-            except Exception:
-                log.exception("room %s: re-render failed", self.room_id)
+        ctx = SegmentContext(room_id=self.room_id, persona=self.persona.id, mood=self.mood)
+        try:
+            fresh = self.writer.render(p, section, ctx)
+        except Exception:
+            log.exception("room %s: re-render failed", self.room_id)
         if fresh is None and section != "stock":
             fresh = filler_line(p)
         if fresh is None:
@@ -371,7 +386,9 @@ class Director:
 
     def _hear_comment(self, c: Comment, a: Analysis) -> str:
         if a.intent == "question":
-            status, recent = self.questions.add(c.text, Asker(c.user_id, c.nickname, c.dedup_id))
+            status, recent = self.questions.add(
+                c.text, Asker(c.user_id, c.nickname, c.dedup_id), self._still_true
+            )
             if recent is not None:  # just answered: the asker gets the same text at once
                 self.publish(
                     Reply(self.room_id, (c.dedup_id,), c.text, recent[0], recent[1], (c.user_id,))
@@ -394,6 +411,11 @@ class Director:
         if a.intent == "purchase":
             return "react"
         return "noted"
+
+    def _still_true(self, refs: tuple) -> bool:
+        """A recent answer may be sent again: its facts hold and none are being re-read."""
+        reading = self._refresh_task is not None and not self._refresh_task.done()
+        return not reading and self.facts.holds(refs, self.clock())
 
     def _sku(self) -> str | None:
         return self._product.sku if self._product else None
@@ -472,6 +494,7 @@ class Director:
         if self.desk is None:
             return
         first = q.askers[0]
+        await self._settle_facts()  # a price change or a sale's end being read: wait for it
         products = list(self._products.values()) or await self.catalog(self.room_id)
         ctx = AnswerContext(
             room_id=self.room_id,
@@ -480,9 +503,12 @@ class Director:
             products=products,
             current_sku=self._sku(),
             mood=self.mood,
+            now=self.shop_clock(),
         )
-        answer = self.desk.answer(q.text, ctx, self.rng)
-        self.questions.answered(q, answer.text, answer.handed_off)
+        answer = await self._ask_writer(q.text, ctx)
+        source = {p.sku: p for p in products}.get(answer.product_sku or "")
+        refs = refs_for(answer.line, source) if answer.line is not None and source else ()
+        self.questions.answered(q, answer.text, answer.handed_off, refs)
         self.publish(
             Reply(
                 self.room_id,
@@ -495,6 +521,7 @@ class Director:
         )
         self.publish(Answered(self.room_id, q.text, answer.text, answer.handed_off))
         if answer.handed_off:
+            reason = {"incident": "incident"}.get(answer.safety or "", "safety")
             self._file_ticket(
                 TicketRequest(
                     self.room_id,
@@ -503,16 +530,73 @@ class Director:
                     "question",
                     q.text,
                     answer.product_sku,
-                    "low_confidence",
+                    reason if answer.safety else "low_confidence",
                 )
             )
         if answer.line is not None:
             names = [a.nickname for a in q.askers]
-            line = replace(
-                answer.line, text=reactions.answer_to(self.persona.id, names, answer.line.text)
+
+            def spoken(line: Line) -> Line:
+                return replace(line, text=reactions.answer_to(self.persona.id, names, line.text))
+
+            def again() -> tuple[Line | None, ProductFacts | None]:
+                """The same question answered from the facts held now (the template desk: a
+                rebind must not wait on a model)."""
+                fresh_products = list(self.facts.state.products.values()) or products
+                fresh = self.desk.answer(q.text, replace(ctx, products=fresh_products), self.rng)
+                about = {p.sku: p for p in fresh_products}.get(fresh.product_sku or "")
+                return (spoken(fresh.line) if fresh.line else None), about
+
+            line = self._fit_to_wait(spoken(answer.line), q.received)
+            if line is None:
+                return  # the text reply stands alone: said now it would come too late
+            await self._speak(
+                line,
+                interrupt=self.interrupt_answers,
+                source=source,
+                again=again,
+                not_after=q.received + SPOKEN_LATE,
             )
-            source = {p.sku: p for p in products}.get(line.product_sku or "")
-            await self._speak(line, interrupt=self.interrupt_answers, source=source)
+
+    def _fit_to_wait(self, line: Line, received: float) -> Line | None:
+        """An answer that would start late is shortened to its first sentence; one that
+        would start more than SPOKEN_LATE seconds after it was asked is left as text."""
+        wait = self.timeline.seconds_before(PRIORITY["answer"])
+        late = time.monotonic() - received + wait
+        if late > SPOKEN_LATE - 0.5:
+            self.stats.spoken["text_only"] += 1
+            return None
+        if wait > FOLLOW_WAIT:
+            short = first_sentence(line.text)
+            if short != line.text:
+                self.stats.spoken["shortened"] += 1
+                return replace(line, text=short)
+        self.stats.spoken["full"] += 1
+        return line
+
+    async def _settle_facts(self) -> None:
+        task = self._refresh_task
+        if task is not None and not task.done():
+            await asyncio.wait({task}, timeout=FACTS_SETTLE)
+
+    async def _ask_writer(self, question: str, ctx: AnswerContext) -> Answer:
+        """The room's writer answers (a model backend rephrases, grounded and checked) within
+        ANSWER_DEADLINE; past it, or on any error, the template desk answers, counted."""
+        if self.writer is None or getattr(self.writer, "desk", None) is None:
+            return self.desk.answer(question, ctx, self.rng)
+        if self.writer.desk is self.desk and getattr(self.writer, "name", "") == "template":
+            return self.desk.answer(question, ctx, self.rng)  # no model: no deadline needed
+        try:
+            return await asyncio.wait_for(self.writer.answer(question, ctx), ANSWER_DEADLINE)
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError:
+            self.stats.answer_timeouts += 1
+        except Exception:  # a failing backend must not cost the viewer an answer
+            self.stats.answer_errors += 1
+            log.exception("room %s: writer answer failed", self.room_id)
+        self.stats.answer_fallbacks += 1
+        return self.desk.answer(question, ctx, self.rng)
 
     def _due(self, kind: str) -> bool:
         return time.monotonic() - self._last[kind] >= COOLDOWN[kind]
@@ -613,10 +697,14 @@ class Director:
                 log.exception("director %s: line failed", self.room_id)
                 await asyncio.sleep(0.5)
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), 0.1)
+            try:  # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a stop's cancel
+                async with asyncio.timeout(0.1):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
 
     async def _fill(self) -> None:
         while await self._answer_next():
@@ -703,11 +791,17 @@ class Director:
         )
 
     async def _speak(
-        self, line: Line, interrupt: bool = False, source: ProductFacts | None | bool = True
+        self,
+        line: Line,
+        interrupt: bool = False,
+        source: ProductFacts | None | bool = True,
+        again: Callable[[], tuple[Line | None, ProductFacts | None]] | None = None,
+        not_after: float | None = None,
     ) -> None:
         """Synthesise and queue `line`, bound to the facts it was written from (`source`;
         True: the room's current ones, None: it names no changing fact). A line whose facts
-        changed is re-rendered from the new ones before and after synthesis, or dropped."""
+        changed is re-rendered from the new ones before and after synthesis (an answer is
+        answered again: `again`), or dropped."""
         if source is True:
             source = self._products.get(line.product_sku or "")
         refs = refs_for(line, source) if isinstance(source, ProductFacts) else ()
@@ -716,7 +810,7 @@ class Director:
                 if attempt == 3:
                     self.stats.stale_dropped += 1
                     return
-                line, product = self._rebind(line, refs)
+                line, product = again() if again is not None else self._rebind(line, refs)
                 if line is None:
                     self.stats.stale_dropped += 1
                     return
@@ -740,6 +834,7 @@ class Director:
             gestures=plan_gestures(speech.text, speech.duration, card.category if card else None),
             kind=line.kind,
             facts=refs,
+            not_after=not_after,
         )
         self.timeline.enqueue(utt, priority=PRIORITY.get(line.kind, 2), interrupt=interrupt)
         self.stats.lines += 1

@@ -24,7 +24,7 @@ from commerce.api_models import (
     _In,
     facts_json,
 )
-from commerce.errors import CommerceError, InvalidInput
+from commerce.errors import CommerceError, InvalidInput, ProductSoldOut
 from commerce.facts import ProductFacts
 from commerce.money import to_fen
 from commerce.order_state import PUBLIC_TRANSITIONS
@@ -81,6 +81,8 @@ def build_router(store: Store) -> APIRouter:
     async def call(coro):
         try:
             return await coro
+        except ProductSoldOut as e:
+            raise HTTPException(409, e.reason) from None
         except CommerceError as e:
             raise HTTPException(e.status, e.reason) from None
 
