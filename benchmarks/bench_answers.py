@@ -71,7 +71,7 @@ def normalise(text: str) -> str:
         out.append(f"{n.value:f}" + ("元" if "块" in n.text else ""))
         last = n.end
     out.append(text[last:])
-    return "".join(out).replace(" ", "").lower()
+    return "".join(out).replace(" ", "").replace("元元", "元").lower()
 
 
 def grade(answer: str, handed_off: bool, item: dict) -> str:
