@@ -28,15 +28,24 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-HELDOUT = Path(__file__).resolve().parents[1] / "scripts_gen" / "data" / "eval" / "answers_heldout.jsonl"
+HELDOUT = (
+    Path(__file__).resolve().parents[1] / "scripts_gen" / "data" / "eval" / "answers_heldout.jsonl"
+)
 NOW = datetime.now().replace(hour=15, minute=0, second=0, microsecond=0)
 SALE_END = NOW.replace(hour=20, minute=30)
 GRADES = ("right", "incomplete", "wrong", "nonsense", "handoff")
 NOT_SOLD = ("没有卖", "不卖", "暂时没有", "没有这个", "don't sell", "do not sell")
 # seconds per onset scenario; BENCH_ANSWERS_SCALE=0.2 for a quick look
 SCALE = float(os.environ.get("BENCH_ANSWERS_SCALE", "1"))
-TARGETS = {"right_share": 0.90, "wrong": 0, "handoff_share": 0.08, "single_p95_s": 1.0,
-           "single_max_s": 2.0, "back_to_back_p95_s": 3.0, "flood_spoken_max_s": 5.0}
+TARGETS = {
+    "right_share": 0.90,
+    "wrong": 0,
+    "handoff_share": 0.08,
+    "single_p95_s": 1.0,
+    "single_max_s": 2.0,
+    "back_to_back_p95_s": 3.0,
+    "flood_spoken_max_s": 5.0,
+}
 
 
 # --- (a) quality ------------------------------------------------------------------------------
@@ -48,8 +57,13 @@ def scenario_products():
     for p in DEMO_PRODUCTS:
         if p.name == "核桃":
             p = replace(
-                p, price=Decimal("15.5"), list_price=p.price, promo="秒杀价15.5元，限量50份，还剩38份",
-                sale_ends=SALE_END, sale_left=38, sale_cap=50,
+                p,
+                price=Decimal("15.5"),
+                list_price=p.price,
+                promo="秒杀价15.5元，限量50份，还剩38份",
+                sale_ends=SALE_END,
+                sale_left=38,
+                sale_cap=50,
             )
         elif p.name == "香菇":
             p = replace(p, stock=0)
@@ -92,8 +106,11 @@ def grade(answer: str, handed_off: bool, item: dict) -> str:
 
 def _shares(grades: list[str]) -> dict:
     n = max(len(grades), 1)
-    return {"n": len(grades), **{g: round(grades.count(g) / n, 3) for g in GRADES},
-            "wrong_count": grades.count("wrong")}
+    return {
+        "n": len(grades),
+        **{g: round(grades.count(g) / n, 3) for g in GRADES},
+        "wrong_count": grades.count("wrong"),
+    }
 
 
 def quality(path: Path = HELDOUT) -> dict:
@@ -124,7 +141,9 @@ def quality(path: Path = HELDOUT) -> dict:
     return {
         "desk": _shares(ours),
         "retrieval_only_baseline": _shares(base),
-        "right_by_topic": {t: round(g.count("right") / len(g), 3) for t, g in sorted(by_topic.items())},
+        "right_by_topic": {
+            t: round(g.count("right") / len(g), 3) for t, g in sorted(by_topic.items())
+        },
     }
 
 
@@ -137,8 +156,15 @@ def _pct(values: list[float], q: int) -> float | None:
     return round(statistics.quantiles(values, n=100, method="inclusive")[q - 1], 3)
 
 
-async def _onset(srv, room: str, gap: tuple[float, float], seconds: float, after_answer: bool,
-                 seed: int, questions: list[str]) -> dict:
+async def _onset(
+    srv,
+    room: str,
+    gap: tuple[float, float],
+    seconds: float,
+    after_answer: bool,
+    seed: int,
+    questions: list[str],
+) -> dict:
     """Ask for `seconds`: each question `gap` seconds after the previous answer began (or the
     previous question, when not `after_answer`); onset = send -> the asker's answer line."""
     import websockets
@@ -182,8 +208,13 @@ async def _onset(srv, room: str, gap: tuple[float, float], seconds: float, after
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
     values = list(onsets.values())
-    return {"asked": len(sent), "spoken": len(values), "p50_s": _pct(values, 50),
-            "p95_s": _pct(values, 95), "max_s": round(max(values), 3) if values else None}
+    return {
+        "asked": len(sent),
+        "spoken": len(values),
+        "p50_s": _pct(values, 50),
+        "p95_s": _pct(values, 95),
+        "max_s": round(max(values), 3) if values else None,
+    }
 
 
 QUESTIONS = [
@@ -204,10 +235,12 @@ def _letters(n: int) -> str:
 
 def _spoken_stats(srv, room: str) -> dict:
     answers = srv.engine.rooms[room].stats()["answers"]
-    return {"spoken": {**answers["spoken"], "merged": answers["merged"]},
-            "too_late_dropped": answers["spoken_too_late_dropped"],
-            "writer_fallbacks": answers["writer_fallbacks"],
-            "writer_timeouts": answers["writer_timeouts"]}
+    return {
+        "spoken": {**answers["spoken"], "merged": answers["merged"]},
+        "too_late_dropped": answers["spoken_too_late_dropped"],
+        "writer_fallbacks": answers["writer_fallbacks"],
+        "writer_timeouts": answers["writer_timeouts"],
+    }
 
 
 async def _onsets(srv) -> dict:
@@ -225,7 +258,9 @@ async def _onsets(srv) -> dict:
     flood["shares"] = {k: round(v / total, 3) for k, v in counts.items()}
     flood["too_late_dropped"] = after["too_late_dropped"]
     out["one_every_2s"] = flood
-    with LoopbackOpenAI(script=("这个问题问得好，咱们的山货都是阜平老乡自己种的。",), slow_seconds=0.3) as llm:
+    with LoopbackOpenAI(
+        script=("这个问题问得好，咱们的山货都是阜平老乡自己种的。",), slow_seconds=0.3
+    ) as llm:
         writer = {"backend": "openai", "base_url": llm.base_url, "api_key": "x", "model": "slow"}
         await srv.engine.start_room(RoomConfig(room_id="llm", writer=writer))
         try:

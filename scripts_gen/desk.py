@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from commerce.facts import ProductFacts
 from scripts_gen.base import Answer, AnswerContext, Line
 from scripts_gen.dialect import apply_dialect
+from scripts_gen.grammar import grammar
 from scripts_gen.grounding import FactSheet, check_line, number_problems
 from scripts_gen.safety import SafetyTopic, classify, safety_index_for, violations
 from scripts_gen.shop_answers import Composed, compose
@@ -44,6 +45,7 @@ SAFETY_THRESHOLD = 0.1
 SAFETY_HANDOFF = "这个关系到身体健康，我不乱说，已经请人工客服跟进，拿不准的请先问问医生。"
 ENGLISH_HANDOFF = "I've passed your question to our customer service team; they will reply soon."
 INCIDENT_HANDOFF = "要是已经出现不舒服，请马上去医院或者打急救电话，人工客服也马上联系你。"
+
 
 def clean_question(question: str) -> str:
     return re.sub(r"\s+", " ", question or "").strip()[:MAX_QUESTION_CHARS]
@@ -159,7 +161,9 @@ class ServiceDesk:
         lead = rng.choice(_phrases(ctx.persona)["lead"])
         by_sku = {p.sku: p for p in ctx.products}
         hit_product = by_sku.get(hit.entry.sku or "") or product
-        return self._reply(ctx, lead + verdict.text, (hit.entry.id,), hit.confidence, hit_product, "answer")
+        return self._reply(
+            ctx, lead + verdict.text, (hit.entry.id,), hit.confidence, hit_product, "answer"
+        )
 
     def _composed(
         self, composed: Composed, ask: Ask, ctx: AnswerContext, rng: random.Random, question: str
@@ -191,9 +195,10 @@ class ServiceDesk:
         now: datetime,
         say: str,
     ) -> Answer:
-        sku = product.sku if product else None
         self._tickets += 1
-        handoff = self._reply(ctx, say, (), confidence, product, "handoff", english=say == ENGLISH_HANDOFF)
+        handoff = self._reply(
+            ctx, say, (), confidence, product, "handoff", english=say == ENGLISH_HANDOFF
+        )
         return replace(handoff, handed_off=True, ticket_id=f"cs-{self._tickets}")
 
     def _safety_answer(
@@ -251,8 +256,6 @@ class ServiceDesk:
 
 
 def _phrases(persona: str) -> dict[str, list[str]]:
-    from scripts_gen.template import grammar
-
     return grammar()["answer"][style_for(persona).id]
 
 

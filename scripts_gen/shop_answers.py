@@ -30,8 +30,22 @@ SHOP_WIDE = ("ship_time", "delivery_days", "courier", "free_ship", "returns")
 FLASH = ("flash_price", "flash_left", "flash_end")
 MAX_INTENTS = 3
 MAX_PRODUCTS = 3
-_CN_SMALL = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
-_OFF = re.compile(r"(?P<n>\d+|[一二两三四五六七八九十])(?P<unit>斤|盒|瓶|袋|箱|份)立减(?P<off>\d+(?:\.\d+)?)元")
+_CN_SMALL = {
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+}
+_OFF = re.compile(
+    r"(?P<n>\d+|[一二两三四五六七八九十])(?P<unit>斤|盒|瓶|袋|箱|份)立减(?P<off>\d+(?:\.\d+)?)元"
+)
 _GIFT = re.compile(r"买(?P<n>\d+|[一二两三四五六七八九十])送(?P<gift>[^，。；;]+)")
 _EN_UNITS = {"斤": "jin (500 g)", "盒": "box", "瓶": "jar", "袋": "bag", "箱": "case", "份": "pack"}
 MASS_NOUNS = ("蜂蜜", "小米")
@@ -91,10 +105,24 @@ def deal_for(p: ProductFacts, qty: int, now: datetime) -> tuple[Decimal, str]:
 
 
 def end_phrase(ends: datetime, now: datetime) -> str:
-    """"今天20:30结束，也就是晚上八点半": digits for the chat, words as a host says it."""
-    day = "今天" if ends.date() == now.date() else ("明天" if (ends.date() - now.date()).days == 1 else f"{speak_date(ends.date())}")
+    """ "今天20:30结束，也就是晚上八点半": digits for the chat, words as a host says it."""
+    day = (
+        "今天"
+        if ends.date() == now.date()
+        else ("明天" if (ends.date() - now.date()).days == 1 else f"{speak_date(ends.date())}")
+    )
     clock = f"{ends.hour}:{ends.minute:02d}"
-    part = "凌晨" if ends.hour < 6 else "上午" if ends.hour < 12 else "中午" if ends.hour < 13 else "下午" if ends.hour < 18 else "晚上"
+    part = (
+        "凌晨"
+        if ends.hour < 6
+        else "上午"
+        if ends.hour < 12
+        else "中午"
+        if ends.hour < 13
+        else "下午"
+        if ends.hour < 18
+        else "晚上"
+    )
     hour12 = ends.hour - 12 if ends.hour > 12 else ends.hour
     spoken = f"{speak_int(hour12) if hour12 != 2 else '两'}点"
     if ends.minute == 30:
@@ -118,7 +146,10 @@ class Composer:
             shipping = p.shipping if p is not None else ""
             hours = re.search(r"(\d+)小时", shipping)
             hours_said = f"{hours[1] if hours else pol['ship_hours']}小时"
-            courier = next((c for c in ("顺丰", "中通", "圆通", "韵达", "京东", "邮政") if c in shipping), pol["courier"])
+            courier = next(
+                (c for c in ("顺丰", "中通", "圆通", "韵达", "京东", "邮政") if c in shipping),
+                pol["courier"],
+            )
             free = "包邮" in shipping if shipping else pol["free_shipping"]
             if intent == "ship_time":
                 return f"下单后{hours_said}内发货，发{courier}快递"
@@ -127,7 +158,11 @@ class Composer:
             if intent == "courier":
                 return f"发的是{courier}快递" + ("，包邮" if free else "") + f"，{hours_said}内发货"
             if intent == "free_ship":
-                return f"包邮，全国都包邮，发{courier}快递" if free else f"运费按地区算，发{courier}快递"
+                return (
+                    f"包邮，全国都包邮，发{courier}快递"
+                    if free
+                    else f"运费按地区算，发{courier}快递"
+                )
             return pol["returns"]
         if p is None:
             return None
@@ -185,8 +220,14 @@ class Composer:
             adj = next((a for a in "甜香脆糯" if a in ask.text and a in p.taste), None)
             return f"{adj}！{p.title}{p.taste}" if adj else f"{p.title}{p.taste}"
         if intent == "spec":
-            spec = next((f for f in p.features if re.search(r"一(斤|盒|瓶|袋|箱)|斤|克|毫米", f)), None)
-            return f"{p.title}{spec}，{price}一{p.unit}" if spec else f"{p.title}按{p.unit}卖，{price}一{p.unit}"
+            spec = next(
+                (f for f in p.features if re.search(r"一(斤|盒|瓶|袋|箱)|斤|克|毫米", f)), None
+            )
+            return (
+                f"{p.title}{spec}，{price}一{p.unit}"
+                if spec
+                else f"{p.title}按{p.unit}卖，{price}一{p.unit}"
+            )
         if intent == "kind":
             return f"{p.title}，{'，'.join(p.features[:2])}"
         return None
@@ -235,13 +276,19 @@ class Composer:
             return f"{name} are {price} per {unit} in this live room"
         if intent in FLASH:
             if not flash_running(p, self.now):
-                return f"There is no flash sale on {name} right now; the price is {price} per {unit}"
+                return (
+                    f"There is no flash sale on {name} right now; the price is {price} per {unit}"
+                )
             if intent == "flash_left":
                 text = f"{p.sale_left} of the {p.sale_cap} flash-sale units of {name} are left"
                 self.derived.append(text)
                 return text
             if intent == "flash_end":
-                text = f"The flash sale on {name} ends at {p.sale_ends:%H:%M}" + (" today" if p.sale_ends.date() == self.now.date() else f" on {p.sale_ends:%b %d}")
+                text = f"The flash sale on {name} ends at {p.sale_ends:%H:%M}" + (
+                    " today"
+                    if p.sale_ends.date() == self.now.date()
+                    else f" on {p.sale_ends:%b %d}"
+                )
                 self.derived.append(f"{p.sale_ends.hour} {p.sale_ends.minute} {p.sale_ends.day}")
                 return text
             return f"The flash-sale price of {name} is {price} per {unit}"
@@ -297,7 +344,13 @@ def compose(ask: Ask, fallback: ProductFacts | None, products, now: datetime) ->
         for p in chosen:
             name = EN_TITLES.get(p.name, p.title)
             if p.name in MASS_NOUNS:
-                clauses = [c.replace(f"{name} are", f"{name} is").replace(f"{name} were", f"{name} was").replace(f"{name} come", f"{name} comes").replace(f"{name} taste ", f"{name} tastes ") for c in clauses]
+                clauses = [
+                    c.replace(f"{name} are", f"{name} is")
+                    .replace(f"{name} were", f"{name} was")
+                    .replace(f"{name} come", f"{name} comes")
+                    .replace(f"{name} taste ", f"{name} tastes ")
+                    for c in clauses
+                ]
     end = "." if ask.english else "。"
     sep = ". " if ask.english else "；"
     text = sep.join(clauses) + end

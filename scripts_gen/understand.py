@@ -19,28 +19,78 @@ from commerce.facts import ProductFacts
 # typed forms -> plain Mandarin, applied in order (longest and most specific first)
 _REWRITES: tuple[tuple[str, str], ...] = (
     # homophone typos and chat spellings of shop words
-    ("价个", "价格"), ("价隔", "价格"), ("架格", "价格"), ("包油", "包邮"), ("包由", "包邮"),
-    ("快第", "快递"), ("块递", "快递"), ("顺风快递", "顺丰快递"), ("顺风", "顺丰"),
-    ("核挑", "核桃"), ("合桃", "核桃"), ("和桃", "核桃"), ("大早", "大枣"), ("红早", "红枣"),
-    ("蜂米", "蜂蜜"), ("峰蜜", "蜂蜜"), ("板粟", "板栗"), ("板立", "板栗"), ("香姑", "香菇"),
-    ("平果", "苹果"), ("小咪", "小米"), ("多少前", "多少钱"), ("多钱", "多少钱"), ("几毛", "多少钱"),
-    ("神马", "什么"), ("肿么", "怎么"), ("木有", "没有"), ("米有", "没有"), ("冇", "没有"),
-    ("退欵", "退款"), ("退宽", "退款"), ("发获", "发货"), ("法货", "发货"),
+    ("价个", "价格"),
+    ("价隔", "价格"),
+    ("架格", "价格"),
+    ("包油", "包邮"),
+    ("包由", "包邮"),
+    ("快第", "快递"),
+    ("块递", "快递"),
+    ("顺风快递", "顺丰快递"),
+    ("顺风", "顺丰"),
+    ("核挑", "核桃"),
+    ("合桃", "核桃"),
+    ("和桃", "核桃"),
+    ("大早", "大枣"),
+    ("红早", "红枣"),
+    ("蜂米", "蜂蜜"),
+    ("峰蜜", "蜂蜜"),
+    ("板粟", "板栗"),
+    ("板立", "板栗"),
+    ("香姑", "香菇"),
+    ("平果", "苹果"),
+    ("小咪", "小米"),
+    ("多少前", "多少钱"),
+    ("多钱", "多少钱"),
+    ("几毛", "多少钱"),
+    ("神马", "什么"),
+    ("肿么", "怎么"),
+    ("木有", "没有"),
+    ("米有", "没有"),
+    ("冇", "没有"),
+    ("退欵", "退款"),
+    ("退宽", "退款"),
+    ("发获", "发货"),
+    ("法货", "发货"),
     # dialect: 嘛 = 什么 before a word (a final 嘛 is a particle), 介 = 这, 恁 = 这么, 忒 = 太
-    ("干嘛", "干什么"), ("倍儿", "很"), ("忒", "太"), ("咋", "怎么"), ("啥", "什么"),
+    ("干嘛", "干什么"),
+    ("倍儿", "很"),
+    ("忒", "太"),
+    ("咋", "怎么"),
+    ("啥", "什么"),
     ("恁", "这么"),
 )
 _MA_WORD = re.compile(r"嘛(?=[\u4e00-\u9fff])")
 _JIE = re.compile(r"介(?!绍|意|入|于)")
 _INITIALS = {
-    "jg": "价格", "jq": "价钱", "kd": "快递", "sf": "顺丰", "tk": "退款", "th": "退货",
-    "by": "包邮", "yf": "运费", "xh": "现货", "fh": "发货", "kc": "库存", "ms": "秒杀",
-    "dsq": "多少钱", "dsj": "多少钱",
+    "jg": "价格",
+    "jq": "价钱",
+    "kd": "快递",
+    "sf": "顺丰",
+    "tk": "退款",
+    "th": "退货",
+    "by": "包邮",
+    "yf": "运费",
+    "xh": "现货",
+    "fh": "发货",
+    "kc": "库存",
+    "ms": "秒杀",
+    "dsq": "多少钱",
+    "dsj": "多少钱",
 }
-_INITIALS_RE = re.compile(r"(?<![a-z])(" + "|".join(sorted(_INITIALS, key=len, reverse=True)) + r")(?![a-z])")
+_INITIALS_RE = re.compile(
+    r"(?<![a-z])(" + "|".join(sorted(_INITIALS, key=len, reverse=True)) + r")(?![a-z])"
+)
 _EMOJI = {
-    "🍯": "蜂蜜", "🐝": "蜂蜜", "🌰": "板栗", "🍎": "苹果", "🍏": "苹果", "🍄": "香菇",
-    "🥜": "核桃", "🌾": "小米", "🫘": "大枣",
+    "🍯": "蜂蜜",
+    "🐝": "蜂蜜",
+    "🌰": "板栗",
+    "🍎": "苹果",
+    "🍏": "苹果",
+    "🍄": "香菇",
+    "🥜": "核桃",
+    "🌾": "小米",
+    "🫘": "大枣",
 }
 # A-not-A: 甜不甜 -> 甜吗, 包不包邮 -> 包邮吗, 有没有货 -> 有货吗, 新不新鲜 -> 新鲜吗
 _A_NOT_A = re.compile(r"([\u4e00-\u9fff])[不没]\1")
@@ -66,30 +116,98 @@ def normalise(text: str) -> str:
 
 # intent -> pattern over the normalised text; order matters only for the answer's order
 _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("flash_left", re.compile(r"秒杀.{0,6}(剩|还有|多少份|几份|多少个|名额|抢完)|剩(多少|几)份|还有(多少|几)份")),
-    ("flash_end", re.compile(r"秒杀.{0,8}(结束|截止|到几点|到什么时候|多久|多长时间|几点)|(什么时候|几点|啥时)(结束|截止)|还有多久结束")),
+    (
+        "flash_left",
+        re.compile(
+            r"秒杀.{0,6}(剩|还有|多少份|几份|多少个|名额|抢完)|剩(多少|几)份|还有(多少|几)份"
+        ),
+    ),
+    (
+        "flash_end",
+        re.compile(
+            r"秒杀.{0,8}(结束|截止|到几点|到什么时候|多久|多长时间|几点)|(什么时候|几点|啥时)(结束|截止)|还有多久结束"
+        ),
+    ),
     ("flash_price", re.compile(r"秒杀(价|多少钱|什么价|怎么卖)|秒杀.{0,4}(多少钱|价格|几块)")),
     ("list_price", re.compile(r"原价|划线价|平时(卖|多少|什么价)|以前(卖|多少)|原来(卖|多少)")),
-    ("spec", re.compile(r"几斤|多重|多少克|规格|多大|一(箱|袋|瓶|盒)(有|是|装)?(多少|几)|装多少|几个一")),
+    (
+        "spec",
+        re.compile(r"几斤|多重|多少克|规格|多大|一(箱|袋|瓶|盒)(有|是|装)?(多少|几)|装多少|几个一"),
+    ),
     ("kind", re.compile(r"什么(蜜|品种|米|枣|核桃|栗子|蘑菇|苹果)|哪种蜜|什么花的|是什么做的")),
-    ("price", re.compile(r"这么贵|太贵|贵了|多少钱|价格|价钱|几块|几元|怎么卖|什么价|卖多少|贵吗|贵不|咋卖|多少一(斤|盒|瓶|袋|箱)|一(斤|盒|瓶|袋|箱)多少|报价|价位")),
-    ("promo", re.compile(r"优惠|活动|打折|满减|立减|赠品|送什么|买.送|便宜(点|些|一点)|能便宜|有券|优惠券|折扣|划算吗|福利")),
-    ("stock", re.compile(r"有货|现货|库存|还有吗|卖完|断货|没货|还剩|还能买|能买到|有的卖|还有没有|补货|还卖吗|售罄|抢光")),
-    ("ship_time", re.compile(r"(什么时候|几天|多久|多快|何时|今天|明天|当天|几号|啥时)(能)?(发货|发)|发货(快|时间|要多久|吗|几天)|多久(能)?发|48小时|发货$")),
+    (
+        "price",
+        re.compile(
+            r"这么贵|太贵|贵了|多少钱|价格|价钱|几块|几元|怎么卖|什么价|卖多少|贵吗|贵不|咋卖|多少一(斤|盒|瓶|袋|箱)|一(斤|盒|瓶|袋|箱)多少|报价|价位"
+        ),
+    ),
+    (
+        "promo",
+        re.compile(
+            r"优惠|活动|打折|满减|立减|赠品|送什么|买.送|便宜(点|些|一点)|能便宜|有券|优惠券|折扣|划算吗|福利"
+        ),
+    ),
+    (
+        "stock",
+        re.compile(
+            r"有货|现货|库存|还有吗|卖完|断货|没货|还剩|还能买|能买到|有的卖|还有没有|补货|还卖吗|售罄|抢光"
+        ),
+    ),
+    (
+        "ship_time",
+        re.compile(
+            r"(什么时候|几天|多久|多快|何时|今天|明天|当天|几号|啥时)(能)?(发货|发)|发货(快|时间|要多久|吗|几天)|多久(能)?发|48小时|发货$"
+        ),
+    ),
     ("delivery_days", re.compile(r"几天(能)?(到|收到)|多久(能)?(到|收到)|多少天(能)?到|到货")),
-    ("courier", re.compile(r"什么快递|哪家快递|哪个快递|快递是|用的快递|发的快递|发什么|顺丰|中通|圆通|韵达|申通|邮政|京东|快递公司|什么物流")),
+    (
+        "courier",
+        re.compile(
+            r"什么快递|哪家快递|哪个快递|快递是|用的快递|发的快递|发什么|顺丰|中通|圆通|韵达|申通|邮政|京东|快递公司|什么物流"
+        ),
+    ),
     ("free_ship", re.compile(r"包邮|运费|邮费|免邮|包不包|要邮费")),
-    ("returns", re.compile(r"退货|退款|退换|无理由|售后|换货|能退|可以退|坏了怎么|坏果|破了怎么|赔")),
-    ("origin", re.compile(r"哪里产|哪儿产|哪产|产地|哪里的|哪儿的|产自|哪里来|哪来的|什么地方|从哪(里|儿)?发|哪里发货|发货地|是阜平的|本地的吗|原产")),
-    ("harvest", re.compile(r"什么时候(采|摘|收|产|打)|采收|新货|今年的|陈货|去年的|生产日期|哪天(采|摘)|几月(采|摘|收)|新鲜吗|新的吗|现摘|新鲜")),
-    ("storage", re.compile(r"怎么(保存|存|放|储存)|保存|保质期|放多久|能放|冷藏|储存|存放|冰箱|放几天|坏得快")),
+    (
+        "returns",
+        re.compile(r"退货|退款|退换|无理由|售后|换货|能退|可以退|坏了怎么|坏果|破了怎么|赔"),
+    ),
+    (
+        "origin",
+        re.compile(
+            r"哪里产|哪儿产|哪产|产地|哪里的|哪儿的|产自|哪里来|哪来的|什么地方|从哪(里|儿)?发|哪里发货|发货地|是阜平的|本地的吗|原产"
+        ),
+    ),
+    (
+        "harvest",
+        re.compile(
+            r"什么时候(采|摘|收|产|打)|采收|新货|今年的|陈货|去年的|生产日期|哪天(采|摘)|几月(采|摘|收)|新鲜吗|新的吗|现摘|新鲜"
+        ),
+    ),
+    (
+        "storage",
+        re.compile(
+            r"怎么(保存|存|放|储存)|保存|保质期|放多久|能放|冷藏|储存|存放|冰箱|放几天|坏得快"
+        ),
+    ),
     ("taste", re.compile(r"甜|好吃|味道|口感|香吗|香不|脆|糯|酸|涩|苦|什么味|面吗|口味")),
 )
 _FOLLOW_UP = re.compile(r"^(那|还有|那么|那个)?.{0,8}(呢|咧|嘞)[?？。!！~～]*$")
 _QUANTITY = re.compile(
     r"(?:买|拍|来|要)?(?P<n>\d+|[一二两三四五六七八九十]+)\s*(?P<unit>斤|盒|瓶|袋|箱|份|包|罐)"
 )
-_CN_SMALL = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+_CN_SMALL = {
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+}
 _QUESTION_CUE = re.compile(
     r"吗|么[?？]?$|呢|[?？]|多少|几|什么|怎么|哪|谁|是不是|会不会|能不能|有没有|可以.{0,6}吗|"
     r"[\u4e00-\u9fff]([不没])[\u4e00-\u9fff]"
@@ -98,16 +216,36 @@ _QUESTION_CUE = re.compile(
 # English: words -> intents and product names
 _EN_INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("flash_left", re.compile(r"\b(left|remaining|how many (units|pieces)?.*(flash|sale|deal))\b")),
-    ("flash_end", re.compile(r"\b(end|ends|ending|until|last|over)\b.*\b(flash|sale|deal)\b|\b(flash|sale|deal)\b.*\b(end|ends|until|last)\b")),
+    (
+        "flash_end",
+        re.compile(
+            r"\b(end|ends|ending|until|last|over)\b.*\b(flash|sale|deal)\b|\b(flash|sale|deal)\b.*\b(end|ends|until|last)\b"
+        ),
+    ),
     ("flash_price", re.compile(r"\bflash[- ]?sale price\b|\bdeal price\b")),
     ("list_price", re.compile(r"\b(original|regular|usual|list) price\b")),
     ("price", re.compile(r"\bhow much\b|\bprice\b|\bcost\b|\bexpensive\b|\bcheap\b|\byuan\b")),
     ("promo", re.compile(r"\b(discount|promotion|promo|coupon|offer|deal)s?\b")),
     ("stock", re.compile(r"\bin stock\b|\bavailable\b|\bsold out\b|\bany left\b|\bstill have\b")),
-    ("ship_time", re.compile(r"\b(when|how soon|how fast).*\b(ship|shipped|dispatch|send)\b|\bship(ping)? time\b")),
+    (
+        "ship_time",
+        re.compile(
+            r"\b(when|how soon|how fast).*\b(ship|shipped|dispatch|send)\b|\bship(ping)? time\b"
+        ),
+    ),
     ("delivery_days", re.compile(r"\bhow (long|many days)\b.*\b(deliver|arrive|delivery)\b")),
-    ("courier", re.compile(r"\b(courier|carrier|express|sf|which delivery|delivery company|shipping company)\b")),
-    ("free_ship", re.compile(r"\bshipping\b.*\bfree\b|\bfree (shipping|delivery)\b|\bshipping (fee|cost)\b|\bpostage\b|\bdelivery fee\b")),
+    (
+        "courier",
+        re.compile(
+            r"\b(courier|carrier|express|sf|which delivery|delivery company|shipping company)\b"
+        ),
+    ),
+    (
+        "free_ship",
+        re.compile(
+            r"\bshipping\b.*\bfree\b|\bfree (shipping|delivery)\b|\bshipping (fee|cost)\b|\bpostage\b|\bdelivery fee\b"
+        ),
+    ),
     ("returns", re.compile(r"\b(return|returns|refund|exchange)\b")),
     ("origin", re.compile(r"\bwhere\b.*\b(from|grown|produced|made)\b|\borigin\b")),
     ("harvest", re.compile(r"\b(harvest|harvested|picked|fresh|new crop)\b")),
@@ -124,12 +262,26 @@ EN_PRODUCTS = {
     "苹果": ("apple", "apples"),
 }
 _EN_WORDS = {w: name for name, words in EN_PRODUCTS.items() for w in words}
-_EN_PRODUCT_RE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _EN_WORDS), key=len, reverse=True)) + r")\b")
+_EN_PRODUCT_RE = re.compile(
+    r"\b(" + "|".join(sorted(map(re.escape, _EN_WORDS), key=len, reverse=True)) + r")\b"
+)
 # Words several products share: a "what is it / is it X" question about the product itself
 _ALIASES = {
-    "红枣": "大枣", "枣子": "大枣", "枣": "大枣", "胡桃": "核桃", "桃仁": "核桃", "栗子": "板栗",
-    "毛栗子": "板栗", "黄小米": "小米", "蘑菇": "香菇", "冬菇": "香菇", "花菇": "香菇",
-    "荆条蜜": "蜂蜜", "土蜂蜜": "蜂蜜", "红富士": "苹果", "富士": "苹果",
+    "红枣": "大枣",
+    "枣子": "大枣",
+    "枣": "大枣",
+    "胡桃": "核桃",
+    "桃仁": "核桃",
+    "栗子": "板栗",
+    "毛栗子": "板栗",
+    "黄小米": "小米",
+    "蘑菇": "香菇",
+    "冬菇": "香菇",
+    "花菇": "香菇",
+    "荆条蜜": "蜂蜜",
+    "土蜂蜜": "蜂蜜",
+    "红富士": "苹果",
+    "富士": "苹果",
 }
 
 
@@ -156,7 +308,9 @@ def looks_like_question(text: str) -> bool:
     by its content: the desk's intents. Used where a sentiment model reads 甜不甜 as praise."""
     if is_english(text):
         low = text.lower()
-        return "?" in low or bool(re.match(r"\s*(how|what|when|where|which|is|are|do|does|can|will)\b", low))
+        return "?" in low or bool(
+            re.match(r"\s*(how|what|when|where|which|is|are|do|does|can|will)\b", low)
+        )
     plain = normalise(text)
     if _QUESTION_CUE.search(text or "") or _QUESTION_CUE.search(plain):
         return bool(_intents(plain)) or bool(re.search(r"[?？吗呢]|多少|什么|怎么|谁|哪", plain))
@@ -183,7 +337,9 @@ def _intents(plain: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def products_named(plain: str, products: Sequence[ProductFacts], kb=None) -> tuple[ProductFacts, ...]:
+def products_named(
+    plain: str, products: Sequence[ProductFacts], kb=None
+) -> tuple[ProductFacts, ...]:
     """The products a normalised text names, in the order it names them."""
     found: list[tuple[int, ProductFacts]] = []
     for p in products:
@@ -224,7 +380,9 @@ def understand(question: str, products: Sequence[ProductFacts], kb=None) -> Ask:
             intents = tuple(i for i in intents if i not in ("price", "promo", "stock"))
         named = {_EN_WORDS[m] for m in _EN_PRODUCT_RE.findall(low)}
         found = tuple(p for p in products if p.name in named)
-        qty = re.search(r"\b(\d+|two|three|four|five)\s+(jin|jars?|bottles?|boxes|box|bags?|cases?)\b", low)
+        qty = re.search(
+            r"\b(\d+|two|three|four|five)\s+(jin|jars?|bottles?|boxes|box|bags?|cases?)\b", low
+        )
         words = {"two": 2, "three": 3, "four": 4, "five": 5}
         n = (int(qty[1]) if qty[1].isdigit() else words[qty[1]]) if qty else None
         return Ask(low, intents, found, n if n and n > 1 else None, True, False)

@@ -72,7 +72,9 @@ class TicketRequest:
     kind: str  # "complaint" | "question"
     text: str
     product_sku: str | None
-    reason: str  # "quality", "shipping", "service"; questions: "safety", "incident", "low_confidence"
+    reason: (
+        str  # "quality", "shipping", "service"; questions: "safety", "incident", "low_confidence"
+    )
 
 
 @dataclass

@@ -219,7 +219,9 @@ class Listener:
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=timeout)
             for t in pending:
-                log.error("room %s: source pump %r did not end within %.0f s", self.room_id, t, timeout)
+                log.error(
+                    "room %s: source pump %r did not end within %.0f s", self.room_id, t, timeout
+                )
 
     def info(self) -> dict:
         s = self.stats

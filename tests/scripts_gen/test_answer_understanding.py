@@ -46,7 +46,11 @@ def desk():
 
 def ask(desk, question, viewer="v1", products=None, now=NOW, current=None):
     ctx = AnswerContext(
-        viewer_id=viewer, products=products or shop(), now=now, current_sku=current, persona="xiaoli"
+        viewer_id=viewer,
+        products=products or shop(),
+        now=now,
+        current_sku=current,
+        persona="xiaoli",
     )
     return desk.answer(question, ctx)
 
@@ -157,7 +161,9 @@ def test_a_follow_up_takes_its_intent_from_the_asker_s_previous_question(desk):
 
 def test_english_questions_get_english_answers(desk):
     a = ask(desk, "How much is the honey?")
-    assert "48" in a.text and "yuan" in a.text and not any("\u4e00" <= c <= "\u9fff" for c in a.text)
+    assert (
+        "48" in a.text and "yuan" in a.text and not any("\u4e00" <= c <= "\u9fff" for c in a.text)
+    )
     ship = ask(desk, "Is shipping free?", viewer="v2")
     assert "free" in ship.text.lower() and not ship.handed_off
     unknown = ask(desk, "Do you have a discount for teachers on Mondays?", viewer="v3")

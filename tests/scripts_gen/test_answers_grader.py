@@ -41,7 +41,10 @@ def test_the_quality_run_grades_desk_and_baseline_on_the_same_items():
     result = quality(FIXTURE)
     assert result["desk"]["n"] == result["retrieval_only_baseline"]["n"] == 5
     shares = result["desk"]
-    assert abs(sum(shares[g] for g in ("right", "incomplete", "wrong", "nonsense", "handoff")) - 1) < 1e-6
+    assert (
+        abs(sum(shares[g] for g in ("right", "incomplete", "wrong", "nonsense", "handoff")) - 1)
+        < 1e-6
+    )
     assert shares["right"] >= 0.8 and shares["wrong_count"] == 0
     assert result["retrieval_only_baseline"]["right"] < shares["right"]
 

@@ -124,7 +124,9 @@ async def shop(tmp_path):
 
 async def sell_out(store, sku: str) -> None:
     left = await store.available(sku)
-    req = OrderRequest("", "王小明", "13900000009", "河北省保定市阜平县1号", (LineRequest(sku, left),))
+    req = OrderRequest(
+        "", "王小明", "13900000009", "河北省保定市阜平县1号", (LineRequest(sku, left),)
+    )
     await store.orders.create(req, f"all-{sku}")
     assert await store.available(sku) == 0
 
@@ -301,8 +303,9 @@ def test_a_cut_never_splits_a_price():
 
 
 def test_a_sold_out_card_says_so_and_shows_no_price():
-    from commerce.demo import DEMO_PRODUCTS
     from dataclasses import replace
+
+    from commerce.demo import DEMO_PRODUCTS
 
     card = product_card(replace(DEMO_PRODUCTS[4], stock=0))
     assert card.badge == "已售罄" and card.price == "已售罄"
@@ -332,4 +335,3 @@ async def test_a_price_change_event_carries_the_new_price(shop):
 )
 def test_questions_by_form_are_questions_and_plain_english_is_not_spam(text, analysis, intent):
     assert asked(text, analysis).intent == intent
-
