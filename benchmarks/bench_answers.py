@@ -236,7 +236,7 @@ def _letters(n: int) -> str:
 def _spoken_stats(srv, room: str) -> dict:
     answers = srv.engine.rooms[room].stats()["answers"]
     return {
-        "spoken": {**answers["spoken"], "merged": answers["merged"]},
+        "spoken": {**answers["spoken"], "same_question_merged": answers["merged"]},
         "too_late_dropped": answers["spoken_too_late_dropped"],
         "writer_fallbacks": answers["writer_fallbacks"],
         "writer_timeouts": answers["writer_timeouts"],

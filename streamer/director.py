@@ -43,7 +43,9 @@ LOOKAHEAD_SECONDS = 3.0
 WRITER_DEADLINE = 2.5  # seconds a writer may take for one line before a filler is spoken
 ANSWER_DEADLINE = 1.5  # seconds a model backend may take to answer before the desk does
 SPOKEN_LATE = 5.0  # an answer is never spoken more than this many seconds after the question
-FOLLOW_WAIT = 2.5  # waiting longer than this behind other answers: say only the first sentence
+FOLLOW_WAIT = 1.5  # waiting longer than this behind other answers: say only the first sentence
+SPOKEN_MAX_CHARS = 40  # a longer spoken answer says its first sentence (the text has it all)
+MERGE_MAX = 3  # questions said together in one 「好几位问…」 line
 FACTS_SETTLE = 1.0  # seconds an answer waits for a fact read already under way
 MAX_TICKET_TASKS = 50
 CLOSE_GRACE = 5.0  # seconds the director's background work gets to end when the room stops
@@ -99,7 +101,7 @@ class DirectorStats:
     answer_fallbacks: int = 0
     # spoken answers: said whole, cut to the first sentence, or left as the text reply
     spoken: dict[str, int] = field(
-        default_factory=lambda: {"full": 0, "shortened": 0, "text_only": 0}
+        default_factory=lambda: {"full": 0, "shortened": 0, "merged": 0, "text_only": 0}
     )
     last_line: str = ""
     by_kind: dict[str, int] = field(default_factory=dict)
@@ -114,12 +116,17 @@ class DirectorStats:
         return self.facts.refreshes if self.facts is not None else 0
 
 
-def first_sentence(text: str) -> str:
-    """The text up to its first full stop (or 。-like mark); whole numbers stay whole."""
+def first_sentence(text: str, limit: int | None = None) -> str:
+    """The text up to its first full stop (or 。-like mark); past `limit` characters, up to
+    the last clause break before it. Cuts fall only between clauses: numbers stay whole."""
     for i, ch in enumerate(text):
         if ch in "。！？!?；" and i + 1 < len(text) and i >= 6:
-            return text[: i + 1]
-    return text
+            text = text[: i + 1]
+            break
+    if limit is None or len(text) <= limit:
+        return text
+    cut = max(text.rfind(mark, 0, limit) for mark in "，,；;")
+    return text[:cut] + "。" if cut >= 8 else text
 
 
 def thanks_line(buyer: str, p: ProductFacts) -> Line:
@@ -383,9 +390,11 @@ class Director:
             self.stats.tickets_dropped += 1
             log.exception("room %s: ticket not stored", self.room_id)
 
-    async def _answer(self, q: Question) -> None:
+    async def _answer(self, q: Question, speak: bool = True) -> tuple[Line, tuple] | None:
+        """Answer `q` in text to its askers at once, then aloud. With `speak` False the
+        spoken line and the facts it names are returned instead (to be merged)."""
         if self.desk is None:
-            return
+            return None
         first = q.askers[0]
         await self._settle_facts()  # a price change or a sale's end being read: wait for it
         products = list(self.room_facts.products.values()) or await self.catalog(self.room_id)
@@ -426,6 +435,8 @@ class Director:
                     reason if answer.safety else "low_confidence",
                 )
             )
+        if answer.line is not None and not speak:
+            return answer.line, refs
         if answer.line is not None:
             names = [a.nickname for a in q.askers]
 
@@ -442,7 +453,7 @@ class Director:
 
             line = self._fit_to_wait(spoken(answer.line), q.received)
             if line is None:
-                return  # the text reply stands alone: said now it would come too late
+                return None  # the text reply stands alone: said now it would come too late
             await self.speaker.speak(
                 line,
                 interrupt=self.interrupt_answers,
@@ -450,17 +461,54 @@ class Director:
                 again=again,
                 not_after=q.received + SPOKEN_LATE,
             )
+        return None
 
-    def _fit_to_wait(self, line: Line, received: float) -> Line | None:
+    async def _answer_crowd(self, first: Question) -> None:
+        """Questions come faster than they can be said: each asker gets the text reply at
+        once, and one line says the short answers together (「好几位问…」)."""
+        batch = [first]
+        while len(batch) < MERGE_MAX and (q := self.questions.take()) is not None:
+            batch.append(q)
+        said = [r for r in [await self._answer(q, speak=False) for q in batch] if r]
+        if not said:
+            return
+        if len(said) == 1:
+            line, refs = said[0]
+            text = reactions.answer_to(
+                self.persona.id, [a.nickname for a in first.askers], line.text
+            )
+            line = replace(line, text=text)
+        else:
+            parts = [first_sentence(line.text).rstrip("。！？!?；") for line, _ in said]
+            line = replace(said[0][0], text="好几位问，" + "；".join(parts) + "。")
+            refs = tuple(r for _, rs in said for r in rs)
+        oldest = min(q.received for q in batch)
+        fitted = self._fit_to_wait(line, oldest, merged=len(said) if len(said) > 1 else 0)
+        if fitted is None:
+            return
+        await self.speaker.speak(
+            fitted,
+            interrupt=self.interrupt_answers,
+            source=None,
+            again=lambda: (None, None),  # facts changed: the text replies stand alone
+            not_after=oldest + SPOKEN_LATE,
+            refs=refs,
+        )
+
+    def _fit_to_wait(self, line: Line, received: float, merged: int = 0) -> Line | None:
         """An answer that would start late is shortened to its first sentence; one that
-        would start more than SPOKEN_LATE seconds after it was asked is left as text."""
+        would start more than SPOKEN_LATE seconds after it was asked is left as text. A long
+        answer is always cut to its first sentence: the next asker's wait stays short."""
         wait = self.timeline.seconds_before(PRIORITY["answer"])
         late = time.monotonic() - received + wait
         if late > SPOKEN_LATE - 0.5:
-            self.stats.spoken["text_only"] += 1
+            self.stats.spoken["text_only"] += max(merged, 1)
             return None
-        if wait > FOLLOW_WAIT:
-            short = first_sentence(line.text)
+        if merged:
+            self.stats.spoken["merged"] += merged
+            return line
+        if wait > FOLLOW_WAIT or len(line.text) > SPOKEN_MAX_CHARS:
+            short = first_sentence(line.text, SPOKEN_MAX_CHARS)
             if short != line.text:
                 self.stats.spoken["shortened"] += 1
                 return replace(line, text=short)
@@ -578,7 +626,11 @@ class Director:
         q = self.questions.take()
         if q is None:
             return False
-        await self._answer(q)
+        crowded = len(self.questions) > 0
+        if crowded and self.timeline.seconds_before(PRIORITY["answer"]) > FOLLOW_WAIT:
+            await self._answer_crowd(q)
+        else:
+            await self._answer(q)
         return True
 
     async def _next_script_line(self) -> Line | None:

@@ -56,15 +56,17 @@ class Speaker:
         again: Rebind | None = None,
         not_after: float | None = None,
         fallback: ProductFacts | None = None,
+        refs: tuple | None = None,
     ) -> None:
         """Synthesise and queue `line`, bound to the facts it was written from (`source`;
         True: the room's current ones, None: it names no changing fact). A line whose facts
         changed is re-rendered from the new ones before and after synthesis (an answer is
         answered again: `again`), or dropped. `fallback` is the product whose card shows
-        when the line names none."""
+        when the line names none; `refs` overrides the facts the line is bound to."""
         if source is True:
             source = self.facts.products.get(line.product_sku or "")
-        refs = refs_for(line, source) if isinstance(source, ProductFacts) else ()
+        if refs is None:  # given: a merged answer names the facts of several products
+            refs = refs_for(line, source) if isinstance(source, ProductFacts) else ()
         for attempt in range(4):  # facts or the room's mood may change during synthesis
             if not self.facts.holds(refs):
                 if attempt == 3:

@@ -6,6 +6,7 @@ loopback OpenAI-compatible server answering live within a deadline."""
 from __future__ import annotations
 
 import asyncio
+import time
 from decimal import Decimal
 
 import numpy as np
@@ -42,6 +43,7 @@ class Room:
         self.store, self.events, self.tickets = store, [], []
         self.timeline = SpeechTimeline()
         self.spoken: list = []
+        self.starts: list = []  # (monotonic time, utterance) as each starts playing
 
         async def ticket(request) -> None:
             self.tickets.append(request)
@@ -71,7 +73,9 @@ class Room:
     async def _media(self) -> None:
         """The media thread's part, in real time: 40 ms of speech a frame."""
         while True:
-            self.timeline.read(SAMPLE_RATE // 25)
+            _, playing = self.timeline.read(SAMPLE_RATE // 25)
+            if playing.started:
+                self.starts.append((time.monotonic(), playing.utterance))
             await asyncio.sleep(0.04)
 
     async def __aenter__(self) -> Room:
@@ -87,10 +91,10 @@ class Room:
         await asyncio.gather(self.task, self.media, return_exceptions=True)
         await self.director.aclose()
 
-    def ask(self, text: str, user: str | None = None) -> str:
+    def ask(self, text: str, user: str | None = None, nickname: str = "老张") -> str:
         self.n += 1
         qid = f"q{self.n}"
-        comment = Comment("room-a", user or f"u{self.n}", "老张", dedup_id=qid, text=text)
+        comment = Comment("room-a", user or f"u{self.n}", nickname, dedup_id=qid, text=text)
         self.director.hear(comment, QUESTION)
         return qid
 
@@ -335,3 +339,50 @@ async def test_a_price_change_event_carries_the_new_price(shop):
 )
 def test_questions_by_form_are_questions_and_plain_english_is_not_spam(text, analysis, intent):
     assert asked(text, analysis).intent == intent
+
+
+async def test_questions_faster_than_speech_are_merged_shortened_or_left_as_text_never_late(shop):
+    store, clock = shop
+    questions = [
+        "大枣多少钱",
+        "核桃咋卖",
+        "板栗甜不甜",
+        "小米哪里产的",
+        "蜂蜜怎么保存",
+        "苹果有没有货",
+        "发什么快递",
+        "嘛时候发货",
+        "包不包邮",
+        "大枣两斤多少钱",
+    ]
+    async with Room(store, clock) as room:
+        asked: dict[str, float] = {}  # nickname -> when asked
+        for i, text in enumerate(questions):  # one every 0.4 s: faster than answers are said
+            name = "观众" + "abcdefghij"[i]
+            asked[name] = time.monotonic()
+            room.ask(text, user=name, nickname=name)
+            await asyncio.sleep(0.4)
+        replies = [await room.reply(f"q{i + 1}") for i in range(len(questions))]
+        assert all(r.text and not r.handed_off for r in replies)  # every asker got the text
+        await asyncio.sleep(7.0)
+        spoken = room.director.stats.spoken
+        assert sum(spoken.values()) == len(questions), spoken
+        assert spoken["merged"] + spoken["text_only"] + spoken["shortened"] > 0, spoken
+        first_asked = min(asked.values())
+        for at, utt in room.starts:
+            if utt.kind != "answer":
+                continue
+            if utt.speech.text.startswith("好几位问"):
+                assert at - first_asked < 5.0 + len(questions) * 0.4
+                continue
+            name = utt.speech.text.split("，")[0]
+            assert at - asked[name] <= 5.0 + 0.1, (utt.speech.text, at - asked[name])
+
+
+def test_an_answer_past_its_moment_is_never_started():
+    timeline = SpeechTimeline()
+    late = Utterance(speech=_speech_with_breaks("老张，大枣二十九块九。"), kind="answer")
+    timeline.enqueue(late.__class__(**{**late.__dict__, "not_after": time.monotonic() - 0.1}), 0)
+    timeline.enqueue(Utterance(speech=_speech_with_breaks("下一句。"), kind="script"), 2)
+    _, playing = timeline.read(SAMPLE_RATE // 25)
+    assert playing.utterance.kind == "script" and timeline.late_dropped == 1
