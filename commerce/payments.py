@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from commerce import inventory, order_state
 from commerce.crypto import mask_name
 from commerce.errors import BadSignature, CommerceError, InvalidInput, NotFound
-from commerce.events import ShopEvent
+from commerce.events import OrderPaid, ShopEvent
 from commerce.models import Order, OrderLine, Payment, Sku, WebhookEvent
 from commerce.money import yuan_str
 from commerce.orders import apply, lock_order
@@ -229,9 +229,7 @@ class PaymentService:
         # Every viewer of the room receives this: a masked surname and the quantity only,
         # never the order id (a key to the order) or contact details.
         return [
-            ShopEvent(
-                "order_paid", order.room_id, code, {"buyer": name, "quantity": qty, "unit": unit}
-            )
+            OrderPaid(order.room_id, code, name, qty, unit)
             for qty, code, unit in rows
         ]
 

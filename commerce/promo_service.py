@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from commerce import catalog, promotions
 from commerce.errors import InvalidInput, ProductSoldOut, PromotionError
-from commerce.events import ShopEvent
+from commerce.events import shop_event
 from commerce.models import Coupon, FlashSale, Sku
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ class PromotionService:
                 else {}
             )
             events = [
-                ShopEvent(
+                shop_event(
                     kind,
                     fs.room_id,
                     codes[fs.sku_id],
@@ -187,5 +187,5 @@ class PromotionService:
             s.add(c)
             await s.flush()
             out = promotions.coupon_json(c, sku)
-        self.store.emit([ShopEvent("coupon_issued", room_id, sku, out)])
+        self.store.emit([shop_event("coupon_issued", room_id, sku, out)])
         return out

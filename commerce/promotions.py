@@ -16,7 +16,7 @@ from commerce.errors import (
     PromotionError,
     PurchaseLimitExceeded,
 )
-from commerce.events import ShopEvent
+from commerce.events import ProductPinned, ShopEvent
 from commerce.models import Coupon, CouponRedemption, FlashSale, Order, OrderLine, RoomPin, Sku
 from commerce.money import short_yuan
 
@@ -263,9 +263,7 @@ async def pin(session: AsyncSession, room_id: str, sku: Sku, now: datetime) -> S
         session.add(RoomPin(room_id=room_id, sku_id=sku.id, pinned_at=now))
     else:
         row.sku_id, row.pinned_at = sku.id, now
-    return ShopEvent(
-        "product_pinned", room_id, sku.code, {"label": "讲解中", "pinned_at": now.isoformat()}
-    )
+    return ProductPinned(room_id, sku.code, "讲解中", now.isoformat())
 
 
 async def pinned_sku(session: AsyncSession, room_id: str) -> str | None:

@@ -23,6 +23,15 @@ from datetime import UTC, datetime
 
 from avatars.personas import Persona
 from avatars.voice import VoiceChain
+from commerce.events import (
+    FlashSaleEnded,
+    FlashSaleStarted,
+    OrderPaid,
+    ProductPinned,
+    ShopEvent,
+    SoldOut,
+    shop_event,
+)
 from commerce.facts import ProductFacts
 from danmaku.messages import Analysis, Comment, Enter, Follow, Gift, RoomMessage
 from danmaku.mood import Mood
@@ -547,30 +556,38 @@ class Director:
             return
         await self.speaker.speak(line, interrupt=kind == "apology", fallback=self.current_product)
 
-    def on_shop_event(self, kind: str, sku: str | None, data: dict) -> None:
-        """React to the shop: thank buyers, follow a pinned product, drop a sold-out one."""
+    def on_shop_event(
+        self, event: ShopEvent | str, sku: str | None = None, data: dict | None = None
+    ) -> None:
+        """React to the shop: thank buyers, follow a pinned product, drop a sold-out one.
+        Takes the typed event, or its plain form (kind, sku, data) as it crosses the Engine."""
+        if isinstance(event, str):
+            try:
+                event = shop_event(event, self.room_id, sku, data)
+            except (ValueError, TypeError):
+                log.warning("room %s: unknown shop event %r ignored", self.room_id, event)
+                return
+        sku = event.sku
         product = self.room_facts.products.get(sku or "")
-        if kind in FACT_EVENTS:
-            if kind == "flash_sale_started" and sku:
-                self.room_facts.sale_started(sku, data, announce=product is not None)
-            elif kind == "flash_sale_ended" and sku:
+        if event.kind in FACT_EVENTS:
+            if isinstance(event, FlashSaleStarted) and sku:
+                self.room_facts.sale_started(sku, event, announce=product is not None)
+            elif isinstance(event, FlashSaleEnded) and sku:
                 self.room_facts.sale_ended(sku)
             self.request_refresh()
         current = self.current_product
-        if kind == "order_paid" and product is not None:
-            buyer = str(data.get("buyer") or "有位朋友")
-            fact = (
-                f"刚刚 @{buyer} 拍了{data.get('quantity', '')}{data.get('unit', '')}{product.name}"
-            )
+        if isinstance(event, OrderPaid) and product is not None:
+            buyer = event.buyer or "有位朋友"
+            fact = f"刚刚 @{buyer} 拍了{event.quantity or ''}{event.unit}{product.name}"
             self.live_events = (self.live_events + [fact])[-5:]
             if self.cues.thanks_due():
                 self.say(thanks_line(buyer, product))
-        elif kind in ("product_pinned", "flash_sale_started") and sku:
+        elif isinstance(event, ProductPinned | FlashSaleStarted) and sku:
             self._pinned = sku
             self._segment = None
             self.timeline.clear_pending(keep=lambda u: u.kind != "script")
             self._wake.set()
-        elif kind == "sold_out" and sku and current is not None and current.sku == sku:
+        elif isinstance(event, SoldOut) and sku and current is not None and current.sku == sku:
             self._segment = None
             self.timeline.clear_pending(keep=lambda u: u.kind != "script" or u.product_sku != sku)
             self._urgent.put_nowait(

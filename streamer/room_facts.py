@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
+from commerce.events import FlashSaleEvent
 from commerce.facts import ProductFacts
 from scripts_gen import Line, SegmentContext
 from streamer.live_facts import FactRef, FactSnapshot, section_for
@@ -36,14 +37,14 @@ def filler_line(p: ProductFacts) -> Line:
     )
 
 
-def flash_sale_line(p: ProductFacts, sale: dict) -> Line:
+def flash_sale_line(p: ProductFacts, sale: FlashSaleEvent) -> Line:
     """Announce a flash sale with the room's price from the same fact sheet as the card."""
     return Line(
-        text=f"秒杀开始啦！{p.title}秒杀价{p.price.normalize():f}元，限量{sale.get('cap')}{p.unit}，手慢无！",
+        text=f"秒杀开始啦！{p.title}秒杀价{p.price.normalize():f}元，限量{sale.cap}{p.unit}，手慢无！",
         kind="reaction",
         product_sku=p.sku,
         expression="excited",
-        sources=(f"flash_sale:{sale.get('id')}",),
+        sources=(f"flash_sale:{sale.id}",),
     )
 
 
@@ -71,7 +72,7 @@ class RoomFacts:
         # flash-sale lines to say once the sale's price is read: (line, its fact sheet)
         self.announcements: deque[tuple[Line, ProductFacts]] = deque(maxlen=20)
         self.sale_ends: dict[str, float] = {}
-        self._sales_due: list[tuple[str, dict]] = []
+        self._sales_due: list[tuple[str, FlashSaleEvent]] = []
         # a flash sale the shop announced but the catalog does not show yet: sku -> (price,
         # room-clock time heard); the shop's own event is a fact until the catalog catches up
         self._sale_news: dict[str, tuple[Decimal, float]] = {}
@@ -160,17 +161,17 @@ class RoomFacts:
                 return
 
     # --- flash sales ----------------------------------------------------------------
-    def sale_started(self, sku: str, sale: dict, announce: bool) -> None:
+    def sale_started(self, sku: str, sale: FlashSaleEvent, announce: bool) -> None:
         """Keep the sale's price until the catalog shows it, and its end on the room's clock:
         the card counts down to it. `announce`: say it once its price is read."""
         if announce:
             self._sales_due.append((sku, sale))
         try:
-            self._sale_news[sku] = (Decimal(str(sale.get("price"))), self.clock())
+            self._sale_news[sku] = (Decimal(str(sale.price)), self.clock())
         except (InvalidOperation, ValueError):
             pass
         try:
-            ends = datetime.fromisoformat(str(sale.get("ends_at")))
+            ends = datetime.fromisoformat(str(sale.ends_at))
         except ValueError:
             return
         if ends.tzinfo is not None:

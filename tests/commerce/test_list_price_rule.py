@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from commerce.catalog import BatchSpec
 from commerce.orders import LineRequest, OrderRequest
 from tests.commerce.conftest import farm_product
@@ -44,3 +46,26 @@ async def test_a_list_price_charged_this_week_is_an_original_price(store, clock)
     clock.advance(days=8)  # the charge falls out of the 7-day window
     assert not (await store.fact_sheet(SKU)).list_price_charged
     assert unpaid["status"] == "unpaid"
+
+
+def test_shop_events_are_typed_and_round_trip_through_plain_data():
+    from commerce.events import (
+        CouponIssued,
+        FlashSaleStarted,
+        OrderPaid,
+        ProductChanged,
+        shop_event,
+    )
+
+    paid = OrderPaid("room-a", "sku-1", "李**", 2, "斤")
+    assert paid.kind == "order_paid" and paid.data == {"buyer": "李**", "quantity": 2, "unit": "斤"}
+    assert shop_event(paid.kind, paid.room_id, paid.sku, paid.data) == paid
+    sale = shop_event("flash_sale_started", "room-a", "sku-1", {"price": "15.5", "cap": 50})
+    assert isinstance(sale, FlashSaleStarted) and sale.cap == 50
+    coupon = shop_event("coupon_issued", None, None, {"code": "A1", "kind": "fixed", "x": 1})
+    assert isinstance(coupon, CouponIssued) and coupon.data["kind"] == "fixed"  # JSON unchanged
+    edit = shop_event("product_changed", None, "s", {"fields": ["price"], "price": "27.50"})
+    assert isinstance(edit, ProductChanged) and edit.data == {"fields": ["price"], "price": "27.50"}
+    for bad in ("no_such_kind", ""):
+        with pytest.raises(ValueError):
+            shop_event(bad, None, None, {})

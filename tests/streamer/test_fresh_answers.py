@@ -68,7 +68,7 @@ class Room:
 
     def _shop_event(self, ev) -> None:
         if ev.room_id in (None, "room-a"):
-            self.director.on_shop_event(ev.kind, ev.sku, ev.data)
+            self.director.on_shop_event(ev)  # the typed event itself
 
     async def _media(self) -> None:
         """The media thread's part, in real time: 40 ms of speech a frame."""
