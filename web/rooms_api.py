@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from avatars.personas import PERSONAS
 from streamer.engine import MAX_SDP_BYTES, Engine, EngineError
+from streamer.events import DanmakuAck, DanmakuRejected, chat_reply
 from streamer.listener import Heard
 from streamer.room import RoomConfig
 from web.security import principal
@@ -281,24 +282,24 @@ def build_router(engine: Engine, settings: Settings | None = None) -> APIRouter:
                     q.get_nowait()
                 q.put_nowait(ack)
 
-        def chat(raw: str) -> dict:
+        def chat(raw: str) -> DanmakuAck:
+            """One chat line in, its typed reply out (streamer.events.DanmakuAck/Rejected)."""
             if len(raw.encode("utf-8", "replace")) > MAX_WS_MESSAGE:
-                return {"type": "danmaku_rejected", "reason": "too_long", "detail": "消息太长了"}
+                return DanmakuRejected(room_id, reason="too_long", detail="消息太长了")
             try:
                 msg = json.loads(raw)
             except ValueError:
-                return {"type": "danmaku_rejected", "reason": "bad_json", "detail": "消息格式不对"}
+                return DanmakuRejected(room_id, reason="bad_json", detail="消息格式不对")
             if not isinstance(msg, dict) or msg.get("type") != "danmaku":
-                return {"type": "danmaku_rejected", "reason": "bad_type", "detail": "消息格式不对"}
+                return DanmakuRejected(room_id, reason="bad_type", detail="消息格式不对")
             text, nick = msg.get("text"), msg.get("nickname") or ""
             if not isinstance(text, str) or not isinstance(nick, str):
-                return {"type": "danmaku_rejected", "reason": "bad_type", "detail": "消息格式不对"}
+                return DanmakuRejected(room_id, reason="bad_type", detail="消息格式不对")
             try:
                 heard = engine.post_danmaku(room_id, viewer_id, nick, text)
             except EngineError as exc:
-                return {"type": "danmaku_rejected", "reason": "invalid", "detail": str(exc)}
-            kind = "danmaku_ack" if heard.accepted else "danmaku_rejected"
-            return {"type": kind, **vars(heard), "text": text[:200]}
+                return DanmakuRejected(room_id, reason="invalid", detail=str(exc))
+            return chat_reply(room_id, heard, text)
 
         try:
             await ws.send_json(
