@@ -31,8 +31,10 @@ from pathlib import Path
 HELDOUT = (
     Path(__file__).resolve().parents[1] / "scripts_gen" / "data" / "eval" / "answers_heldout.jsonl"
 )
-NOW = datetime.now().replace(hour=15, minute=0, second=0, microsecond=0)
-SALE_END = NOW.replace(hour=20, minute=30)
+# the store keeps naive UTC and the shop speaks Beijing time (UTC+8): the writer's "now"
+# (15:00) and the sale's end ("today 20:30") are 07:00 and 12:30 UTC
+NOW = datetime.now().replace(hour=7, minute=0, second=0, microsecond=0)
+SALE_END = NOW.replace(hour=12, minute=30)
 GRADES = ("right", "incomplete", "wrong", "nonsense", "handoff")
 NOT_SOLD = ("没有卖", "不卖", "暂时没有", "没有这个", "don't sell", "do not sell")
 # seconds per onset scenario; BENCH_ANSWERS_SCALE=0.2 for a quick look

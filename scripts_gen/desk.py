@@ -19,7 +19,7 @@ import random
 import re
 from collections import OrderedDict
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from commerce.facts import ProductFacts
 from scripts_gen.base import Answer, AnswerContext, Line
@@ -100,7 +100,7 @@ class ServiceDesk:
 
     def answer(self, question: str, ctx: AnswerContext, rng: random.Random | None = None) -> Answer:
         rng = rng or random.Random()
-        now = ctx.now or datetime.now()
+        now = ctx.now or datetime.now(UTC).replace(tzinfo=None)  # the store keeps naive UTC
         text = clean_question(question)
         phrases = _phrases(ctx.persona)
         if not text or not re.search(r"[\u4e00-\u9fffA-Za-z]", text):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -104,8 +104,15 @@ def deal_for(p: ProductFacts, qty: int, now: datetime) -> tuple[Decimal, str]:
     return _yuan(total), ""
 
 
+def shop_time(moment: datetime) -> datetime:
+    """A shop timestamp (naive UTC, as the store keeps them) in the shop's own time zone."""
+    return moment + timedelta(hours=policy()["utc_offset_hours"])
+
+
 def end_phrase(ends: datetime, now: datetime) -> str:
-    """ "今天20:30结束，也就是晚上八点半": digits for the chat, words as a host says it."""
+    """ "今天20:30结束，也就是晚上八点半": digits for the chat, words as a host says it, in the
+    shop's time zone (both arguments are naive UTC, as the store keeps time)."""
+    ends, now = shop_time(ends), shop_time(now)
     day = (
         "今天"
         if ends.date() == now.date()
@@ -284,12 +291,10 @@ class Composer:
                 self.derived.append(text)
                 return text
             if intent == "flash_end":
-                text = f"The flash sale on {name} ends at {p.sale_ends:%H:%M}" + (
-                    " today"
-                    if p.sale_ends.date() == self.now.date()
-                    else f" on {p.sale_ends:%b %d}"
-                )
-                self.derived.append(f"{p.sale_ends.hour} {p.sale_ends.minute} {p.sale_ends.day}")
+                ends, now = shop_time(p.sale_ends), shop_time(self.now)
+                day = " today" if ends.date() == now.date() else f" on {ends:%b %d}"
+                text = f"The flash sale on {name} ends at {ends:%H:%M}{day} (Beijing time)"
+                self.derived.append(f"{ends.hour} {ends.minute} {ends.day}")
                 return text
             return f"The flash-sale price of {name} is {price} per {unit}"
         if intent == "list_price":

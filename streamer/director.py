@@ -37,6 +37,8 @@ from danmaku.messages import Analysis, Comment, Enter, Follow, Gift, RoomMessage
 from danmaku.mood import Mood
 from danmaku.topics import complaint_topic
 from scripts_gen import Answer, AnswerContext, Line, ScriptWriter, SegmentContext, reactions
+from scripts_gen.grammar import grammar
+from scripts_gen.style import style_for
 from streamer.cues import Cues
 from streamer.events import Answered, MoodChanged, Reply, RoomEvent
 from streamer.live_facts import FactSnapshot, product_card, refs_for
@@ -53,7 +55,7 @@ WRITER_DEADLINE = 2.5  # seconds a writer may take for one line before a filler 
 ANSWER_DEADLINE = 1.5  # seconds a model backend may take to answer before the desk does
 SPOKEN_LATE = 5.0  # an answer is never spoken more than this many seconds after the question
 FOLLOW_WAIT = 1.5  # waiting longer than this behind other answers: say only the first sentence
-SPOKEN_MAX_CHARS = 40  # a longer spoken answer says its first sentence (the text has it all)
+SPOKEN_MAX_CHARS = 32  # a longer spoken answer is cut at a clause (the text reply has it all)
 MERGE_MAX = 3  # questions said together in one 「好几位问…」 line
 FACTS_SETTLE = 1.0  # seconds an answer waits for a fact read already under way
 MAX_TICKET_TASKS = 50
@@ -136,6 +138,15 @@ def first_sentence(text: str, limit: int | None = None) -> str:
         return text
     cut = max(text.rfind(mark, 0, limit) for mark in "，,；;")
     return text[:cut] + "。" if cut >= 8 else text
+
+
+def without_lead(text: str, persona: str) -> str:
+    """An answer without the persona's lead-in phrase ("问得好，"): the chat keeps it, the
+    spoken answer goes straight to the point."""
+    for lead in sorted(grammar()["answer"][style_for(persona).id]["lead"], key=len, reverse=True):
+        if lead and text.startswith(lead) and len(text) > len(lead) + 4:
+            return text[len(lead) :]
+    return text
 
 
 def thanks_line(buyer: str, p: ProductFacts) -> Line:
@@ -450,7 +461,9 @@ class Director:
             names = [a.nickname for a in q.askers]
 
             def spoken(line: Line) -> Line:
-                return replace(line, text=reactions.answer_to(self.persona.id, names, line.text))
+                """Said to its askers by name, without the chat's lead-in (問得好…): short."""
+                text = without_lead(line.text, self.persona.id)
+                return replace(line, text=reactions.answer_to(self.persona.id, names, text))
 
             def again() -> tuple[Line | None, ProductFacts | None]:
                 """The same question answered from the facts held now (the template desk: a
@@ -483,12 +496,18 @@ class Director:
             return
         if len(said) == 1:
             line, refs = said[0]
+            names = [a.nickname for a in first.askers]
             text = reactions.answer_to(
-                self.persona.id, [a.nickname for a in first.askers], line.text
+                self.persona.id, names, without_lead(line.text, self.persona.id)
             )
             line = replace(line, text=text)
         else:
-            parts = [first_sentence(line.text).rstrip("。！？!?；") for line, _ in said]
+            parts = [
+                first_sentence(without_lead(line.text, self.persona.id), SPOKEN_MAX_CHARS).rstrip(
+                    "。！？!?；"
+                )
+                for line, _ in said
+            ]
             line = replace(said[0][0], text="好几位问，" + "；".join(parts) + "。")
             refs = tuple(r for _, rs in said for r in rs)
         oldest = min(q.received for q in batch)

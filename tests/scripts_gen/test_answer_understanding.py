@@ -14,8 +14,9 @@ from scripts_gen.desk import ServiceDesk
 from scripts_gen.numerals import parse_numbers
 from scripts_gen.understand import looks_like_question, normalise, understand
 
-NOW = datetime(2026, 12, 5, 15, 0)
-SALE_END = datetime(2026, 12, 5, 20, 30)
+# the store keeps naive UTC; the shop speaks Beijing time (UTC+8): 15:00 and 20:30 there
+NOW = datetime(2026, 12, 5, 7, 0)
+SALE_END = datetime(2026, 12, 5, 12, 30)
 
 
 def shop(**changes) -> list:
