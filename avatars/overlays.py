@@ -214,10 +214,11 @@ def card_price(c: skia.Canvas, g: CardGeometry, price: str, unit: str) -> None:
     x0, y0, x1, _ = g.price
     tx, tw = x0 + 6, (x1 - x0) - (8 if g.wide else 160)
     pf = font(50 if g.wide else 60)
-    ps = fit("¥" + clean(price), pf, tw, 1)[0]
+    numeric = bool(price) and price[0].isdigit()
+    ps = fit(("¥" if numeric else "") + clean(price), pf, tw, 1)[0]  # "已售罄" has no ¥
     c.drawString(ps, tx, y0 + (52 if g.wide else 62), pf, fill(0xE8202C))
     ux = tx + pf.measureText(ps) + 8
-    if ux < x1 - 48:
+    if numeric and ux < x1 - 48:
         u = "/" + clean(unit)
         text(c, u, ux, y0 + (20 if g.wide else 26), 28, 0x807870, bold=False, max_width=x1 - ux - 4)
 

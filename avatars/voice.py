@@ -47,7 +47,8 @@ class Speech:
         """The first cut point at or after `t` seconds that leaves something to say."""
         for at, index in self.breaks:
             if at >= t and at < self.duration - 0.2 and 0 < index < len(self.text):
-                return at, index
+                if not inside_number(self.text, index):
+                    return at, index
         return None
 
     def split(self, at: float, index: int) -> tuple[Speech, Speech]:
@@ -149,6 +150,21 @@ def word_starts(text: str) -> set[int]:
         starts.add(i)
         i += len(word)
     return starts
+
+
+_NUMERAL = set("0123456789.零〇一二两三四五六七八九十百千万亿点半")
+_NUMBER_UNIT = set("块元毛角分斤克盒瓶袋箱份个月号日年天%")
+
+
+def inside_number(text: str, index: int) -> bool:
+    """True when a cut before text[index] would split a number, a price or its unit
+    ("三十九块|九", "二十九块九|一斤", "两|斤"): the whole figure is said before a cut."""
+    if not 0 < index < len(text):
+        return False
+    left, right = text[index - 1], text[index]
+    if left in _NUMERAL:
+        return right in _NUMERAL or right in _NUMBER_UNIT
+    return left in "块毛点" and right in _NUMERAL
 
 
 def espeak_breaks(

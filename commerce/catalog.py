@@ -228,9 +228,11 @@ async def near_expiry(
 
 
 async def fact_sheets(
-    session: AsyncSession, now: datetime, promos: dict[int, tuple[int | None, str]]
+    session: AsyncSession, now: datetime, promos: dict, charged: frozenset[int] = frozenset()
 ) -> list[ProductFacts]:
-    """Live fact sheets. `promos` maps sku_id -> (flash price in fen or None, promo text)."""
+    """Live fact sheets. `promos` maps sku_id -> promotions.RoomPromo (flash price in fen or
+    None, promo text, sale end and units left); `charged` holds the SKU ids whose list price
+    was charged in the last 7 days."""
     avail = await available_by_sku(session, now)
     nxt = await next_batches(session, now)
     rows = await session.execute(
@@ -243,7 +245,8 @@ async def fact_sheets(
     out = []
     for sku, product, category in rows:
         batch = nxt.get(sku.id)
-        flash_price, promo_text = promos.get(sku.id, (None, None))
+        promo = promos.get(sku.id)
+        flash_price, promo_text = (promo.price_fen, promo.text) if promo else (None, None)
         price_fen = flash_price if flash_price is not None else sku.price_fen
         list_fen = sku.list_price_fen
         if flash_price is not None and list_fen is None:
@@ -273,6 +276,10 @@ async def fact_sheets(
                 near_expiry=bool(
                     batch and batch.expiry_date <= now.date() + timedelta(days=NEAR_EXPIRY_DAYS)
                 ),
+                list_price_charged=sku.id in charged and sku.list_price_fen is not None,
+                sale_ends=promo.sale_ends if promo and flash_price is not None else None,
+                sale_left=promo.sale_left if promo and flash_price is not None else None,
+                sale_cap=promo.sale_cap if promo and flash_price is not None else None,
             )
         )
     return out

@@ -73,6 +73,14 @@ class Conflict(CommerceError):
     status = 409
 
 
+class ProductSoldOut(CommerceError):
+    """The product has no stock left: it cannot be pinned for 讲解 (the web maps it to 409)."""
+
+    def __init__(self, sku: str) -> None:
+        super().__init__(f"商品 {sku} 已售罄，不能置顶讲解，请先补货")
+        self.sku = sku
+
+
 class TicketError(Exception):
     """Base of customer-service ticket errors; `reason` is safe to show. No HTTP status here:
     the web layer maps each one."""

@@ -7,7 +7,7 @@ A fact sheet is what the host is allowed to say. Everything numeric the host spe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 
@@ -35,6 +35,12 @@ class ProductFacts:
     tags: tuple[str, ...] = field(default_factory=tuple)
     batch_id: str | None = None  # the lot the next unit ships from (trace page /trace/{batch_id})
     near_expiry: bool = False  # that lot expires soon: a candidate for a promotion
+    # 原价 may be said only for a price the shop charged in the last 7 days (China's pricing
+    # rules): True when its own orders show `list_price` charged in that window
+    list_price_charged: bool = False
+    sale_ends: datetime | None = None  # the room's flash sale on this SKU ends then (shop time)
+    sale_left: int | None = None  # units left in that flash sale (not the product's stock)
+    sale_cap: int | None = None  # units that flash sale offered
 
     @property
     def sold_out(self) -> bool:

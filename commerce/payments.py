@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from commerce import inventory, order_state
 from commerce.crypto import mask_name
 from commerce.errors import BadSignature, CommerceError, InvalidInput, NotFound
-from commerce.events import ShopEvent
+from commerce.events import OrderPaid, ShopEvent
 from commerce.models import Order, OrderLine, Payment, Sku, WebhookEvent
 from commerce.money import yuan_str
 from commerce.orders import apply, lock_order
@@ -228,12 +228,7 @@ class PaymentService:
         )
         # Every viewer of the room receives this: a masked surname and the quantity only,
         # never the order id (a key to the order) or contact details.
-        return [
-            ShopEvent(
-                "order_paid", order.room_id, code, {"buyer": name, "quantity": qty, "unit": unit}
-            )
-            for qty, code, unit in rows
-        ]
+        return [OrderPaid(order.room_id, code, name, qty, unit) for qty, code, unit in rows]
 
     async def _refunded_by_provider(self, s, pay: Payment, now) -> None:
         """A refund made at the provider (e.g. from its merchant console) refunds the order."""

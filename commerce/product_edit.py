@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from commerce import catalog
 from commerce.errors import InvalidInput
-from commerce.events import ShopEvent
+from commerce.events import shop_event
 from commerce.models import Product, Sku
 from commerce.money import to_fen, yuan_str
 
@@ -122,5 +122,7 @@ async def update_product(store: Store, code: str, changes: dict[str, Any]) -> di
         diff = await apply_changes(s, code, clean)
     if diff["after"]:
         fields = sorted(diff["after"])
-        store.emit([ShopEvent("product_changed", None, code, {"fields": fields})])
+        # the new values travel with the event: a viewer page updates its card from it alone
+        data = {"fields": fields, **{k: diff["after"][k] for k in fields}}
+        store.emit([shop_event("product_changed", None, code, data)])
     return {"sku": code, **diff}

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from commerce import catalog, promotions
-from commerce.errors import InvalidInput, PromotionError
-from commerce.events import ShopEvent
+from commerce.errors import InvalidInput, ProductSoldOut, PromotionError
+from commerce.events import shop_event
 from commerce.models import Coupon, FlashSale, Sku
 
 if TYPE_CHECKING:
@@ -48,8 +48,12 @@ class PromotionService:
         self.store = store
 
     async def pin(self, room_id: str, sku: str) -> dict:
+        """Pin `sku` for 讲解 in the room; a sold-out product cannot be presented."""
         async with self.store.db.write() as s:
             row = await catalog.sku_by_code(s, sku)
+            available = await catalog.available_by_sku(s, self.store.clock())
+            if available.get(row.id, 0) <= 0:
+                raise ProductSoldOut(sku)
             ev = await promotions.pin(s, room_id, row, self.store.clock())
         self.store.emit([ev])
         return {"room_id": room_id, "sku": sku, "label": "讲解中"}
@@ -130,7 +134,7 @@ class PromotionService:
                 else {}
             )
             events = [
-                ShopEvent(
+                shop_event(
                     kind,
                     fs.room_id,
                     codes[fs.sku_id],
@@ -183,5 +187,5 @@ class PromotionService:
             s.add(c)
             await s.flush()
             out = promotions.coupon_json(c, sku)
-        self.store.emit([ShopEvent("coupon_issued", room_id, sku, out)])
+        self.store.emit([shop_event("coupon_issued", room_id, sku, out)])
         return out

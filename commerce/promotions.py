@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,11 +16,13 @@ from commerce.errors import (
     PromotionError,
     PurchaseLimitExceeded,
 )
-from commerce.events import ShopEvent
+from commerce.events import ProductPinned, ShopEvent
 from commerce.models import Coupon, CouponRedemption, FlashSale, Order, OrderLine, RoomPin, Sku
 from commerce.money import short_yuan
 
 LIVE_STATUSES = ("unpaid", "paid", "shipped", "delivered", "completed", "refund_requested")
+CHARGED_STATUSES = ("paid", "shipped", "delivered", "completed")  # money actually taken
+LIST_PRICE_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -40,20 +42,35 @@ async def active_flash_sales(
     return list((await session.execute(q.order_by(FlashSale.id))).scalars())
 
 
+@dataclass(frozen=True)
+class RoomPromo:
+    """What a fact sheet shows of a SKU's promotions in one room."""
+
+    price_fen: int | None  # the flash price, None when no flash sale runs
+    text: str
+    sale_ends: datetime | None = None
+    sale_left: int | None = None
+    sale_cap: int | None = None
+
+
 async def promo_texts(
     session: AsyncSession, now: datetime, room_id: str | None
-) -> dict[int, tuple[int | None, str]]:
-    """sku_id -> (flash price, promo text) for fact sheets.
+) -> dict[int, RoomPromo]:
+    """sku_id -> the room's promotions of that SKU (flash price, promo text, sale end and
+    remaining units) for fact sheets.
 
     A flash sale or a room coupon belongs to its own room: room_id None (the shop outside any
     room) sees only shop-wide coupons and the catalog price, as an order without a room pays.
     """
-    out: dict[int, tuple[int | None, str]] = {}
+    out: dict[int, RoomPromo] = {}
     for fs in await active_flash_sales(session, now, room_id) if room_id is not None else ():
         left = max(0, fs.cap - fs.sold)
-        out[fs.sku_id] = (
+        out[fs.sku_id] = RoomPromo(
             fs.price_fen,
             f"秒杀价{short_yuan(fs.price_fen)}元，限量{fs.cap}份，还剩{left}份",
+            fs.ends_at,
+            left,
+            fs.cap,
         )
     q = select(Coupon).where(
         Coupon.starts_at <= now,
@@ -62,9 +79,30 @@ async def promo_texts(
         (Coupon.room_id == room_id) | Coupon.room_id.is_(None),
     )
     for c in (await session.execute(q)).scalars():
-        price, text = out.get(c.sku_id, (None, ""))
-        out[c.sku_id] = (price, "；".join(t for t in (text, coupon_text(c)) if t))
+        promo = out.get(c.sku_id, RoomPromo(None, ""))
+        text = "；".join(t for t in (promo.text, coupon_text(c)) if t)
+        out[c.sku_id] = replace(promo, text=text)
     return out
+
+
+async def list_prices_charged(session: AsyncSession, now: datetime) -> set[int]:
+    """SKU ids whose list price the shop's own orders charged in the last 7 days: only for
+    those may the host call it 原价 (a 原价 is a price actually charged before the offer)."""
+    since = now - timedelta(days=LIST_PRICE_DAYS)
+    q = (
+        select(Sku.id)
+        .join(OrderLine, OrderLine.sku_id == Sku.id)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(
+            Sku.list_price_fen.is_not(None),
+            OrderLine.unit_price_fen == Sku.list_price_fen,
+            Order.created_at >= since,
+            Order.created_at <= now,
+            Order.status.in_(CHARGED_STATUSES),
+        )
+        .distinct()
+    )
+    return set((await session.execute(q)).scalars())
 
 
 def coupon_text(c: Coupon) -> str:
@@ -225,9 +263,7 @@ async def pin(session: AsyncSession, room_id: str, sku: Sku, now: datetime) -> S
         session.add(RoomPin(room_id=room_id, sku_id=sku.id, pinned_at=now))
     else:
         row.sku_id, row.pinned_at = sku.id, now
-    return ShopEvent(
-        "product_pinned", room_id, sku.code, {"label": "讲解中", "pinned_at": now.isoformat()}
-    )
+    return ProductPinned(room_id, sku.code, "讲解中", now.isoformat())
 
 
 async def pinned_sku(session: AsyncSession, room_id: str) -> str | None:

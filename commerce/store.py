@@ -86,7 +86,8 @@ class Store:
         now = self.clock()
         async with self.db.read() as s:
             promos = await promotions.promo_texts(s, now, room_id)
-            return await catalog.fact_sheets(s, now, promos)
+            charged = frozenset(await promotions.list_prices_charged(s, now))
+            return await catalog.fact_sheets(s, now, promos, charged)
 
     async def fact_sheet(self, sku: str, room_id: str | None = None) -> ProductFacts | None:
         for f in await self.fact_sheets(room_id):

@@ -66,10 +66,21 @@ class Answer:
 
 @runtime_checkable
 class ScriptWriter(Protocol):
-    """What the Director calls. One instance per room."""
+    """What the Director calls. One instance per room.
+
+    `segment` streams a product's script; `answer` answers a viewer live (grounded and
+    checked; the Director bounds it with a deadline and falls back to the template desk);
+    `render` says one section again from new facts (a price changed before a line was said).
+    `desk` is the template desk every backend falls back to."""
+
+    desk: object
 
     def segment(self, product: ProductFacts, context: SegmentContext) -> AsyncIterator[Line]: ...
 
     async def answer(self, question: str, context: AnswerContext) -> Answer: ...
+
+    def render(
+        self, product: ProductFacts, section: str, context: SegmentContext
+    ) -> Line | None: ...
 
     def stats(self) -> dict: ...

@@ -1,9 +1,11 @@
 """The customer-service desk: answer a viewer's question from the catalog or the knowledge base.
 
-Catalog questions (price, stock, promo, harvest date, origin) are answered from the live fact
-sheet; everything else is retrieved from the KB. Below the confidence threshold the host says
-a human will follow up and the question goes to the hand-off queue. Each viewer's last product
-is remembered for 5 minutes, so "那它怎么保存" follows "核桃多少钱".
+Questions the shop's own facts answer (price, deals for a quantity, flash sale, stock, shipping,
+returns, origin, harvest, storage, taste: `scripts_gen.understand` + `scripts_gen.shop_answers`)
+are answered from the live fact sheet and policy; everything else is retrieved from the KB.
+Below the confidence threshold the host says a human will follow up (the room files the
+ticket). Each viewer's last product and intents are remembered for 5 minutes, so
+"那它怎么保存" follows "核桃多少钱" and "那核桃呢" follows "大枣多少钱". English gets English.
 
 Safety before fluency: a question in the safety class (`scripts_gen.safety.classify`: health,
 allergy, infant, child, choking, pregnancy, chronic illness, spoilage, medicine) is answered
@@ -13,22 +15,27 @@ question as context; otherwise it goes to a human. Catalog shortcuts do not appl
 
 from __future__ import annotations
 
-import itertools
 import random
 import re
-from collections import deque
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from collections import OrderedDict
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from commerce.facts import ProductFacts
 from scripts_gen.base import Answer, AnswerContext, Line
 from scripts_gen.dialect import apply_dialect
-from scripts_gen.grounding import FactSheet, check_line
-from scripts_gen.numerals import speak_date, speak_int, speak_price
-from scripts_gen.safety import SafetyTopic, classify, safety_index_for
+from scripts_gen.grammar import grammar
+from scripts_gen.grounding import FactSheet, check_line, number_problems
+from scripts_gen.safety import SafetyTopic, classify, safety_index_for, violations
+from scripts_gen.shop_answers import Composed, compose
 from scripts_gen.style import prosody, style_for
+from scripts_gen.understand import Ask, understand
 
 VIEWER_TTL = timedelta(minutes=5)
+# questions only about care and taste: a confident reviewed KB entry says more than the sheet
+SOFT_INTENTS = {"storage", "taste", "origin", "returns"}
+KB_FIRST = 0.5
+MAX_VIEWERS = 10_000  # conversations remembered per desk (oldest forgotten first)
 MAX_QUESTION_CHARS = 200  # longer questions are cut before retrieval
 CONFIDENCE_THRESHOLD = 0.3
 # Lower than the general threshold: candidates are already only reviewed entries tagged for
@@ -36,71 +43,8 @@ CONFIDENCE_THRESHOLD = 0.3
 SAFETY_THRESHOLD = 0.1
 # said when a safety question has no reviewed answer: a human (and a doctor) decides
 SAFETY_HANDOFF = "这个关系到身体健康，我不乱说，已经请人工客服跟进，拿不准的请先问问医生。"
+ENGLISH_HANDOFF = "I've passed your question to our customer service team; they will reply soon."
 INCIDENT_HANDOFF = "要是已经出现不舒服，请马上去医院或者打急救电话，人工客服也马上联系你。"
-
-# intent -> pattern; checked in order, the first that matches a catalog question wins
-_CATALOG_INTENTS = (
-    ("stock", re.compile(r"还有货|有货吗|有没有货|库存|还剩|还有多少|卖完|断货|没货")),
-    ("promo", re.compile(r"优惠|活动|便宜点|打折|满减|立减|赠品|送什么|买.送")),
-    ("price", re.compile(r"多少钱|价格|价钱|几块|怎么卖|啥价|什么价|贵不贵|多钱")),
-    (
-        "harvest",
-        re.compile(r"什么时候(采|摘|收)|哪天(采|摘|收)|采收|几月(采|摘|收)|新货吗|是新的吗"),
-    ),
-    ("origin", re.compile(r"哪里产|哪儿产|产地|哪里的|哪儿的|从哪(里|儿)?发")),
-)
-_CATALOG_ANSWERS = {
-    "price": "{title}现在{price}一{unit}。",
-    "stock": "{title}现在还有{stock}{unit}。",
-    "promo": "{title}现在的活动是{promo}。",
-    "no_promo": "{title}现在没有额外活动，直播间价{price}一{unit}。",
-    "harvest": "这批{name}是{harvest}采收的。",
-    "origin": "{title}产自{origin}。",
-    "sold_out": "{title}这会儿卖完了，补了货马上告诉大家。",
-}
-
-
-@dataclass(frozen=True)
-class Ticket:
-    """A question handed to a human in the customer-service queue."""
-
-    id: str
-    room_id: str
-    viewer_id: str
-    question: str
-    product_sku: str | None
-    created: datetime
-    safety: str | None = None  # the safety kind, when the question is in the safety class
-
-
-class HandoffQueue:
-    """Questions the host could not answer with confidence, oldest first."""
-
-    def __init__(self, maxlen: int = 1000):
-        self._tickets: deque[Ticket] = deque(maxlen=maxlen)
-        self._ids = itertools.count(1)
-
-    def put(
-        self,
-        room_id: str,
-        viewer_id: str,
-        question: str,
-        sku: str | None,
-        now: datetime,
-        safety: str | None = None,
-    ) -> Ticket:
-        ticket = Ticket(f"cs-{next(self._ids)}", room_id, viewer_id, question, sku, now, safety)
-        self._tickets.append(ticket)
-        return ticket
-
-    def pending(self) -> list[Ticket]:
-        return list(self._tickets)
-
-    def take(self) -> Ticket | None:
-        return self._tickets.popleft() if self._tickets else None
-
-    def __len__(self) -> int:
-        return len(self._tickets)
 
 
 def clean_question(question: str) -> str:
@@ -121,7 +65,7 @@ def find_product(text: str, products, kb=None) -> ProductFacts | None:
 
 
 class ServiceDesk:
-    """Answers questions for one room; owns the viewer memory and the hand-off queue."""
+    """Answers questions for one room; owns the viewer memory (5 minutes a viewer)."""
 
     def __init__(self, kb=None, threshold: float = CONFIDENCE_THRESHOLD):
         if kb is None:
@@ -132,70 +76,130 @@ class ServiceDesk:
         self.threshold = threshold
         self.safety_threshold = SAFETY_THRESHOLD
         self.safety_index = safety_index_for(kb)
-        self.queue = HandoffQueue()
-        self._viewers: dict[tuple[str, str], tuple[str, datetime]] = {}
+        self._last_confidence = 0.0
+        self._tickets = 0  # hand-offs so far; the room files the real ticket
+        # (room, viewer) -> (last product, last intents, when): 5 minutes of conversation
+        self._viewers: OrderedDict[tuple[str, str], tuple[str | None, tuple[str, ...], datetime]]
+        self._viewers = OrderedDict()
 
-    def _recall(self, key: tuple[str, str], now: datetime) -> str | None:
-        sku, when = self._viewers.get(key, (None, now))
-        if sku is None or now - when > VIEWER_TTL:
+    def _recall(self, key: tuple[str, str], now: datetime) -> tuple[str | None, tuple[str, ...]]:
+        sku, intents, when = self._viewers.get(key, (None, (), now))
+        if now - when > VIEWER_TTL:
             self._viewers.pop(key, None)
-            return None
-        return sku
+            return None, ()
+        return sku, intents
+
+    def _remember(
+        self, key: tuple[str, str], sku: str | None, intents: tuple[str, ...], now: datetime
+    ) -> None:
+        before = self._viewers.get(key, (None, (), now))[1]
+        self._viewers[key] = (sku, intents or before, now)
+        self._viewers.move_to_end(key)
+        while len(self._viewers) > MAX_VIEWERS:
+            self._viewers.popitem(last=False)
 
     def answer(self, question: str, ctx: AnswerContext, rng: random.Random | None = None) -> Answer:
         rng = rng or random.Random()
-        now = ctx.now or datetime.now()
+        now = ctx.now or datetime.now(UTC).replace(tzinfo=None)  # the store keeps naive UTC
         text = clean_question(question)
         phrases = _phrases(ctx.persona)
         if not text or not re.search(r"[\u4e00-\u9fffA-Za-z]", text):
             return self._reply(ctx, rng.choice(phrases["empty"]), (), 0.0, None, "answer")
         key = (ctx.room_id, ctx.viewer_id)
         by_sku = {p.sku: p for p in ctx.products}
-        product = find_product(text, ctx.products, self.kb)
-        remembered = self._recall(key, now)
+        ask = understand(text, ctx.products, self.kb)
+        remembered, before = self._recall(key, now)
+        if not ask.intents and before and (ask.follow_up or ask.products):
+            ask = replace(ask, intents=before)  # "那核桃呢" asks what the last question asked
+        product = ask.products[0] if ask.products else find_product(text, ctx.products, self.kb)
+        fallback = by_sku.get(remembered or "") or by_sku.get(ctx.current_sku or "")
         if product is None:
-            product = by_sku.get(remembered or "") or by_sku.get(ctx.current_sku or "")
-        if product is not None:
-            self._viewers[key] = (product.sku, now)
+            product = fallback
+        if product is not None or ask.intents:
+            self._remember(key, product.sku if product else remembered, ask.intents, now)
 
         topic = classify(text)
         if topic is not None:
             return self._safety_answer(text, topic, product, ctx, rng, now)
-        intent = next((name for name, rx in _CATALOG_INTENTS if rx.search(text)), None)
-        if intent and product is not None:
-            body = _catalog_answer(intent, product)
-            lead = rng.choice(phrases["lead"])
-            return self._reply(
-                ctx, lead + body, (f"catalog:{product.sku}",), 1.0, product, "answer"
-            )
+        soft = bool(ask.intents) and set(ask.intents) <= SOFT_INTENTS and not ask.english
+        reviewed = self._kb_answer(text, product, ctx, rng, KB_FIRST) if soft else None
+        if reviewed is not None:  # the KB says more on care and taste than the sheet's line
+            return reviewed
+        composed = compose(ask, fallback, ctx.products, now)
+        if composed is not None:
+            reply = self._composed(composed, ask, ctx, rng, text)
+            if reply is not None:
+                return reply
+        if ask.english:
+            return self._handoff(ctx, text, product, 0.0, now, ENGLISH_HANDOFF)
 
+        reply = self._kb_answer(text, product, ctx, rng, self.threshold)
+        if reply is not None:
+            return reply
+        confidence = self._last_confidence
+        return self._handoff(ctx, text, product, confidence, now, rng.choice(phrases["handoff"]))
+
+    def _kb_answer(
+        self,
+        text: str,
+        product: ProductFacts | None,
+        ctx: AnswerContext,
+        rng: random.Random,
+        threshold: float,
+    ) -> Answer | None:
+        """The best KB entry's answer when it is confident enough and passes the checker."""
         query = text if product is None or product.name in text else f"{product.name} {text}"
         hits = self.kb.search(query, k=3) if self.kb is not None else []
-        if hits and hits[0].confidence >= self.threshold:
-            hit = hits[0]
-            sheet = FactSheet.build([product] if product else ctx.products, (), [hit.entry.answer])
-            verdict = check_line(hit.entry.answer, sheet, context=text)
-            if verdict.ok:
-                lead = rng.choice(phrases["lead"])
-                hit_product = by_sku.get(hit.entry.sku or "") or product
-                sources = (hit.entry.id,)
-                return self._reply(
-                    ctx, lead + verdict.text, sources, hit.confidence, hit_product, "answer"
-                )
-        confidence = hits[0].confidence if hits else 0.0
-        ticket = self.queue.put(ctx.room_id, ctx.viewer_id, text, product and product.sku, now)
+        self._last_confidence = hits[0].confidence if hits else 0.0
+        if not hits or hits[0].confidence < threshold:
+            return None
+        hit = hits[0]
+        sheet = FactSheet.build([product] if product else ctx.products, (), [hit.entry.answer])
+        verdict = check_line(hit.entry.answer, sheet, context=text)
+        if not verdict.ok:
+            return None
+        lead = rng.choice(_phrases(ctx.persona)["lead"])
+        by_sku = {p.sku: p for p in ctx.products}
+        hit_product = by_sku.get(hit.entry.sku or "") or product
+        return self._reply(
+            ctx, lead + verdict.text, (hit.entry.id,), hit.confidence, hit_product, "answer"
+        )
+
+    def _composed(
+        self, composed: Composed, ask: Ask, ctx: AnswerContext, rng: random.Random, question: str
+    ) -> Answer | None:
+        """A fact-built answer, checked like any line; None when the checker refuses it."""
+        about = [p for p in ctx.products if f"catalog:{p.sku}" in composed.sources]
+        sheet = FactSheet.build(about or ctx.products, composed.derived)
+        if ask.english:
+            problems = number_problems(composed.text, sheet) + violations(composed.text, question)
+            if problems:
+                return None
+            return self._reply(
+                ctx, composed.text, composed.sources, 1.0, composed.product, "answer", english=True
+            )
+        verdict = check_line(composed.text, sheet, context=question)
+        if not verdict.ok or verdict.problems:
+            return None
+        lead = rng.choice(_phrases(ctx.persona)["lead"])
+        return self._reply(
+            ctx, lead + verdict.text, composed.sources, 1.0, composed.product, "answer"
+        )
+
+    def _handoff(
+        self,
+        ctx: AnswerContext,
+        text: str,
+        product: ProductFacts | None,
+        confidence: float,
+        now: datetime,
+        say: str,
+    ) -> Answer:
+        self._tickets += 1
         handoff = self._reply(
-            ctx, rng.choice(phrases["handoff"]), (), confidence, product, "handoff"
+            ctx, say, (), confidence, product, "handoff", english=say == ENGLISH_HANDOFF
         )
-        return Answer(
-            handoff.text,
-            (),
-            confidence,
-            True,
-            handoff.product_sku,
-            handoff.line,
-            ticket.id,
-        )
+        return replace(handoff, handed_off=True, ticket_id=f"cs-{self._tickets}")
 
     def _safety_answer(
         self,
@@ -224,11 +228,9 @@ class ServiceDesk:
                     ctx, lead + verdict.text, (entry.id,), confidence, about, "answer"
                 )
                 return replace(reply, safety=topic.kind)
-        sku = product.sku if product else None
-        ticket = self.queue.put(ctx.room_id, ctx.viewer_id, text, sku, now, topic.kind)
         say = INCIDENT_HANDOFF if topic.kind == "incident" else SAFETY_HANDOFF
-        handoff = self._reply(ctx, say, (), confidence, product, "handoff")
-        return replace(handoff, handed_off=True, ticket_id=ticket.id, safety=topic.kind)
+        handoff = self._handoff(ctx, text, product, confidence, now, say)
+        return replace(handoff, safety=topic.kind)
 
     def _reply(
         self,
@@ -238,10 +240,13 @@ class ServiceDesk:
         confidence: float,
         product: ProductFacts | None,
         kind: str,
+        english: bool = False,
     ) -> Answer:
         style = style_for(ctx.persona)
+        if kind == "answer" and product is not None and product.sold_out:
+            text = _say_sold_out(text, product, english)
         protected = (product.title, product.name) if product else ()
-        spoken = apply_dialect(text, style.dialect, protected)
+        spoken = text if english else apply_dialect(text, style.dialect, protected)
         expression, rate, pitch = prosody(style.id, ctx.mood, kind)
         if kind == "answer" and expression == "neutral":
             expression = "happy" if sources else "thinking"
@@ -251,24 +256,13 @@ class ServiceDesk:
 
 
 def _phrases(persona: str) -> dict[str, list[str]]:
-    from scripts_gen.template import grammar
-
     return grammar()["answer"][style_for(persona).id]
 
 
-def _catalog_answer(intent: str, product: ProductFacts) -> str:
-    slots = {
-        "name": product.name,
-        "title": product.title,
-        "price": speak_price(product.price),
-        "unit": product.unit,
-        "stock": speak_int(product.stock),
-        "promo": product.promo or "",
-        "harvest": speak_date(product.harvest_date),
-        "origin": product.origin,
-    }
-    if product.sold_out and intent in ("stock", "price", "promo"):
-        intent = "sold_out"
-    elif intent == "promo" and not product.promo:
-        intent = "no_promo"
-    return _CATALOG_ANSWERS[intent].format(**slots)
+def _say_sold_out(text: str, product: ProductFacts, english: bool) -> str:
+    """An answer about a sold-out product says so (once), whatever it was asked."""
+    if english:
+        return text if "sold out" in text else f"{text} It is sold out right now."
+    if "卖完" in text or "售罄" in text:
+        return text
+    return f"{text.rstrip('。')}。{product.title}这会儿已经卖完了，补了货马上告诉大家。"

@@ -66,6 +66,8 @@ class ModelWriter:
         self.desk = template.desk
         self._counts = {"calls": 0, "fallbacks": 0, "errors": 0, "rewrites": 0, "lines": 0}
         self._counts["phrases"] = 0  # phrases received from the model, before checking
+        self._counts["answer_calls"] = 0  # answers the model was asked to say
+        self._counts["answers_used"] = 0  # answers said in the model's words
         self.last_error: str | None = None
 
     def _stream(self, messages: list[dict], max_tokens: int) -> AsyncIterator[str]:
@@ -151,22 +153,26 @@ class ModelWriter:
             if line is not None:
                 yield line
 
+    def render(self, product: ProductFacts, section: str, context: SegmentContext) -> Line | None:
+        """A section said again from new facts: the template's grounded line (no model wait)."""
+        return self.template.render(product, section, context)
+
     async def answer(self, question: str, context: AnswerContext) -> Answer:
-        """Retrieval and hand-off as the template desk; the model only rephrases a KB answer.
+        """Retrieval, facts and hand-off as the template desk; the model says the desk's answer
+        in its own words, and its text is used when it passes the grounding checker.
 
         A safety question's reviewed answer is said as written: a model never rephrases it.
         """
         base = await self.template.answer(question, context)
-        kb_sources = [s for s in base.sources if not s.startswith("catalog:")]
-        if base.handed_off or not kb_sources or base.safety is not None:
+        if base.handed_off or base.safety is not None or base.line is None:
             return base
-        if kb_sources[0] not in self.desk.kb.by_id:
-            return base
-        self._counts["calls"] += 1
-        entry = self.desk.kb.by_id[kb_sources[0]]
+        kb_sources = [s for s in base.sources if s in self.desk.kb.by_id]
+        reference = self.desk.kb.by_id[kb_sources[0]].answer if kb_sources else base.text
+        self._counts["answer_calls"] += 1
         products = [p for p in context.products if p.sku == base.product_sku] or context.products
-        sheet = FactSheet.build(products, (), [entry.answer])
-        messages = answer_messages(question, entry.answer, context)
+        # the desk's own answer is a fact source too: its numbers were worked out from the sheet
+        sheet = FactSheet.build(products, [base.text], [reference])
+        messages = answer_messages(question, reference, context)
         try:
             parts = [p async for p in self._phrases(messages, 160)]
         except Exception as exc:  # noqa: BLE001
@@ -180,6 +186,7 @@ class ModelWriter:
         text = apply_dialect(verdict.text, style.dialect, sheet.protected)
         rate, pitch = base.line.rate, base.line.pitch
         line = Line(text, "answer", base.product_sku, "happy", rate, pitch, base.sources)
+        self._counts["answers_used"] += 1
         return Answer(text, base.sources, base.confidence, False, base.product_sku, line)
 
     def stats(self) -> dict:

@@ -31,8 +31,10 @@ def fact_sheet_text(p: ProductFacts) -> str:
     ]
     if p.promo:
         rows.append(f"活动：{p.promo}")
-    if p.list_price:
+    if p.list_price and p.list_price_charged:
         rows.append(f"原价：{speak_price(p.list_price)}")
+    elif p.list_price:  # never charged lately: not a 原价 (China's pricing rules)
+        rows.append(f"划线价（不是原价，不要说原价）：{speak_price(p.list_price)}")
     return "\n".join(rows)
 
 

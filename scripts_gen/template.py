@@ -6,33 +6,26 @@ rewritten here. No sentence is repeated within 10 minutes in one room (one write
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import string
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 
 from commerce.facts import ProductFacts
 from scripts_gen.base import Answer, AnswerContext, Line, SegmentContext
+from scripts_gen.desk import ServiceDesk
 from scripts_gen.dialect import apply_dialect
+from scripts_gen.grammar import grammar
 from scripts_gen.grounding import FactSheet, check_line
 from scripts_gen.memory import RecentLines
 from scripts_gen.numerals import speak_date, speak_price
 from scripts_gen.reactions import stock_phrase
 from scripts_gen.style import prosody, style_for
 
-GRAMMAR_PATH = Path(__file__).parent / "data" / "templates.json"
 MAX_LINES = 12
 # Sections a rewrite may use in place of a model's failed line, in order of preference.
 REWRITE_SECTIONS = ("feature", "taste", "origin", "harvest", "nutrition", "storage", "cta")
-
-
-@lru_cache(maxsize=1)
-def grammar() -> dict:
-    return json.loads(GRAMMAR_PATH.read_text(encoding="utf-8"))
 
 
 def slots_for(product: ProductFacts) -> dict[str, str]:
@@ -132,11 +125,7 @@ class TemplateWriter:
     def __init__(self, seed: int | None = None, desk=None):
         self.rng = random.Random(seed)
         self.recent = RecentLines()
-        if desk is None:
-            from scripts_gen.desk import ServiceDesk
-
-            desk = ServiceDesk()
-        self.desk = desk
+        self.desk = desk if desk is not None else ServiceDesk()
         self._counts = {"calls": 0, "lines": 0, "answers": 0, "handoffs": 0, "dropped": 0}
 
     # -- segments ---------------------------------------------------------------------------
@@ -145,15 +134,22 @@ class TemplateWriter:
         middle = ["origin", "harvest"] if self.rng.random() < 0.5 else ["harvest", "origin"]
         extra = self.rng.sample(["nutrition", "storage", "shipping"], 2)
         plan = ["opening", "feature", "feature", "taste", *middle, *extra, "price"]
-        if product.list_price:
-            plan.append("list_price")
+        if product.list_price:  # 原价 only for a price charged in the last 7 days
+            plan.append("list_price" if product.list_price_charged else "list_price_ref")
         if product.promo:
             plan.append("promo")
         if not FactSheet.build((), context.live_events).stock:
             plan.append("stock")  # a live stock event ("只剩 20 箱了") says it instead
         plan += ["event"] * min(2, len(context.live_events))
         plan += ["cta", "closing"]
-        for optional in ("shipping", "storage", "nutrition", "origin", "list_price"):
+        for optional in (
+            "shipping",
+            "storage",
+            "nutrition",
+            "origin",
+            "list_price",
+            "list_price_ref",
+        ):
             if len(plan) > MAX_LINES and optional in plan:
                 plan.remove(optional)
         return plan
@@ -222,7 +218,11 @@ class TemplateWriter:
             return [{"feature": f} for f in fresh]
         if section == "event":
             return [{"event": speakable_event(event)}] if event else []
-        empty_if_missing = {"promo": product.promo, "list_price": product.list_price}
+        empty_if_missing = {
+            "promo": product.promo,
+            "list_price": product.list_price if product.list_price_charged else None,
+            "list_price_ref": product.list_price,
+        }
         if section in empty_if_missing and not empty_if_missing[section]:
             return []
         needed = {"taste": product.taste, "nutrition": product.nutrition}

@@ -4,6 +4,11 @@ timeline a few seconds ahead of the media clock.
 Priority: answer > reaction > script. Higher-priority lines go to the front of the queue
 and play at the next sentence boundary. A slow writer never stalls the room: after a
 deadline the Director fills with a grounded line built from the fact sheet.
+
+The Director decides; its collaborators do, and never call back into it: `RoomFacts`
+(read, publish, rebind and check the shop's facts), `Cues` (who to greet or thank, and each
+reaction's cooldown), `MoodKeeper` (the room's mood and delivery) and `Speaker` (synthesise,
+bind to facts, queue on the timeline).
 """
 
 from __future__ import annotations
@@ -12,40 +17,49 @@ import asyncio
 import logging
 import random
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 
-from avatars.gestures import plan_gestures
 from avatars.personas import Persona
 from avatars.voice import VoiceChain
+from commerce.events import (
+    FlashSaleEnded,
+    FlashSaleStarted,
+    OrderPaid,
+    ProductPinned,
+    ShopEvent,
+    SoldOut,
+    shop_event,
+)
 from commerce.facts import ProductFacts
 from danmaku.messages import Analysis, Comment, Enter, Follow, Gift, RoomMessage
-from danmaku.mood import Delivery, Mood, RoomMood, delivery_for
+from danmaku.mood import Mood
 from danmaku.topics import complaint_topic
-from scripts_gen import AnswerContext, Line, ScriptWriter, SegmentContext, reactions
+from scripts_gen import Answer, AnswerContext, Line, ScriptWriter, SegmentContext, reactions
+from scripts_gen.grammar import grammar
 from scripts_gen.style import style_for
+from streamer.cues import Cues
 from streamer.events import Answered, MoodChanged, Reply, RoomEvent
-from streamer.live_facts import FactRef, FactSnapshot, product_card, refs_for, section_for
+from streamer.live_facts import FactSnapshot, product_card, refs_for
 from streamer.questions import Asker, Question, QuestionInbox
+from streamer.room_facts import RoomFacts, filler_line, flash_sale_line
+from streamer.room_mood import MoodKeeper
+from streamer.speaker import PRIORITY, Speaker
 from streamer.timeline import SpeechTimeline, Utterance
 
 log = logging.getLogger(__name__)
 
-PRIORITY = {"answer": 0, "handoff": 0, "reaction": 1, "filler": 2, "script": 2}
 LOOKAHEAD_SECONDS = 3.0
 WRITER_DEADLINE = 2.5  # seconds a writer may take for one line before a filler is spoken
-THANKS_INTERVAL = 8.0  # at most one spoken thank-you per this many seconds
-# the host hears everyone but speaks to the room sparingly: per-kind cooldowns in seconds
-COOLDOWN = {"greet": 20.0, "gift": 8.0, "follow": 15.0, "apology": 10.0, "value": 45.0, "cta": 30.0}
-MAX_NAMES = 20  # names remembered for the next greeting / thanks (bounded)
+ANSWER_DEADLINE = 1.5  # seconds a model backend may take to answer before the desk does
+SPOKEN_LATE = 5.0  # an answer is never spoken more than this many seconds after the question
+FOLLOW_WAIT = 1.5  # waiting longer than this behind other answers: say only the first sentence
+SPOKEN_MAX_CHARS = 32  # a longer spoken answer is cut at a clause (the text reply has it all)
+MERGE_MAX = 3  # questions said together in one 「好几位问…」 line
+FACTS_SETTLE = 1.0  # seconds an answer waits for a fact read already under way
 MAX_TICKET_TASKS = 50
-PRICE_TREND = 0.15  # complaint share rising by this much (fast vs slow window) re-explains value
-PURCHASE_TREND = 0.15
 CLOSE_GRACE = 5.0  # seconds the director's background work gets to end when the room stops
-SALE_NEWS_GRACE = 3.0  # seconds a flash sale's event price stands in for a catalog not showing it
 # shop events after which the room's facts are read again (stock_changed covers every order)
 FACT_EVENTS = {
     "flash_sale_started",
@@ -55,7 +69,15 @@ FACT_EVENTS = {
     "sold_out",
     "coupon_issued",
 }
-__all__ = ["Director", "TicketRequest", "filler_line", "product_card", "thanks_line"]
+__all__ = [
+    "Director",
+    "TicketRequest",
+    "filler_line",
+    "first_sentence",
+    "flash_sale_line",
+    "product_card",
+    "thanks_line",
+]
 
 
 @dataclass(frozen=True)
@@ -68,7 +90,9 @@ class TicketRequest:
     kind: str  # "complaint" | "question"
     text: str
     product_sku: str | None
-    reason: str  # "quality", "shipping", "service", "low_confidence"
+    reason: (
+        str  # "quality", "shipping", "service"; questions: "safety", "incident", "low_confidence"
+    )
 
 
 @dataclass
@@ -83,23 +107,46 @@ class DirectorStats:
     tickets_dropped: int = 0
     stale_rebound: int = 0  # lines re-rendered because their facts changed before speech
     stale_dropped: int = 0  # lines dropped for the same reason
-    refreshes: int = 0
+    answer_timeouts: int = 0  # the writer's answer missed ANSWER_DEADLINE: the desk answered
+    answer_errors: int = 0
+    answer_fallbacks: int = 0
+    # spoken answers: said whole, cut to the first sentence, or left as the text reply
+    spoken: dict[str, int] = field(
+        default_factory=lambda: {"full": 0, "shortened": 0, "merged": 0, "text_only": 0}
+    )
     last_line: str = ""
     by_kind: dict[str, int] = field(default_factory=dict)
+    facts: RoomFacts | None = field(default=None, repr=False)
 
     @property
     def fillers(self) -> int:
         return self.by_kind.get("filler", 0)
 
+    @property
+    def refreshes(self) -> int:
+        return self.facts.refreshes if self.facts is not None else 0
 
-def filler_line(p: ProductFacts) -> Line:
-    """A grounded line from the fact sheet alone, for when the writer is slow."""
-    return Line(
-        text=f"{p.title}，{p.price.normalize():f}元一{p.unit}，喜欢的朋友点下方购物车。",
-        kind="filler",
-        product_sku=p.sku,
-        sources=(f"catalog:{p.sku}",),
-    )
+
+def first_sentence(text: str, limit: int | None = None) -> str:
+    """The text up to its first full stop (or 。-like mark); past `limit` characters, up to
+    the last clause break before it. Cuts fall only between clauses: numbers stay whole."""
+    for i, ch in enumerate(text):
+        if ch in "。！？!?；" and i + 1 < len(text) and i >= 6:
+            text = text[: i + 1]
+            break
+    if limit is None or len(text) <= limit:
+        return text
+    cut = max(text.rfind(mark, 0, limit) for mark in "，,；;")
+    return text[:cut] + "。" if cut >= 8 else text
+
+
+def without_lead(text: str, persona: str) -> str:
+    """An answer without the persona's lead-in phrase ("问得好，"): the chat keeps it, the
+    spoken answer goes straight to the point."""
+    for lead in sorted(grammar()["answer"][style_for(persona).id]["lead"], key=len, reverse=True):
+        if lead and text.startswith(lead) and len(text) > len(lead) + 4:
+            return text[len(lead) :]
+    return text
 
 
 def thanks_line(buyer: str, p: ProductFacts) -> Line:
@@ -110,17 +157,6 @@ def thanks_line(buyer: str, p: ProductFacts) -> Line:
         kind="reaction",
         product_sku=p.sku,
         expression="excited",
-    )
-
-
-def flash_sale_line(p: ProductFacts, sale: dict) -> Line:
-    """Announce a flash sale with the room's price from the same fact sheet as the card."""
-    return Line(
-        text=f"秒杀开始啦！{p.title}秒杀价{p.price.normalize():f}元，限量{sale.get('cap')}{p.unit}，手慢无！",
-        kind="reaction",
-        product_sku=p.sku,
-        expression="excited",
-        sources=(f"flash_sale:{sale.get('id')}",),
     )
 
 
@@ -147,157 +183,114 @@ class Director:
         self.room_id = room_id
         self.persona = persona
         self.writer = writer
-        self.voice = voice
         self.timeline = timeline
-        self.catalog = catalog
         self.lineup = lineup  # SKUs in order; None = whole catalog
-        self.on_line = on_line
         self.desk = desk if desk is not None else getattr(writer, "desk", None)
         self.publish = publish or (lambda event: None)
         self.open_ticket = open_ticket
         self.rng = random.Random(seed)
-        self.room_mood = RoomMood()
-        self.mood = "calm"
-        self.delivery: Delivery = delivery_for(self.room_mood.snapshot())
         self.questions = QuestionInbox()
         self.interrupt_answers = True  # False: answers wait for the line to end (the old way)
-        self._names: dict[str, deque[str]] = {k: deque(maxlen=MAX_NAMES) for k in COOLDOWN}
-        self._gift = "礼物"
-        self._last: dict[str, float] = {k: -v for k, v in COOLDOWN.items()}
-        self._complainers: deque[tuple[str, str | None]] = deque(maxlen=MAX_NAMES)
-        self._ticket_tasks: set[asyncio.Task] = set()
         self.live_events: list[str] = []
         self.stats = DirectorStats()
-        self._urgent: asyncio.Queue[Line] = asyncio.Queue()
+        self._wake = asyncio.Event()
+        # collaborators: none of them calls back into the Director
+        self.room_facts = RoomFacts(
+            room_id,
+            catalog,
+            timeline,
+            self._wake,
+            clock,
+            shop_clock or (lambda: datetime.now(UTC).replace(tzinfo=None)),
+        )
+        self.stats.facts = self.room_facts
+        self.cues = Cues()
+        self.moods = MoodKeeper()
+        self.speaker = Speaker(
+            room_id,
+            persona,
+            voice,
+            timeline,
+            self.room_facts,
+            self.moods,
+            lambda p, section, ctx: self.writer.render(p, section, ctx),
+            self.stats,
+            on_line,
+        )
+        self.timeline.gate = self._holds
+        self._ticket_tasks: set[asyncio.Task] = set()
+        self._urgent: asyncio.Queue[tuple[Line, ProductFacts | None]] = asyncio.Queue()
         self._product_index = 0
         self._segment: AsyncIterator[Line] | None = None
-        self._product: ProductFacts | None = None
-        self._products: dict[str, ProductFacts] = {}
-        self._wake = asyncio.Event()
-        self._pinned: str | None = None
-        self._last_thanks = -THANKS_INTERVAL
-        # facts bound at speech time: the room's snapshot, checked again as each line starts
-        self.clock = clock  # the room's media clock (seconds)
-        self.shop_clock = shop_clock or (lambda: datetime.now(UTC).replace(tzinfo=None))
-        self.facts = FactSnapshot()
-        self.timeline.gate = self._holds
-        self._sale_ends: dict[str, float] = {}
+        self._presenting: ProductFacts | None = None
         self._segment_product: ProductFacts | None = None
-        self._refresh_task: asyncio.Task | None = None
-        self._refresh_again = False
-        self._timers: set[asyncio.TimerHandle] = set()  # fact reads due as flash sales end
+        self._pinned: str | None = None
         self._closed = False
-        self._sales_due: list[tuple[str, dict]] = []  # flash sales to announce once read
-        # a flash sale the shop announced but the catalog does not show yet: sku -> (price,
-        # room-clock time heard); the shop's own event is a fact until the catalog catches up
-        self._sale_news: dict[str, tuple[Decimal, float]] = {}
 
+    # --- what others read and set ---------------------------------------------------
     @property
     def current_product(self) -> ProductFacts | None:
-        return self._product
+        """The product being presented, as the room's facts show it now."""
+        p = self._presenting
+        return self.room_facts.products.get(p.sku, p) if p is not None else None
+
+    @property
+    def voice(self) -> VoiceChain:
+        return self.speaker.voice
+
+    @property
+    def facts(self) -> FactSnapshot:
+        return self.room_facts.snapshot
+
+    @property
+    def catalog(self):
+        return self.room_facts.catalog
+
+    @catalog.setter
+    def catalog(self, value) -> None:
+        self.room_facts.catalog = value
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self.room_facts.clock
+
+    @property
+    def shop_clock(self) -> Callable[[], datetime]:
+        return self.room_facts.shop_clock
+
+    @shop_clock.setter
+    def shop_clock(self, value) -> None:
+        self.room_facts.shop_clock = value
+
+    @property
+    def mood(self) -> str:
+        return self.moods.label
+
+    @property
+    def delivery(self):
+        return self.moods.delivery
+
+    @property
+    def _refresh_task(self) -> asyncio.Task | None:
+        return self.room_facts.refresh_task
 
     def say(self, line: Line) -> None:
         """Queue a line from outside (answer, reaction); it jumps ahead of the script.
         Its facts are bound to the fact sheet it was written from: the one held now."""
-        self._urgent.put_nowait((line, self._products.get(line.product_sku or "")))
+        self._urgent.put_nowait((line, self.room_facts.products.get(line.product_sku or "")))
         self._wake.set()
 
     # --- facts ----------------------------------------------------------------------
     def _holds(self, utt: Utterance) -> bool:
         """The media thread's check as a line starts: a dict lookup per fact, no lock."""
-        return self.facts.holds(utt.facts, self.clock())
+        return self.room_facts.holds_utterance(utt)
 
     async def refresh(self) -> list[ProductFacts]:
         """Read the room's facts again, publish them, and retire lines they contradict."""
-        products = await self.catalog(self.room_id)
-        self._apply(products)
-        return products
-
-    def _apply(self, products: list[ProductFacts]) -> None:
-        now = self.clock()
-        products = [self._with_sale_news(p, now) for p in products]
-        self._products = {p.sku: p for p in products}
-        self._sale_ends = {
-            sku: end
-            for sku, end in self._sale_ends.items()
-            if end > now and sku in self._products and self._products[sku].list_price is not None
-        }
-        state = self.facts.publish(products, self._sale_ends, now)
-        self.stats.refreshes += 1
-        if self._product is not None:
-            self._product = self._products.get(self._product.sku, self._product)
-        dropped, cut = self.timeline.revalidate(lambda u: state.holds(u.facts, now))
-        if dropped or cut:
-            self._wake.set()
-        while self._sales_due:
-            sku, sale = self._sales_due.pop(0)
-            p = self._products.get(sku)
-            if p is not None and not p.sold_out and p.list_price is not None:
-                self.say(flash_sale_line(p, sale))
-
-    def _with_sale_news(self, p: ProductFacts, now: float) -> ProductFacts:
-        news = self._sale_news.get(p.sku)
-        if news is None:
-            return p
-        price, heard = news
-        if p.list_price is not None and p.price == price or now - heard > SALE_NEWS_GRACE:
-            del self._sale_news[p.sku]  # the catalog shows it (or never did): it decides
-            return p
-        return replace(p, price=price, list_price=p.list_price or p.price)
+        return await self.room_facts.refresh()
 
     def request_refresh(self) -> None:
-        """Read the facts again soon; bursts of shop events coalesce into one read."""
-        if self._closed:
-            return
-        if self._refresh_task is not None and not self._refresh_task.done():
-            self._refresh_again = True
-            return
-        try:
-            self._refresh_task = asyncio.get_running_loop().create_task(self._refresh_loop())
-        except RuntimeError:  # no loop (a synchronous caller): the next segment reads them
-            pass
-
-    async def _refresh_loop(self) -> None:
-        while True:
-            self._refresh_again = False
-            try:
-                await self.refresh()
-            except Exception:  # a failed read keeps the old facts; the gate still guards
-                log.exception("room %s: fact refresh failed", self.room_id)
-            if not self._refresh_again:
-                return
-
-    def _note_sale(self, sku: str, sale: dict) -> None:
-        """Keep the sale's price until the catalog shows it, and its end on the room's clock:
-        the card counts down to it."""
-        try:
-            self._sale_news[sku] = (Decimal(str(sale.get("price"))), self.clock())
-        except (InvalidOperation, ValueError):
-            pass
-        try:
-            ends = datetime.fromisoformat(str(sale.get("ends_at")))
-        except ValueError:
-            return
-        if ends.tzinfo is not None:
-            ends = ends.astimezone(UTC).replace(tzinfo=None)
-        left = (ends - self.shop_clock()).total_seconds()
-        if left <= 0:
-            return
-        self._sale_ends[sku] = self.clock() + left
-        try:  # read again as the sale ends, even if the shop's announcement comes late
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        if self._closed:
-            return
-        handle: asyncio.TimerHandle
-
-        def due() -> None:
-            self._timers.discard(handle)
-            self.request_refresh()
-
-        handle = loop.call_later(left + 0.05, due)
-        self._timers.add(handle)
+        self.room_facts.request_refresh()
 
     async def aclose(self) -> None:
         """End the director's background work as the room stops, before the shop closes, so
@@ -306,12 +299,7 @@ class Director:
         land (a complaint is not lost to a stop). Whatever is still running then is
         cancelled and logged by name."""
         self._closed = True
-        for handle in self._timers:
-            handle.cancel()
-        self._timers.clear()
-        refresh = self._refresh_task
-        if refresh is not None:
-            refresh.cancel()
+        refresh = self.room_facts.close()
         tasks = [t for t in (refresh, *self._ticket_tasks) if t is not None]
         if not tasks:
             return
@@ -322,29 +310,6 @@ class Director:
         if pending:
             await asyncio.wait(pending, timeout=1.0)
 
-    def _rebind(self, line: Line, refs: tuple[FactRef, ...]) -> tuple[Line | None, ProductFacts]:
-        """A line whose facts changed, said again from the current facts (or None: drop)."""
-        p = self.facts.state.products.get(line.product_sku or "")
-        if p is None or p.sold_out:
-            return None, p
-        section = section_for(refs, p)
-        render = getattr(self.writer, "render", None) or getattr(
-            getattr(self.writer, "template", None), "render", None
-        )
-        fresh = None
-        if render is not None:
-            ctx = SegmentContext(room_id=self.room_id, persona=self.persona.id, mood=self.mood)
-            try:
-                fresh = render(p, section, ctx)
-            except Exception:
-                log.exception("room %s: re-render failed", self.room_id)
-        if fresh is None and section != "stock":
-            fresh = filler_line(p)
-        if fresh is None:
-            return None, p
-        kind = line.kind if line.kind != "script" else fresh.kind
-        return replace(fresh, kind=kind), p
-
     # --- listening ------------------------------------------------------------------
     def hear(self, message: RoomMessage, analysis: Analysis | None = None) -> str:
         """Take in one message that passed moderation; returns what the host will do with it:
@@ -352,26 +317,29 @@ class Director:
         kind = type(message).__name__.lower()
         if isinstance(message, Comment) and analysis is not None:
             kind = analysis.intent
-            self._update_mood(analysis)
+            mood = self.moods.hear(analysis)
+            if mood is not None:
+                self._mood_changed(mood)
         self.stats.heard[kind] = self.stats.heard.get(kind, 0) + 1
         action = "noted"
         if isinstance(message, Comment) and analysis is not None:
             action = self._hear_comment(message, analysis)
         elif isinstance(message, Gift):
-            self._names["gift"].append(message.nickname)
-            self._gift = message.gift or self._gift
+            self.cues.heard("gift", message.nickname, message.gift)
             action = "react"
         elif isinstance(message, Follow):
-            self._names["follow"].append(message.nickname)
+            self.cues.heard("follow", message.nickname)
             action = "react"
         elif isinstance(message, Enter):
-            self._names["greet"].append(message.nickname)
+            self.cues.heard("greet", message.nickname)
         self._wake.set()
         return action
 
     def _hear_comment(self, c: Comment, a: Analysis) -> str:
         if a.intent == "question":
-            status, recent = self.questions.add(c.text, Asker(c.user_id, c.nickname, c.dedup_id))
+            status, recent = self.questions.add(
+                c.text, Asker(c.user_id, c.nickname, c.dedup_id), self._still_true
+            )
             if recent is not None:  # just answered: the asker gets the same text at once
                 self.publish(
                     Reply(self.room_id, (c.dedup_id,), c.text, recent[0], recent[1], (c.user_id,))
@@ -381,7 +349,7 @@ class Director:
             topic = complaint_topic(c.text)
             if topic == "price":
                 return "react"
-            self._complainers.append((c.nickname, None))
+            self.cues.heard("apology", c.nickname)
             self._file_ticket(
                 TicketRequest(
                     self.room_id, c.user_id, c.nickname, "complaint", c.text, self._sku(), topic
@@ -389,27 +357,23 @@ class Director:
             )
             return "ticket"
         if a.intent == "greeting":
-            self._names["greet"].append(c.nickname)
+            self.cues.heard("greet", c.nickname)
             return "react"
         if a.intent == "purchase":
             return "react"
         return "noted"
 
+    def _still_true(self, refs: tuple) -> bool:
+        """A recent answer may be sent again: its facts hold and none are being re-read."""
+        return not self.room_facts.reading and self.room_facts.holds(refs)
+
     def _sku(self) -> str | None:
-        return self._product.sku if self._product else None
+        return self._presenting.sku if self._presenting else None
 
-    def _update_mood(self, analysis: Analysis) -> None:
-        self.room_mood.update(analysis)
-        mood = self.room_mood.snapshot()
-        if mood.label != self.mood:
-            self._set_mood(mood)
-
-    def _set_mood(self, mood: Mood) -> None:
+    def _mood_changed(self, mood: Mood) -> None:
         """A new mood changes the delivery now and the script from the next line on."""
-        self.mood = mood.label
-        self.delivery = delivery_for(mood)
-        if self._product is not None:  # re-plan the same product in the new mood
-            self._pinned = self._product.sku
+        if self._presenting is not None:  # re-plan the same product in the new mood
+            self._pinned = self._presenting.sku
             self._segment = None
             self.timeline.clear_pending(keep=lambda u: u.kind != "script")
         self.publish(
@@ -418,30 +382,15 @@ class Director:
                 mood.label,
                 round(mood.score, 3),
                 {k: round(v, 3) for k, v in mood.intents.items()},
-                {
-                    "expression": self.delivery.expression,
-                    "rate": self.delivery.rate,
-                    "pitch": self.delivery.pitch,
-                },
+                self.moods.delivery_dict(),
             )
         )
 
     def mood_info(self) -> dict:
-        mood = self.room_mood.snapshot()
-        if mood.label != self.mood:
-            self._set_mood(mood)  # decay alone can bring a room back to calm
-        return {
-            "mood": {
-                "score": round(mood.score, 3),
-                "label": mood.label,
-                "intents": {k: round(v, 3) for k, v in mood.intents.items()},
-            },
-            "delivery": {
-                "expression": self.delivery.expression,
-                "rate": self.delivery.rate,
-                "pitch": self.delivery.pitch,
-            },
-        }
+        mood = self.moods.check()  # decay alone can bring a room back to calm
+        if mood is not None:
+            self._mood_changed(mood)
+        return self.moods.info()
 
     def _file_ticket(self, request: TicketRequest) -> None:
         if self.open_ticket is None or self._closed:
@@ -461,18 +410,14 @@ class Director:
             self.stats.tickets_dropped += 1
             log.exception("room %s: ticket not stored", self.room_id)
 
-    async def _answer_next(self) -> bool:
-        q = self.questions.take()
-        if q is None:
-            return False
-        await self._answer(q)
-        return True
-
-    async def _answer(self, q: Question) -> None:
+    async def _answer(self, q: Question, speak: bool = True) -> tuple[Line, tuple] | None:
+        """Answer `q` in text to its askers at once, then aloud. With `speak` False the
+        spoken line and the facts it names are returned instead (to be merged)."""
         if self.desk is None:
-            return
+            return None
         first = q.askers[0]
-        products = list(self._products.values()) or await self.catalog(self.room_id)
+        await self._settle_facts()  # a price change or a sale's end being read: wait for it
+        products = list(self.room_facts.products.values()) or await self.catalog(self.room_id)
         ctx = AnswerContext(
             room_id=self.room_id,
             persona=self.persona.id,
@@ -480,9 +425,12 @@ class Director:
             products=products,
             current_sku=self._sku(),
             mood=self.mood,
+            now=self.shop_clock(),
         )
-        answer = self.desk.answer(q.text, ctx, self.rng)
-        self.questions.answered(q, answer.text, answer.handed_off)
+        answer = await self._ask_writer(q.text, ctx)
+        source = {p.sku: p for p in products}.get(answer.product_sku or "")
+        refs = refs_for(answer.line, source) if answer.line is not None and source else ()
+        self.questions.answered(q, answer.text, answer.handed_off, refs)
         self.publish(
             Reply(
                 self.room_id,
@@ -495,6 +443,7 @@ class Director:
         )
         self.publish(Answered(self.room_id, q.text, answer.text, answer.handed_off))
         if answer.handed_off:
+            reason = {"incident": "incident"}.get(answer.safety or "", "safety")
             self._file_ticket(
                 TicketRequest(
                     self.room_id,
@@ -503,97 +452,167 @@ class Director:
                     "question",
                     q.text,
                     answer.product_sku,
-                    "low_confidence",
+                    reason if answer.safety else "low_confidence",
                 )
             )
+        if answer.line is not None and not speak:
+            return answer.line, refs
         if answer.line is not None:
             names = [a.nickname for a in q.askers]
-            line = replace(
-                answer.line, text=reactions.answer_to(self.persona.id, names, answer.line.text)
+
+            def spoken(line: Line) -> Line:
+                """Said to its askers by name, without the chat's lead-in (問得好…): short."""
+                text = without_lead(line.text, self.persona.id)
+                return replace(line, text=reactions.answer_to(self.persona.id, names, text))
+
+            def again() -> tuple[Line | None, ProductFacts | None]:
+                """The same question answered from the facts held now (the template desk: a
+                rebind must not wait on a model)."""
+                fresh_products = list(self.room_facts.products.values()) or products
+                fresh = self.desk.answer(q.text, replace(ctx, products=fresh_products), self.rng)
+                about = {p.sku: p for p in fresh_products}.get(fresh.product_sku or "")
+                return (spoken(fresh.line) if fresh.line else None), about
+
+            line = self._fit_to_wait(spoken(answer.line), q.received)
+            if line is None:
+                return None  # the text reply stands alone: said now it would come too late
+            await self.speaker.speak(
+                line,
+                interrupt=self.interrupt_answers,
+                source=source,
+                again=again,
+                not_after=q.received + SPOKEN_LATE,
             )
-            source = {p.sku: p for p in products}.get(line.product_sku or "")
-            await self._speak(line, interrupt=self.interrupt_answers, source=source)
-
-    def _due(self, kind: str) -> bool:
-        return time.monotonic() - self._last[kind] >= COOLDOWN[kind]
-
-    def _react_line(self) -> tuple[str, Line | None] | None:
-        """The one reaction most worth saying now, if its cooldown allows."""
-        pid, rng = self.persona.id, self.rng
-        if self._complainers and self._due("apology"):
-            names = [n for n, _ in self._complainers]
-            self._complainers.clear()
-            return "apology", reactions.apologize(pid, names, self._product)
-        product = self._product
-        if (
-            product is not None
-            and self._due("value")
-            and self.room_mood.trend("complaint") > PRICE_TREND
-        ):
-            return "value", reactions.reexplain_value(pid, product, rng)
-        if (
-            product is not None
-            and not product.sold_out
-            and self._due("cta")
-            and self.room_mood.trend("purchase") > PURCHASE_TREND
-        ):
-            return "cta", reactions.call_to_action(pid, product, rng)
-        for kind, make in (
-            ("gift", lambda names: reactions.thank_gift(pid, names, self._gift, rng)),
-            ("follow", lambda names: reactions.thank_follow(pid, names, rng)),
-            ("greet", lambda names: reactions.greet(pid, names, rng)),
-        ):
-            if self._names[kind] and self._due(kind):
-                names = list(self._names[kind])
-                self._names[kind].clear()
-                return kind, make(names)
         return None
 
+    async def _answer_crowd(self, first: Question) -> None:
+        """Questions come faster than they can be said: each asker gets the text reply at
+        once, and one line says the short answers together (「好几位问…」)."""
+        batch = [first]
+        while len(batch) < MERGE_MAX and (q := self.questions.take()) is not None:
+            batch.append(q)
+        said = [r for r in [await self._answer(q, speak=False) for q in batch] if r]
+        if not said:
+            return
+        if len(said) == 1:
+            line, refs = said[0]
+            names = [a.nickname for a in first.askers]
+            text = reactions.answer_to(
+                self.persona.id, names, without_lead(line.text, self.persona.id)
+            )
+            line = replace(line, text=text)
+        else:
+            parts = [
+                first_sentence(without_lead(line.text, self.persona.id), SPOKEN_MAX_CHARS).rstrip(
+                    "。！？!?；"
+                )
+                for line, _ in said
+            ]
+            line = replace(said[0][0], text="好几位问，" + "；".join(parts) + "。")
+            refs = tuple(r for _, rs in said for r in rs)
+        oldest = min(q.received for q in batch)
+        fitted = self._fit_to_wait(line, oldest, merged=len(said) if len(said) > 1 else 0)
+        if fitted is None:
+            return
+        await self.speaker.speak(
+            fitted,
+            interrupt=self.interrupt_answers,
+            source=None,
+            again=lambda: (None, None),  # facts changed: the text replies stand alone
+            not_after=oldest + SPOKEN_LATE,
+            refs=refs,
+        )
+
+    def _fit_to_wait(self, line: Line, received: float, merged: int = 0) -> Line | None:
+        """An answer that would start late is shortened to its first sentence; one that
+        would start more than SPOKEN_LATE seconds after it was asked is left as text. A long
+        answer is always cut to its first sentence: the next asker's wait stays short."""
+        wait = self.timeline.seconds_before(PRIORITY["answer"])
+        late = time.monotonic() - received + wait
+        if late > SPOKEN_LATE - 0.5:
+            self.stats.spoken["text_only"] += max(merged, 1)
+            return None
+        if merged:
+            self.stats.spoken["merged"] += merged
+            return line
+        if wait > FOLLOW_WAIT or len(line.text) > SPOKEN_MAX_CHARS:
+            short = first_sentence(line.text, SPOKEN_MAX_CHARS)
+            if short != line.text:
+                self.stats.spoken["shortened"] += 1
+                return replace(line, text=short)
+        self.stats.spoken["full"] += 1
+        return line
+
+    async def _settle_facts(self) -> None:
+        await self.room_facts.settle(FACTS_SETTLE)
+
+    async def _ask_writer(self, question: str, ctx: AnswerContext) -> Answer:
+        """The room's writer answers (a model backend rephrases, grounded and checked) within
+        ANSWER_DEADLINE; past it, or on any error, the template desk answers, counted."""
+        if self.writer is None or getattr(self.writer, "desk", None) is None:
+            return self.desk.answer(question, ctx, self.rng)
+        if self.writer.desk is self.desk and getattr(self.writer, "name", "") == "template":
+            return self.desk.answer(question, ctx, self.rng)  # no model: no deadline needed
+        try:
+            return await asyncio.wait_for(self.writer.answer(question, ctx), ANSWER_DEADLINE)
+        except asyncio.CancelledError:
+            raise
+        except TimeoutError:
+            self.stats.answer_timeouts += 1
+        except Exception:  # a failing backend must not cost the viewer an answer
+            self.stats.answer_errors += 1
+            log.exception("room %s: writer answer failed", self.room_id)
+        self.stats.answer_fallbacks += 1
+        return self.desk.answer(question, ctx, self.rng)
+
     async def _react(self) -> None:
-        picked = self._react_line()
+        picked = self.cues.pick(self.persona.id, self.current_product, self.moods.room, self.rng)
         if picked is None:
             return
         kind, line = picked
-        self._last[kind] = time.monotonic()
         if line is None:
             self.stats.reactions_skipped += 1
             return
-        await self._speak(line, interrupt=kind == "apology")
+        await self.speaker.speak(line, interrupt=kind == "apology", fallback=self.current_product)
 
-    def on_shop_event(self, kind: str, sku: str | None, data: dict) -> None:
-        """React to the shop: thank buyers, follow a pinned product, drop a sold-out one."""
-        product = self._products.get(sku or "")
-        if kind in FACT_EVENTS:
-            if kind == "flash_sale_started" and sku:
-                self._note_sale(sku, data)
-            elif kind == "flash_sale_ended" and sku:
-                self._sale_news.pop(sku, None)
-                self._sale_ends.pop(sku, None)
+    def on_shop_event(
+        self, event: ShopEvent | str, sku: str | None = None, data: dict | None = None
+    ) -> None:
+        """React to the shop: thank buyers, follow a pinned product, drop a sold-out one.
+        Takes the typed event, or its plain form (kind, sku, data) as it crosses the Engine."""
+        if isinstance(event, str):
+            try:
+                event = shop_event(event, self.room_id, sku, data)
+            except (ValueError, TypeError):
+                log.warning("room %s: unknown shop event %r ignored", self.room_id, event)
+                return
+        sku = event.sku
+        product = self.room_facts.products.get(sku or "")
+        if event.kind in FACT_EVENTS:
+            if isinstance(event, FlashSaleStarted) and sku:
+                self.room_facts.sale_started(sku, event, announce=product is not None)
+            elif isinstance(event, FlashSaleEnded) and sku:
+                self.room_facts.sale_ended(sku)
             self.request_refresh()
-        if kind == "order_paid" and product is not None:
-            buyer = str(data.get("buyer") or "有位朋友")
-            fact = (
-                f"刚刚 @{buyer} 拍了{data.get('quantity', '')}{data.get('unit', '')}{product.name}"
-            )
+        current = self.current_product
+        if isinstance(event, OrderPaid) and product is not None:
+            buyer = event.buyer or "有位朋友"
+            fact = f"刚刚 @{buyer} 拍了{event.quantity or ''}{event.unit}{product.name}"
             self.live_events = (self.live_events + [fact])[-5:]
-            now = time.monotonic()
-            if now - self._last_thanks >= THANKS_INTERVAL:
-                self._last_thanks = now
+            if self.cues.thanks_due():
                 self.say(thanks_line(buyer, product))
-        elif kind in ("product_pinned", "flash_sale_started") and sku:
+        elif isinstance(event, ProductPinned | FlashSaleStarted) and sku:
             self._pinned = sku
             self._segment = None
             self.timeline.clear_pending(keep=lambda u: u.kind != "script")
-            if kind == "flash_sale_started" and product is not None:
-                self._sales_due.append((sku, data))  # said once the sale's price is read
             self._wake.set()
-        elif kind == "sold_out" and sku and self._product is not None and self._product.sku == sku:
+        elif isinstance(event, SoldOut) and sku and current is not None and current.sku == sku:
             self._segment = None
             self.timeline.clear_pending(keep=lambda u: u.kind != "script" or u.product_sku != sku)
             self._urgent.put_nowait(
                 (
                     Line(
-                        text=f"{self._product.title}已经卖完啦，谢谢大家捧场！",
+                        text=f"{current.title}已经卖完啦，谢谢大家捧场！",
                         kind="reaction",
                         product_sku=sku,
                         expression="happy",
@@ -613,27 +632,46 @@ class Director:
                 log.exception("director %s: line failed", self.room_id)
                 await asyncio.sleep(0.5)
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), 0.1)
+            try:  # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a stop's cancel
+                async with asyncio.timeout(0.1):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
 
     async def _fill(self) -> None:
         while await self._answer_next():
             pass
+        while self.room_facts.announcements:  # flash sales, said once their price is read
+            self._urgent.put_nowait(self.room_facts.announcements.popleft())
         while not self._urgent.empty():
             line, source = self._urgent.get_nowait()
             self.stats.interruptions += 1
-            await self._speak(line, source=source)
+            await self.speaker.speak(line, source=source, fallback=self.current_product)
         await self._react()
         if self.timeline.queued_seconds() < LOOKAHEAD_SECONDS:
             line = await self._next_script_line()
             if line is not None:
-                await self._speak(line, source=self._segment_product)
+                await self.speaker.speak(
+                    line, source=self._segment_product, fallback=self.current_product
+                )
+
+    async def _answer_next(self) -> bool:
+        q = self.questions.take()
+        if q is None:
+            return False
+        crowded = len(self.questions) > 0
+        if crowded and self.timeline.seconds_before(PRIORITY["answer"]) > FOLLOW_WAIT:
+            await self._answer_crowd(q)
+        else:
+            await self._answer(q)
+        return True
 
     async def _next_script_line(self) -> Line | None:
         # a writer may have nothing to say about a product: try each product once
-        for _ in range(len(self._products) + 2):
+        for _ in range(len(self.room_facts.products) + 2):
             if self._segment is None:
                 product = await self._next_product()
                 if product is None:
@@ -654,11 +692,11 @@ class Director:
         return None
 
     def _filler(self) -> Line:
-        self._segment_product = self._products.get(self._product.sku, self._product)
+        self._segment_product = self.current_product
         return filler_line(self._segment_product)
 
     def _start_segment(self, product: ProductFacts) -> None:
-        self._product = self._segment_product = product
+        self._presenting = self._segment_product = product
         ctx = SegmentContext(
             room_id=self.room_id,
             persona=self.persona.id,
@@ -670,13 +708,14 @@ class Director:
 
     async def _next_product(self) -> ProductFacts | None:
         products = await self.refresh()
-        last = self._product.sku if self._product else None
+        held = self.room_facts.products
+        last = self._presenting.sku if self._presenting else None
         if self.lineup:
-            products = [self._products[s] for s in self.lineup if s in self._products]
+            products = [held[s] for s in self.lineup if s in held]
         if self._pinned:
             pinned, self._pinned = self._pinned, None
-            if pinned in self._products and not self._products[pinned].sold_out:
-                return self._products[pinned]
+            if pinned in held and not held[pinned].sold_out:
+                return held[pinned]
         available = sum(1 for p in products if not p.sold_out)
         for _ in range(len(products)):
             p = products[self._product_index % len(products)]
@@ -686,64 +725,3 @@ class Director:
             elif p.sku != last or available == 1:  # never the product just presented again
                 return p
         return None
-
-    def _delivered(self, line: Line) -> Line:
-        """Script lines take the room's current delivery; reactions keep their own."""
-        if line.kind not in ("script", "filler"):
-            return line
-        style, d = style_for(self.persona.id), self.delivery
-        expression = d.expression if d.expression != "neutral" else line.expression
-        if self.mood != "upset" and line.expression == "excited":
-            expression = "excited"
-        return replace(
-            line,
-            expression=expression,
-            rate=round(style.rate * d.rate, 3),
-            pitch=round(style.pitch * d.pitch, 3),
-        )
-
-    async def _speak(
-        self, line: Line, interrupt: bool = False, source: ProductFacts | None | bool = True
-    ) -> None:
-        """Synthesise and queue `line`, bound to the facts it was written from (`source`;
-        True: the room's current ones, None: it names no changing fact). A line whose facts
-        changed is re-rendered from the new ones before and after synthesis, or dropped."""
-        if source is True:
-            source = self._products.get(line.product_sku or "")
-        refs = refs_for(line, source) if isinstance(source, ProductFacts) else ()
-        for attempt in range(4):  # facts or the room's mood may change during synthesis
-            if not self.facts.holds(refs, self.clock()):
-                if attempt == 3:
-                    self.stats.stale_dropped += 1
-                    return
-                line, product = self._rebind(line, refs)
-                if line is None:
-                    self.stats.stale_dropped += 1
-                    return
-                self.stats.stale_rebound += 1
-                source, refs = product, refs_for(line, product)
-            mood = self.mood
-            said = self._delivered(line)
-            speech = await self.voice.synthesize(said.text, self.persona, said.rate, said.pitch)
-            if mood == self.mood and self.facts.holds(refs, self.clock()):
-                break
-        line = said
-        # the card comes from the very fact sheet the line was checked against
-        product = source if isinstance(source, ProductFacts) else None
-        product = product or self._products.get(line.product_sku or "") or self._product
-        card = product_card(product) if product else None
-        utt = Utterance(
-            speech=speech,
-            expression=line.expression,
-            product_sku=line.product_sku,
-            card=card,
-            gestures=plan_gestures(speech.text, speech.duration, card.category if card else None),
-            kind=line.kind,
-            facts=refs,
-        )
-        self.timeline.enqueue(utt, priority=PRIORITY.get(line.kind, 2), interrupt=interrupt)
-        self.stats.lines += 1
-        self.stats.by_kind[line.kind] = self.stats.by_kind.get(line.kind, 0) + 1
-        self.stats.last_line = line.text
-        if self.on_line:
-            self.on_line(line)

@@ -132,3 +132,35 @@ class ShopNotice(RoomEvent):
     kind: str = ""
     sku: str | None = None
     data: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DanmakuAck(RoomEvent):
+    """What became of one chat line sent over the events socket (to its sender only)."""
+
+    type: ClassVar[str] = "danmaku_ack"
+    id: str = ""
+    accepted: bool = True
+    reason: str = "ok"  # moderation's reason: "ok", "rate_limited", "spam", …
+    detail: str = ""  # for the viewer, in Chinese
+    sentiment: str = "neu"
+    score: float = 0.0
+    intent: str = "other"
+    action: str = "noted"  # what the host will do: "answer", "merged", "ticket", …
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class DanmakuRejected(DanmakuAck):
+    """A chat line not taken: too long, not JSON, or refused by moderation."""
+
+    type: ClassVar[str] = "danmaku_rejected"
+    accepted: bool = False
+    reason: str = "invalid"
+    action: str = "blocked"
+
+
+def chat_reply(room_id: str, heard, text: str) -> DanmakuAck:
+    """The socket's reply for a `streamer.listener.Heard`: an ack, or a rejection."""
+    cls = DanmakuAck if heard.accepted else DanmakuRejected
+    return cls(room_id, **{k: v for k, v in vars(heard).items()}, text=text[:200])

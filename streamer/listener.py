@@ -12,11 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from danmaku.analysis import Analyzer
+from danmaku.analysis.rules import STRONG_SPAM
 from danmaku.dedup import Deduper
-from danmaku.messages import Comment, Enter, Follow, Gift, Like, RoomMessage
+from danmaku.messages import Analysis, Comment, Enter, Follow, Gift, Like, RoomMessage
 from danmaku.moderation import Moderator
 from danmaku.sources import Source
 from scripts_gen.reactions import speakable_name
+from scripts_gen.understand import is_english, looks_like_question
 from streamer.director import Director
 from streamer.events import DanmakuShown, Notice, RoomEvent
 
@@ -49,6 +51,19 @@ class ListenerStats:
     duplicate_ids: int = 0
     likes: int = 0
     source_errors: int = 0
+
+
+def asked(text: str, analysis: Analysis, allowed: bool = True) -> Analysis:
+    """A question by its form is a question: the sentiment model reads 甜不甜 as praise,
+    退货运费谁出 as other, and plain English as spam (moderation, which passed it, decides
+    what spam is; its handles and links never reach here as `allowed`)."""
+    english = is_english(text)
+    if analysis.intent == "spam" and allowed and english and not STRONG_SPAM.search(text.lower()):
+        intent = "question" if looks_like_question(text) else "other"
+        return replace(analysis, intent=intent, sentiment="neu", score=0.0)
+    if analysis.intent in ("praise", "other") and looks_like_question(text):
+        return replace(analysis, intent="question")
+    return analysis
 
 
 class Listener:
@@ -108,7 +123,7 @@ class Listener:
         if not verdict.allowed and verdict.reason not in ("spam", "banned_word"):
             self._count_block(verdict.reason)
             return Heard(c.dedup_id, False, verdict.reason, verdict.detail, action="blocked")
-        analysis = self.analyzer.analyze(verdict.text)
+        analysis = asked(verdict.text, self.analyzer.analyze(verdict.text), verdict.allowed)
         if as_question and analysis.intent not in ("spam", "complaint", "question"):
             analysis = replace(analysis, intent="question")
         if not verdict.allowed or analysis.intent == "spam":

@@ -36,6 +36,7 @@ class FactRef:
     list_price: Decimal | None = None
     promo: str | None = None
     stock: str | None = None  # the stock as said: stock_phrase (reactions) + stock_said
+    sale_left: int | None = None  # a flash sale's units left, as an answer said them
 
     def holds(self, p: ProductFacts | None) -> bool:
         """True when the product still has every fact this line names."""
@@ -46,6 +47,8 @@ class FactRef:
         if self.price is not None and (p.price, p.list_price) != (self.price, self.list_price):
             return False
         if self.promo is not None and (spoken_promo(p.promo) or "") != self.promo:
+            return False
+        if self.sale_left is not None and p.sale_left != self.sale_left:
             return False
         return self.stock is None or _stock(p) == self.stock
 
@@ -60,6 +63,8 @@ def refs_for(line: Line, product: ProductFacts | None) -> tuple[FactRef, ...]:
     if product is None or line.product_sku != product.sku:
         return ()
     text = line.text
+    if line.kind in ("answer", "handoff"):
+        return answer_refs(text, product)
     money = any(n.unit in MONEY_UNITS for n in parse_numbers(text))
     promo_said = spoken_promo(product.promo)
     names_promo = bool(promo_said and promo_said in text) or any(w in text for w in PROMO_WORDS)
@@ -74,6 +79,29 @@ def refs_for(line: Line, product: ProductFacts | None) -> tuple[FactRef, ...]:
     )
 
 
+def answer_refs(text: str, product: ProductFacts) -> tuple[FactRef, ...]:
+    """The facts an answer names. An answer that names none (safety advice, how to store it)
+    holds whatever the shop does, even once the product sells out: it is never dropped."""
+    money = any(n.unit in MONEY_UNITS for n in parse_numbers(text))
+    flash = "秒杀" in text or "flash" in text
+    promo_said = product.promo or ""
+    names_promo = bool(promo_said and promo_said in text) or any(w in text for w in PROMO_WORDS)
+    stock = any(w in text for w in STOCK_WORDS) or "sold out" in text or "in stock" in text
+    price = money or flash or "yuan" in text
+    if not (price or names_promo or stock):
+        return ()
+    return (
+        FactRef(
+            product.sku,
+            price=product.price if price else None,
+            list_price=product.list_price if price else None,
+            promo=(spoken_promo(product.promo) or "") if names_promo else None,
+            stock=_stock(product) if stock else None,
+            sale_left=product.sale_left if flash and ("剩" in text or "left" in text) else None,
+        ),
+    )
+
+
 def section_for(refs: tuple[FactRef, ...], product: ProductFacts) -> str:
     """The template section that says again what a stale line said, from new facts."""
     ref = refs[0] if refs else FactRef(product.sku)
@@ -82,21 +110,27 @@ def section_for(refs: tuple[FactRef, ...], product: ProductFacts) -> str:
     if ref.promo is not None and product.promo:
         return "promo"
     if ref.list_price is not None and product.list_price:
-        return "list_price"
+        return "list_price" if product.list_price_charged else "list_price_ref"
     return "price"
 
 
+SOLD_OUT = "已售罄"
+
+
 def product_card(p: ProductFacts, countdown: str = "") -> Card:
+    """The card beside the host. A sold-out product shows 已售罄 in place of badge and
+    price: nothing on it invites a purchase that cannot be made."""
     lines = list(p.features[:3])
-    if p.promo:
+    if p.promo and not p.sold_out:
         lines.append(p.promo)
     return Card(
         title=p.title,
-        price=f"{p.price.normalize():f}",
+        price=SOLD_OUT if p.sold_out else f"{p.price.normalize():f}",
         unit=p.unit,
         lines=tuple(lines),
+        badge=SOLD_OUT if p.sold_out else "讲解中",
         category=category_of(f"{p.title}{p.name}"),
-        countdown=countdown,
+        countdown="" if p.sold_out else countdown,
     )
 
 

@@ -287,6 +287,10 @@ class Room:
                 **vars(self.director.questions.stats),
                 "pending": len(self.director.questions),
                 "cuts": self.timeline.cuts,
+                "spoken": dict(self.director.stats.spoken),
+                "spoken_too_late_dropped": self.timeline.late_dropped,
+                "writer_fallbacks": self.director.stats.answer_fallbacks,
+                "writer_timeouts": self.director.stats.answer_timeouts,
             },
             "reactions": {
                 "heard": dict(self.director.stats.heard),

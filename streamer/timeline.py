@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -36,6 +37,7 @@ class Utterance:
     priority: int = 2  # 0 answer, 1 reaction, 2 script (lower plays first)
     gestures: tuple[GestureCue, ...] = ()  # from avatars.gestures.plan_gestures
     facts: tuple = ()  # streamer.live_facts.FactRef: what the line claims, checked as it starts
+    not_after: float | None = None  # time.monotonic() past which it is too late to start it
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class SpeechTimeline:
         self._pos = 0  # samples into current (may exceed its length: trailing gap)
         self._cut: tuple[float, int] | None = None  # where the current line yields to an answer
         self.cuts = 0
+        self.late_dropped = 0
         self.utterances_played = 0
 
     def enqueue(self, utt: Utterance, priority: int | None = None, interrupt: bool = False) -> None:
@@ -100,6 +103,19 @@ class SpeechTimeline:
                 )
             return total
 
+    def seconds_before(self, priority: int) -> float:
+        """How long until a line of `priority` queued now would start: what plays now (to its
+        next break when it is less urgent) and every queued line at least as urgent."""
+        with self._lock:
+            total = sum(
+                u.speech.duration + GAP_SECONDS for u in self._queue if u.priority <= priority
+            )
+            cur = self._current
+            if cur is not None:
+                left = max(0.0, cur.speech.duration - self._pos / SAMPLE_RATE)
+                total += left if cur.priority <= priority else min(left, 0.6)
+            return total
+
     @property
     def current(self) -> Utterance | None:
         return self._current
@@ -117,6 +133,9 @@ class SpeechTimeline:
                     self._current = None
             while self._current is None and self._queue:
                 nxt = self._queue.popleft()
+                if nxt.not_after is not None and time.monotonic() > nxt.not_after:
+                    self.late_dropped += 1  # an answer this late is left as the text reply
+                    continue
                 if not self._passes(nxt):
                     self.dropped += 1
                     continue

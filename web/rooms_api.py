@@ -17,6 +17,7 @@ from commerce.api_models import Text
 from danmaku.seen import SeenFull
 from danmaku.sources.douyin import BadPush
 from streamer.engine import MAX_SDP_BYTES, Engine, EngineError
+from streamer.events import DanmakuAck, DanmakuRejected, chat_reply
 from streamer.listener import Heard
 from streamer.room import RoomConfig
 from web.json_depth import too_deep
@@ -157,8 +158,8 @@ class EncodedEvents:
         self._size = size
 
     def text(self, item) -> str:
-        if isinstance(item, dict):  # this socket's own ack
-            return json.dumps(item, ensure_ascii=False, default=str)
+        if isinstance(item, DanmakuAck):  # this socket's own ack: sent once, not cached
+            return json.dumps(item.as_dict(), ensure_ascii=False, default=str)
         hit = self._cache.get(id(item))
         if hit is not None and hit[0] is item:
             return hit[1]
@@ -401,26 +402,26 @@ def build_router(
                     q.get_nowait()
                 q.put_nowait(ack)
 
-        def chat(raw: str) -> dict:
+        def chat(raw: str) -> DanmakuAck:
+            """One chat line in, its typed reply out (streamer.events.DanmakuAck/Rejected)."""
             if len(raw) > MAX_WS_MESSAGE or len(raw.encode("utf-8", "replace")) > MAX_WS_MESSAGE:
-                return {"type": "danmaku_rejected", "reason": "too_long", "detail": "消息太长了"}
+                return DanmakuRejected(room_id, reason="too_long", detail="消息太长了")
             try:
                 if too_deep(raw.encode("utf-8", "replace")):  # before json recurses into it
                     raise ValueError("nested too deeply")
                 msg = json.loads(raw)
             except ValueError:
-                return {"type": "danmaku_rejected", "reason": "bad_json", "detail": "消息格式不对"}
+                return DanmakuRejected(room_id, reason="bad_json", detail="消息格式不对")
             if not isinstance(msg, dict) or msg.get("type") != "danmaku":
-                return {"type": "danmaku_rejected", "reason": "bad_type", "detail": "消息格式不对"}
+                return DanmakuRejected(room_id, reason="bad_type", detail="消息格式不对")
             text, nick = msg.get("text"), msg.get("nickname") or ""
             if not isinstance(text, str) or not isinstance(nick, str):
-                return {"type": "danmaku_rejected", "reason": "bad_type", "detail": "消息格式不对"}
+                return DanmakuRejected(room_id, reason="bad_type", detail="消息格式不对")
             try:
                 heard = engine.post_danmaku(room_id, viewer_id, nick, text)
             except EngineError as exc:
-                return {"type": "danmaku_rejected", "reason": "invalid", "detail": str(exc)}
-            kind = "danmaku_ack" if heard.accepted else "danmaku_rejected"
-            return {"type": kind, **vars(heard), "text": text[:200]}
+                return DanmakuRejected(room_id, reason="invalid", detail=str(exc))
+            return chat_reply(room_id, heard, text)
 
         try:
             await ws.send_json(

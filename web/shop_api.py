@@ -26,7 +26,7 @@ from commerce.api_models import (
     facts_json,
 )
 from commerce.catalog import MAX_NEAR_EXPIRY_DAYS
-from commerce.errors import CommerceError, InvalidInput
+from commerce.errors import CommerceError, InvalidInput, ProductSoldOut
 from commerce.facts import ProductFacts
 from commerce.money import to_fen
 from commerce.order_state import PUBLIC_TRANSITIONS
@@ -89,6 +89,8 @@ def build_router(store: Store) -> APIRouter:
     async def call(coro):
         try:
             return await coro
+        except ProductSoldOut as e:
+            raise HTTPException(409, e.reason) from None
         except CommerceError as e:
             raise HTTPException(e.status, e.reason) from None
 

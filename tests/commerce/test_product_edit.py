@@ -53,7 +53,8 @@ async def test_a_price_edit_reaches_fact_sheets_orders_and_live_rooms(store, htt
     assert sheet.price == Decimal("37.6") and sheet.title == "阜平苹果 5斤装"
     [ev] = [e for e in events if e.kind == "product_changed"]
     assert ev.room_id is None and ev.sku == "edit-box"  # every room
-    assert ev.data == {"fields": ["list_price", "price", "promo", "title"]}
+    assert ev.data["fields"] == ["list_price", "price", "promo", "title"]
+    assert ev.data["price"] == "37.60"  # the new values travel with the event (the card takes them)
     body = {
         "buyer": {"name": "李四", "phone": "13812341234", "address": "河北阜平1号"},
         "items": [{"sku": "edit-box", "quantity": 1, "unit_price": "37.6"}],

@@ -50,12 +50,11 @@ async def test_catalog_questions_are_answered_from_live_facts():
     assert "二十九块九" in price.text
 
 
-async def test_unknown_question_is_handed_to_a_human_and_queued():
+async def test_unknown_question_is_handed_to_a_human():
     writer = make_writer()
     answer = await writer.answer("你们老板的手机号是多少", ctx(viewer_id="v9"))
     assert answer.handed_off and answer.line.kind == "handoff" and answer.ticket_id
-    tickets = writer.desk.queue.pending()
-    assert tickets[-1].viewer_id == "v9" and "手机号" in tickets[-1].question
+    assert answer.safety is None  # the room files it as low_confidence
 
 
 async def test_viewer_context_carries_the_product_for_five_minutes():

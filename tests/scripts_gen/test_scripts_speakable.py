@@ -7,9 +7,10 @@ import pytest
 
 from commerce.demo import DEMO_PRODUCTS, demo_product
 from scripts_gen import SegmentContext, make_writer
+from scripts_gen.grammar import grammar
 from scripts_gen.grounding import FactSheet, number_problems
 from scripts_gen.style import STYLES
-from scripts_gen.template import fill, grammar, slots_for, speakable_event
+from scripts_gen.template import fill, slots_for, speakable_event
 
 
 @pytest.mark.parametrize(

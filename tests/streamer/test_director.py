@@ -93,6 +93,9 @@ class FakeWriter:
     async def answer(self, question, context):
         raise NotImplementedError
 
+    def render(self, product, section, context):
+        return None  # nothing to say again: the Director falls back to a filler
+
     def stats(self) -> dict:
         return {}
 

@@ -83,17 +83,21 @@ async function showTrace(sku) {
   } catch (e) { /* no trace for this product */ }
 }
 
+let currentFlash = false;
+
 function showCard(card, sku) {
   if (!card) return;
   if (sku && sku !== currentSku) { showTrace(sku); showAlsoBought(sku); }
   currentSku = sku;
   document.getElementById('p-title').textContent = card.title;
-  document.getElementById('p-price').textContent = '¥' + card.price;
-  document.getElementById('p-unit').textContent = '/' + card.unit;
+  const soldOut = card.badge === '已售罄';
+  currentFlash = Boolean(card.countdown) || (card.lines || []).some((l) => l.includes('秒杀'));
+  document.getElementById('p-price').textContent = soldOut ? '已售罄' : '¥' + card.price;
+  document.getElementById('p-unit').textContent = soldOut ? '' : '/' + card.unit;
   const ul = document.getElementById('p-lines');
   ul.innerHTML = '';
   for (const l of card.lines) { const li = document.createElement('li'); li.textContent = l; ul.appendChild(li); }
-  document.getElementById('buy').disabled = !sku;
+  document.getElementById('buy').disabled = !sku || soldOut;
   document.getElementById('pay').hidden = true;
 }
 
@@ -300,6 +304,16 @@ function onShopEvent(ev) {
   else if (ev.kind === 'sold_out') feed('已售罄：' + (ev.sku || ''));
   else if (ev.kind === 'flash_sale_started') feed('秒杀开始啦！');
   else if (ev.kind === 'coupon_issued') feed('直播间发优惠券啦！');
+  else if (ev.kind === 'product_changed' && ev.sku === currentSku && d.price != null && !currentFlash) {
+    // the shop changed the price: the card takes it now, not at the host's next line
+    // (a flash sale's room price stands until the sale ends: the host's line brings that)
+    document.getElementById('p-price').textContent = '¥' + String(Number(d.price));
+  }
+  if (ev.kind === 'sold_out' && ev.sku === currentSku) {
+    document.getElementById('p-price').textContent = '已售罄';
+    document.getElementById('p-unit').textContent = '';
+    document.getElementById('buy').disabled = true;
+  }
 }
 
 window.yunlianViewer = { roomId, video, get pc() { return pc; } };

@@ -1,0 +1,363 @@
+"""Answers worked out from the shop's own facts: catalog, the room's promotions, shop policy.
+
+Each intent `scripts_gen.understand` reads becomes one clause built from a `ProductFacts`
+sheet (and `data/policy/shop.json` for shipping and returns), so every number said is a
+number the shop holds, or one computed from them (a deal for a quantity, a sale's end time).
+The computed clauses are passed back as `derived` texts: the grounding checker accepts their
+numbers because they were derived here, from the sheet, not written by a model.
+
+原价 follows China's pricing rules: a 原价 is a price the shop actually charged in the 7 days
+before the offer. Unless the sheet says so (`list_price_charged`), the host says nothing
+about a 原价.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from commerce.facts import ProductFacts
+from scripts_gen.numerals import speak_date, speak_int, speak_price
+from scripts_gen.understand import Ask
+
+POLICY_PATH = Path(__file__).parent / "data" / "policy" / "shop.json"
+SHOP_WIDE = ("ship_time", "delivery_days", "courier", "free_ship", "returns")
+FLASH = ("flash_price", "flash_left", "flash_end")
+MAX_INTENTS = 3
+MAX_PRODUCTS = 3
+_CN_SMALL = {
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+}
+_OFF = re.compile(
+    r"(?P<n>\d+|[一二两三四五六七八九十])(?P<unit>斤|盒|瓶|袋|箱|份)立减(?P<off>\d+(?:\.\d+)?)元"
+)
+_GIFT = re.compile(r"买(?P<n>\d+|[一二两三四五六七八九十])送(?P<gift>[^，。；;]+)")
+_EN_UNITS = {"斤": "jin (500 g)", "盒": "box", "瓶": "jar", "袋": "bag", "箱": "case", "份": "pack"}
+MASS_NOUNS = ("蜂蜜", "小米")
+EN_TITLES = {
+    "大枣": "Fuping jujubes (red dates)",
+    "核桃": "Fuping thin-shell walnuts",
+    "板栗": "Fuping chestnuts",
+    "小米": "Fuping yellow millet",
+    "香菇": "Fuping shiitake mushrooms",
+    "蜂蜜": "Fuping vitex honey",
+    "苹果": "Fuping Fuji apples",
+}
+
+
+@lru_cache(maxsize=1)
+def policy() -> dict:
+    return json.loads(POLICY_PATH.read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class Composed:
+    """An answer from facts: its text, the product it is about, and its derived facts."""
+
+    text: str
+    product: ProductFacts | None
+    derived: tuple[str, ...] = ()  # texts whose numbers were computed here from the sheet
+    sources: tuple[str, ...] = field(default_factory=tuple)
+    sold_out: bool = False
+
+
+def _count(word: str) -> int:
+    return int(word) if word.isdigit() else _CN_SMALL.get(word, 0)
+
+
+def _yuan(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP).normalize()
+
+
+def flash_running(p: ProductFacts, now: datetime) -> bool:
+    return p.sale_ends is not None and p.sale_ends > now and p.list_price is not None
+
+
+def deal_for(p: ProductFacts, qty: int, now: datetime) -> tuple[Decimal, str]:
+    """What `qty` units cost with the product's own deal, and the deal as said."""
+    total = p.price * qty
+    if flash_running(p, now):
+        return _yuan(total), "秒杀价"
+    promo = p.promo or ""
+    m = _OFF.search(promo)
+    if m and _count(m["n"]) and qty >= _count(m["n"]):
+        times = qty // _count(m["n"])
+        return _yuan(total - Decimal(m["off"]) * times), m[0]
+    g = _GIFT.search(promo)
+    if g and _count(g["n"]) and qty >= _count(g["n"]):
+        return _yuan(total), g[0]
+    return _yuan(total), ""
+
+
+def shop_time(moment: datetime) -> datetime:
+    """A shop timestamp (naive UTC, as the store keeps them) in the shop's own time zone."""
+    return moment + timedelta(hours=policy()["utc_offset_hours"])
+
+
+def end_phrase(ends: datetime, now: datetime) -> str:
+    """ "今天20:30结束，也就是晚上八点半": digits for the chat, words as a host says it, in the
+    shop's time zone (both arguments are naive UTC, as the store keeps time)."""
+    ends, now = shop_time(ends), shop_time(now)
+    day = (
+        "今天"
+        if ends.date() == now.date()
+        else ("明天" if (ends.date() - now.date()).days == 1 else f"{speak_date(ends.date())}")
+    )
+    clock = f"{ends.hour}:{ends.minute:02d}"
+    part = (
+        "凌晨"
+        if ends.hour < 6
+        else "上午"
+        if ends.hour < 12
+        else "中午"
+        if ends.hour < 13
+        else "下午"
+        if ends.hour < 18
+        else "晚上"
+    )
+    hour12 = ends.hour - 12 if ends.hour > 12 else ends.hour
+    spoken = f"{speak_int(hour12) if hour12 != 2 else '两'}点"
+    if ends.minute == 30:
+        spoken += "半"
+    elif ends.minute:
+        spoken += f"{speak_int(ends.minute)}分"
+    return f"{day}{clock}结束，也就是{part}{spoken}"
+
+
+class Composer:
+    """Builds the clause for each intent of an `Ask` (Chinese or English)."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+        self.derived: list[str] = []
+
+    # -- Chinese ----------------------------------------------------------------------------
+    def zh(self, intent: str, p: ProductFacts | None, ask: Ask) -> str | None:
+        pol = policy()
+        if intent in SHOP_WIDE:
+            shipping = p.shipping if p is not None else ""
+            hours = re.search(r"(\d+)小时", shipping)
+            hours_said = f"{hours[1] if hours else pol['ship_hours']}小时"
+            courier = next(
+                (c for c in ("顺丰", "中通", "圆通", "韵达", "京东", "邮政") if c in shipping),
+                pol["courier"],
+            )
+            free = "包邮" in shipping if shipping else pol["free_shipping"]
+            if intent == "ship_time":
+                return f"下单后{hours_said}内发货，发{courier}快递"
+            if intent == "delivery_days":
+                return f"{hours_said}内发货，发{courier}，{pol['delivery_days']}"
+            if intent == "courier":
+                return f"发的是{courier}快递" + ("，包邮" if free else "") + f"，{hours_said}内发货"
+            if intent == "free_ship":
+                return (
+                    f"包邮，全国都包邮，发{courier}快递"
+                    if free
+                    else f"运费按地区算，发{courier}快递"
+                )
+            return pol["returns"]
+        if p is None:
+            return None
+        if p.sold_out and intent in ("price", "stock", "promo", "spec", "list_price", *FLASH):
+            return f"{p.title}这会儿已经卖完了，补了货马上告诉大家"
+        price = speak_price(p.price)
+        if intent == "price":
+            if ask.quantity:
+                return self._deal(p, ask.quantity)
+            if flash_running(p, self.now):
+                return f"{p.title}现在秒杀价{price}一{p.unit}"
+            promo = f"，{p.promo}" if p.promo else ""
+            return f"{p.title}直播间现在{price}一{p.unit}{promo}"
+        if intent in FLASH:
+            if not flash_running(p, self.now):
+                return f"{p.title}现在没有秒杀，直播间价{price}一{p.unit}"
+            if intent == "flash_price":
+                return f"{p.title}秒杀价{price}一{p.unit}"
+            if intent == "flash_left":
+                left, cap = p.sale_left or 0, p.sale_cap or 0
+                text = f"{p.title}秒杀限量{speak_int(cap)}份，还剩{speak_int(left)}份"
+                self.derived.append(text)
+                return text
+            text = f"{p.title}秒杀{end_phrase(p.sale_ends, self.now)}"
+            self.derived.append(text)
+            return text
+        if intent == "list_price":
+            if p.list_price is not None and p.list_price_charged:
+                return f"{p.title}原价{speak_price(p.list_price)}，直播间现在{price}一{p.unit}"
+            return f"{p.title}直播间现在就是{price}一{p.unit}，实实在在的价"
+        if intent == "promo":
+            if flash_running(p, self.now):
+                return f"{p.title}正在秒杀，秒杀价{price}一{p.unit}，名额有限"
+            if p.promo:
+                return f"{p.title}现在的活动是{p.promo}，直播间价{price}一{p.unit}"
+            return f"{p.title}现在没有额外活动，直播间价{price}一{p.unit}"
+        if intent == "stock":
+            if p.stock >= 100:
+                text = f"{p.title}有现货，现货充足，下单后{policy()['ship_hours']}小时内发货"
+            elif p.stock > 20:
+                text = f"{p.title}有现货，库存不多了，喜欢的抓紧"
+            else:
+                text = f"{p.title}有货，只剩{speak_int(p.stock)}{p.unit}了"
+            self.derived.append(text)
+            return text
+        if intent == "origin":
+            return f"{p.title}产自{p.origin}"
+        if intent == "harvest":
+            return f"这批{p.name}是{speak_date(p.harvest_date)}采收的，是今年的新货"
+        if intent == "storage":
+            return f"{p.name}这样保存：{p.storage}" if p.storage else None
+        if intent == "taste":
+            if not p.taste:
+                return None
+            adj = next((a for a in "甜香脆糯" if a in ask.text and a in p.taste), None)
+            return f"{adj}！{p.title}{p.taste}" if adj else f"{p.title}{p.taste}"
+        if intent == "spec":
+            spec = next(
+                (f for f in p.features if re.search(r"一(斤|盒|瓶|袋|箱)|斤|克|毫米", f)), None
+            )
+            return (
+                f"{p.title}{spec}，{price}一{p.unit}"
+                if spec
+                else f"{p.title}按{p.unit}卖，{price}一{p.unit}"
+            )
+        if intent == "kind":
+            return f"{p.title}，{'，'.join(p.features[:2])}"
+        return None
+
+    def _deal(self, p: ProductFacts, qty: int) -> str:
+        total, deal = deal_for(p, qty, self.now)
+        n = speak_int(qty)
+        if deal == "秒杀价":
+            text = f"{p.title}秒杀价{speak_price(p.price)}一{p.unit}，{n}{p.unit}一共{speak_price(total)}"
+        elif deal.startswith("买"):
+            text = f"{p.title}{n}{p.unit}一共{speak_price(total)}，{deal}"
+        elif deal:
+            text = f"{p.title}{n}{p.unit}原本{speak_price(_yuan(p.price * qty))}，{deal}，到手{speak_price(total)}"
+            text = text.replace("原本", "按单价算")
+        else:
+            text = f"{p.title}{speak_price(p.price)}一{p.unit}，{n}{p.unit}一共{speak_price(total)}"
+        self.derived.append(text)
+        return text
+
+    # -- English ----------------------------------------------------------------------------
+    def en(self, intent: str, p: ProductFacts | None, ask: Ask) -> str | None:
+        pol = policy()
+        if intent in SHOP_WIDE:
+            return {
+                "ship_time": f"We ship within {pol['ship_hours']} hours of your order, by {pol['courier_en']}",
+                "delivery_days": f"We ship within {pol['ship_hours']} hours by {pol['courier_en']}; delivery takes {pol['delivery_days_en']}",
+                "courier": f"We ship by {pol['courier_en']}, free shipping, within {pol['ship_hours']} hours",
+                "free_ship": f"Yes, shipping is free everywhere, by {pol['courier_en']}",
+                "returns": pol["returns_en"].capitalize(),
+            }[intent]
+        if p is None:
+            return None
+        name = EN_TITLES.get(p.name, p.title)
+        unit = _EN_UNITS.get(p.unit, p.unit)
+        price = f"{p.price.normalize():f} yuan"
+        if p.sold_out and intent in ("price", "stock", "promo", "list_price", *FLASH):
+            return f"{name} are sold out right now; we will announce the restock here"
+        if intent == "price":
+            if ask.quantity:
+                total, deal = deal_for(p, ask.quantity, self.now)
+                text = f"{ask.quantity} {unit} of {name} cost {total:f} yuan in total"
+                self.derived.append(text)
+                return text + (" with the live-room deal" if deal else "")
+            if flash_running(p, self.now):
+                return f"{name} are on flash sale at {price} per {unit}"
+            return f"{name} are {price} per {unit} in this live room"
+        if intent in FLASH:
+            if not flash_running(p, self.now):
+                return (
+                    f"There is no flash sale on {name} right now; the price is {price} per {unit}"
+                )
+            if intent == "flash_left":
+                text = f"{p.sale_left} of the {p.sale_cap} flash-sale units of {name} are left"
+                self.derived.append(text)
+                return text
+            if intent == "flash_end":
+                ends, now = shop_time(p.sale_ends), shop_time(self.now)
+                day = " today" if ends.date() == now.date() else f" on {ends:%b %d}"
+                text = f"The flash sale on {name} ends at {ends:%H:%M}{day} (Beijing time)"
+                self.derived.append(f"{ends.hour} {ends.minute} {ends.day}")
+                return text
+            return f"The flash-sale price of {name} is {price} per {unit}"
+        if intent == "list_price":
+            if p.list_price is not None and p.list_price_charged:
+                return f"{name} were {p.list_price.normalize():f} yuan; now {price} per {unit}"
+            return f"{name} are {price} per {unit} here, a real price"
+        if intent == "promo":
+            if flash_running(p, self.now):
+                return f"{name} are on flash sale at {price} per {unit}"
+            return f"{name} are {price} per {unit}" + (" with a live-room deal" if p.promo else "")
+        if intent == "stock":
+            return f"Yes, {name} are in stock and ship within {pol['ship_hours']} hours"
+        if intent == "origin":
+            return f"{name} come from Fuping county, Baoding, Hebei"
+        if intent == "harvest":
+            return f"This batch of {name} was harvested on {p.harvest_date:%B} {p.harvest_date.day}"
+        if intent == "storage":
+            return f"Keep {name} as the label says; details are on the product page"
+        if intent == "taste":
+            return f"{name} taste great, our customers love them"
+        return None
+
+
+def compose(ask: Ask, fallback: ProductFacts | None, products, now: datetime) -> Composed | None:
+    """The answer to `ask` from the facts, or None when it asks nothing the facts answer."""
+    intents = list(ask.intents[:MAX_INTENTS])
+    if not intents:
+        return None
+    chosen = list(ask.products[:MAX_PRODUCTS])
+    if not chosen and any(i in FLASH for i in intents):
+        chosen = [p for p in products if flash_running(p, now)][:1]
+    if not chosen and fallback is not None:
+        chosen = [fallback]
+    composer = Composer(now)
+    say = composer.en if ask.english else composer.zh
+    clauses: list[str] = []
+    for intent in intents:
+        targets = [None] if intent in SHOP_WIDE else chosen
+        if intent in SHOP_WIDE and chosen:
+            targets = chosen[:1]
+        for p in targets:
+            clause = say(intent, p, ask)
+            if clause and clause not in clauses:
+                clauses.append(clause)
+    if not clauses:
+        return None
+    about = chosen[0] if chosen else None
+    sold = [p for p in chosen if p.sold_out]
+    if sold and not ask.english and not any("卖完" in c for c in clauses):
+        clauses.append(f"{sold[0].title}这会儿已经卖完了，补了货马上告诉大家")
+    if ask.english:  # honey and millet are mass nouns
+        for p in chosen:
+            name = EN_TITLES.get(p.name, p.title)
+            if p.name in MASS_NOUNS:
+                clauses = [
+                    c.replace(f"{name} are", f"{name} is")
+                    .replace(f"{name} were", f"{name} was")
+                    .replace(f"{name} come", f"{name} comes")
+                    .replace(f"{name} taste ", f"{name} tastes ")
+                    for c in clauses
+                ]
+    end = "." if ask.english else "。"
+    sep = ". " if ask.english else "；"
+    text = sep.join(clauses) + end
+    sources = tuple(f"catalog:{p.sku}" for p in chosen) or ("policy:shop",)
+    return Composed(text, about, tuple(composer.derived), sources, bool(sold))

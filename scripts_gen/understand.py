@@ -1,0 +1,393 @@
+"""What a viewer's question asks: the products it names, what it wants to know, a quantity.
+
+Live-room questions are short and typed fast: dialect (嘛 = 什么, 咋 = 怎么, 介 = 这, 恁 = 那么),
+A-not-A forms (甜不甜, 包不包邮, 有没有货), pinyin initials (jg = 价格, by = 包邮), homophone typos
+(包油, 核挑), an emoji for a product, English. `understand()` folds them to one plain form and
+reads the intents from it; the desk then answers from the catalog, promotions and policy.
+Nothing here knows a price: it only says what is asked.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from commerce.facts import ProductFacts
+
+# typed forms -> plain Mandarin, applied in order (longest and most specific first)
+_REWRITES: tuple[tuple[str, str], ...] = (
+    # homophone typos and chat spellings of shop words
+    ("价个", "价格"),
+    ("价隔", "价格"),
+    ("架格", "价格"),
+    ("包油", "包邮"),
+    ("包由", "包邮"),
+    ("快第", "快递"),
+    ("块递", "快递"),
+    ("顺风快递", "顺丰快递"),
+    ("顺风", "顺丰"),
+    ("核挑", "核桃"),
+    ("合桃", "核桃"),
+    ("和桃", "核桃"),
+    ("大早", "大枣"),
+    ("红早", "红枣"),
+    ("蜂米", "蜂蜜"),
+    ("峰蜜", "蜂蜜"),
+    ("板粟", "板栗"),
+    ("板立", "板栗"),
+    ("香姑", "香菇"),
+    ("平果", "苹果"),
+    ("小咪", "小米"),
+    ("多少前", "多少钱"),
+    ("多钱", "多少钱"),
+    ("几毛", "多少钱"),
+    ("神马", "什么"),
+    ("肿么", "怎么"),
+    ("木有", "没有"),
+    ("米有", "没有"),
+    ("冇", "没有"),
+    ("退欵", "退款"),
+    ("退宽", "退款"),
+    ("发获", "发货"),
+    ("法货", "发货"),
+    # dialect: 嘛 = 什么 before a word (a final 嘛 is a particle), 介 = 这, 恁 = 这么, 忒 = 太
+    ("干嘛", "干什么"),
+    ("倍儿", "很"),
+    ("忒", "太"),
+    ("咋", "怎么"),
+    ("啥", "什么"),
+    ("恁", "这么"),
+)
+_MA_WORD = re.compile(r"嘛(?=[\u4e00-\u9fff])")
+_JIE = re.compile(r"介(?!绍|意|入|于)")
+_INITIALS = {
+    "jg": "价格",
+    "jq": "价钱",
+    "kd": "快递",
+    "sf": "顺丰",
+    "tk": "退款",
+    "th": "退货",
+    "by": "包邮",
+    "yf": "运费",
+    "xh": "现货",
+    "fh": "发货",
+    "kc": "库存",
+    "ms": "秒杀",
+    "dsq": "多少钱",
+    "dsj": "多少钱",
+}
+_INITIALS_RE = re.compile(
+    r"(?<![a-z])(" + "|".join(sorted(_INITIALS, key=len, reverse=True)) + r")(?![a-z])"
+)
+_EMOJI = {
+    "🍯": "蜂蜜",
+    "🐝": "蜂蜜",
+    "🌰": "板栗",
+    "🍎": "苹果",
+    "🍏": "苹果",
+    "🍄": "香菇",
+    "🥜": "核桃",
+    "🌾": "小米",
+    "🫘": "大枣",
+}
+# A-not-A: 甜不甜 -> 甜吗, 包不包邮 -> 包邮吗, 有没有货 -> 有货吗, 新不新鲜 -> 新鲜吗
+_A_NOT_A = re.compile(r"([\u4e00-\u9fff])[不没]\1")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def normalise(text: str) -> str:
+    """One plain form of a typed question (NFKC, lower case, dialect and typos folded)."""
+    text = unicodedata.normalize("NFKC", text or "").lower()
+    for emoji, word in _EMOJI.items():
+        text = text.replace(emoji, word)
+    if _CJK.search(text):  # pinyin initials only among Chinese ("jg多少", "大枣by吗")
+        text = _INITIALS_RE.sub(lambda m: _INITIALS[m.group(1)], text)
+    for typed, plain in _REWRITES:
+        text = text.replace(typed, plain)
+    text = _MA_WORD.sub("什么", text)
+    text = _JIE.sub("这", text)
+    if _A_NOT_A.search(text):  # 有没有现货 -> 有现货吗, 包不包邮 -> 包邮吗
+        text = _A_NOT_A.sub(lambda m: m[1], text).rstrip("?？。!！~～ ") + "吗"
+    return text
+
+
+# intent -> pattern over the normalised text; order matters only for the answer's order
+_INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "flash_left",
+        re.compile(
+            r"秒杀.{0,6}(剩|还有|多少份|几份|多少个|名额|抢完)|剩(多少|几)份|还有(多少|几)份"
+        ),
+    ),
+    (
+        "flash_end",
+        re.compile(
+            r"秒杀.{0,8}(结束|截止|到几点|到什么时候|多久|多长时间|几点)|(什么时候|几点|啥时)(结束|截止)|还有多久结束"
+        ),
+    ),
+    ("flash_price", re.compile(r"秒杀(价|多少钱|什么价|怎么卖)|秒杀.{0,4}(多少钱|价格|几块)")),
+    ("list_price", re.compile(r"原价|划线价|平时(卖|多少|什么价)|以前(卖|多少)|原来(卖|多少)")),
+    (
+        "spec",
+        re.compile(r"几斤|多重|多少克|规格|多大|一(箱|袋|瓶|盒)(有|是|装)?(多少|几)|装多少|几个一"),
+    ),
+    ("kind", re.compile(r"什么(蜜|品种|米|枣|核桃|栗子|蘑菇|苹果)|哪种蜜|什么花的|是什么做的")),
+    (
+        "price",
+        re.compile(
+            r"这么贵|太贵|贵了|多少钱|价格|价钱|几块|几元|怎么卖|什么价|卖多少|贵吗|贵不|咋卖|多少一(斤|盒|瓶|袋|箱)|一(斤|盒|瓶|袋|箱)多少|报价|价位"
+        ),
+    ),
+    (
+        "promo",
+        re.compile(
+            r"优惠|活动|打折|满减|立减|赠品|送什么|买.送|便宜(点|些|一点)|能便宜|有券|优惠券|折扣|划算吗|福利"
+        ),
+    ),
+    (
+        "stock",
+        re.compile(
+            r"有货|现货|库存|还有吗|卖完|断货|没货|还剩|还能买|能买到|有的卖|还有没有|补货|还卖吗|售罄|抢光"
+        ),
+    ),
+    (
+        "ship_time",
+        re.compile(
+            r"(什么时候|几天|多久|多快|何时|今天|明天|当天|几号|啥时)(能)?(发货|发)|发货(快|时间|要多久|吗|几天)|多久(能)?发|48小时|发货$"
+        ),
+    ),
+    ("delivery_days", re.compile(r"几天(能)?(到|收到)|多久(能)?(到|收到)|多少天(能)?到|到货")),
+    (
+        "courier",
+        re.compile(
+            r"什么快递|哪家快递|哪个快递|快递是|用的快递|发的快递|发什么|顺丰|中通|圆通|韵达|申通|邮政|京东|快递公司|什么物流"
+        ),
+    ),
+    ("free_ship", re.compile(r"包邮|运费|邮费|免邮|包不包|要邮费")),
+    (
+        "returns",
+        re.compile(r"退货|退款|退换|无理由|售后|换货|能退|可以退|坏了怎么|坏果|破了怎么|赔"),
+    ),
+    (
+        "origin",
+        re.compile(
+            r"哪里产|哪儿产|哪产|产地|哪里的|哪儿的|产自|哪里来|哪来的|什么地方|从哪(里|儿)?发|哪里发货|发货地|是阜平的|本地的吗|原产"
+        ),
+    ),
+    (
+        "harvest",
+        re.compile(
+            r"什么时候(采|摘|收|产|打)|采收|新货|今年的|陈货|去年的|生产日期|哪天(采|摘)|几月(采|摘|收)|新鲜吗|新的吗|现摘|新鲜"
+        ),
+    ),
+    (
+        "storage",
+        re.compile(
+            r"怎么(保存|存|放|储存)|保存|保质期|放多久|能放|冷藏|储存|存放|冰箱|放几天|坏得快"
+        ),
+    ),
+    ("taste", re.compile(r"甜|好吃|味道|口感|香吗|香不|脆|糯|酸|涩|苦|什么味|面吗|口味")),
+)
+_FOLLOW_UP = re.compile(r"^(那|还有|那么|那个)?.{0,8}(呢|咧|嘞)[?？。!！~～]*$")
+_QUANTITY = re.compile(
+    r"(?:买|拍|来|要)?(?P<n>\d+|[一二两三四五六七八九十]+)\s*(?P<unit>斤|盒|瓶|袋|箱|份|包|罐)"
+)
+_CN_SMALL = {
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+    "十": 10,
+}
+_QUESTION_CUE = re.compile(
+    r"吗|么[?？]?$|呢|[?？]|多少|几|什么|怎么|哪|谁|是不是|会不会|能不能|有没有|可以.{0,6}吗|"
+    r"[\u4e00-\u9fff]([不没])[\u4e00-\u9fff]"
+)
+
+# English: words -> intents and product names
+_EN_INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("flash_left", re.compile(r"\b(left|remaining|how many (units|pieces)?.*(flash|sale|deal))\b")),
+    (
+        "flash_end",
+        re.compile(
+            r"\b(end|ends|ending|until|last|over)\b.*\b(flash|sale|deal)\b|\b(flash|sale|deal)\b.*\b(end|ends|until|last)\b"
+        ),
+    ),
+    ("flash_price", re.compile(r"\bflash[- ]?sale price\b|\bdeal price\b")),
+    ("list_price", re.compile(r"\b(original|regular|usual|list) price\b")),
+    ("price", re.compile(r"\bhow much\b|\bprice\b|\bcost\b|\bexpensive\b|\bcheap\b|\byuan\b")),
+    ("promo", re.compile(r"\b(discount|promotion|promo|coupon|offer|deal)s?\b")),
+    ("stock", re.compile(r"\bin stock\b|\bavailable\b|\bsold out\b|\bany left\b|\bstill have\b")),
+    (
+        "ship_time",
+        re.compile(
+            r"\b(when|how soon|how fast).*\b(ship|shipped|dispatch|send)\b|\bship(ping)? time\b"
+        ),
+    ),
+    ("delivery_days", re.compile(r"\bhow (long|many days)\b.*\b(deliver|arrive|delivery)\b")),
+    (
+        "courier",
+        re.compile(
+            r"\b(courier|carrier|express|sf|which delivery|delivery company|shipping company)\b"
+        ),
+    ),
+    (
+        "free_ship",
+        re.compile(
+            r"\bshipping\b.*\bfree\b|\bfree (shipping|delivery)\b|\bshipping (fee|cost)\b|\bpostage\b|\bdelivery fee\b"
+        ),
+    ),
+    ("returns", re.compile(r"\b(return|returns|refund|exchange)\b")),
+    ("origin", re.compile(r"\bwhere\b.*\b(from|grown|produced|made)\b|\borigin\b")),
+    ("harvest", re.compile(r"\b(harvest|harvested|picked|fresh|new crop)\b")),
+    ("storage", re.compile(r"\b(store|storage|keep|fridge|shelf life)\b")),
+    ("taste", re.compile(r"\b(taste|tastes|sweet|flavou?r|crunchy)\b")),
+)
+EN_PRODUCTS = {
+    "大枣": ("jujube", "jujubes", "red date", "red dates", "dates", "date"),
+    "核桃": ("walnut", "walnuts"),
+    "板栗": ("chestnut", "chestnuts"),
+    "小米": ("millet",),
+    "香菇": ("mushroom", "mushrooms", "shiitake"),
+    "蜂蜜": ("honey",),
+    "苹果": ("apple", "apples"),
+}
+_EN_WORDS = {w: name for name, words in EN_PRODUCTS.items() for w in words}
+_EN_PRODUCT_RE = re.compile(
+    r"\b(" + "|".join(sorted(map(re.escape, _EN_WORDS), key=len, reverse=True)) + r")\b"
+)
+# Words several products share: a "what is it / is it X" question about the product itself
+_ALIASES = {
+    "红枣": "大枣",
+    "枣子": "大枣",
+    "枣": "大枣",
+    "胡桃": "核桃",
+    "桃仁": "核桃",
+    "栗子": "板栗",
+    "毛栗子": "板栗",
+    "黄小米": "小米",
+    "蘑菇": "香菇",
+    "冬菇": "香菇",
+    "花菇": "香菇",
+    "荆条蜜": "蜂蜜",
+    "土蜂蜜": "蜂蜜",
+    "红富士": "苹果",
+    "富士": "苹果",
+}
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What one question asks."""
+
+    text: str  # the normalised question
+    intents: tuple[str, ...]
+    products: tuple[ProductFacts, ...]  # named in the question, in order
+    quantity: int | None = None  # "两斤多少钱" -> 2
+    english: bool = False
+    follow_up: bool = False  # "那核桃呢": names a product, asks nothing of its own
+
+
+def is_english(text: str) -> bool:
+    """Mostly Latin letters and no Chinese: the viewer wrote English."""
+    letters = len(_LATIN.findall(text or ""))
+    return letters >= 3 and not _CJK.search(text or "")
+
+
+def looks_like_question(text: str) -> bool:
+    """A question by its form (A-not-A, 吗, 多少, 谁, "?"), or one that asks the shop something
+    by its content: the desk's intents. Used where a sentiment model reads 甜不甜 as praise."""
+    if is_english(text):
+        low = text.lower()
+        return "?" in low or bool(
+            re.match(r"\s*(how|what|when|where|which|is|are|do|does|can|will)\b", low)
+        )
+    plain = normalise(text)
+    if _QUESTION_CUE.search(text or "") or _QUESTION_CUE.search(plain):
+        return bool(_intents(plain)) or bool(re.search(r"[?？吗呢]|多少|什么|怎么|谁|哪", plain))
+    return False
+
+
+def _intents(plain: str) -> tuple[str, ...]:
+    found = [name for name, rx in _INTENTS if rx.search(plain)]
+    # the more specific reading wins: a flash-sale question is not also a plain price one
+    if {"flash_price", "flash_left", "flash_end"} & set(found):
+        found = [i for i in found if i not in ("price", "stock", "promo")]
+    if "list_price" in found and "price" in found:
+        found.remove("price")
+    if "delivery_days" in found and "ship_time" in found:
+        found.remove("ship_time")
+    if "returns" in found and "free_ship" in found:
+        found.remove("free_ship")  # 退货运费谁出 is about returns
+    if "spec" in found and "price" in found:
+        found.remove("spec")
+    if "ship_time" in found and "courier" in found and not re.search(r"快递|顺丰|物流", plain):
+        found.remove("courier")  # "什么时候发" is not "发什么"
+    if "harvest" in found and "taste" in found and "新鲜" in plain:
+        found.remove("taste")
+    return tuple(found)
+
+
+def products_named(
+    plain: str, products: Sequence[ProductFacts], kb=None
+) -> tuple[ProductFacts, ...]:
+    """The products a normalised text names, in the order it names them."""
+    found: list[tuple[int, ProductFacts]] = []
+    for p in products:
+        words = {p.title, p.name}
+        words |= {alias for alias, name in _ALIASES.items() if name == p.name}
+        words |= {w for w in EN_PRODUCTS.get(p.name, ())}
+        at = [plain.find(w) for w in words if w and w in plain]
+        if not at and kb is not None and p.name in kb.tokenize.products_in(plain):
+            at = [len(plain)]
+        if at:
+            found.append((min(at), p))
+    found.sort(key=lambda pair: pair[0])
+    return tuple(p for _, p in found)
+
+
+def _quantity(plain: str) -> int | None:
+    m = _QUANTITY.search(plain)
+    if m is None:
+        return None
+    n = m["n"]
+    if n.isdigit():
+        value = int(n)
+    elif n in _CN_SMALL:
+        value = _CN_SMALL[n]
+    elif len(n) == 2 and n[0] == "十" and n[1] in _CN_SMALL:
+        value = 10 + _CN_SMALL[n[1]]
+    else:
+        return None
+    return value if 1 < value <= 100 else None  # "一斤多少钱" asks the unit price
+
+
+def understand(question: str, products: Sequence[ProductFacts], kb=None) -> Ask:
+    """Read one question against the shop's products."""
+    if is_english(question):
+        low = unicodedata.normalize("NFKC", question).lower()
+        intents = tuple(name for name, rx in _EN_INTENTS if rx.search(low))
+        if {"flash_left", "flash_end", "flash_price"} & set(intents):
+            intents = tuple(i for i in intents if i not in ("price", "promo", "stock"))
+        named = {_EN_WORDS[m] for m in _EN_PRODUCT_RE.findall(low)}
+        found = tuple(p for p in products if p.name in named)
+        qty = re.search(
+            r"\b(\d+|two|three|four|five)\s+(jin|jars?|bottles?|boxes|box|bags?|cases?)\b", low
+        )
+        words = {"two": 2, "three": 3, "four": 4, "five": 5}
+        n = (int(qty[1]) if qty[1].isdigit() else words[qty[1]]) if qty else None
+        return Ask(low, intents, found, n if n and n > 1 else None, True, False)
+    plain = normalise(question)
+    found = products_named(plain, products, kb)
+    intents = _intents(plain)
+    follow = bool(found) and not intents and bool(_FOLLOW_UP.match(plain.strip()))
+    return Ask(plain, intents, found, _quantity(plain), False, follow)
