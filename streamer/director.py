@@ -341,9 +341,10 @@ class Director:
                 c.text, Asker(c.user_id, c.nickname, c.dedup_id), self._still_true
             )
             if recent is not None:  # just answered: the asker gets the same text at once
-                self.publish(
-                    Reply(self.room_id, (c.dedup_id,), c.text, recent[0], recent[1], (c.user_id,))
+                reply = Reply(
+                    self.room_id, (c.dedup_id,), c.text, recent[0], recent[1], (c.user_id,)
                 )
+                self._publish_after_ack(reply)
             return "answer" if status == "queued" else "merged"
         if a.intent == "complaint":
             topic = complaint_topic(c.text)
@@ -362,6 +363,14 @@ class Director:
         if a.intent == "purchase":
             return "react"
         return "noted"
+
+    def _publish_after_ack(self, event) -> None:
+        """Publish on the loop's next turn: the caller acknowledges the chat line first, so
+        an asker always sees the ack of a question before its reply."""
+        try:
+            asyncio.get_running_loop().call_soon(self.publish, event)
+        except RuntimeError:  # no loop (a direct call): nothing to order against
+            self.publish(event)
 
     def _still_true(self, refs: tuple) -> bool:
         """A recent answer may be sent again: its facts hold and none are being re-read."""

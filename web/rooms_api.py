@@ -367,15 +367,13 @@ def build_router(
         each has a message budget (see web/viewers.py)."""
         await ws.accept()
         if room_id not in engine.rooms:
-            await ws.send_json({"type": "error", "detail": f"no live room {room_id!r}"})
-            await ws.close(code=4404)
+            await _refuse(ws, 4404, f"no live room {room_id!r}")
             return
         address = client_ip(ws)
         refused = viewers.open_socket(room_id, address)
         if refused is not None:
             await viewers.tarpit(f"ws:{address}")  # a reconnect loop tries once a second
-            await ws.send_json({"type": "error", "detail": refused[1]})
-            await ws.close(code=refused[0], reason=refused[1])
+            await _refuse(ws, *refused)
             return
         try:
             await _serve_events(ws, room_id)
@@ -450,6 +448,15 @@ def build_router(
         return prometheus_text(engine.metrics())
 
     return r
+
+
+async def _refuse(ws: WebSocket, code: int, detail: str) -> None:
+    """Say why a socket is refused and close it; a client already gone needs neither."""
+    try:
+        await ws.send_json({"type": "error", "detail": detail})
+        await ws.close(code=code, reason=detail)
+    except (WebSocketDisconnect, RuntimeError):
+        pass
 
 
 def prometheus_text(m: dict) -> str:

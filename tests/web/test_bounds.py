@@ -43,6 +43,16 @@ async def anon(server):
         yield c
 
 
+@pytest.fixture
+async def viewer(server):
+    """A viewer who opened the room's page: chat is budgeted per viewer, so each test's
+    posts count against its own identity rather than the address all tests share."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
+        (await c.get("/rooms/demo")).raise_for_status()
+        assert c.cookies.get("yl_viewer"), "the viewer page issues a chat identity"
+        yield c
+
+
 def refused(res: httpx.Response, status: int = 422) -> str:
     """The response is `status` with a reason in `detail`; returns the reason."""
     assert res.status_code == status, res.text
@@ -289,12 +299,12 @@ async def test_control_characters_are_refused_in_product_text(admin):
     assert "\x00" not in (await admin.get(f"/api/shop/products/{SKU}")).json()["title"]
 
 
-async def test_nicknames_reach_the_room_without_control_characters(server, anon):
+async def test_nicknames_reach_the_room_without_control_characters(server, viewer):
     ws_url = server.url.replace("http", "ws") + "/api/rooms/demo/events"
     async with websockets.connect(ws_url, open_timeout=10, close_timeout=5) as ws:
         await asyncio.wait_for(ws.recv(), 10)  # hello
         text = "控制字符测试" + str(id(ws))[-4:]
-        res = await anon.post(
+        res = await viewer.post(
             "/api/rooms/demo/danmaku",
             json={"user_id": "u-ctl", "nickname": "\x1b[31m老\u202e张\x00", "text": text},
         )
@@ -396,10 +406,10 @@ def test_a_public_url_in_the_config_must_be_an_http_base(tmp_path):
 
 
 @pytest.mark.parametrize("bad", HOSTILE_TEXT)
-async def test_a_viewer_id_with_control_characters_is_refused(anon, bad):
-    res = await anon.post("/api/rooms/demo/danmaku", json={"user_id": bad, "text": "你好"})
+async def test_a_viewer_id_with_control_characters_is_refused(viewer, bad):
+    res = await viewer.post("/api/rooms/demo/danmaku", json={"user_id": bad, "text": "你好"})
     assert "U+" in refused(res)
-    res = await anon.post("/api/rooms/demo/questions", json={"viewer_id": bad, "text": "多少钱"})
+    res = await viewer.post("/api/rooms/demo/questions", json={"viewer_id": bad, "text": "多少钱"})
     assert "U+" in refused(res)
 
 
