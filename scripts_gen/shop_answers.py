@@ -23,26 +23,13 @@ from pathlib import Path
 
 from commerce.facts import ProductFacts
 from scripts_gen.numerals import speak_date, speak_int, speak_price
-from scripts_gen.understand import Ask
+from scripts_gen.understand import CN_SMALL, Ask
 
 POLICY_PATH = Path(__file__).parent / "data" / "policy" / "shop.json"
 SHOP_WIDE = ("ship_time", "delivery_days", "courier", "free_ship", "returns")
 FLASH = ("flash_price", "flash_left", "flash_end")
 MAX_INTENTS = 3
 MAX_PRODUCTS = 3
-_CN_SMALL = {
-    "一": 1,
-    "二": 2,
-    "两": 2,
-    "三": 3,
-    "四": 4,
-    "五": 5,
-    "六": 6,
-    "七": 7,
-    "八": 8,
-    "九": 9,
-    "十": 10,
-}
 _OFF = re.compile(
     r"(?P<n>\d+|[一二两三四五六七八九十])(?P<unit>斤|盒|瓶|袋|箱|份)立减(?P<off>\d+(?:\.\d+)?)元"
 )
@@ -77,7 +64,7 @@ class Composed:
 
 
 def _count(word: str) -> int:
-    return int(word) if word.isdigit() else _CN_SMALL.get(word, 0)
+    return int(word) if word.isdigit() else CN_SMALL.get(word, 0)
 
 
 def _yuan(value: Decimal) -> Decimal:

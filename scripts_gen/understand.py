@@ -195,7 +195,7 @@ _FOLLOW_UP = re.compile(r"^(那|还有|那么|那个)?.{0,8}(呢|咧|嘞)[?？�
 _QUANTITY = re.compile(
     r"(?:买|拍|来|要)?(?P<n>\d+|[一二两三四五六七八九十]+)\s*(?P<unit>斤|盒|瓶|袋|箱|份|包|罐)"
 )
-_CN_SMALL = {
+CN_SMALL = {  # small Chinese numerals, also read by scripts_gen.shop_answers
     "一": 1,
     "二": 2,
     "两": 2,
@@ -362,10 +362,10 @@ def _quantity(plain: str) -> int | None:
     n = m["n"]
     if n.isdigit():
         value = int(n)
-    elif n in _CN_SMALL:
-        value = _CN_SMALL[n]
-    elif len(n) == 2 and n[0] == "十" and n[1] in _CN_SMALL:
-        value = 10 + _CN_SMALL[n[1]]
+    elif n in CN_SMALL:
+        value = CN_SMALL[n]
+    elif len(n) == 2 and n[0] == "十" and n[1] in CN_SMALL:
+        value = 10 + CN_SMALL[n[1]]
     else:
         return None
     return value if 1 < value <= 100 else None  # "一斤多少钱" asks the unit price

@@ -21,6 +21,7 @@ from aiortc import RTCPeerConnection
 
 from streamer.frame_rate import FrameWindow
 from tests.livesrv import LiveServer
+from tests.web.test_danmaku_api import next_event, ws_url
 
 
 @pytest.fixture(scope="module")
@@ -33,21 +34,6 @@ def server(tmp_path_factory):
         max_viewers_per_room=1,
     ) as srv:
         yield srv
-
-
-def ws_url(server, room="demo") -> str:
-    return server.url.replace("http://", "ws://") + f"/api/rooms/{room}/events"
-
-
-async def next_event(ws, kind: str, timeout: float = 10.0, where=lambda ev: True) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"no {kind} event within {timeout} s")
-        ev = json.loads(await asyncio.wait_for(ws.recv(), left))
-        if ev.get("type") == kind and where(ev):
-            return ev
 
 
 async def test_merged_askers_each_get_a_reply_naming_only_themselves(server):
