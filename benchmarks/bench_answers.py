@@ -62,6 +62,7 @@ def scenario_products():
                 p,
                 price=Decimal("15.5"),
                 list_price=p.price,
+                regular_price=p.price,  # as the catalog sets it while a flash sale runs
                 promo="秒杀价15.5元，限量50份，还剩38份",
                 sale_ends=SALE_END,
                 sale_left=38,
@@ -90,11 +91,13 @@ def normalise(text: str) -> str:
     return "".join(out).replace(" ", "").replace("元元", "元").lower()
 
 
-def grade(answer: str, handed_off: bool, item: dict) -> str:
-    """One answer against one held-out item (see the module docstring for the format)."""
+def grade(answer: str, handed_off: bool, item: dict, safety: bool = False) -> str:
+    """One answer against one held-out item (see the module docstring for the format). For an
+    item the sheet cannot answer, a hand-off, "we don't sell it" or a reviewed health answer
+    (`safety`: the writers' sheets allow "careful, safe answers or a hand-off") is right."""
     text = normalise(answer)
     if not item.get("answerable", True):
-        return "right" if handed_off or any(w in answer for w in NOT_SOLD) else "wrong"
+        return "right" if handed_off or safety or any(w in answer for w in NOT_SOLD) else "wrong"
     if handed_off:
         return "handoff"
     if any(normalise(bad) in text for bad in item.get("none", ())):
@@ -132,7 +135,7 @@ def quality(path: Path = HELDOUT) -> dict:
         if item.get("prev"):
             desk.answer(item["prev"], ctx)
         a = desk.answer(item["question"], ctx)
-        g = grade(a.text, a.handed_off, item)
+        g = grade(a.text, a.handed_off, item, bool(a.safety))
         ours.append(g)
         by_topic.setdefault(item.get("topic", "?"), []).append(g)
         hits = kb.search(item["question"], k=1)

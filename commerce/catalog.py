@@ -280,6 +280,7 @@ async def fact_sheets(
                 sale_ends=promo.sale_ends if promo and flash_price is not None else None,
                 sale_left=promo.sale_left if promo and flash_price is not None else None,
                 sale_cap=promo.sale_cap if promo and flash_price is not None else None,
+                regular_price=to_yuan(sku.price_fen) if flash_price is not None else None,
             )
         )
     return out

@@ -41,6 +41,7 @@ class ProductFacts:
     sale_ends: datetime | None = None  # the room's flash sale on this SKU ends then (shop time)
     sale_left: int | None = None  # units left in that flash sale (not the product's stock)
     sale_cap: int | None = None  # units that flash sale offered
+    regular_price: Decimal | None = None  # the SKU's own price while a flash sale overrides it
 
     @property
     def sold_out(self) -> bool:

@@ -28,12 +28,13 @@ from scripts_gen.grammar import grammar
 from scripts_gen.grounding import FactSheet, check_line, number_problems
 from scripts_gen.safety import SafetyTopic, classify, safety_index_for, violations
 from scripts_gen.shop_answers import Composed, compose
+from scripts_gen.shop_answers import policy as shop_policy
 from scripts_gen.style import prosody, style_for
-from scripts_gen.understand import Ask, understand
+from scripts_gen.understand import Ask, not_sold, understand
 
 VIEWER_TTL = timedelta(minutes=5)
 # questions only about care and taste: a confident reviewed KB entry says more than the sheet
-SOFT_INTENTS = {"storage", "taste", "origin", "returns"}
+SOFT_INTENTS = {"storage", "taste", "origin", "returns", "feature"}
 KB_FIRST = 0.5
 MAX_VIEWERS = 10_000  # conversations remembered per desk (oldest forgotten first)
 MAX_QUESTION_CHARS = 200  # longer questions are cut before retrieval
@@ -43,6 +44,8 @@ CONFIDENCE_THRESHOLD = 0.3
 SAFETY_THRESHOLD = 0.1
 # said when a safety question has no reviewed answer: a human (and a doctor) decides
 SAFETY_HANDOFF = "这个关系到身体健康，我不乱说，已经请人工客服跟进，拿不准的请先问问医生。"
+_RECEIVED = re.compile(r"收到|到了|烂了|坏了|发霉|霉了|怎么办|咋办|咋整|赔")
+_AFTER_SALES = re.compile(r"少发|漏发|发错|补发|退款|退货|换货|售后|客服")
 ENGLISH_HANDOFF = "I've passed your question to our customer service team; they will reply soon."
 INCIDENT_HANDOFF = "要是已经出现不舒服，请马上去医院或者打急救电话，人工客服也马上联系你。"
 
@@ -109,8 +112,11 @@ class ServiceDesk:
         by_sku = {p.sku: p for p in ctx.products}
         ask = understand(text, ctx.products, self.kb)
         remembered, before = self._recall(key, now)
-        if not ask.intents and before and (ask.follow_up or ask.products):
+        recalled = not ask.intents and bool(before) and (ask.follow_up or bool(ask.products))
+        if recalled:
             ask = replace(ask, intents=before)  # "那核桃呢" asks what the last question asked
+        elif ask.intents == ("free_ship",) and "returns" in before and "谁" in ask.text:
+            ask = replace(ask, intents=("return_fee",))  # 退货怎么退 -> 那运费谁出
         product = ask.products[0] if ask.products else find_product(text, ctx.products, self.kb)
         fallback = by_sku.get(remembered or "") or by_sku.get(ctx.current_sku or "")
         if product is None:
@@ -120,12 +126,31 @@ class ServiceDesk:
 
         topic = classify(text)
         if topic is not None:
-            return self._safety_answer(text, topic, product, ctx, rng, now)
-        soft = bool(ask.intents) and set(ask.intents) <= SOFT_INTENTS and not ask.english
+            answer = self._safety_answer(text, topic, product, ctx, rng, now)
+            if topic.kind == "spoilage" and not answer.handed_off and _RECEIVED.search(text):
+                # goods that arrived bad: what to do about them, after whether to eat them
+                remedy = shop_policy()["damaged"]
+                answer = replace(answer, text=f"{answer.text.rstrip('。')}。{remedy}。")
+                answer = replace(answer, line=replace(answer.line, text=answer.text))
+            return answer
+        good = None if ask.english else not_sold(ask.text, ctx.products)
+        if good is not None:
+            names = "、".join(p.name for p in ctx.products[:7])
+            say = f"{good}咱家暂时没有卖，直播间卖的是{names}。"
+            return self._reply(ctx, say, ("catalog:not_sold",), 1.0, None, "answer")
+        soft = (
+            bool(ask.intents)
+            and set(ask.intents) <= SOFT_INTENTS
+            and not ask.english
+            and not recalled  # a follow-up's own words ("苹果呢") are no query for the KB
+        )
         reviewed = self._kb_answer(text, product, ctx, rng, KB_FIRST) if soft else None
         if reviewed is not None:  # the KB says more on care and taste than the sheet's line
             return reviewed
         composed = compose(ask, fallback, ctx.products, now)
+        if composed is not None and composed.missing:  # asked, and the shop holds no fact
+            say = ENGLISH_HANDOFF if ask.english else rng.choice(phrases["handoff"])
+            return self._handoff(ctx, text, product, 0.0, now, say)
         if composed is not None:
             reply = self._composed(composed, ask, ctx, rng, text)
             if reply is not None:
@@ -148,7 +173,10 @@ class ServiceDesk:
         threshold: float,
     ) -> Answer | None:
         """The best KB entry's answer when it is confident enough and passes the checker."""
+        after_sales = bool(_AFTER_SALES.search(text))  # 少发了一袋小米: about the order
         query = text if product is None or product.name in text else f"{product.name} {text}"
+        if after_sales and product is not None:  # the order, not the product: no product boost
+            query = text.replace(product.name, "")
         hits = self.kb.search(query, k=3) if self.kb is not None else []
         self._last_confidence = hits[0].confidence if hits else 0.0
         if not hits or hits[0].confidence < threshold:

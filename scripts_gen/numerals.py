@@ -120,7 +120,8 @@ def as_decimal(value: Decimal | float | int | str) -> Decimal:
 
 
 def speak_price(price: Decimal | float | int | str) -> str:
-    """Decimal('29.9') -> 二十九块九; Decimal('48.0') -> 四十八块; 0.5 -> 五毛."""
+    """Decimal('29.9') -> 二十九块九; Decimal('48.0') -> 四十八块钱; 0.5 -> 五毛. A whole price
+    ends in 钱: "四十八块一瓶" would be heard (and parsed) as 48.1 a jar."""
     price = as_decimal(price).quantize(Decimal("0.01"))
     yuan = int(price)
     jiao = int((price - yuan) * 10)
@@ -130,7 +131,7 @@ def speak_price(price: Decimal | float | int | str) -> str:
     if yuan == 0:
         return f"{_int_words(jiao)}毛"
     words = "两" if yuan == 2 else _int_words(yuan)
-    return f"{words}块{_int_words(jiao)}" if jiao else f"{words}块"
+    return f"{words}块{_int_words(jiao)}" if jiao else f"{words}块钱"
 
 
 def speak_date(d: date, with_year: bool = False) -> str:

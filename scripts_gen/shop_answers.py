@@ -22,12 +22,23 @@ from functools import lru_cache
 from pathlib import Path
 
 from commerce.facts import ProductFacts
-from scripts_gen.numerals import speak_date, speak_int, speak_price
-from scripts_gen.understand import CN_SMALL, Ask
+from scripts_gen.numerals import parse_numbers, speak_date, speak_int, speak_price
+from scripts_gen.reactions import stock_phrase
+from scripts_gen.understand import CN_SMALL, Ask, feature_words
 
 POLICY_PATH = Path(__file__).parent / "data" / "policy" / "shop.json"
-SHOP_WIDE = ("ship_time", "delivery_days", "courier", "free_ship", "returns")
-FLASH = ("flash_price", "flash_left", "flash_end")
+SHOP_WIDE = (
+    "ship_time",
+    "delivery_days",
+    "courier",
+    "free_ship",
+    "returns",
+    "refund_days",
+    "return_fee",
+)
+FLASH = ("flash_price", "flash_left", "flash_end", "flash_saving", "after_sale")
+# asked, but the shop holds no fact for it: a person answers ("限购几份" when no limit is set)
+NO_FACT = "no_fact"
 MAX_INTENTS = 3
 MAX_PRODUCTS = 3
 _OFF = re.compile(
@@ -61,6 +72,7 @@ class Composed:
     derived: tuple[str, ...] = ()  # texts whose numbers were computed here from the sheet
     sources: tuple[str, ...] = field(default_factory=tuple)
     sold_out: bool = False
+    missing: tuple[str, ...] = ()  # asked, and the facts cannot say: a person answers
 
 
 def _count(word: str) -> int:
@@ -132,6 +144,7 @@ class Composer:
     def __init__(self, now: datetime):
         self.now = now
         self.derived: list[str] = []
+        self.missing: list[str] = []  # intents the facts cannot answer
 
     # -- Chinese ----------------------------------------------------------------------------
     def zh(self, intent: str, p: ProductFacts | None, ask: Ask) -> str | None:
@@ -148,7 +161,14 @@ class Composer:
             if intent == "ship_time":
                 return f"下单后{hours_said}内发货，发{courier}快递"
             if intent == "delivery_days":
-                return f"{hours_said}内发货，发{courier}，{pol['delivery_days']}"
+                text = f"{hours_said}内发货，发{courier}，{pol['delivery_days']}"
+                self.derived.append(text)
+                return text
+            if intent == "refund_days":
+                self.derived.append(pol["refund_days"])
+                return pol["refund_days"]
+            if intent == "return_fee":
+                return pol["return_fee"]
             if intent == "courier":
                 return f"发的是{courier}快递" + ("，包邮" if free else "") + f"，{hours_said}内发货"
             if intent == "free_ship":
@@ -158,48 +178,82 @@ class Composer:
                     else f"运费按地区算，发{courier}快递"
                 )
             return pol["returns"]
+        if intent in ("flash_limit", "wholesale"):
+            self.missing.append(intent)
+            return None
         if p is None:
             return None
-        if p.sold_out and intent in ("price", "stock", "promo", "spec", "list_price", *FLASH):
-            return f"{p.title}这会儿已经卖完了，补了货马上告诉大家"
+        if p.sold_out and intent in ("price", "stock", "promo", "list_price", *FLASH):
+            return f"{p.name}这会儿已经卖完了，补了货马上告诉大家"
         price = speak_price(p.price)
         if intent == "price":
             if ask.quantity:
                 return self._deal(p, ask.quantity)
             if flash_running(p, self.now):
-                return f"{p.title}现在秒杀价{price}一{p.unit}"
+                return f"{p.name}现在秒杀价{price}一{p.unit}"
             promo = f"，{p.promo}" if p.promo else ""
-            return f"{p.title}直播间现在{price}一{p.unit}{promo}"
+            return f"{p.name}现在{price}一{p.unit}{promo}"
         if intent in FLASH:
             if not flash_running(p, self.now):
-                return f"{p.title}现在没有秒杀，直播间价{price}一{p.unit}"
+                return f"{p.name}现在没有秒杀，直播间价{price}一{p.unit}"
             if intent == "flash_price":
-                return f"{p.title}秒杀价{price}一{p.unit}"
-            if intent == "flash_left":
-                left, cap = p.sale_left or 0, p.sale_cap or 0
-                text = f"{p.title}秒杀限量{speak_int(cap)}份，还剩{speak_int(left)}份"
+                return f"{p.name}秒杀价{price}一{p.unit}"
+            regular = p.regular_price
+            if intent in ("flash_saving", "after_sale") and regular is None:
+                self.missing.append(intent)
+                return None
+            if intent == "flash_saving":
+                off = _yuan(regular - p.price)
+                text = (
+                    f"{p.name}秒杀价{price}一{p.unit}，平时{speak_price(regular)}，"
+                    f"一{p.unit}便宜{speak_price(off)}"
+                )
                 self.derived.append(text)
                 return text
-            text = f"{p.title}秒杀{end_phrase(p.sale_ends, self.now)}"
+            if intent == "after_sale":
+                text = f"{p.name}秒杀{end_phrase(p.sale_ends, self.now)}，之后恢复{speak_price(regular)}一{p.unit}"
+                self.derived.append(text)
+                return text
+            if intent == "flash_left":
+                left, cap = p.sale_left or 0, p.sale_cap or 0
+                text = f"{p.name}秒杀限量{speak_int(cap)}份，还剩{speak_int(left)}份"
+                self.derived.append(text)
+                return text
+            text = f"{p.name}秒杀{end_phrase(p.sale_ends, self.now)}"
             self.derived.append(text)
             return text
         if intent == "list_price":
+            if flash_running(p, self.now) and p.regular_price is not None:
+                text = f"{p.name}平时{speak_price(p.regular_price)}一{p.unit}，现在秒杀价{price}"
+                self.derived.append(text)
+                return text
             if p.list_price is not None and p.list_price_charged:
-                return f"{p.title}原价{speak_price(p.list_price)}，直播间现在{price}一{p.unit}"
-            return f"{p.title}直播间现在就是{price}一{p.unit}，实实在在的价"
+                return f"{p.name}原价{speak_price(p.list_price)}，现在{price}一{p.unit}"
+            return f"{p.name}直播间现在就是{price}一{p.unit}，实实在在的价"
         if intent == "promo":
             if flash_running(p, self.now):
-                return f"{p.title}正在秒杀，秒杀价{price}一{p.unit}，名额有限"
+                return f"{p.name}正在秒杀，秒杀价{price}一{p.unit}，名额有限"
             if p.promo:
-                return f"{p.title}现在的活动是{p.promo}，直播间价{price}一{p.unit}"
-            return f"{p.title}现在没有额外活动，直播间价{price}一{p.unit}"
+                return f"{p.name}现在的活动是{p.promo}，直播间价{price}一{p.unit}"
+            return f"{p.name}现在没有额外活动，直播间价{price}一{p.unit}"
+        if intent == "stock" and (ask.quantity or re.search(r"多少|几", ask.text)):
+            have = stock_phrase(p)
+            if ask.quantity and ask.quantity <= p.stock:
+                n = f"{speak_int(ask.quantity)}{p.unit}"
+                text = f"{p.name}现货{have}，要{n}没问题，够的"
+            elif ask.quantity:
+                text = f"{p.name}现货{have}，{speak_int(ask.quantity)}{p.unit}不够，可以先拍现有的"
+            else:
+                text = f"{p.name}现货{have}"
+            self.derived.append(text)
+            return text
         if intent == "stock":
             if p.stock >= 100:
-                text = f"{p.title}有现货，现货充足，下单后{policy()['ship_hours']}小时内发货"
+                text = f"{p.name}有现货，现货充足，下单后{policy()['ship_hours']}小时内发货"
             elif p.stock > 20:
-                text = f"{p.title}有现货，库存不多了，喜欢的抓紧"
+                text = f"{p.name}有现货，库存不多了，喜欢的抓紧"
             else:
-                text = f"{p.title}有货，只剩{speak_int(p.stock)}{p.unit}了"
+                text = f"{p.name}有货，只剩{speak_int(p.stock)}{p.unit}了"
             self.derived.append(text)
             return text
         if intent == "origin":
@@ -212,9 +266,10 @@ class Composer:
             if not p.taste:
                 return None
             adj = next((a for a in "甜香脆糯" if a in ask.text and a in p.taste), None)
-            return f"{adj}！{p.title}{p.taste}" if adj else f"{p.title}{p.taste}"
+            return f"{adj}！{p.name}{p.taste}" if adj else f"{p.name}{p.taste}"
         if intent == "spec":
-            spec = next(
+            size = r"毫米|厘米|个头|个大|果径" if re.search(r"多大|个头|直径", ask.text) else "$^"
+            spec = next((f for f in p.features if re.search(size, f)), None) or next(
                 (f for f in p.features if re.search(r"一(斤|盒|瓶|袋|箱)|斤|克|毫米", f)), None
             )
             return (
@@ -222,6 +277,17 @@ class Composer:
                 if spec
                 else f"{p.title}按{p.unit}卖，{price}一{p.unit}"
             )
+        if intent == "feature":
+            said = [f for f in p.features if any(w in f for w in feature_words(ask.text))]
+            return f"{p.name}{'，'.join(said)}" if said else None
+        if intent == "certs":
+            held = [c for c in p.certifications if c in ask.text] or (
+                list(p.certifications) if not re.search(r"有机|绿色|检测|质检", ask.text) else []
+            )
+            if not held:  # a certificate the sheet does not list is not denied here: a person
+                self.missing.append(intent)  # shows what the shop holds
+                return None
+            return f"{p.name}有{'、'.join(held)}认证"
         if intent == "kind":
             return f"{p.title}，{'，'.join(p.features[:2])}"
         return None
@@ -230,28 +296,38 @@ class Composer:
         total, deal = deal_for(p, qty, self.now)
         n = speak_int(qty)
         if deal == "秒杀价":
-            text = f"{p.title}秒杀价{speak_price(p.price)}一{p.unit}，{n}{p.unit}一共{speak_price(total)}"
+            text = f"{p.name}秒杀价{speak_price(p.price)}一{p.unit}，{n}{p.unit}一共{speak_price(total)}"
         elif deal.startswith("买"):
-            text = f"{p.title}{n}{p.unit}一共{speak_price(total)}，{deal}"
+            text = f"{p.name}{n}{p.unit}一共{speak_price(total)}，{deal}"
         elif deal:
-            text = f"{p.title}{n}{p.unit}原本{speak_price(_yuan(p.price * qty))}，{deal}，到手{speak_price(total)}"
+            text = f"{p.name}{n}{p.unit}原本{speak_price(_yuan(p.price * qty))}，{deal}，到手{speak_price(total)}"
             text = text.replace("原本", "按单价算")
         else:
-            text = f"{p.title}{speak_price(p.price)}一{p.unit}，{n}{p.unit}一共{speak_price(total)}"
+            text = f"{p.name}{speak_price(p.price)}一{p.unit}，{n}{p.unit}一共{speak_price(total)}"
         self.derived.append(text)
         return text
 
     # -- English ----------------------------------------------------------------------------
     def en(self, intent: str, p: ProductFacts | None, ask: Ask) -> str | None:
         pol = policy()
+        self.derived.append("500 g")  # a jin, as the English unit says it
         if intent in SHOP_WIDE:
+            if intent == "delivery_days":
+                self.derived.append(pol["delivery_days_en"])
+            if intent == "refund_days":
+                self.derived.append(pol["refund_days_en"])
             return {
                 "ship_time": f"We ship within {pol['ship_hours']} hours of your order, by {pol['courier_en']}",
                 "delivery_days": f"We ship within {pol['ship_hours']} hours by {pol['courier_en']}; delivery takes {pol['delivery_days_en']}",
                 "courier": f"We ship by {pol['courier_en']}, free shipping, within {pol['ship_hours']} hours",
                 "free_ship": f"Yes, shipping is free everywhere, by {pol['courier_en']}",
                 "returns": pol["returns_en"].capitalize(),
+                "refund_days": pol["refund_days_en"].capitalize(),
+                "return_fee": pol["return_fee_en"].capitalize(),
             }[intent]
+        if intent in ("flash_limit", "wholesale"):
+            self.missing.append(intent)
+            return None
         if p is None:
             return None
         name = EN_TITLES.get(p.name, p.title)
@@ -291,18 +367,77 @@ class Composer:
         if intent == "promo":
             if flash_running(p, self.now):
                 return f"{name} are on flash sale at {price} per {unit}"
-            return f"{name} are {price} per {unit}" + (" with a live-room deal" if p.promo else "")
+            deal = _promo_en(p)
+            return f"{name} are {price} per {unit}" + (f"; live-room deal: {deal}" if deal else "")
         if intent == "stock":
             return f"Yes, {name} are in stock and ship within {pol['ship_hours']} hours"
+        if intent == "spec":
+            for f in p.features:
+                m = re.search(r"一(斤|盒|瓶|袋|箱)(.+?)(斤|毫米)", f)
+                if m:
+                    n = next((x.value for x in parse_numbers(m[2])), None)
+                    if n is not None:
+                        what = "jin" if m[3] == "斤" else "mm"
+                        text = f"One {_EN_UNITS.get(m[1], m[1])} of {name} holds {n:f} {what}"
+                        if m[3] == "斤":
+                            text += f" ({n / 2:f} kg)"
+                        self.derived.append(text)
+                        return text
+            return f"{name} are sold by the {unit} at {price}"
         if intent == "origin":
             return f"{name} come from Fuping county, Baoding, Hebei"
         if intent == "harvest":
             return f"This batch of {name} was harvested on {p.harvest_date:%B} {p.harvest_date.day}"
         if intent == "storage":
-            return f"Keep {name} as the label says; details are on the product page"
+            said = [en for zh, en in _STORAGE_EN if zh in (p.storage or "")]
+            if not said:
+                return f"Keep {name} as the label says; details are on the product page"
+            return f"Keep {name} " + ", ".join(dict.fromkeys(said))
         if intent == "taste":
-            return f"{name} taste great, our customers love them"
+            said = [en for zh, en in _TASTE_EN if zh in (p.taste or "")]
+            if not said:
+                return None
+            return f"{name} taste " + " and ".join(dict.fromkeys(said))
         return None
+
+
+# the catalog's own words, said in English (a fact sheet keeps them in Chinese)
+_STORAGE_EN = (
+    ("不用冷藏", "at room temperature, no fridge needed"),
+    ("常温", "at room temperature"),
+    ("避光", "out of the sun"),
+    ("冷藏", "in the fridge"),
+    ("阴凉", "in a cool place"),
+    ("干燥", "dry"),
+    ("通风", "airy"),
+    ("密封", "sealed"),
+    ("两周内吃完", "and eat them within two weeks"),
+    ("三天内吃完", "and eat them within three days"),
+    ("一个月", "for up to a month"),
+)
+_TASTE_EN = (
+    ("甜", "sweet"),
+    ("香", "fragrant"),
+    ("脆", "crisp"),
+    ("糯", "soft and sticky"),
+    ("不涩", "not bitter"),
+    ("鲜", "savoury"),
+    ("花香", "floral"),
+)
+_GIFT_EN = {"一小瓶": "a small jar", "小瓶": "a small jar"}
+
+
+def _promo_en(p: ProductFacts) -> str | None:
+    """The product's own deal in English ("buy 2, get a small jar free")."""
+    promo = p.promo or ""
+    if m := _OFF.search(promo):
+        return (
+            f"{_count(m['n'])} {_EN_UNITS.get(m['unit'], m['unit'])} together, {m['off']} yuan off"
+        )
+    if g := _GIFT.search(promo):
+        gift = _GIFT_EN.get(g["gift"], "a gift")
+        return f"buy {_count(g['n'])}, get {gift} free"
+    return None
 
 
 def compose(ask: Ask, fallback: ProductFacts | None, products, now: datetime) -> Composed | None:
@@ -327,11 +462,13 @@ def compose(ask: Ask, fallback: ProductFacts | None, products, now: datetime) ->
             if clause and clause not in clauses:
                 clauses.append(clause)
     if not clauses:
+        if composer.missing:
+            return Composed("", chosen[0] if chosen else None, missing=tuple(composer.missing))
         return None
     about = chosen[0] if chosen else None
     sold = [p for p in chosen if p.sold_out]
     if sold and not ask.english and not any("卖完" in c for c in clauses):
-        clauses.append(f"{sold[0].title}这会儿已经卖完了，补了货马上告诉大家")
+        clauses.append(f"{sold[0].name}这会儿已经卖完了，补了货马上告诉大家")
     if ask.english:  # honey and millet are mass nouns
         for p in chosen:
             name = EN_TITLES.get(p.name, p.title)

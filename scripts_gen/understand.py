@@ -29,6 +29,21 @@ _REWRITES: tuple[tuple[str, str], ...] = (
     ("顺风快递", "顺丰快递"),
     ("顺风", "顺丰"),
     ("核挑", "核桃"),
+    ("核涛", "核桃"),
+    ("河桃", "核桃"),
+    ("蜂秘", "蜂蜜"),
+    ("蜂密", "蜂蜜"),
+    ("蜂蜒", "蜂蜜"),
+    ("秒沙", "秒杀"),
+    ("妙杀", "秒杀"),
+    ("时侯", "时候"),
+    ("快地", "快递"),
+    ("快滴", "快递"),
+    ("包游", "包邮"),
+    ("包尤", "包邮"),
+    ("香咕", "香菇"),
+    ("小迷", "小米"),
+    ("平菓", "苹果"),
     ("合桃", "核桃"),
     ("和桃", "核桃"),
     ("大早", "大枣"),
@@ -59,6 +74,8 @@ _REWRITES: tuple[tuple[str, str], ...] = (
     ("咋", "怎么"),
     ("啥", "什么"),
     ("恁", "这么"),
+    ("得劲", "好吃"),
+    ("齁", "甜"),
 )
 _MA_WORD = re.compile(r"嘛(?=[\u4e00-\u9fff])")
 _JIE = re.compile(r"介(?!绍|意|入|于)")
@@ -75,6 +92,15 @@ _INITIALS = {
     "fh": "发货",
     "kc": "库存",
     "ms": "秒杀",
+    "sh": "售后",
+    "yh": "优惠",
+    "dz": "大枣",
+    "ht": "核桃",
+    "bl": "板栗",
+    "xm": "小米",
+    "xg": "香菇",
+    "fm": "蜂蜜",
+    "pg": "苹果",
     "dsq": "多少钱",
     "dsj": "多少钱",
 }
@@ -88,7 +114,7 @@ _EMOJI = {
     "🍎": "苹果",
     "🍏": "苹果",
     "🍄": "香菇",
-    "🥜": "核桃",
+    "🥜": "花生",  # peanuts: not walnuts
     "🌾": "小米",
     "🫘": "大枣",
 }
@@ -103,7 +129,7 @@ def normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text or "").lower()
     for emoji, word in _EMOJI.items():
         text = text.replace(emoji, word)
-    if _CJK.search(text):  # pinyin initials only among Chinese ("jg多少", "大枣by吗")
+    if _CJK.search(text) or not is_english(text):  # initials among Chinese ("jg多少"), or alone
         text = _INITIALS_RE.sub(lambda m: _INITIALS[m.group(1)], text)
     for typed, plain in _REWRITES:
         text = text.replace(typed, plain)
@@ -112,6 +138,63 @@ def normalise(text: str) -> str:
     if _A_NOT_A.search(text):  # 有没有现货 -> 有现货吗, 包不包邮 -> 包邮吗
         text = _A_NOT_A.sub(lambda m: m[1], text).rstrip("?？。!！~～ ") + "吗"
     return text
+
+
+# what a question about a feature asks -> the words of the features that answer it
+_FEATURE_ASKED = {
+    "核": ("核",),
+    "皮": ("皮",),
+    "仁": ("仁",),
+    "壳": ("壳", "剥", "捏"),
+    "砸": ("剥", "捏", "开"),
+    "锤": ("剥", "捏", "开"),
+    "剥": ("剥", "捏", "开"),
+    "夹": ("剥", "捏", "开"),
+    "肉": ("肉",),
+    "颗粒": ("颗粒",),
+    "米油": ("米油", "出油"),
+    "菌盖": ("菌盖",),
+    "稠": ("稠",),
+    "多汁": ("多汁",),
+    "晾晒": ("晾晒", "晒"),
+    "晒": ("晾晒", "晒"),
+    "均匀": ("均匀",),
+}
+
+
+def feature_words(text: str) -> tuple[str, ...]:
+    """The feature words that answer a question about a part or a quality (核 -> 核小)."""
+    return tuple(w for cue, words in _FEATURE_ASKED.items() if cue in text for w in words)
+
+
+# farm goods viewers ask for that a shop may not sell; checked against the shop's own catalog,
+# longest first, so 核桃油 is not 核桃 and 土鸡蛋 is not 鸡蛋
+OTHER_GOODS = tuple(
+    sorted(
+        (
+            "土鸡蛋 鸡蛋 鸭蛋 鹅蛋 核桃油 核桃粉 香菇酱 香菇干 蜂王浆 蜂巢蜜 蜂胶 花粉 苹果干 苹果醋 "
+            "枣夹核桃 红薯 紫薯 土豆 花生 木耳 黄豆 绿豆 红豆 黑豆 玉米 大米 糯米 面粉 粉条 "
+            "山楂 柿子 柿饼 梨 桃子 葡萄 猕猴桃 枸杞 榛子 杏仁 松子 腊肉 土鸡 猪肉 羊肉 牛肉 豆腐 茶叶 "
+            "白酒 小米椒 辣椒 蒜 姜 南瓜 白菜 萝卜 黄瓜 西红柿 香椿 蘑菇酱 粽子 月饼 荞麦 燕麦 高粱"
+        ).split(),
+        key=len,
+        reverse=True,
+    )
+)
+_HAVE_CUE = re.compile(r"有|卖|上|买|进|要|来|拍|链接")
+
+
+def not_sold(plain: str, products: Sequence[ProductFacts]) -> str | None:
+    """The good a question asks to buy when the shop does not sell it ("有土鸡蛋吗")."""
+    sold = {w for p in products for w in (p.name, p.title)}
+    for good in OTHER_GOODS:
+        at = plain.find(good)
+        if at < 0 or any(good in w for w in sold):
+            continue
+        around = plain[max(0, at - 4) : at] + plain[at + len(good) : at + len(good) + 4]
+        if _HAVE_CUE.search(around) or re.search(r"吗|么|没|不[?？]?$", around):
+            return good
+    return None
 
 
 # intent -> pattern over the normalised text; order matters only for the answer's order
@@ -125,72 +208,108 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "flash_end",
         re.compile(
-            r"秒杀.{0,8}(结束|截止|到几点|到什么时候|多久|多长时间|几点)|(什么时候|几点|啥时)(结束|截止)|还有多久结束"
+            r"秒杀.{0,8}(结束|截止|到几点|到什么时候|多久|多长时间|几点)|(什么时候|几点|啥时)(结束|截止)|还有多久结束|几点.{0,4}还能(抢|买)|还能抢.{0,4}秒杀"
         ),
     ),
+    (
+        "flash_limit",
+        re.compile(
+            r"限购|(一个人|每人|每个人|一人|每个号|一个号).{0,6}(几|多少)|最多(能)?(买|抢|拍)"
+        ),
+    ),
+    (
+        "flash_saving",
+        re.compile(
+            r"秒杀.{0,8}(便宜(多少|了多少|几块)|省(多少|几块)|差多少)|比平时便宜(多少|几块)"
+        ),
+    ),
+    (
+        "after_sale",
+        re.compile(r"秒杀(结束|完了|过了)(以后|之后|后)|(恢复|回到)(原来|平时)?(的)?价"),
+    ),
     ("flash_price", re.compile(r"秒杀(价|多少钱|什么价|怎么卖)|秒杀.{0,4}(多少钱|价格|几块)")),
-    ("list_price", re.compile(r"原价|划线价|平时(卖|多少|什么价)|以前(卖|多少)|原来(卖|多少)")),
+    (
+        "list_price",
+        re.compile(r"原价|划线价|平时(卖|多少|什么价)|以前(卖|多少)|原来(卖|多少)|不算秒杀"),
+    ),
     (
         "spec",
-        re.compile(r"几斤|多重|多少克|规格|多大|一(箱|袋|瓶|盒)(有|是|装)?(多少|几)|装多少|几个一"),
+        re.compile(
+            r"几斤|多重|多少克|规格|多大|一(箱|袋|瓶|盒)(有|是|装)?(多少|几)|装多少|几个一|个头|重量|分量"
+        ),
     ),
+    (
+        "feature",
+        re.compile(
+            "(" + "|".join(_FEATURE_ASKED) + r").{0,6}(吗|不|么|没|多|大|小|厚|薄|好|[?？])"
+        ),
+    ),
+    ("certs", re.compile(r"认证|证书|地理标志|有机|绿色食品|检测报告|质检")),
     ("kind", re.compile(r"什么(蜜|品种|米|枣|核桃|栗子|蘑菇|苹果)|哪种蜜|什么花的|是什么做的")),
     (
         "price",
         re.compile(
-            r"这么贵|太贵|贵了|多少钱|价格|价钱|几块|几元|怎么卖|什么价|卖多少|贵吗|贵不|咋卖|多少一(斤|盒|瓶|袋|箱)|一(斤|盒|瓶|袋|箱)多少|报价|价位"
+            r"这么贵|太贵|贵了|多少钱|价格|价钱|几块|几元|怎么卖|什么价|卖多少|贵吗|贵不|咋卖|哪个便宜|哪个贵|谁便宜|谁贵|哪个划算|多少一(斤|盒|瓶|袋|箱)|一(斤|盒|瓶|袋|箱)多少|报价|价位"
         ),
     ),
     (
         "promo",
         re.compile(
-            r"优惠|活动|打折|满减|立减|赠品|送什么|买.送|便宜(点|些|一点)|能便宜|有券|优惠券|折扣|划算吗|福利"
+            r"优惠|活动|打折|满减|立减|赠品|送什么|买.送|便宜(点|些|一点)|能便宜|有券|优惠券|折扣|划算吗|福利|送东西|有送|送吗|有赠|能减|减吗|减多少|减不减"
         ),
     ),
     (
         "stock",
         re.compile(
-            r"有货|现货|库存|还有吗|卖完|断货|没货|还剩|还能买|能买到|有的卖|还有没有|补货|还卖吗|售罄|抢光"
+            r"有货|现货|库存|还有吗|卖完|断货|没货|还剩|还能买|能买到|有的卖|还有没有|还有没|还有不|补货|还卖吗|售罄|抢光|还有(多少|几)|有(多少|几)(斤|盒|瓶|袋|箱|份)|够(我|吗|不|用)|有这么多|有那么多|能拍吗|能拍不|可以拍吗|有吗$|有吗[?？]|(要|来)(\d+|[一二两三四五六七八九十]+)(斤|盒|瓶|袋|箱|份)"
         ),
     ),
     (
         "ship_time",
         re.compile(
-            r"(什么时候|几天|多久|多快|何时|今天|明天|当天|几号|啥时)(能)?(发货|发)|发货(快|时间|要多久|吗|几天)|多久(能)?发|48小时|发货$"
+            r"(什么时候|几天|多久|多快|何时|今天|明天|当天|几号|啥时)(能)?(发货|发)|发货(快|时间|要多久|吗|几天|要几天|要多久)|多久(能)?发|48小时|发货$"
         ),
     ),
-    ("delivery_days", re.compile(r"几天(能)?(到|收到)|多久(能)?(到|收到)|多少天(能)?到|到货")),
+    (
+        "delivery_days",
+        re.compile(
+            r"几天(能)?(到|收到|送到)|多久(能)?(到|收到|送到)|多少天(能)?到|到货|几天能到|能到(我|俺)家"
+        ),
+    ),
     (
         "courier",
         re.compile(
-            r"什么快递|哪家快递|哪个快递|快递是|用的快递|发的快递|发什么|顺丰|中通|圆通|韵达|申通|邮政|京东|快递公司|什么物流"
+            r"什么快递|哪家快递|哪个快递|快递是|用的快递|快递用的|发的快递|发什么|顺丰|中通|圆通|韵达|申通|邮政|京东|快递公司|什么物流"
         ),
     ),
     ("free_ship", re.compile(r"包邮|运费|邮费|免邮|包不包|要邮费")),
     (
         "returns",
-        re.compile(r"退货|退款|退换|无理由|售后|换货|能退|可以退|坏了怎么|坏果|破了怎么|赔"),
+        re.compile(
+            r"退货|退款|退换|无理由|售后|换货|能退|可以退|坏了怎么|坏果|破了怎么|赔|少发|漏发|发错"
+        ),
     ),
     (
         "origin",
         re.compile(
-            r"哪里产|哪儿产|哪产|产地|哪里的|哪儿的|产自|哪里来|哪来的|什么地方|从哪(里|儿)?发|哪里发货|发货地|是阜平的|本地的吗|原产"
+            r"哪里产|哪儿产|哪产|产地|哪里的|哪儿的|哪的|产自|哪里来|哪来的|什么地方|从哪(里|儿)?发|哪里发货|发货地|是阜平的|本地的吗|原产|哪个(镇|村|县)|(河北|保定|阜平|本地)的(吗|不|么)"
         ),
     ),
     (
         "harvest",
         re.compile(
-            r"什么时候(采|摘|收|产|打)|采收|新货|今年的|陈货|去年的|生产日期|哪天(采|摘)|几月(采|摘|收)|新鲜吗|新的吗|现摘|新鲜"
+            r"什么时候(采|摘|收|产|打|摇|割)|采收|新货|今年的|陈货|去年的|生产日期|哪天(采|摘)|几月(采|摘|收)|新鲜吗|新的吗|新的不|新米|现摘|新鲜|几号(摘|采|收)|收得早|摘的|采的|摇的蜜"
         ),
     ),
     (
         "storage",
         re.compile(
-            r"怎么(保存|存|放|储存)|保存|保质期|放多久|能放|冷藏|储存|存放|冰箱|放几天|坏得快"
+            r"怎么(保存|存|放|储存)|保存|保质期|放多久|能放|冷藏|储存|存放|冰箱|放几天|坏得快|放哪|放在哪|搁哪"
         ),
     ),
     ("taste", re.compile(r"甜|好吃|味道|口感|香吗|香不|脆|糯|酸|涩|苦|什么味|面吗|口味")),
 )
+_SPEC_ASKED = re.compile(r"几斤|多重|多少克|多大|装多少|个头|一(箱|袋|瓶|盒)(有|是|装)?几")
 _FOLLOW_UP = re.compile(r"^(那|还有|那么|那个)?.{0,8}(呢|咧|嘞)[?？。!！~～]*$")
 _QUANTITY = re.compile(
     r"(?:买|拍|来|要)?(?P<n>\d+|[一二两三四五六七八九十]+)\s*(?P<unit>斤|盒|瓶|袋|箱|份|包|罐)"
@@ -225,15 +344,32 @@ _EN_INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("flash_price", re.compile(r"\bflash[- ]?sale price\b|\bdeal price\b")),
     ("list_price", re.compile(r"\b(original|regular|usual|list) price\b")),
     ("price", re.compile(r"\bhow much\b|\bprice\b|\bcost\b|\bexpensive\b|\bcheap\b|\byuan\b")),
-    ("promo", re.compile(r"\b(discount|promotion|promo|coupon|offer|deal)s?\b")),
-    ("stock", re.compile(r"\bin stock\b|\bavailable\b|\bsold out\b|\bany left\b|\bstill have\b")),
+    (
+        "promo",
+        re.compile(
+            r"\b(discount|promotion|promo|coupon|offer|deal)s?\b|\bwhat do i get\b|\bfree gift\b"
+        ),
+    ),
+    (
+        "stock",
+        re.compile(
+            r"\bin stock\b|\bavailable\b|\bsold out\b|\bany left\b|\bstill have\b|\bdo you (still )?(have|sell)\b"
+        ),
+    ),
+    ("spec", re.compile(r"\bhow (heavy|big|large)\b|\bweigh|\bweight\b|\bsize\b")),
+    ("refund_days", re.compile(r"\bhow long\b.*\brefund|\brefund\b.*\b(days|long|when)\b")),
     (
         "ship_time",
         re.compile(
             r"\b(when|how soon|how fast).*\b(ship|shipped|dispatch|send)\b|\bship(ping)? time\b"
         ),
     ),
-    ("delivery_days", re.compile(r"\bhow (long|many days)\b.*\b(deliver|arrive|delivery)\b")),
+    (
+        "delivery_days",
+        re.compile(
+            r"\bhow (long|many days)\b.*\b(deliver|arrive|delivery|take)\b|\bship(ping)? to\b"
+        ),
+    ),
     (
         "courier",
         re.compile(
@@ -243,13 +379,13 @@ _EN_INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "free_ship",
         re.compile(
-            r"\bshipping\b.*\bfree\b|\bfree (shipping|delivery)\b|\bshipping (fee|cost)\b|\bpostage\b|\bdelivery fee\b"
+            r"\bshipping\b.*\bfree\b|\bfree (shipping|delivery)\b|\bshipping (fee|cost)\b|\bpostage\b|\bdelivery fee\b|\bship(ping)? to\b"
         ),
     ),
     ("returns", re.compile(r"\b(return|returns|refund|exchange)\b")),
     ("origin", re.compile(r"\bwhere\b.*\b(from|grown|produced|made)\b|\borigin\b")),
     ("harvest", re.compile(r"\b(harvest|harvested|picked|fresh|new crop)\b")),
-    ("storage", re.compile(r"\b(store|storage|keep|fridge|shelf life)\b")),
+    ("storage", re.compile(r"\b(store|storage|keep|fridge|refrigerat\w*|shelf life)\b")),
     ("taste", re.compile(r"\b(taste|tastes|sweet|flavou?r|crunchy)\b")),
 )
 EN_PRODUCTS = {
@@ -298,9 +434,13 @@ class Ask:
 
 
 def is_english(text: str) -> bool:
-    """Mostly Latin letters and no Chinese: the viewer wrote English."""
+    """Mostly Latin letters and no Chinese: the viewer wrote English (not only pinyin initials
+    such as "xm jg", which are Chinese typed fast)."""
     letters = len(_LATIN.findall(text or ""))
-    return letters >= 3 and not _CJK.search(text or "")
+    if letters < 3 or _CJK.search(text or ""):
+        return False
+    words = re.findall(r"[a-z]+", text.lower())
+    return not all(w in _INITIALS for w in words)
 
 
 def looks_like_question(text: str) -> bool:
@@ -317,19 +457,37 @@ def looks_like_question(text: str) -> bool:
     return False
 
 
+_PRODUCT_WORDS = re.compile(r"核桃|胡桃|大枣|红枣|枣子|板栗|栗子|小米|香菇|蜂蜜|苹果")
+
+
 def _intents(plain: str) -> tuple[str, ...]:
-    found = [name for name, rx in _INTENTS if rx.search(plain)]
+    bare = _PRODUCT_WORDS.sub("", plain)  # 核桃 names a product, 核 asks about the stone
+    found = [name for name, rx in _INTENTS if rx.search(bare if name == "feature" else plain)]
     # the more specific reading wins: a flash-sale question is not also a plain price one
-    if {"flash_price", "flash_left", "flash_end"} & set(found):
-        found = [i for i in found if i not in ("price", "stock", "promo")]
+    flash = {"flash_price", "flash_left", "flash_end", "flash_limit", "flash_saving", "after_sale"}
+    if flash & set(found):
+        found = [i for i in found if i not in ("price", "stock", "promo", "list_price")]
+    if "flash_limit" in found:  # "一个人能买几份": not the sale's size nor what is left
+        found = [i for i in found if i not in ("flash_left", "stock")]
+    if "flash_saving" in found or "after_sale" in found:
+        found = [i for i in found if i not in ("flash_price", "flash_end")]
     if "list_price" in found and "price" in found:
         found.remove("price")
     if "delivery_days" in found and "ship_time" in found:
         found.remove("ship_time")
     if "returns" in found and "free_ship" in found:
         found.remove("free_ship")  # 退货运费谁出 is about returns
-    if "spec" in found and "price" in found:
-        found.remove("spec")
+    if (
+        "returns" in found
+        and re.search(r"退款|退钱", plain)
+        and re.search(r"几天|多久|多长", plain)
+    ):
+        found = [i for i in found if i not in ("delivery_days", "ship_time")]
+        found[found.index("returns")] = "refund_days"  # 退款几天到账
+    if "returns" in found and re.search(r"运费|邮费", plain):
+        found[found.index("returns")] = "return_fee"  # 退货运费谁出
+    if "spec" in found and "price" in found and not _SPEC_ASKED.search(plain):
+        found.remove("spec")  # "一箱多少钱" asks the price, "一箱几斤" the size
     if "ship_time" in found and "courier" in found and not re.search(r"快递|顺丰|物流", plain):
         found.remove("courier")  # "什么时候发" is not "发什么"
     if "harvest" in found and "taste" in found and "新鲜" in plain:
@@ -368,7 +526,7 @@ def _quantity(plain: str) -> int | None:
         value = 10 + CN_SMALL[n[1]]
     else:
         return None
-    return value if 1 < value <= 100 else None  # "一斤多少钱" asks the unit price
+    return value if 1 < value <= 1000 else None  # "一斤多少钱" asks the unit price
 
 
 def understand(question: str, products: Sequence[ProductFacts], kb=None) -> Ask:
@@ -378,6 +536,8 @@ def understand(question: str, products: Sequence[ProductFacts], kb=None) -> Ask:
         intents = tuple(name for name, rx in _EN_INTENTS if rx.search(low))
         if {"flash_left", "flash_end", "flash_price"} & set(intents):
             intents = tuple(i for i in intents if i not in ("price", "promo", "stock"))
+        if "refund_days" in intents:
+            intents = tuple(i for i in intents if i not in ("returns", "delivery_days"))
         named = {_EN_WORDS[m] for m in _EN_PRODUCT_RE.findall(low)}
         found = tuple(p for p in products if p.name in named)
         qty = re.search(
@@ -389,5 +549,8 @@ def understand(question: str, products: Sequence[ProductFacts], kb=None) -> Ask:
     plain = normalise(question)
     found = products_named(plain, products, kb)
     intents = _intents(plain)
-    follow = bool(found) and not intents and bool(_FOLLOW_UP.match(plain.strip()))
-    return Ask(plain, intents, found, _quantity(plain), False, follow)
+    qty = _quantity(plain)
+    follow = (
+        (bool(found) or qty is not None) and not intents and bool(_FOLLOW_UP.match(plain.strip()))
+    )
+    return Ask(plain, intents, found, qty, False, follow)

@@ -50,7 +50,7 @@ def test_stock_and_dates_must_match_the_sheet_or_live_events():
 def test_numbers_are_read_from_digits_chinese_numerals_and_prices():
     values = [(n.value, n.unit) for n in parse_numbers("两斤立减5元，二十九块九，一起来")]
     assert values == [(Decimal(2), "斤"), (Decimal(5), "元"), (Decimal("29.9"), "元")]
-    assert speak_price(Decimal("48.0")) == "四十八块"
+    assert speak_price(Decimal("48.0")) == "四十八块钱"
     assert speak_price(Decimal("25.8")) == "二十五块八"
 
 
