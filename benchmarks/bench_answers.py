@@ -28,9 +28,10 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-HELDOUT = (
-    Path(__file__).resolve().parents[1] / "scripts_gen" / "data" / "eval" / "answers_heldout.jsonl"
-)
+EVAL = Path(__file__).resolve().parents[1] / "scripts_gen" / "data" / "eval"
+HELDOUT = EVAL / "answers_heldout.jsonl"
+HELDOUT_2 = EVAL / "answers_heldout2.jsonl"  # a third hand, graded once the code was done
+DEV = EVAL / "answers_dev.jsonl"  # a second hand's dev set: the desk was improved on it
 # the store keeps naive UTC and the shop speaks Beijing time (UTC+8): the writer's "now"
 # (15:00) and the sale's end ("today 20:30") are 07:00 and 12:30 UTC
 NOW = datetime.now().replace(hour=7, minute=0, second=0, microsecond=0)
@@ -286,8 +287,17 @@ def onsets() -> dict:
         return srv.call(_onsets(srv), timeout=900)
 
 
+def qualities() -> dict:
+    """Both held-out sets (each by a different hand, never tuned on) and the dev set."""
+    return {
+        "heldout_1": quality(HELDOUT),
+        "heldout_2": quality(HELDOUT_2),
+        "dev_tuned_on": quality(DEV),
+    }
+
+
 def run() -> dict:
-    result = {"quality": quality(), "onset": onsets(), "targets": TARGETS}
+    result = {"quality": qualities(), "onset": onsets(), "targets": TARGETS}
     return result
 
 
