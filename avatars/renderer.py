@@ -20,9 +20,9 @@ import skia
 
 from avatars import overlays
 from avatars.art import hosts
-from avatars.art.host import Pose, draw_host
+from avatars.art.host import TILT_CACHE, Pose, draw_host
 from avatars.art.scenes import draw_scene
-from avatars.cardlayer import CardLayer, draw_into, intersects
+from avatars.cardlayer import FACE_CACHE, PART_CACHE, CardLayer, draw_into, intersects
 from avatars.cardlayer import bgra_surface as _bgra_surface
 from avatars.gestures import POINT, PRESENT, arm_pose
 from avatars.layout import LANDSCAPE, Layout, layout_for
@@ -74,9 +74,15 @@ class AvatarRenderer:
     mouth_box = LANDSCAPE.mouth_box()  # x0, y0, x1, y1 of the landscape layout
 
     def __init__(
-        self, persona: Persona, stamp: bool = False, width: int = WIDTH, height: int = HEIGHT
+        self,
+        persona: Persona,
+        stamp: bool = False,
+        width: int = WIDTH,
+        height: int = HEIGHT,
+        cached: bool = True,
     ) -> None:
         self.persona = persona
+        self.cached = cached  # False: every part drawn from paths each frame (the reference)
         self.stamp = stamp
         self.layout: Layout = layout_for(width, height)
         self.width, self.height = width, height
@@ -91,6 +97,9 @@ class AvatarRenderer:
         self._countdown: str | None = ""  # None: unknown, the card was redrawn under it
         self._captions: OrderedDict[str, np.ndarray] = OrderedDict()
         self._countdowns: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._text_hits = {"captions": 0, "countdowns": 0}
+        self._text_misses = {"captions": 0, "countdowns": 0}
+        self._frames = 0  # frames composited over the cached scene and card
         # layers: scene (static) -> base (+ card) -> frame (+ caption, countdown, host)
         self._scene = self._draw_scene()
         self._chrome = self._scene.copy()  # the scene with an empty card on it
@@ -126,6 +135,42 @@ class AvatarRenderer:
     def cache_sizes(self) -> dict[str, int]:
         """Entries in the text caches (bounded by TEXT_CACHE each)."""
         return {"captions": len(self._captions), "countdowns": len(self._countdowns)}
+
+    @property
+    def cache_stats(self) -> dict[str, dict[str, int]]:
+        """Per cached layer: entries kept (`size`, with its bound `limit`), reuses (`hits`)
+        and draws (`misses`). The scene is drawn once and reused by every frame; head and hand
+        parts are shared by every renderer of this persona at this size in the process."""
+        hands, sp = self._sprites.hands, self._sprites
+        out = {
+            "scene": {"size": 1, "limit": 1, "hits": self._frames, "misses": 1},
+            "card": {
+                "size": self._card_layer.cached,
+                "limit": PART_CACHE + FACE_CACHE,
+                "hits": self._card_layer.hits,
+                "misses": self._card_layer.redraws,
+            },
+            "heads": {
+                "size": sp.head_count,
+                "limit": TILT_CACHE,
+                "hits": sp.head_hits,
+                "misses": sp.head_misses,
+            },
+            "hands": {
+                "size": len(hands),
+                "limit": hands.size,
+                "hits": hands.hits,
+                "misses": hands.misses,
+            },
+        }
+        for name, cache in (("captions", self._captions), ("countdowns", self._countdowns)):
+            out[name] = {
+                "size": len(cache),
+                "limit": TEXT_CACHE,
+                "hits": self._text_hits[name],
+                "misses": self._text_misses[name],
+            }
+        return out
 
     def set_card(self, card: Card | None) -> None:
         """Show `card` (None: no card); only the parts whose words changed are redrawn."""
@@ -177,10 +222,13 @@ class AvatarRenderer:
         under: np.ndarray,
     ) -> np.ndarray:
         """The BGR patch of `box` showing `value` over `under` (the box's tile), rasterised once."""
+        name = "captions" if cache is self._captions else "countdowns"
         patch = cache.get(value)
         if patch is not None:
+            self._text_hits[name] += 1
             cache.move_to_end(value)
             return patch
+        self._text_misses[name] += 1
         x0, y0 = box[0], box[1]
         tile = under.copy()
         if value:
@@ -204,13 +252,14 @@ class AvatarRenderer:
         if s != 1.0:
             c.scale(s, s)
         c.clipRect(skia.Rect.MakeLTRB(-1000, -1000, 1000, (self.layout.table_y - hy) / s))
-        draw_host(c, self.design, self.pose(state), self._sprites)
+        draw_host(c, self.design, self.pose(state), self._sprites, self.cached)
         c.restore()
         self._box_surface.flushAndSubmit()
         cv2.cvtColor(self._box, cv2.COLOR_BGRA2BGR, dst=self._box_bgr)
         self._frame[y0:y1, x0:x1] = self._box_bgr
         if self.stamp:
             self._draw_stamp(self._frame, frame_index)
+        self._frames += 1
         return self._frame
 
     def character_mask(self, state: AvatarState) -> np.ndarray:
