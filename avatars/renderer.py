@@ -25,7 +25,7 @@ from avatars.art.scenes import draw_scene
 from avatars.cardlayer import FACE_CACHE, PART_CACHE, CardLayer, draw_into, intersects
 from avatars.cardlayer import bgra_surface as _bgra_surface
 from avatars.gestures import POINT, PRESENT, arm_pose
-from avatars.layout import LANDSCAPE, Layout, layout_for
+from avatars.layout import LANDSCAPE, Box, Layout, layout_for
 from avatars.motion import ExpressionBlend, MouthBlend, blink, body_motion, saccade
 from avatars.personas import Persona
 
@@ -100,6 +100,7 @@ class AvatarRenderer:
         self._text_hits = {"captions": 0, "countdowns": 0}
         self._text_misses = {"captions": 0, "countdowns": 0}
         self._frames = 0  # frames composited over the cached scene and card
+        self._dirty: list[Box] | None = None  # boxes changed since take_dirty(); None: all
         # layers: scene (static) -> base (+ card) -> frame (+ caption, countdown, host)
         self._scene = self._draw_scene()
         self._chrome = self._scene.copy()  # the scene with an empty card on it
@@ -119,6 +120,16 @@ class AvatarRenderer:
         self._box = np.empty((y1 - y0, x1 - x0, 4), np.uint8)
         self._box_surface = _bgra_surface(self._box)
         self._box_bgr = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
+
+    def take_dirty(self) -> list[Box] | None:
+        """The boxes of the frame changed since the last call (None: the whole frame), so an
+        encoder converts only those; the next call starts from nothing changed."""
+        dirty, self._dirty = self._dirty, []
+        return dirty
+
+    def _touch(self, box: Box) -> None:
+        if self._dirty is not None:
+            self._dirty.append(box)
 
     # --- static layers -------------------------------------------------------------
     def _draw_scene(self) -> np.ndarray:
@@ -178,6 +189,7 @@ class AvatarRenderer:
             x0, y0, x1, y1 = box
             self._base[y0:y1, x0:x1, :3] = patch
             self._frame[y0:y1, x0:x1] = patch
+            self._touch(box)
             if intersects(box, self.layout.countdown):
                 self._countdown = None  # painted over: draw or clear it again below
         self._card = card
@@ -188,6 +200,7 @@ class AvatarRenderer:
             return
         self._caption = caption
         x0, y0, x1, y1 = self.layout.caption
+        self._touch(self.layout.caption)
         if not caption:  # no pill either: the scene shows through
             self._frame[y0:y1, x0:x1] = self._base[y0:y1, x0:x1, :3]
             return
@@ -199,6 +212,7 @@ class AvatarRenderer:
         if value == self._countdown:
             return
         x0, y0, x1, y1 = self.layout.countdown
+        self._touch(self.layout.countdown)
         if value:  # drawn over the empty pill, so one cache serves every card
             self._frame[y0:y1, x0:x1] = self._cached(
                 self._countdowns, value, self.layout.countdown, overlays.countdown_text, self._pill
@@ -257,8 +271,10 @@ class AvatarRenderer:
         self._box_surface.flushAndSubmit()
         cv2.cvtColor(self._box, cv2.COLOR_BGRA2BGR, dst=self._box_bgr)
         self._frame[y0:y1, x0:x1] = self._box_bgr
+        self._touch(self.layout.char_box)
         if self.stamp:
             self._draw_stamp(self._frame, frame_index)
+            self._touch((0, self.height - STAMP_BLOCK, STAMP_BITS * STAMP_BLOCK, self.height))
         self._frames += 1
         return self._frame
 

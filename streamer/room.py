@@ -207,7 +207,7 @@ class Room:
                 img = self.renderer.render(avatar_state(playing, n * period), n)
                 rendered_at = time.time()
                 t2 = time.thread_time()
-                vpkts = self.encoder.encode_video(img, n)
+                vpkts = self.encoder.encode_video(img, n, self.renderer.take_dirty())
                 t3 = time.thread_time()
                 m.render_ms += 0.05 * ((t2 - t1) * 1000 - m.render_ms)
                 m.encode_ms += 0.05 * ((t3 - t2) * 1000 - m.encode_ms)
