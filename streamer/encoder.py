@@ -35,7 +35,12 @@ class RoomEncoder:
         video_bitrate: int = 1_800_000,
         gop_seconds: float = 2.0,
         audio_bitrate: int = 48_000,
+        preset: str = "ultrafast",
+        threads: int = 1,
+        x264: str = "",
     ) -> None:
+        """`preset`, `threads` and `x264` (extra x264-params, "key=value:...") are for
+        measuring alternatives; a room uses the defaults."""
         self.width, self.height, self.fps = width, height, fps
         gop = max(1, int(fps * gop_seconds))
         v = av.CodecContext.create("libx264", "w")
@@ -45,14 +50,15 @@ class RoomEncoder:
         v.framerate = Fraction(fps, 1)
         v.bit_rate = video_bitrate
         v.gop_size = gop
-        v.thread_count = 1
+        v.thread_count = threads
         v.options = {
-            "preset": "ultrafast",
+            "preset": preset,
             "tune": "zerolatency",
             "profile": "baseline",
             "x264-params": (
                 f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0:repeat-headers=1:"
                 f"vbv-maxrate={video_bitrate // 1000}:vbv-bufsize={video_bitrate // 2000}"
+                + (f":{x264}" if x264 else "")
             ),
         }
         v.open()
