@@ -58,6 +58,11 @@ class CardLayer:
         self._parts: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._shown: dict[str, tuple | None] = {}
         self.redraws = 0  # parts rasterised (not served from the cache)
+        self.hits = 0  # faces and parts pasted from the cache, not rasterised again
+
+    @property
+    def cached(self) -> int:
+        return len(self._faces) + len(self._parts)
 
     def update(self, card) -> list[tuple[Box, np.ndarray]]:
         """(frame box, BGR patch) pairs to paste, in order, to show `card` (None: no card)."""
@@ -105,6 +110,7 @@ class CardLayer:
                 if len(self._parts) > PART_CACHE:
                     self._parts.popitem(last=False)
             else:
+                self.hits += 1
                 self._parts.move_to_end(key)
             out.append((box, patch))
         return out
@@ -112,6 +118,7 @@ class CardLayer:
     def _face(self, key: tuple) -> np.ndarray:
         face = self._faces.get(key)
         if face is not None:
+            self.hits += 1
             self._faces.move_to_end(key)
             return face
         x0, y0, _, _ = self.box

@@ -20,12 +20,12 @@ import skia
 
 from avatars import overlays
 from avatars.art import hosts
-from avatars.art.host import Pose, draw_host
+from avatars.art.host import TILT_CACHE, Pose, draw_host
 from avatars.art.scenes import draw_scene
-from avatars.cardlayer import CardLayer, draw_into, intersects
+from avatars.cardlayer import FACE_CACHE, PART_CACHE, CardLayer, draw_into, intersects
 from avatars.cardlayer import bgra_surface as _bgra_surface
 from avatars.gestures import POINT, PRESENT, arm_pose
-from avatars.layout import LANDSCAPE, Layout, layout_for
+from avatars.layout import LANDSCAPE, Box, Layout, layout_for
 from avatars.motion import ExpressionBlend, MouthBlend, blink, body_motion, saccade
 from avatars.personas import Persona
 
@@ -74,9 +74,15 @@ class AvatarRenderer:
     mouth_box = LANDSCAPE.mouth_box()  # x0, y0, x1, y1 of the landscape layout
 
     def __init__(
-        self, persona: Persona, stamp: bool = False, width: int = WIDTH, height: int = HEIGHT
+        self,
+        persona: Persona,
+        stamp: bool = False,
+        width: int = WIDTH,
+        height: int = HEIGHT,
+        cached: bool = True,
     ) -> None:
         self.persona = persona
+        self.cached = cached  # False: every part drawn from paths each frame (the reference)
         self.stamp = stamp
         self.layout: Layout = layout_for(width, height)
         self.width, self.height = width, height
@@ -91,6 +97,10 @@ class AvatarRenderer:
         self._countdown: str | None = ""  # None: unknown, the card was redrawn under it
         self._captions: OrderedDict[str, np.ndarray] = OrderedDict()
         self._countdowns: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._text_hits = {"captions": 0, "countdowns": 0}
+        self._text_misses = {"captions": 0, "countdowns": 0}
+        self._frames = 0  # frames composited over the cached scene and card
+        self._dirty: list[Box] | None = None  # boxes changed since take_dirty(); None: all
         # layers: scene (static) -> base (+ card) -> frame (+ caption, countdown, host)
         self._scene = self._draw_scene()
         self._chrome = self._scene.copy()  # the scene with an empty card on it
@@ -111,6 +121,16 @@ class AvatarRenderer:
         self._box_surface = _bgra_surface(self._box)
         self._box_bgr = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
 
+    def take_dirty(self) -> list[Box] | None:
+        """The boxes of the frame changed since the last call (None: the whole frame), so an
+        encoder converts only those; the next call starts from nothing changed."""
+        dirty, self._dirty = self._dirty, []
+        return dirty
+
+    def _touch(self, box: Box) -> None:
+        if self._dirty is not None:
+            self._dirty.append(box)
+
     # --- static layers -------------------------------------------------------------
     def _draw_scene(self) -> np.ndarray:
         lay = self.layout
@@ -127,12 +147,49 @@ class AvatarRenderer:
         """Entries in the text caches (bounded by TEXT_CACHE each)."""
         return {"captions": len(self._captions), "countdowns": len(self._countdowns)}
 
+    @property
+    def cache_stats(self) -> dict[str, dict[str, int]]:
+        """Per cached layer: entries kept (`size`, with its bound `limit`), reuses (`hits`)
+        and draws (`misses`). The scene is drawn once and reused by every frame; head and hand
+        parts are shared by every renderer of this persona at this size in the process."""
+        hands, sp = self._sprites.hands, self._sprites
+        out = {
+            "scene": {"size": 1, "limit": 1, "hits": self._frames, "misses": 1},
+            "card": {
+                "size": self._card_layer.cached,
+                "limit": PART_CACHE + FACE_CACHE,
+                "hits": self._card_layer.hits,
+                "misses": self._card_layer.redraws,
+            },
+            "heads": {
+                "size": sp.head_count,
+                "limit": TILT_CACHE,
+                "hits": sp.head_hits,
+                "misses": sp.head_misses,
+            },
+            "hands": {
+                "size": len(hands),
+                "limit": hands.size,
+                "hits": hands.hits,
+                "misses": hands.misses,
+            },
+        }
+        for name, cache in (("captions", self._captions), ("countdowns", self._countdowns)):
+            out[name] = {
+                "size": len(cache),
+                "limit": TEXT_CACHE,
+                "hits": self._text_hits[name],
+                "misses": self._text_misses[name],
+            }
+        return out
+
     def set_card(self, card: Card | None) -> None:
         """Show `card` (None: no card); only the parts whose words changed are redrawn."""
         for box, patch in self._card_layer.update(card):
             x0, y0, x1, y1 = box
             self._base[y0:y1, x0:x1, :3] = patch
             self._frame[y0:y1, x0:x1] = patch
+            self._touch(box)
             if intersects(box, self.layout.countdown):
                 self._countdown = None  # painted over: draw or clear it again below
         self._card = card
@@ -143,6 +200,7 @@ class AvatarRenderer:
             return
         self._caption = caption
         x0, y0, x1, y1 = self.layout.caption
+        self._touch(self.layout.caption)
         if not caption:  # no pill either: the scene shows through
             self._frame[y0:y1, x0:x1] = self._base[y0:y1, x0:x1, :3]
             return
@@ -154,6 +212,7 @@ class AvatarRenderer:
         if value == self._countdown:
             return
         x0, y0, x1, y1 = self.layout.countdown
+        self._touch(self.layout.countdown)
         if value:  # drawn over the empty pill, so one cache serves every card
             self._frame[y0:y1, x0:x1] = self._cached(
                 self._countdowns, value, self.layout.countdown, overlays.countdown_text, self._pill
@@ -177,10 +236,13 @@ class AvatarRenderer:
         under: np.ndarray,
     ) -> np.ndarray:
         """The BGR patch of `box` showing `value` over `under` (the box's tile), rasterised once."""
+        name = "captions" if cache is self._captions else "countdowns"
         patch = cache.get(value)
         if patch is not None:
+            self._text_hits[name] += 1
             cache.move_to_end(value)
             return patch
+        self._text_misses[name] += 1
         x0, y0 = box[0], box[1]
         tile = under.copy()
         if value:
@@ -204,13 +266,16 @@ class AvatarRenderer:
         if s != 1.0:
             c.scale(s, s)
         c.clipRect(skia.Rect.MakeLTRB(-1000, -1000, 1000, (self.layout.table_y - hy) / s))
-        draw_host(c, self.design, self.pose(state), self._sprites)
+        draw_host(c, self.design, self.pose(state), self._sprites, self.cached)
         c.restore()
         self._box_surface.flushAndSubmit()
         cv2.cvtColor(self._box, cv2.COLOR_BGRA2BGR, dst=self._box_bgr)
         self._frame[y0:y1, x0:x1] = self._box_bgr
+        self._touch(self.layout.char_box)
         if self.stamp:
             self._draw_stamp(self._frame, frame_index)
+            self._touch((0, self.height - STAMP_BLOCK, STAMP_BITS * STAMP_BLOCK, self.height))
+        self._frames += 1
         return self._frame
 
     def character_mask(self, state: AvatarState) -> np.ndarray:

@@ -27,6 +27,7 @@ SECTIONS = {
     "facts": "benchmarks.bench_facts",
     "fuzz": "benchmarks.bench_fuzz",
     "flood": "benchmarks.bench_flood",
+    "roomcost": "benchmarks.bench_roomcost",
 }
 RESULTS = Path(__file__).with_name("results.json")
 

@@ -28,7 +28,7 @@ from streamer.director import Director, TicketRequest
 from streamer.encoder import RoomEncoder
 from streamer.events import LineStarted, RoomEvent
 from streamer.fanout import PacketTrack
-from streamer.frame_rate import FrameWindow
+from streamer.frame_rate import CpuWindow, FrameWindow
 from streamer.listener import Listener
 from streamer.live_facts import Stage
 from streamer.timeline import SpeechTimeline, Utterance, avatar_state
@@ -108,6 +108,7 @@ class Room:
             config.room_id, self.director, analyzer or make_analyzer(), self._emit
         )
         self.metrics = RoomMetrics()
+        self.cpu = CpuWindow(config.fps)  # per-tick CPU over the last 10 s (stats: "cpu")
         self.tracks: set[PacketTrack] = set()
         # observer (benchmarks): (frame index, wall time rendered, BGR image, 40 ms of PCM)
         self.on_frame: Callable[[int, float, np.ndarray, np.ndarray], None] | None = None
@@ -182,6 +183,7 @@ class Room:
                 self._stop.wait(delay)
             elif -delay > 2.0:  # stalled (suspended host): re-anchor the clock
                 start += -delay
+            c_tick = time.thread_time()
             pcm, playing = self.timeline.read(chunk)
             try:  # facts changed or a line starts: the card follows on this very frame
                 card_changed, caption_changed = self.stage.tick(
@@ -200,6 +202,7 @@ class Room:
             t1 = time.thread_time()
             late = time.monotonic() - due
             vpkts: list[av.Packet] = []
+            t2 = t3 = t1
             if late > MAX_LAG:
                 m.skipped_frames += 1
                 m.recent.skipped()
@@ -207,7 +210,7 @@ class Room:
                 img = self.renderer.render(avatar_state(playing, n * period), n)
                 rendered_at = time.time()
                 t2 = time.thread_time()
-                vpkts = self.encoder.encode_video(img, n)
+                vpkts = self.encoder.encode_video(img, n, self.renderer.take_dirty())
                 t3 = time.thread_time()
                 m.render_ms += 0.05 * ((t2 - t1) * 1000 - m.render_ms)
                 m.encode_ms += 0.05 * ((t3 - t2) * 1000 - m.encode_ms)
@@ -218,10 +221,14 @@ class Room:
             m.audio_ms += 0.05 * ((t1 - t0) * 1000 - m.audio_ms)
             m.video_bytes += sum(p.size for p in vpkts)
             m.audio_bytes += sum(p.size for p in apkts)
-            try:
-                self.loop.call_soon_threadsafe(self._deliver, vpkts, apkts)
+            try:  # nobody watching: no wake-up of the event loop 25 times a second
+                if self.tracks:
+                    self.loop.call_soon_threadsafe(self._deliver, vpkts, apkts)
+                elif self.loop.is_closed():
+                    return
             except RuntimeError:  # event loop closed: the room is going away
                 return
+            self.cpu.add(t2 - t1, t3 - t2, t1 - t0, time.thread_time() - c_tick)
             n += 1
 
     # --- events ----------------------------------------------------------------------
@@ -268,6 +275,10 @@ class Room:
             "render_ms": round(m.render_ms, 2),
             "encode_ms": round(m.encode_ms, 2),
             "audio_encode_ms": round(m.audio_ms, 3),
+            # the last 10 s: per-frame render/encode/audio CPU ms and the media thread's share
+            "cpu": self.cpu.summary(),
+            "render_cache": self.renderer.cache_stats,
+            "silence_reused": self.encoder.silence_reused,
             "video_kbps": round(m.video_bytes * 8 / uptime / 1000, 1),
             "video_encodes": self.encoder.video_encodes,
             "keyframes": self.encoder.keyframes,

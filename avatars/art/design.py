@@ -101,3 +101,12 @@ def rasterise(
     surface.flushAndSubmit()
     w, h = surface.width() / scale, surface.height() / scale
     return Sprite(surface.makeImageSnapshot(), skia.Rect.MakeLTRB(x0, t, x0 + w, t + h))
+
+
+def blit(c: skia.Canvas, s: Sprite) -> None:
+    """Blit at a whole device pixel: skia's fast path (a filtered blit costs 10x more)."""
+    pt = c.getTotalMatrix().mapXY(s.rect.left(), s.rect.top())
+    c.save()
+    c.resetMatrix()
+    c.drawImage(s.image, round(pt.x()), round(pt.y()))
+    c.restore()

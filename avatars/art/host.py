@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
 import skia
 
-from avatars.art import props
-from avatars.art.design import Design, Sprite, rasterise
+from avatars.art.design import Design, Sprite, blit, rasterise
 from avatars.art.kit import argb, ellipse, fill, radial, shade, stroke
+from avatars.art.limbs import HandCache, draw_arm
 from avatars.gestures import ArmPose
 from avatars.motion import Body, Face, Mouth
 
@@ -47,8 +46,15 @@ class Sprites:
     def __init__(self, d: Design, scale: float) -> None:
         self.design, self.scale = d, scale
         self.torso = rasterise([d.torso], d.torso_bounds, scale)
+        self.hands = HandCache(d, scale)
         self._heads: OrderedDict[float, tuple[Sprite, Sprite]] = OrderedDict()
         self._lock = threading.Lock()
+        self.head_hits = 0
+        self.head_misses = 0
+
+    @property
+    def head_count(self) -> int:
+        return len(self._heads)
 
     def head(self, tilt: float) -> tuple[Sprite, Sprite]:
         """(behind-the-features, in-front-of-the-features) layers rotated by `tilt`."""
@@ -56,6 +62,7 @@ class Sprites:
             hit = self._heads.get(tilt)
             if hit is not None:
                 self._heads.move_to_end(tilt)
+                self.head_hits += 1
                 return hit
         d = self.design
         made = (
@@ -63,22 +70,17 @@ class Sprites:
             rasterise([d.front], d.front_bounds, self.scale, tilt, PIVOT),
         )
         with self._lock:
+            self.head_misses += 1
             self._heads[tilt] = made
             while len(self._heads) > TILT_CACHE:
                 self._heads.popitem(last=False)
         return made
 
 
-def _sprite(c: skia.Canvas, s: Sprite) -> None:
-    """Blit at a whole device pixel: skia's fast path (a filtered blit costs 10x more)."""
-    pt = c.getTotalMatrix().mapXY(s.rect.left(), s.rect.top())
-    c.save()
-    c.resetMatrix()
-    c.drawImage(s.image, round(pt.x()), round(pt.y()))
-    c.restore()
-
-
-def draw_host(c: skia.Canvas, d: Design, p: Pose, sprites: Sprites) -> None:
+def draw_host(
+    c: skia.Canvas, d: Design, p: Pose, sprites: Sprites, cached_hands: bool = True
+) -> None:
+    """Draw the host in pose `p`; `cached_hands=False` draws the hands' paths every time."""
     b = p.body
     s = sprites.scale
     lift = round(-1.6 * b.breath * s) / s  # whole device pixels: sprites blit, never resample
@@ -88,12 +90,12 @@ def draw_host(c: skia.Canvas, d: Design, p: Pose, sprites: Sprites) -> None:
     # torso breathes: shoulders rise, chest widens a hair
     c.save()
     c.translate(0, lift)
-    _sprite(c, sprites.torso)
+    blit(c, sprites.torso)
     c.restore()
     # head
     c.save()
     c.translate(hx, hy)
-    _sprite(c, behind)
+    blit(c, behind)
     c.rotate(tilt, *PIVOT)
     _blush(c, d, p.face)
     _eyes(c, d, p)
@@ -102,15 +104,16 @@ def draw_host(c: skia.Canvas, d: Design, p: Pose, sprites: Sprites) -> None:
     c.restore()
     c.save()
     c.translate(hx, hy)
-    _sprite(c, front)
+    blit(c, front)
     c.restore()
     # arms last: hands pass in front of the body
     other = p.other
     if d.rest_other and other.hand == "rest":
         up, fore, hand = d.rest_other
         other = ArmPose(up + (other.upper - 14.0), fore, hand)
-    _arm(c, d, -1, other, lift, p)
-    _arm(c, d, 1, p.near, lift, p)
+    hands = sprites.hands if cached_hands else None
+    draw_arm(c, d, -1, other, lift, p.prop, hands)
+    draw_arm(c, d, 1, p.near, lift, p.prop, hands)
 
 
 # --- face -------------------------------------------------------------------------------------
@@ -258,100 +261,3 @@ def _mouth(c: skia.Canvas, d: Design, f: Face, m: Mouth) -> None:
     under.moveTo(-w * 0.35, y0 + 9 + m.press)
     under.quadTo(0, y0 + 12 + m.press, w * 0.35, y0 + 9 + m.press)
     c.drawPath(under, stroke(shade(d.skin_shade, 0.95), 2.2, 0.7))
-
-
-# --- arms and hands ------------------------------------------------------------------------
-
-
-def _dir(side: int, deg: float) -> tuple[float, float]:
-    a = math.radians(deg)
-    return side * math.sin(a), math.cos(a)
-
-
-def _arm(c: skia.Canvas, d: Design, side: int, arm: ArmPose, lift: float, p: Pose) -> None:
-    sx, sy = side * d.shoulder_x, d.shoulder_y + lift
-    ux, uy = _dir(side, arm.upper)
-    ex, ey = sx + ux * d.upper_len, sy + uy * d.upper_len
-    fx, fy = _dir(side, arm.fore)
-    wx, wy = ex + fx * d.fore_len, ey + fy * d.fore_len
-    width = d.arm_width
-    for (ax, ay, bx, by), color, wdt in (
-        ((sx, sy, ex, ey), d.sleeve_upper, width),
-        ((ex, ey, wx, wy), d.sleeve_fore, width * 0.8),
-    ):
-        seg = skia.Path()
-        seg.moveTo(ax, ay)
-        seg.lineTo(bx, by)
-        c.drawPath(seg, stroke(shade(color, 0.62), wdt + 5))
-        c.drawPath(seg, stroke(color, wdt))
-    if d.cuff is not None:  # rolled sleeve or cuff band at the elbow
-        seg = skia.Path()
-        seg.moveTo(ex - ux * 16, ey - uy * 16)
-        seg.lineTo(ex + fx * 6, ey + fy * 6)
-        band = stroke(shade(d.cuff, 0.7), width + 6)
-        band.setStrokeCap(skia.Paint.kButt_Cap)
-        c.drawPath(seg, band)
-        band = stroke(d.cuff, width + 1)
-        band.setStrokeCap(skia.Paint.kButt_Cap)
-        c.drawPath(seg, band)
-    if arm.hand == "hold" and p.prop:  # the product sits upright on the raised palm
-        props.draw(c, p.prop, wx + fx * 30, wy + fy * 30 - 34, 1.0)
-    if arm.hand == "clip" and "clipboard" in d.extras:
-        c.save()
-        c.translate(wx + side * 18, wy - 30)
-        c.rotate(side * 8)
-        c.drawPicture(d.extras["clipboard"])
-        c.restore()
-    angle = math.degrees(math.atan2(fy, fx)) - 90  # hand's +y along the forearm
-    c.save()
-    c.translate(wx, wy)
-    c.rotate(0 if arm.hand in ("thumb", "clip") else angle)
-    _hand(c, d, arm.hand, side, p)
-    c.restore()
-
-
-def _hand(c: skia.Canvas, d: Design, kind: str, side: int, p: Pose) -> None:
-    skin, ink = fill(d.skin), stroke(shade(d.skin_shade, 0.75), 2.4)
-
-    def blob(path: skia.Path) -> None:
-        c.drawPath(path, skin)
-        c.drawPath(path, ink)
-
-    def finger(x0: float, y0: float, x1: float, y1: float, wdt: float = 9.5) -> None:
-        seg = skia.Path()
-        seg.moveTo(x0, y0)
-        seg.lineTo(x1, y1)
-        c.drawPath(seg, stroke(shade(d.skin_shade, 0.75), wdt + 4.6))
-        c.drawPath(seg, stroke(d.skin, wdt))
-
-    if kind == "open":
-        for i, a in enumerate((-24, -8, 8, 24)):
-            r = math.radians(a)
-            ln = (30, 34, 33, 27)[i]
-            finger(math.sin(r) * 8, 16, math.sin(r) * ln, 14 + math.cos(r) * ln)
-        finger(-side * 10, 8, -side * 26, 20)
-        blob(ellipse(0, 12, 15, 15))
-    elif kind == "point":
-        blob(ellipse(0, 12, 14, 13))
-        finger(2, 16, 3, 50, 9)
-        finger(-side * 9, 8, -side * 16, 22, 8)
-    elif kind == "thumb":
-        blob(
-            skia.Path().addRRect(skia.RRect.MakeRectXY(skia.Rect.MakeLTRB(-15, -14, 15, 14), 9, 9))
-        )
-        for k in range(3):
-            line = skia.Path()
-            line.moveTo(side * 4 - 11, -6 + k * 7)
-            line.lineTo(side * 4 + 11, -6 + k * 7)
-            c.drawPath(line, stroke(shade(d.skin_shade, 0.8), 1.6))
-        finger(side * 6, -10, side * 6, -36, 10)
-    elif kind == "hold":
-        blob(ellipse(0, 8, 16, 13))
-        finger(-side * 12, 6, -side * 16, 26, 9)
-    elif kind == "clip":
-        blob(ellipse(0, 0, 15, 13))
-        for k in range(3):
-            finger(side * 10, -8 + k * 8, side * 22, -6 + k * 8, 7.5)
-    else:  # relaxed hand resting on the counter
-        blob(ellipse(0, 10, 16, 14))
-        finger(-side * 10, 8, -side * 14, 20, 8.5)

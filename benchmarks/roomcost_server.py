@@ -1,0 +1,29 @@
+"""`yunlian serve` with no demo room, for the room-cost benchmark: prints one JSON line
+({"url", "headers"}) when it serves, and stops when its stdin closes."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.livesrv import LiveServer
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = LiveServer(
+            Path(tmp) / "shop.db",
+            stamp=False,
+            demo_room=False,
+            max_rooms=16,
+            max_rooms_per_operator=16,
+        )
+        with server:
+            print(json.dumps({"url": server.url, "headers": server.headers("admin")}), flush=True)
+            sys.stdin.read()  # the benchmark closes stdin when it is done
+
+
+if __name__ == "__main__":
+    main()

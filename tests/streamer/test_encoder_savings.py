@@ -1,0 +1,65 @@
+"""The room encoder does less for the same stream: it converts only the regions the renderer
+changed, and sends steady silence from packets it already made."""
+
+import av
+import numpy as np
+import pytest
+
+from avatars.personas import PERSONAS
+from avatars.renderer import AvatarRenderer, AvatarState, Card
+from streamer.encoder import AUDIO_FRAME, SILENCE_SETTLE, RoomEncoder
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (720, 1280)])
+def test_converting_only_changed_regions_encodes_the_same_stream(size):
+    w, h = size
+    r = AvatarRenderer(PERSONAS["xiaoli"], stamp=True, width=w, height=h)
+    regions, full = RoomEncoder(w, h), RoomEncoder(w, h)
+    for n in range(30):
+        if n == 10:
+            r.set_card(Card("阜平苹果", "12.8", "斤", ("脆甜多汁",), countdown="01:00"))
+        if n in (5, 20):
+            r.set_caption(f"第{n}句")
+        img = r.render(AvatarState(t=n / 25, speaking=True, openness=0.6, viseme="open"), n)
+        a = regions.encode_video(img, n, r.take_dirty())
+        b = full.encode_video(img, n)
+        assert [bytes(p) for p in a] == [bytes(p) for p in b], f"frame {n} differs"
+    assert regions.converted_pixels < 0.6 * full.converted_pixels
+
+
+def test_a_region_at_odd_coordinates_still_converts_whole_chroma_blocks():
+    enc, ref = RoomEncoder(64, 48), RoomEncoder(64, 48)
+    img = np.full((48, 64, 3), 90, np.uint8)
+    enc.encode_video(img, 0, [])
+    img[7:21, 13:30] = (10, 200, 30)
+    enc.encode_video(img, 1, [(13, 7, 30, 21)])
+    ref.encode_video(img, 1)
+    for got, want in zip(enc._planes, ref._planes, strict=True):
+        assert np.array_equal(got, want)
+
+
+def test_a_wrong_frame_is_a_clear_error():
+    enc = RoomEncoder(64, 48)
+    with pytest.raises(ValueError, match="64x48 BGR uint8"):
+        enc.encode_video(np.zeros((48, 64, 4), np.uint8), 0)
+
+
+def test_steady_silence_is_encoded_once_and_reused():
+    enc = RoomEncoder(64, 48)
+    chunk = 2 * AUDIO_FRAME
+    silence = np.zeros(chunk, np.int16)
+    tone = (np.sin(np.arange(chunk) / 8) * 8000).astype(np.int16)
+    packets = []
+    for n in range(12):
+        packets += enc.encode_audio(silence, n * chunk)
+    assert enc.silence_reused == 12 - SILENCE_SETTLE
+    packets += enc.encode_audio(tone, 12 * chunk)  # speech is always encoded
+    packets += enc.encode_audio(silence, 13 * chunk)  # and silence settles again after it
+    assert enc.audio_encodes == 14 and enc.silence_reused == 12 - SILENCE_SETTLE
+    pts = [p.pts for p in packets]
+    assert np.all(np.diff(pts) == AUDIO_FRAME)  # one unbroken 20 ms timeline
+    decoder = av.CodecContext.create("libopus", "r")
+    decoder.sample_rate, decoder.layout = 48_000, "mono"
+    pcm = [f.to_ndarray() for p in packets for f in decoder.decode(p)]
+    assert len(pcm) == len(packets)
+    assert np.abs(np.concatenate(pcm[4:24], axis=1)).max() < 1e-3  # silence decodes silent
