@@ -104,6 +104,8 @@ def grade(answer: str, handed_off: bool, item: dict, safety: bool = False) -> st
     if any(normalise(bad) in text for bad in item.get("none", ())):
         return "wrong"
     groups = item.get("all", ())
+    if not groups:  # nothing required (a health question): right unless it says a "none"
+        return "right"
     hit = [any(normalise(alt) in text for alt in group) for group in groups]
     if hit and all(hit):
         return "right"

@@ -34,7 +34,7 @@ from scripts_gen.understand import Ask, not_sold, understand
 
 VIEWER_TTL = timedelta(minutes=5)
 # questions only about care and taste: a confident reviewed KB entry says more than the sheet
-SOFT_INTENTS = {"storage", "taste", "origin", "returns", "feature"}
+SOFT_INTENTS = {"storage", "taste", "returns", "feature"}
 KB_FIRST = 0.5
 MAX_VIEWERS = 10_000  # conversations remembered per desk (oldest forgotten first)
 MAX_QUESTION_CHARS = 200  # longer questions are cut before retrieval
@@ -147,6 +147,10 @@ class ServiceDesk:
         reviewed = self._kb_answer(text, product, ctx, rng, KB_FIRST) if soft else None
         if reviewed is not None:  # the KB says more on care and taste than the sheet's line
             return reviewed
+        if soft and set(ask.intents) == {"returns"}:  # 怎么申请售后, 能取消吗: the KB's own
+            reviewed = self._kb_answer(text, product, ctx, rng, self.threshold)  # entry first
+            if reviewed is not None:
+                return reviewed
         composed = compose(ask, fallback, ctx.products, now)
         if composed is not None and composed.missing:  # asked, and the shop holds no fact
             say = ENGLISH_HANDOFF if ask.english else rng.choice(phrases["handoff"])

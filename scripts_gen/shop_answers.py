@@ -187,8 +187,9 @@ class Composer:
             return f"{p.name}这会儿已经卖完了，补了货马上告诉大家"
         price = speak_price(p.price)
         if intent == "price":
-            if ask.quantity:
-                return self._deal(p, ask.quantity)
+            qty = self._units(p, ask)
+            if qty:
+                return self._deal(p, qty)
             if flash_running(p, self.now):
                 return f"{p.name}现在秒杀价{price}一{p.unit}"
             promo = f"，{p.promo}" if p.promo else ""
@@ -236,7 +237,9 @@ class Composer:
             if p.promo:
                 return f"{p.name}现在的活动是{p.promo}，直播间价{price}一{p.unit}"
             return f"{p.name}现在没有额外活动，直播间价{price}一{p.unit}"
-        if intent == "stock" and (ask.quantity or re.search(r"多少|几", ask.text)):
+        if intent == "stock" and (
+            ask.quantity or re.search(r"多少|几|库存多|存货多|哪个多", ask.text)
+        ):
             have = stock_phrase(p)
             if ask.quantity and ask.quantity <= p.stock:
                 n = f"{speak_int(ask.quantity)}{p.unit}"
@@ -284,13 +287,44 @@ class Composer:
             held = [c for c in p.certifications if c in ask.text] or (
                 list(p.certifications) if not re.search(r"有机|绿色|检测|质检", ask.text) else []
             )
-            if not held:  # a certificate the sheet does not list is not denied here: a person
-                self.missing.append(intent)  # shows what the shop holds
-                return None
-            return f"{p.name}有{'、'.join(held)}认证"
+            if held:
+                return f"{p.name}有{'、'.join(held)}认证"
+            if p.certifications:  # asked for another one: say what it holds, deny nothing
+                return f"{p.name}的认证是{'、'.join(p.certifications)}"
+            self.missing.append(intent)  # a person shows what the shop holds
+            return None
         if intent == "kind":
             return f"{p.title}，{'，'.join(p.features[:2])}"
         return None
+
+    def _units(self, p: ProductFacts, ask: Ask) -> int | None:
+        """How many of the product's own units a question asks for ("10斤小米" -> 2 袋)."""
+        mine = [(n, unit) for name, n, unit in ask.amounts if name == p.name]
+        if not mine:
+            return ask.quantity if len(ask.products) <= 1 else None
+        n, unit = mine[0]
+        if unit in (p.unit, "份"):
+            return n
+        for f in p.features:  # 一袋五斤: a bag holds five jin
+            m = re.search(rf"一{p.unit}(.+?){unit}", f)
+            size = next((x.value for x in parse_numbers(m[1])), None) if m else None
+            if size and n % size == 0:
+                return int(n // size)
+        return None
+
+    def total(self, chosen: list[ProductFacts], ask: Ask) -> str | None:
+        """Several products with their quantities, added up with each one's own deal."""
+        parts, total = [], Decimal(0)
+        for p in chosen:
+            qty = self._units(p, ask) or (1 if not any(a[0] == p.name for a in ask.amounts) else 0)
+            if not qty or p.sold_out:
+                return None
+            cost, _ = deal_for(p, qty, self.now)
+            total += cost
+            parts.append(f"{p.name}{speak_int(qty)}{p.unit}{speak_price(cost)}")
+        text = "，".join(parts) + f"，一共{speak_price(_yuan(total))}"
+        self.derived.append(text)
+        return text
 
     def _deal(self, p: ProductFacts, qty: int) -> str:
         total, deal = deal_for(p, qty, self.now)
@@ -385,7 +419,11 @@ class Composer:
                         return text
             return f"{name} are sold by the {unit} at {price}"
         if intent == "origin":
-            return f"{name} come from Fuping county, Baoding, Hebei"
+            town = re.search(r"县(.+?)(镇|乡)", p.origin or "")
+            where = (
+                f"{_pinyin(town[1])} {'town' if town[2] == '镇' else 'township'}, " if town else ""
+            )
+            return f"{name} come from {where}Fuping county, Baoding, Hebei"
         if intent == "harvest":
             return f"This batch of {name} was harvested on {p.harvest_date:%B} {p.harvest_date.day}"
         if intent == "storage":
@@ -427,6 +465,13 @@ _TASTE_EN = (
 _GIFT_EN = {"一小瓶": "a small jar", "小瓶": "a small jar"}
 
 
+def _pinyin(text: str) -> str:
+    """龙泉关 -> Longquanguan."""
+    from pypinyin import lazy_pinyin
+
+    return "".join(lazy_pinyin(text)).capitalize()
+
+
 def _promo_en(p: ProductFacts) -> str | None:
     """The product's own deal in English ("buy 2, get a small jar free")."""
     promo = p.promo or ""
@@ -453,6 +498,21 @@ def compose(ask: Ask, fallback: ProductFacts | None, products, now: datetime) ->
     composer = Composer(now)
     say = composer.en if ask.english else composer.zh
     clauses: list[str] = []
+    if (
+        not ask.english
+        and len(chosen) >= 2
+        and ask.amounts
+        and re.search(r"一共|总共|合计|加起来|加|再来|一起|算", ask.text)
+        and {"price", "stock"} & set(intents)
+    ):
+        summed = composer.total(chosen, ask)
+        if summed:
+            return Composed(
+                summed + "。",
+                chosen[0],
+                tuple(composer.derived),
+                tuple(f"catalog:{p.sku}" for p in chosen),
+            )
     for intent in intents:
         targets = [None] if intent in SHOP_WIDE else chosen
         if intent in SHOP_WIDE and chosen:

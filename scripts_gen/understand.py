@@ -30,6 +30,13 @@ _REWRITES: tuple[tuple[str, str], ...] = (
     ("顺风", "顺丰"),
     ("核挑", "核桃"),
     ("核涛", "核桃"),
+    ("大造", "大枣"),
+    ("大找", "大枣"),
+    ("板里", "板栗"),
+    ("小蜜", "小米"),
+    ("想姑", "香菇"),
+    ("有无", "有没有"),
+    ("俩", "两"),
     ("河桃", "核桃"),
     ("蜂秘", "蜂蜜"),
     ("蜂密", "蜂蜜"),
@@ -158,6 +165,12 @@ _FEATURE_ASKED = {
     "多汁": ("多汁",),
     "晾晒": ("晾晒", "晒"),
     "晒": ("晾晒", "晒"),
+    "熏硫": ("晾晒",),
+    "硫磺": ("晾晒",),
+    "烘干": ("晾晒",),
+    "稀": ("稠",),
+    "兑水": ("稠",),
+    "个大": ("个大", "个头", "果径"),
     "均匀": ("均匀",),
 }
 
@@ -174,7 +187,7 @@ OTHER_GOODS = tuple(
         (
             "土鸡蛋 鸡蛋 鸭蛋 鹅蛋 核桃油 核桃粉 香菇酱 香菇干 蜂王浆 蜂巢蜜 蜂胶 花粉 苹果干 苹果醋 "
             "枣夹核桃 红薯 紫薯 土豆 花生 木耳 黄豆 绿豆 红豆 黑豆 玉米 大米 糯米 面粉 粉条 "
-            "山楂 柿子 柿饼 梨 桃子 葡萄 猕猴桃 枸杞 榛子 杏仁 松子 腊肉 土鸡 猪肉 羊肉 牛肉 豆腐 茶叶 "
+            "小米辣 酸枣 冬枣 纸皮核桃 山楂 柿子 柿饼 梨 桃子 葡萄 猕猴桃 枸杞 榛子 杏仁 松子 腊肉 土鸡 猪肉 羊肉 牛肉 豆腐 茶叶 "
             "白酒 小米椒 辣椒 蒜 姜 南瓜 白菜 萝卜 黄瓜 西红柿 香椿 蘑菇酱 粽子 月饼 荞麦 燕麦 高粱"
         ).split(),
         key=len,
@@ -208,7 +221,7 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "flash_end",
         re.compile(
-            r"秒杀.{0,8}(结束|截止|到几点|到什么时候|多久|多长时间|几点)|(什么时候|几点|啥时)(结束|截止)|还有多久结束|几点.{0,4}还能(抢|买)|还能抢.{0,4}秒杀"
+            r"秒杀.{0,8}(结束|截止|到几点|到什么时候|多久|多长时间|几点)|(什么时候|几点|啥时)(结束|截止)|还有多久结束|几点.{0,4}还能(抢|买)|还能抢.{0,4}秒杀|秒杀.{0,6}明天还"
         ),
     ),
     (
@@ -225,17 +238,26 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     (
         "after_sale",
-        re.compile(r"秒杀(结束|完了|过了)(以后|之后|后)|(恢复|回到)(原来|平时)?(的)?价"),
+        re.compile(
+            r"秒杀(结束|完了|过了)(以后|之后|后|呢)|秒杀(结束|完)了呢|(恢复|回到)(原来|平时)?(的)?价"
+        ),
     ),
-    ("flash_price", re.compile(r"秒杀(价|多少钱|什么价|怎么卖)|秒杀.{0,4}(多少钱|价格|几块)")),
+    (
+        "flash_price",
+        re.compile(
+            r"秒杀的是|秒杀什么|秒杀哪|哪个秒杀|秒杀(价|多少钱|什么价|怎么卖)|秒杀.{0,4}(多少钱|价格|几块)"
+        ),
+    ),
     (
         "list_price",
-        re.compile(r"原价|划线价|平时(卖|多少|什么价)|以前(卖|多少)|原来(卖|多少)|不算秒杀"),
+        re.compile(
+            r"原价|划线价|平时(卖|多少|什么价)|以前(卖|多少)|原来(卖|多少)|不算秒杀|之前(是|卖)|是原价|来着"
+        ),
     ),
     (
         "spec",
         re.compile(
-            r"几斤|多重|多少克|规格|多大|一(箱|袋|瓶|盒)(有|是|装)?(多少|几)|装多少|几个一|个头|重量|分量"
+            r"几斤|多重|多少克|规格|多大|一(箱|袋|瓶|盒)(有|是|装)?(多少|几)|装多少|几个一|个头|重量|分量|哪个重"
         ),
     ),
     (
@@ -249,7 +271,7 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "price",
         re.compile(
-            r"这么贵|太贵|贵了|多少钱|价格|价钱|几块|几元|怎么卖|什么价|卖多少|贵吗|贵不|咋卖|哪个便宜|哪个贵|谁便宜|谁贵|哪个划算|多少一(斤|盒|瓶|袋|箱)|一(斤|盒|瓶|袋|箱)多少|报价|价位"
+            r"这么贵|太贵|贵了|多少钱|到手|价格|价钱|几块|几元|怎么卖|什么价|卖多少|贵吗|贵不|咋卖|哪个便宜|哪个贵|谁便宜|谁贵|哪个划算|多少一(斤|盒|瓶|袋|箱)|一(斤|盒|瓶|袋|箱)多少|报价|价位"
         ),
     ),
     (
@@ -261,19 +283,19 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "stock",
         re.compile(
-            r"有货|现货|库存|还有吗|卖完|断货|没货|还剩|还能买|能买到|有的卖|还有没有|还有没|还有不|补货|还卖吗|售罄|抢光|还有(多少|几)|有(多少|几)(斤|盒|瓶|袋|箱|份)|够(我|吗|不|用)|有这么多|有那么多|能拍吗|能拍不|可以拍吗|有吗$|有吗[?？]|(要|来)(\d+|[一二两三四五六七八九十]+)(斤|盒|瓶|袋|箱|份)"
+            r"有货|现货|库存|还有吗|卖完|断货|没货|还剩|还能买|能买到|有的卖|还有没有|还有没|还有不|补货|还卖吗|售罄|抢光|还有(多少|几)|有(多少|几)(斤|盒|瓶|袋|箱|份)|够(我|吗|不|用)|有这么多|有那么多|能拍吗|能拍不|可以拍吗|有吗$|有吗[?？]|没了|库存多|存货多|(要|来|留)(\d+|[一二两三四五六七八九十]+)(斤|盒|瓶|袋|箱|份)"
         ),
     ),
     (
         "ship_time",
         re.compile(
-            r"(什么时候|几天|多久|多快|何时|今天|明天|当天|几号|啥时)(能)?(发货|发)|发货(快|时间|要多久|吗|几天|要几天|要多久)|多久(能)?发|48小时|发货$"
+            r"(什么时候|几天|多久|多快|何时|今天|明天|当天|几号|啥时)(能)?(发货|发)|发货(快|时间|要多久|吗|几天|要几天|要多久|多久)|多久(能)?发|48小时|发货$"
         ),
     ),
     (
         "delivery_days",
         re.compile(
-            r"几天(能)?(到|收到|送到)|多久(能)?(到|收到|送到)|多少天(能)?到|到货|几天能到|能到(我|俺)家"
+            r"几天(能)?(到|收到|送到)|多久(能)?(到|收到|送到)|多少天(能)?到|到货|几天能到|能到(我|俺)家|明天能到|能到吗|几号(能)?到"
         ),
     ),
     (
@@ -286,19 +308,19 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "returns",
         re.compile(
-            r"退货|退款|退换|无理由|售后|换货|能退|可以退|坏了怎么|坏果|破了怎么|赔|少发|漏发|发错"
+            r"退货|退款|退换|无理由|售后|换货|能退|可以退|坏了怎么|坏果|破了怎么|赔|少发|漏发|发错|发成|少了|只收到|退回来|钱.{0,4}退|取消|原路|人工|真人"
         ),
     ),
     (
         "origin",
         re.compile(
-            r"哪里产|哪儿产|哪产|产地|哪里的|哪儿的|哪的|产自|哪里来|哪来的|什么地方|从哪(里|儿)?发|哪里发货|发货地|是阜平的|本地的吗|原产|哪个(镇|村|县)|(河北|保定|阜平|本地)的(吗|不|么)"
+            r"哪里产|哪儿产|哪产|产地|哪里的|哪儿的|哪的|产自|哪里来|哪来的|什么地方|从哪(里|儿)?发|哪里发货|发货地|是阜平的|本地的吗|原产|哪个(镇|村|县)|(河北|保定|阜平|本地|新疆|迁西|云南|山东|河南|东北|进口|外地)的|一个地方"
         ),
     ),
     (
         "harvest",
         re.compile(
-            r"什么时候(采|摘|收|产|打|摇|割)|采收|新货|今年的|陈货|去年的|生产日期|哪天(采|摘)|几月(采|摘|收)|新鲜吗|新的吗|新的不|新米|现摘|新鲜|几号(摘|采|收)|收得早|摘的|采的|摇的蜜"
+            r"什么时候(采|摘|收|产|打|摇|割)|采收|新货|今年的|陈货|去年的|生产日期|哪天(采|摘)|几月(采|摘|收)|新鲜吗|新的吗|新的不|新米|现摘|新鲜|几号(摘|采|收)|收得早|摘得早|收得晚|哪个新|摘的|采的|摇的蜜|几月份?(采|摘|收)|采摘|割的|下树|哪天(割|收)"
         ),
     ),
     (
@@ -307,7 +329,7 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"怎么(保存|存|放|储存)|保存|保质期|放多久|能放|冷藏|储存|存放|冰箱|放几天|坏得快|放哪|放在哪|搁哪"
         ),
     ),
-    ("taste", re.compile(r"甜|好吃|味道|口感|香吗|香不|脆|糯|酸|涩|苦|什么味|面吗|口味")),
+    ("taste", re.compile(r"甜|好吃|味道|口感|香吗|香不|脆|糯|酸|涩|苦|什么味|面吗|口味|腻")),
 )
 _SPEC_ASKED = re.compile(r"几斤|多重|多少克|多大|装多少|个头|一(箱|袋|瓶|盒)(有|是|装)?几")
 _FOLLOW_UP = re.compile(r"^(那|还有|那么|那个)?.{0,8}(呢|咧|嘞)[?？。!！~～]*$")
@@ -361,7 +383,7 @@ _EN_INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "ship_time",
         re.compile(
-            r"\b(when|how soon|how fast).*\b(ship|shipped|dispatch|send)\b|\bship(ping)? time\b"
+            r"\b(when|how soon|how fast|how long).*\b(ship|shipped|dispatch|send)\b|\bship(ping)? time\b"
         ),
     ),
     (
@@ -431,6 +453,8 @@ class Ask:
     quantity: int | None = None  # "两斤多少钱" -> 2
     english: bool = False
     follow_up: bool = False  # "那核桃呢": names a product, asks nothing of its own
+    # each quantity said with the product it is nearest to: (name, count, unit)
+    amounts: tuple[tuple[str, int, str], ...] = ()
 
 
 def is_english(text: str) -> bool:
@@ -466,9 +490,13 @@ def _intents(plain: str) -> tuple[str, ...]:
     # the more specific reading wins: a flash-sale question is not also a plain price one
     flash = {"flash_price", "flash_left", "flash_end", "flash_limit", "flash_saving", "after_sale"}
     if flash & set(found):
-        found = [i for i in found if i not in ("price", "stock", "promo", "list_price")]
+        found = [i for i in found if i not in ("price", "stock", "promo")]
+        if "list_price" in found and "原价" not in plain:
+            found.remove("list_price")
     if "flash_limit" in found:  # "一个人能买几份": not the sale's size nor what is left
-        found = [i for i in found if i not in ("flash_left", "stock")]
+        return ("flash_limit",)
+    if "flash_end" in found and "明天" in plain:
+        found = [i for i in found if i != "flash_left"]
     if "flash_saving" in found or "after_sale" in found:
         found = [i for i in found if i not in ("flash_price", "flash_end")]
     if "list_price" in found and "price" in found:
@@ -513,6 +541,30 @@ def products_named(
     return tuple(p for _, p in found)
 
 
+def _count_word(n: str) -> int | None:
+    if n.isdigit():
+        return int(n)
+    if n in CN_SMALL:
+        return CN_SMALL[n]
+    if len(n) == 2 and n[0] == "十" and n[1] in CN_SMALL:
+        return 10 + CN_SMALL[n[1]]
+    return None
+
+
+def _amounts(plain: str, found: Sequence[ProductFacts]) -> tuple[tuple[str, int, str], ...]:
+    """Each quantity with the product named nearest to it ("两斤大枣再来一瓶蜂蜜")."""
+    if not found:
+        return ()
+    at = {p.name: [m.start() for m in re.finditer(re.escape(p.name), plain)] for p in found}
+    out = []
+    for m in _QUANTITY.finditer(plain):
+        n = _count_word(m["n"])
+        spots = [(abs(i - m.start()), name) for name, starts in at.items() for i in starts]
+        if n and spots:
+            out.append((min(spots)[1], n, m["unit"]))
+    return tuple(out)
+
+
 def _quantity(plain: str) -> int | None:
     m = _QUANTITY.search(plain)
     if m is None:
@@ -550,7 +602,12 @@ def understand(question: str, products: Sequence[ProductFacts], kb=None) -> Ask:
     found = products_named(plain, products, kb)
     intents = _intents(plain)
     qty = _quantity(plain)
+    if not intents and found and re.search(r"有.{0,6}吗|还有|没了|有货|有不", plain):
+        intents = ("stock",)  # 有板栗吗 / 香菇是不是没了
+    if qty and "stock" in intents and "price" not in intents and re.search(r"多少钱?$", plain):
+        if not re.search(r"够|库存|还有|剩", plain):
+            intents = tuple("price" if i == "stock" else i for i in intents)  # 来三箱多少
     follow = (
         (bool(found) or qty is not None) and not intents and bool(_FOLLOW_UP.match(plain.strip()))
     )
-    return Ask(plain, intents, found, qty, False, follow)
+    return Ask(plain, intents, found, qty, False, follow, _amounts(plain, found))

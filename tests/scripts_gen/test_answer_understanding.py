@@ -295,3 +295,28 @@ def test_a_follow_up_keeps_the_question_not_the_words(desk):
     assert Decimal("54.8") in values(ask(desk, "两斤呢", viewer="f2").text)
     ask(desk, "退货怎么退", viewer="f3")
     assert "退货运费" in ask(desk, "那运费谁出", viewer="f3").text
+
+
+def test_sums_over_several_products_and_quantities_in_other_units(desk):
+    a = ask(desk, "两斤大枣再来一瓶蜂蜜总共多少")
+    assert Decimal("102.8") in values(a.text), a.text  # 54.8 with the deal, plus 48
+    assert Decimal("79.8") in values(ask(desk, "俺想要10斤小米 多少钱").text)  # two 5-jin bags
+    assert Decimal("119.8") in values(ask(desk, "20斤苹果多少钱啊").text)  # two 10-jin cases
+
+
+def test_speech_recognition_typos_and_have_questions(desk):
+    assert Decimal("29.9") in values(ask(desk, "大造多少钱一斤").text)
+    assert Decimal("19.9") in values(ask(desk, "板里多少钱一斤").text)
+    assert "卖完" in ask(desk, "xdm香菇是不是没了").text
+    assert "现货" in ask(desk, "有无板栗").text
+    assert "没有卖" in ask(desk, "有小米辣吗").text  # not 小米
+
+
+def test_a_certificate_asked_for_is_never_claimed(desk):
+    text = ask(desk, "大枣有有机认证吗").text
+    assert "地理标志" in text and "有机认证" not in text.replace("有有机", ""), text
+    assert ask(desk, "小米是有机的吗").handed_off
+
+
+def test_english_origin_names_the_town(desk):
+    assert "Tianshengqiao" in ask(desk, "where are the chestnuts from").text
