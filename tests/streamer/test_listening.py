@@ -4,6 +4,7 @@ lines, and a 1,000-a-second flood neither stalls the stream nor grows memory."""
 import asyncio
 import gc
 import os
+import time
 
 import numpy as np
 import psutil
@@ -257,3 +258,34 @@ def test_an_answer_queued_in_a_lines_trailing_pause_starts_at_once():
     timeline.enqueue(Utterance(espeak("包邮的。"), kind="answer"), priority=0, interrupt=True)
     _, playing = timeline.read(CHUNK)
     assert playing.started and playing.utterance.kind == "answer"
+
+
+async def test_reading_the_mood_changes_nothing_and_the_tick_moves_it():
+    events = []
+    d = Director(
+        "poll-room",
+        PERSONA,
+        TemplateWriter(seed=3),
+        VoiceChain([ESpeakVoice()]),
+        SpeechTimeline(),
+        catalog,
+        publish=events.append,
+        seed=3,
+    )
+    ears = Listener("poll-room", d, make_analyzer(), events.append)
+    now = [time.monotonic()]
+    d.moods.room._clock = lambda: now[0]  # the room's time, moved by hand
+    for i in range(24):
+        now[0] += 0.25
+        ears.hear(Comment("poll-room", f"neg-{i}", f"买家{i}", text=NEGATIVE[i % 6]))
+    assert d.mood_info()["mood"]["label"] == "upset"
+    now[0] += 120.0  # long silence: only a tick may bring the room back to calm
+    seen, n_events = d.mood_info(), len(events)
+    for _ in range(100):  # 100 reads a second for one second
+        assert d.mood_info() == seen
+        await asyncio.sleep(0.01)
+    assert len(events) == n_events and d.moods.label == "upset"
+    d.tick_mood()
+    assert d.mood_info()["mood"]["label"] == "calm"
+    assert [e.label for e in events[n_events:] if e.type == "mood"] == ["calm"]
+    await d.aclose()
