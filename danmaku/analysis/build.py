@@ -140,9 +140,14 @@ def cross_validate(dev: list[dataset.Example], table: dict[str, float]) -> None:
 
 
 def training_set(corrections: list[dict] | None = None) -> list[dataset.Example]:
-    """The bundled training lines plus operators' corrections; a corrected text replaces a
-    bundled line with the same cleaned text."""
+    """The bundled training lines, less any that equal or nearly equal a heldout2 line, plus
+    operators' corrections; a corrected text replaces a bundled line with the same text."""
     rows = dataset.load(dataset.DEV) + dataset.load_training_extra()
+    if dataset.HELDOUT2.exists():  # another writer's held-out lines: keep training clear of them
+        from danmaku.analysis.extra import _bigrams, near_heldout
+
+        held = [(t, _bigrams(t)) for t in (clean(e.text) for e in dataset.load(dataset.HELDOUT2))]
+        rows = [r for r in rows if not near_heldout(clean(r.text), held)]
     fixed = {}
     for c in corrections or []:
         fixed[clean(c["text"])] = dataset.Example(c["text"], c["sentiment"], c["intent"])

@@ -23,8 +23,8 @@ FAILING_KINDS = {  # the kinds issue 19 says the first model got wrong
     "english",
 }
 FLOORS = {  # set: (sentiment macro-F1, intent accuracy)
-    "heldout": (0.94, 0.93),
-    "heldout2": (0.0, 0.0),
+    "heldout": (0.95, 0.93),
+    "heldout2": (0.88, 0.89),
 }
 
 
