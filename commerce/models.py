@@ -508,3 +508,17 @@ class PushSeen(Base):
     platform: Mapped[str] = mapped_column(String(16), primary_key=True)
     msg_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     seen_ms: Mapped[int] = mapped_column(BigInteger, index=True)  # unix ms, first seen
+
+
+class DanmakuLabel(Base):
+    """An operator's correction of how a stored comment (a ticket's text) was understood."""
+
+    __tablename__ = "danmaku_labels"
+    __table_args__ = (Index("ix_danmaku_labels_ticket", "ticket_id"),)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(String(500))
+    sentiment: Mapped[str] = mapped_column(String(8))  # pos | neu | neg
+    intent: Mapped[str] = mapped_column(String(16))  # one of the analyser's 7 intents
+    by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -44,6 +44,7 @@ class Store:
         # Imported here: these modules need the Store type only at runtime.
         from commerce.accounts import AccountService
         from commerce.audit import AuditService
+        from commerce.danmaku_labels import LabelService
         from commerce.orders import OrderService
         from commerce.payments import PaymentService, SimulatedProvider
         from commerce.promo_service import PromotionService
@@ -60,6 +61,7 @@ class Store:
         self.accounts = AccountService(self)
         self.audit = AuditService(self)
         self.rooms = RoomRegistry(self)
+        self.danmaku_labels = LabelService(self)
 
     @property
     def url(self) -> str:

@@ -1,4 +1,7 @@
-"""CLI: `yunlian danmaku analyze [--backend embedded|transformers] [--model-dir DIR]`.
+"""CLI: `yunlian danmaku analyze [--backend embedded|transformers] [--model-dir DIR]`,
+`yunlian danmaku export-labels [--db URL] [--out FILE]` (operators' corrections) and
+`yunlian danmaku train [--labels FILE | --db URL] [--write]` (retrain, report both held-out
+scores, and replace the model only with --write).
 
 Reads one comment a line on stdin and writes one JSON object a line, for every input line
 (empty lines too, as neu/other), so output line N always belongs to input line N.
@@ -50,7 +53,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def register(subparsers) -> None:
-    """Add `danmaku analyze` and `danmaku replay` to the `yunlian` command."""
+    """Add the `danmaku` actions to the `yunlian` command."""
     danmaku = subparsers.add_parser("danmaku", help="弹幕分析")
     actions = danmaku.add_subparsers(dest="danmaku_action", metavar="ACTION")
     actions.required = True
@@ -61,6 +64,20 @@ def register(subparsers) -> None:
     analyze.add_argument("--model-dir", help="--backend transformers 的本地模型目录")
     analyze.set_defaults(func=_analyze)
 
+    export = actions.add_parser("export-labels", help="导出客服/运营更正过的弹幕标签（JSONL）")
+    _db_args(export)
+    export.add_argument("--out", default="-", help="输出文件（默认标准输出）")
+    export.set_defaults(func=_export_labels)
+
+    train = actions.add_parser(
+        "train", help="用内置训练集加上更正重新训练，先报告两个留出集的分数；--write 才启用新模型"
+    )
+    _db_args(train)
+    train.add_argument("--labels", help="更正文件（export-labels 的输出）；不给则读数据库")
+    train.add_argument("--out", default=None, help="新模型写到哪里（默认替换内置模型）")
+    train.add_argument("--write", action="store_true", help="报告分数后写出新模型")
+    train.set_defaults(func=_train)
+
     replay = actions.add_parser("replay", help="把录下的弹幕（JSONL）按原来的节奏发进一个直播间")
     replay.add_argument(
         "file", help="JSONL: one message a line (type, user_id, nickname, text, ts)"
@@ -69,6 +86,60 @@ def register(subparsers) -> None:
     replay.add_argument("--url", default="http://127.0.0.1:8000", help="服务器地址")
     replay.add_argument("--speed", type=float, default=1.0, help="播放倍速；0 = 尽快")
     replay.set_defaults(func=_replay)
+
+
+def _db_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", default=None, help="数据库 URL（默认 sqlite:///./var/yunlian.db）")
+    p.add_argument(
+        "--secret-key", default=None, help="密钥（默认读 YUNLIAN_SECRET_KEY 或 var/yunlian.key）"
+    )
+
+
+def _read_corrections(args) -> list[dict] | int:
+    from commerce.cli import _run
+
+    got: list[dict] = []
+
+    async def body(store) -> int:
+        got.extend(await store.danmaku_labels.export())
+        return 0
+
+    code = _run(args, body)
+    return got if code == 0 else code
+
+
+def _export_labels(args) -> int:
+    rows = _read_corrections(args)
+    if isinstance(rows, int):
+        return rows
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"{len(rows)} 条更正写入 {args.out}", file=sys.stderr)
+    return 0
+
+
+def _train(args) -> int:
+    from pathlib import Path
+
+    from danmaku.analysis import build
+
+    if args.labels:
+        try:
+            lines = Path(args.labels).read_text(encoding="utf-8").splitlines()
+            rows = [json.loads(line) for line in lines if line.strip()]
+        except (OSError, ValueError) as exc:
+            return _fail(f"读不了更正文件：{exc}")
+    else:
+        got = _read_corrections(args)
+        if isinstance(got, int):
+            return got
+        rows = got
+    build.retrain(rows, Path(args.out) if args.out else build.ARTIFACT, args.write)
+    return 0
 
 
 def _replay(args) -> int:

@@ -21,6 +21,8 @@ _PURCHASE_SHARE = (0.35, 0.25)
 _HAPPY_SCORE = (0.20, 0.08)
 _VOLUME = (2.0, 1.0)  # weighted comments needed to leave calm / to stay out of calm
 _PRIOR = 1.0  # pseudo-comments at score 0: a single comment cannot swing the score fully
+HALF_LIFE = 5.0  # seconds: a clear change of balance shows in the label within ~10 s
+SILENCE = 30.0  # seconds without a comment: the room is calm whatever its decayed sums say
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ class RoomMood:
 
     def __init__(
         self,
-        half_life: float = 20.0,
+        half_life: float = HALF_LIFE,
         clock: Callable[[], float] = time.monotonic,
         slow_factor: float = 4.0,
     ) -> None:
@@ -102,6 +104,7 @@ class RoomMood:
         self._fast = _Window(half_life, now)
         self._slow = _Window(half_life * slow_factor, now)
         self._label = "calm"
+        self._last_comment: float | None = None
         self.updates = 0
 
     def update(self, analysis: Analysis, ts: float | None = None) -> None:
@@ -116,14 +119,16 @@ class RoomMood:
             window.advance(now)
             window.add(score, intent, now)
         self.updates += 1
-        self._relabel()
+        if self._last_comment is None or now > self._last_comment:
+            self._last_comment = now
+        self._relabel(now)
 
     def snapshot(self) -> Mood:
         """The mood now: decayed score, label, intent shares and volume."""
         now = self._clock()
         self._fast.advance(now)
         self._slow.advance(now)
-        self._relabel()
+        self._relabel(now)
         return Mood(self._score(), self._label, self._fast.shares(), self._fast.volume)
 
     def trend(self, intent: str) -> float:
@@ -140,10 +145,10 @@ class RoomMood:
         w = self._fast
         return max(-1.0, min(1.0, w.score_sum / (w.volume + _PRIOR)))
 
-    def _relabel(self) -> None:
-        self._label = _next_label(
-            self._label, self._score(), self._fast.shares(), self._fast.volume
-        )
+    def _relabel(self, now: float) -> None:
+        silent = self._last_comment is None or now - self._last_comment >= SILENCE
+        volume = 0.0 if silent else self._fast.volume
+        self._label = _next_label(self._label, self._score(), self._fast.shares(), volume)
 
 
 def _next_label(current: str, score: float, shares: dict[str, float], volume: float) -> str:
@@ -154,7 +159,10 @@ def _next_label(current: str, score: float, shares: dict[str, float], volume: fl
     purchase = shares.get("purchase", 0.0)
 
     def upset(i: int) -> bool:
-        return score <= _UPSET_SCORE[i] or complaint >= _COMPLAINT_SHARE[i]
+        # a complaint share keeps the room upset only while the score is below zero: once
+        # praise outweighs the complaints the label follows the new balance
+        by_share = complaint >= _COMPLAINT_SHARE[i] and (i == 0 or score < 0.0)
+        return score <= _UPSET_SCORE[i] or by_share
 
     def excited(i: int) -> bool:
         return score >= _EXCITED_SCORE[i] or (purchase >= _PURCHASE_SHARE[i] and score >= 0.0)

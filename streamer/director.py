@@ -59,6 +59,7 @@ SPOKEN_MAX_CHARS = 32  # a longer spoken answer is cut at a clause (the text rep
 MERGE_MAX = 3  # questions said together in one 「好几位问…」 line
 FACTS_SETTLE = 1.0  # seconds an answer waits for a fact read already under way
 MAX_TICKET_TASKS = 50
+MOOD_TICK = 0.5  # seconds between the mood's own ticks (decay, the return to calm)
 CLOSE_GRACE = 5.0  # seconds the director's background work gets to end when the room stops
 # shop events after which the room's facts are read again (stock_changed covers every order)
 FACT_EVENTS = {
@@ -395,11 +396,23 @@ class Director:
             )
         )
 
-    def mood_info(self) -> dict:
-        mood = self.moods.check()  # decay alone can bring a room back to calm
+    def tick_mood(self) -> None:
+        """The room's own mood tick: decay alone can bring a room back to calm."""
+        mood = self.moods.check()
         if mood is not None:
             self._mood_changed(mood)
+
+    def mood_info(self) -> dict:
+        """The mood as last ticked; reading it (stats, /metrics) never moves it."""
         return self.moods.info()
+
+    async def _mood_ticks(self) -> None:
+        while True:
+            await asyncio.sleep(MOOD_TICK)
+            try:
+                self.tick_mood()
+            except Exception:  # a bad tick must not stop the room's mood for good
+                log.exception("director %s: mood tick failed", self.room_id)
 
     def _file_ticket(self, request: TicketRequest) -> None:
         if self.open_ticket is None or self._closed:
@@ -632,6 +645,13 @@ class Director:
             self._wake.set()
 
     async def run(self) -> None:
+        ticks = asyncio.create_task(self._mood_ticks(), name=f"mood-{self.room_id}")
+        try:
+            await self._run()
+        finally:
+            ticks.cancel()
+
+    async def _run(self) -> None:
         while True:
             try:
                 await self._fill()

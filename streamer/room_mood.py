@@ -1,6 +1,7 @@
 """The room's mood as the host shows it: the label, and the delivery (expression, pace,
 pitch) that goes with it. A new label is returned to the caller, which re-plans and tells
-the room; this keeper only tracks."""
+the room; this keeper only tracks. The mood moves when a comment is heard or the room ticks
+(`check`), never when it is read (`info`)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ class MoodKeeper:
 
     def __init__(self) -> None:
         self.room = RoomMood()
-        self.label = "calm"
-        self.delivery: Delivery = delivery_for(self.room.snapshot())
+        self.mood: Mood = self.room.snapshot()
+        self.label = self.mood.label
+        self.delivery: Delivery = delivery_for(self.mood)
 
     def hear(self, analysis: Analysis) -> Mood | None:
         """Take in one comment; the new mood when its label changed, else None."""
@@ -26,8 +28,9 @@ class MoodKeeper:
         return self.check()
 
     def check(self) -> Mood | None:
-        """Decay alone can bring a room back to calm: the new mood when the label moved."""
-        mood = self.room.snapshot()
+        """The room's tick: decay alone can bring a room back to calm. The new mood when the
+        label moved, else None."""
+        mood = self.mood = self.room.snapshot()
         if mood.label == self.label:
             return None
         self.label = mood.label
@@ -39,7 +42,8 @@ class MoodKeeper:
         return {"expression": d.expression, "rate": d.rate, "pitch": d.pitch}
 
     def info(self) -> dict:
-        mood = self.room.snapshot()
+        """The mood as of the last comment or tick: reading it changes nothing."""
+        mood = self.mood
         return {
             "mood": {
                 "score": round(mood.score, 3),

@@ -147,6 +147,7 @@ POLICY: dict[str, dict[str, Rule]] = {
     "/api/tickets": {"GET": SERVICE},
     "/api/tickets/{ticket_id}": {"GET": SERVICE},
     "/api/tickets/{ticket_id}/close": {"POST": SERVICE},
+    "/api/danmaku/{ticket_id}/label": {"POST": SERVICE},
     # --- the business dashboard
     "/api/dashboard/summary": {"GET": WATCHERS},
     "/api/dashboard/warnings": {"GET": WATCHERS},

@@ -17,6 +17,7 @@ from commerce.api_models import _In
 from commerce.errors import InvalidTicket, TicketAlreadyClosed, TicketError, TicketNotFound
 from commerce.tickets import MAX_LIST, TicketView
 from web.openapi_bodies import json_body
+from web.security import principal
 from web.shop_api import read_json
 
 # Domain error -> HTTP status; the domain itself knows nothing of HTTP.
@@ -26,6 +27,14 @@ STATUS = {TicketNotFound: 404, TicketAlreadyClosed: 409, InvalidTicket: 422}
 class CloseIn(_In):
     note: StrictStr = Field(default="", description="处理说明，最多 500 字")
     by: StrictStr = Field(default="", description="处理人（账号功能上线前由客户端填写）")
+
+
+class LabelIn(_In):
+    sentiment: StrictStr | None = Field(default=None, description="情感：pos / neu / neg")
+    intent: StrictStr | None = Field(
+        default=None,
+        description="意图：spam / complaint / question / purchase / praise / greeting / other",
+    )
 
 
 def ticket_json(t: TicketView) -> dict[str, Any]:
@@ -75,5 +84,13 @@ def build_router(store: Store) -> APIRouter:
     async def close_ticket(ticket_id: str, request: Request) -> dict:
         body: CloseIn = await read_json(request, CloseIn)
         return ticket_json(await call(store.tickets.close(ticket_id, body.note, body.by)))
+
+    @r.post("/api/danmaku/{ticket_id}/label", openapi_extra=json_body(LabelIn))
+    async def label_danmaku(ticket_id: str, request: Request) -> dict:
+        """Correct the sentiment or intent of a stored comment (a ticket's text); used by
+        `yunlian danmaku train`."""
+        body: LabelIn = await read_json(request, LabelIn)
+        by = principal(request).username
+        return await call(store.danmaku_labels.correct(ticket_id, body.sentiment, body.intent, by))
 
     return r

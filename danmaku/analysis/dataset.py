@@ -15,6 +15,8 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 LABELLED = DATA_DIR / "labelled.jsonl"  # every line, in the order it was written
 DEV = DATA_DIR / "dev.jsonl"  # trained and tuned on
 HELDOUT = DATA_DIR / "heldout.jsonl"  # measured only, never tuned on
+HELDOUT2 = DATA_DIR / "heldout2.jsonl"  # a second writer's lines: measured only, never tuned on
+TRAIN_EXTRA = DATA_DIR / "train_extra.jsonl"  # two more writers' lines (README: provenance)
 SPLIT_SEED = 20261209
 HELDOUT_SHARE = 0.35
 
@@ -35,6 +37,11 @@ def load(path: Path) -> list[Example]:
             row = json.loads(line)
             rows.append(Example(row["text"], row["sentiment"], row["intent"]))
     return rows
+
+
+def load_training_extra() -> list[Example]:
+    """The added training lines (empty when the file is absent)."""
+    return load(TRAIN_EXTRA) if TRAIN_EXTRA.exists() else []
 
 
 def split(

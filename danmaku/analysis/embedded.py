@@ -41,6 +41,12 @@ class EmbeddedAnalyzer:
     def __init__(self, artifact: Path | None = None):
         self.model = Model.load(artifact or ARTIFACT)
 
+    @classmethod
+    def from_artifact(cls, artifact: dict) -> EmbeddedAnalyzer:
+        self = cls.__new__(cls)
+        self.model = Model(artifact)
+        return self
+
     def analyze(self, text: str) -> Analysis:
         return self.analyze_many([text])[0]
 

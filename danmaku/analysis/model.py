@@ -29,10 +29,13 @@ DENSE_NAMES = tuple(f"cue_{n}" for n in INTENT_CUES) + (
 REVIEW_NGRAM_MAX = 2
 
 
-def review_polarity(text: str, table: dict[str, float]) -> tuple[float, float]:
-    """(mean, squashed sum) of review log-odds pos/neg over the text's 1..2-grams."""
+def review_polarity(
+    text: str, table: dict[str, float], grams: list[str] | None = None
+) -> tuple[float, float]:
+    """(mean, squashed sum) of review log-odds pos/neg over the text's 1..2-grams (`grams`:
+    those n-grams when the caller has them already)."""
     total, found = 0.0, 0
-    for g in ngrams(text, REVIEW_NGRAM_MAX):
+    for g in ngrams(text, REVIEW_NGRAM_MAX) if grams is None else grams:
         value = table.get(g)
         if value is not None:
             total += value
@@ -40,10 +43,13 @@ def review_polarity(text: str, table: dict[str, float]) -> tuple[float, float]:
     return (total / found if found else 0.0), math.tanh(total / 4.0)
 
 
-def dense_features(text: str, review_table: dict[str, float]) -> list[float]:
-    """Rule cues, lexicon polarity and review polarity of one cleaned text (DENSE_NAMES)."""
+def dense_features(
+    text: str, review_table: dict[str, float], grams: list[str] | None = None
+) -> list[float]:
+    """Rule cues, lexicon polarity and review polarity of one cleaned text (DENSE_NAMES);
+    `grams`: the text's 1..2-grams, when already computed."""
     pos, neg = polarity(text)
-    nb_mean, nb_sum = review_polarity(text, review_table)
+    nb_mean, nb_sum = review_polarity(text, review_table, grams)
     empty = 0.0 if text else 1.0
     return intent_hits(text) + [math.log1p(pos), math.log1p(neg), nb_mean, nb_sum, empty]
 
@@ -74,9 +80,12 @@ class Model:
         ends = [0]
         dense = []
         for text in texts:
-            ids.extend(i for g in ngrams(text, n_max) if (i := vocab(g)) is not None)
+            grams = ngrams(text, n_max)
+            ids.extend([i for g in grams if (i := vocab(g)) is not None])
             ends.append(len(ids))
-            dense.append(dense_features(text, self.review_table))
+            # ngrams() lists 1-grams then 2-grams first: the review table's 1..2-grams
+            short = grams[: 2 * len(text) + 1] if n_max >= REVIEW_NGRAM_MAX else None
+            dense.append(dense_features(text, self.review_table, short))
         # per-text sums of gathered rows via one cumulative sum (no Python loop over classes)
         gathered = np.zeros((len(ids) + 1, self.weights.shape[1]))
         if ids:

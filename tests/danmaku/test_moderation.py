@@ -243,3 +243,13 @@ def test_never_raises_on_hostile_strings():
         verdict = mod.check("u1", text)
         assert verdict.reason in REASONS
     assert mod.check("u1", None).reason == "empty"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "text", ["How much is the honey?", "Is shipping free?", "Do you ship to Shanghai?"]
+)
+def test_plain_english_questions_pass_moderation_and_are_read_as_questions(text):
+    from danmaku.analysis import make_analyzer
+
+    assert Moderator(ModerationConfig()).check("u1", text).allowed
+    assert make_analyzer().analyze(text).intent == "question"

@@ -160,3 +160,38 @@ def test_labels_are_scripts_gen_moods_and_delivery_stays_in_range():
     for label in (*MOOD_LABELS, "unknown"):
         d = delivery_for(Mood(0.0, label))
         assert 0.8 <= d.rate <= 1.25 and 0.85 <= d.pitch <= 1.2
+
+
+def test_label_follows_a_clear_change_of_balance_within_ten_seconds():
+    clock = FakeClock()
+    mood = RoomMood(clock=clock)
+    feed(mood, clock, NEG, 30, gap=0.25)
+    assert mood.snapshot().label == "upset"
+    start, happy_at = clock.t, None
+    for _ in range(30):
+        clock.t += 0.25
+        mood.update(POS)
+        if happy_at is None and mood.snapshot().label in ("happy", "excited"):
+            happy_at = clock.t - start
+    assert happy_at is not None and happy_at <= 10.0
+    assert mood.snapshot().label == "happy"
+
+
+def test_silence_returns_a_busy_room_to_calm_within_a_minute():
+    for n, gap in ((60, 0.25), (3000, 0.01)):  # a modest room and a flood
+        clock = FakeClock()
+        mood = RoomMood(clock=clock)
+        feed(mood, clock, NEG, n, gap=gap)
+        assert mood.snapshot().label == "upset"
+        clock.t += 60.0
+        assert mood.snapshot().label == "calm"
+
+
+def test_one_complaint_does_not_end_a_happy_room():
+    clock = FakeClock()
+    mood = RoomMood(clock=clock)
+    feed(mood, clock, Analysis("pos", 0.4, "praise"), 20, gap=0.25)
+    assert mood.snapshot().label == "happy"
+    clock.t += 0.25
+    mood.update(Analysis("neg", -1.0, "complaint"))
+    assert mood.snapshot().label == "happy"

@@ -4,6 +4,7 @@ lines, and a 1,000-a-second flood neither stalls the stream nor grows memory."""
 import asyncio
 import gc
 import os
+import time
 
 import numpy as np
 import psutil
@@ -257,3 +258,73 @@ def test_an_answer_queued_in_a_lines_trailing_pause_starts_at_once():
     timeline.enqueue(Utterance(espeak("包邮的。"), kind="answer"), priority=0, interrupt=True)
     _, playing = timeline.read(CHUNK)
     assert playing.started and playing.utterance.kind == "answer"
+
+
+async def test_reading_the_mood_changes_nothing_and_the_tick_moves_it():
+    events = []
+    d = Director(
+        "poll-room",
+        PERSONA,
+        TemplateWriter(seed=3),
+        VoiceChain([ESpeakVoice()]),
+        SpeechTimeline(),
+        catalog,
+        publish=events.append,
+        seed=3,
+    )
+    ears = Listener("poll-room", d, make_analyzer(), events.append)
+    now = [time.monotonic()]
+    d.moods.room._clock = lambda: now[0]  # the room's time, moved by hand
+    for i in range(24):
+        now[0] += 0.25
+        ears.hear(Comment("poll-room", f"neg-{i}", f"买家{i}", text=NEGATIVE[i % 6]))
+    assert d.mood_info()["mood"]["label"] == "upset"
+    now[0] += 120.0  # long silence: only a tick may bring the room back to calm
+    seen, n_events = d.mood_info(), len(events)
+    for _ in range(100):  # 100 reads a second for one second
+        assert d.mood_info() == seen
+        await asyncio.sleep(0.01)
+    assert len(events) == n_events and d.moods.label == "upset"
+    d.tick_mood()
+    assert d.mood_info()["mood"]["label"] == "calm"
+    assert [e.label for e in events[n_events:] if e.type == "mood"] == ["calm"]
+    await d.aclose()
+
+
+async def test_thirty_complaints_then_thirty_praises_make_the_room_happy_within_ten_seconds():
+    events = []
+    d = Director(
+        "turn-room",
+        PERSONA,
+        TemplateWriter(seed=3),
+        VoiceChain([ESpeakVoice()]),
+        SpeechTimeline(),
+        catalog,
+        publish=events.append,
+        seed=3,
+    )
+    ears = Listener("turn-room", d, make_analyzer(), events.append)
+    now = [time.monotonic()]
+    d.moods.room._clock = lambda: now[0]
+    for i in range(30):
+        now[0] += 0.25
+        ears.hear(Comment("turn-room", f"neg-{i}", f"买家{i}", text=NEGATIVE[i % 6]))
+    assert d.mood_info()["mood"]["label"] == "upset"
+    start, happy_at = now[0], None
+    for i in range(30):
+        now[0] += 0.25
+        ears.hear(Comment("turn-room", f"pos-{i}", f"老乡{i}", text=POSITIVE[i % 8]))
+        d.tick_mood()
+        if happy_at is None and d.mood_info()["mood"]["label"] in ("happy", "excited"):
+            happy_at = now[0] - start
+    assert happy_at is not None and happy_at <= 10.0, happy_at
+    assert d.delivery.expression in ("happy", "excited") and d.delivery.rate > 1.0
+    quiet, calm_at = now[0], None
+    while calm_at is None and now[0] - quiet < 60.0:
+        now[0] += 0.5  # the room's own tick
+        d.tick_mood()
+        if d.mood_info()["mood"]["label"] == "calm":
+            calm_at = now[0] - quiet
+    assert calm_at is not None, "silence did not bring the room back to calm within 60 s"
+    assert [e.label for e in events if e.type == "mood"][-1] == "calm"
+    await d.aclose()
