@@ -20,11 +20,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from danmaku.analysis.embedded import _EMPTY, decide_intent
 from danmaku.analysis.model import INTENT_CLASSES, SENTIMENT_CLASSES
 from danmaku.analysis.text import MAX_CHARS, clean
 from danmaku.messages import Analysis
+
+# transformers shows progress bars while loading; the first starts tqdm's process-wide
+# monitor thread, which never ends: no monitor (as in scripts_gen.kb)
+tqdm.monitor_interval = 0
 
 _SENTIMENT_ALIASES = {
     "pos": "pos",
