@@ -260,10 +260,11 @@ def test_an_answer_queued_in_a_lines_trailing_pause_starts_at_once():
     assert playing.started and playing.utterance.kind == "answer"
 
 
-async def test_reading_the_mood_changes_nothing_and_the_tick_moves_it():
-    events = []
+def _room_on_a_hand_clock(room_id: str):
+    """A Director and its Listener whose mood runs on a clock the test moves by hand."""
+    events: list = []
     d = Director(
-        "poll-room",
+        room_id,
         PERSONA,
         TemplateWriter(seed=3),
         VoiceChain([ESpeakVoice()]),
@@ -272,9 +273,14 @@ async def test_reading_the_mood_changes_nothing_and_the_tick_moves_it():
         publish=events.append,
         seed=3,
     )
-    ears = Listener("poll-room", d, make_analyzer(), events.append)
+    ears = Listener(room_id, d, make_analyzer(), events.append)
     now = [time.monotonic()]
     d.moods.room._clock = lambda: now[0]  # the room's time, moved by hand
+    return events, d, ears, now
+
+
+async def test_reading_the_mood_changes_nothing_and_the_tick_moves_it():
+    events, d, ears, now = _room_on_a_hand_clock("poll-room")
     for i in range(24):
         now[0] += 0.25
         ears.hear(Comment("poll-room", f"neg-{i}", f"买家{i}", text=NEGATIVE[i % 6]))
@@ -292,20 +298,7 @@ async def test_reading_the_mood_changes_nothing_and_the_tick_moves_it():
 
 
 async def test_thirty_complaints_then_thirty_praises_make_the_room_happy_within_ten_seconds():
-    events = []
-    d = Director(
-        "turn-room",
-        PERSONA,
-        TemplateWriter(seed=3),
-        VoiceChain([ESpeakVoice()]),
-        SpeechTimeline(),
-        catalog,
-        publish=events.append,
-        seed=3,
-    )
-    ears = Listener("turn-room", d, make_analyzer(), events.append)
-    now = [time.monotonic()]
-    d.moods.room._clock = lambda: now[0]
+    events, d, ears, now = _room_on_a_hand_clock("turn-room")
     for i in range(30):
         now[0] += 0.25
         ears.hear(Comment("turn-room", f"neg-{i}", f"买家{i}", text=NEGATIVE[i % 6]))

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 
-import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from commerce import open_store
 from danmaku import cli as danmaku_cli
 from danmaku.analysis import build
 from danmaku.analysis.text import clean
+from tests.web.loopback import served
 from web.tickets_api import build_router
 
 
@@ -33,20 +31,11 @@ async def store(db_url):
 
 @pytest.fixture
 async def http(store):
+    """The router served by a real uvicorn on loopback, and a client for it."""
     app = FastAPI()
     app.include_router(build_router(store))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    async with httpx.AsyncClient(base_url=url, timeout=20) as client:
+    async with served(app) as client:
         yield client
-    server.should_exit = True
-    await task
-    sock.close()
 
 
 async def test_a_correction_is_stored_and_the_newest_wins(http, store):

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
-
-import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from commerce import open_store
+from tests.web.loopback import served
 from web.tickets_api import build_router
 
 
@@ -23,21 +19,11 @@ async def store(tmp_path):
 
 @pytest.fixture
 async def http(store):
-    """The ticket router served by a real uvicorn on loopback, and a client for it."""
+    """The router served by a real uvicorn on loopback, and a client for it."""
     app = FastAPI()
     app.include_router(build_router(store))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    async with httpx.AsyncClient(base_url=url, timeout=20) as client:
+    async with served(app) as client:
         yield client
-    server.should_exit = True
-    await task
-    sock.close()
 
 
 async def _tickets(store):
