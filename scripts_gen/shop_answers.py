@@ -344,7 +344,6 @@ class Composer:
     # -- English ----------------------------------------------------------------------------
     def en(self, intent: str, p: ProductFacts | None, ask: Ask) -> str | None:
         pol = policy()
-        self.derived.append("500 g")  # a jin, as the English unit says it
         if intent in SHOP_WIDE:
             if intent == "delivery_days":
                 self.derived.append(pol["delivery_days_en"])
@@ -497,6 +496,8 @@ def compose(ask: Ask, fallback: ProductFacts | None, products, now: datetime) ->
         chosen = [fallback]
     composer = Composer(now)
     say = composer.en if ask.english else composer.zh
+    if ask.english:
+        composer.derived.append("500 g")  # a jin, as the English unit says it
     clauses: list[str] = []
     if (
         not ask.english
