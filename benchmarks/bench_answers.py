@@ -31,7 +31,10 @@ from pathlib import Path
 EVAL = Path(__file__).resolve().parents[1] / "scripts_gen" / "data" / "eval"
 HELDOUT = EVAL / "answers_heldout.jsonl"
 HELDOUT_2 = EVAL / "answers_heldout2.jsonl"  # a third hand, graded once the code was done
+HELDOUT_3 = EVAL / "answers_heldout3.jsonl"  # a fifth hand with the full fact sheet, graded once
 DEV = EVAL / "answers_dev.jsonl"  # a second hand's dev set: the desk was improved on it
+DEV_3 = EVAL / "answers_dev3.jsonl"  # dev sets of later rounds, tuned on too
+DEV_4 = EVAL / "answers_dev4.jsonl"
 # the store keeps naive UTC and the shop speaks Beijing time (UTC+8): the writer's "now"
 # (15:00) and the sale's end ("today 20:30") are 07:00 and 12:30 UTC
 NOW = datetime.now().replace(hour=7, minute=0, second=0, microsecond=0)
@@ -77,9 +80,29 @@ def scenario_products():
     return out
 
 
+def _standard(text: str) -> str:
+    """The persona's dialect read back as standard Mandarin (俺们 -> 我们, 介会儿 -> 这会儿):
+    the bench's host is 小王, and a writer's forms are in standard Mandarin."""
+    from scripts_gen.dialect import RULES_DIR
+
+    rows = []
+    for line in (RULES_DIR / "baoding.tsv").read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            std, said = line.split("\t")[:2]
+            # a bare 中 or 嘛 is also 中通 or 干嘛: only the longer forms are read back
+            rows += [(a, std) for a in said.split("|") if a != std and a not in ("中", "嘛")]
+    for said, std in sorted(rows, key=lambda r: len(r[0]), reverse=True):
+        if not said.endswith(("。", "！")):
+            text = text.replace(said, std)
+    return text
+
+
 def normalise(text: str) -> str:
-    """Chinese numerals to digits ("二十九块九" -> "29.9元"), spaces and case folded."""
+    """Chinese numerals to digits ("二十九块九" -> "29.9元"), spaces and case folded, the
+    persona's dialect read as standard Mandarin."""
     from scripts_gen.numerals import parse_numbers
+
+    text = _standard(text)
 
     out, last = [], 0
     for n in parse_numbers(text):
@@ -101,7 +124,7 @@ def grade(answer: str, handed_off: bool, item: dict, safety: bool = False) -> st
         return "right" if handed_off or safety or any(w in answer for w in NOT_SOLD) else "wrong"
     if handed_off:
         return "handoff"
-    if any(normalise(bad) in text for bad in item.get("none", ())):
+    if any(_says(text, normalise(bad)) for bad in item.get("none", ())):
         return "wrong"
     groups = item.get("all", ())
     if not groups:  # nothing required (a health question): right unless it says a "none"
@@ -110,6 +133,16 @@ def grade(answer: str, handed_off: bool, item: dict, safety: bool = False) -> st
     if hit and all(hit):
         return "right"
     return "incomplete" if any(hit) else "nonsense"
+
+
+def _says(text: str, form: str) -> bool:
+    """`form` is said, and not denied: "不支持七天无理由" does not say "支持七天无理由"."""
+    at = text.find(form)
+    while at >= 0:
+        if at == 0 or text[at - 1] not in "不没非无别":
+            return True
+        at = text.find(form, at + 1)
+    return False
 
 
 def _shares(grades: list[str]) -> dict:
@@ -290,11 +323,14 @@ def onsets() -> dict:
 
 
 def qualities() -> dict:
-    """Both held-out sets (each by a different hand, never tuned on) and the dev set."""
+    """The held-out sets (each by a different hand, never tuned on) and the dev sets."""
     return {
         "heldout_1": quality(HELDOUT),
         "heldout_2": quality(HELDOUT_2),
+        "heldout_3": quality(HELDOUT_3),
         "dev_tuned_on": quality(DEV),
+        "dev3_tuned_on": quality(DEV_3),
+        "dev4_tuned_on": quality(DEV_4),
     }
 
 

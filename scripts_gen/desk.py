@@ -24,8 +24,10 @@ from datetime import UTC, datetime, timedelta
 from commerce.facts import ProductFacts
 from scripts_gen.base import Answer, AnswerContext, Line
 from scripts_gen.dialect import apply_dialect
+from scripts_gen.faq_routes import Routed, route, route_en
 from scripts_gen.grammar import grammar
 from scripts_gen.grounding import FactSheet, check_line, number_problems
+from scripts_gen.numerals import parse_numbers
 from scripts_gen.safety import SafetyTopic, classify, safety_index_for, violations
 from scripts_gen.shop_answers import Composed, compose
 from scripts_gen.shop_answers import policy as shop_policy
@@ -34,7 +36,7 @@ from scripts_gen.understand import Ask, not_sold, understand
 
 VIEWER_TTL = timedelta(minutes=5)
 # questions only about care and taste: a confident reviewed KB entry says more than the sheet
-SOFT_INTENTS = {"storage", "taste", "returns", "feature"}
+SOFT_INTENTS = {"storage", "taste", "returns"}
 KB_FIRST = 0.5
 MAX_VIEWERS = 10_000  # conversations remembered per desk (oldest forgotten first)
 MAX_QUESTION_CHARS = 200  # longer questions are cut before retrieval
@@ -48,6 +50,9 @@ _RECEIVED = re.compile(r"收到|到了|烂了|坏了|发霉|霉了|怎么办|咋
 _AFTER_SALES = re.compile(r"少发|漏发|发错|补发|退款|退货|换货|售后|客服")
 ENGLISH_HANDOFF = "I've passed your question to our customer service team; they will reply soon."
 INCIDENT_HANDOFF = "要是已经出现不舒服，请马上去医院或者打急救电话，人工客服也马上联系你。"
+CONTACT_HANDOFF = "直播间不方便留私人联系方式，已经请人工客服联系你，也可以点屏幕下方的客服按钮。"
+# after-sales intents a routed FAQ entry answers in full
+AFTER_SALES_INTENTS = {"returns", "refund_days", "return_fee"}
 
 
 def clean_question(question: str) -> str:
@@ -118,6 +123,10 @@ class ServiceDesk:
         elif ask.intents == ("free_ship",) and "returns" in before and "谁" in ask.text:
             ask = replace(ask, intents=("return_fee",))  # 退货怎么退 -> 那运费谁出
         product = ask.products[0] if ask.products else find_product(text, ctx.products, self.kb)
+        if product is None and ask.intents:
+            product = _priced_at(text, ctx.products)  # "划线价39.9是原价吗": 大枣's 39.9
+            if product is not None:
+                ask = replace(ask, products=(product,))
         fallback = by_sku.get(remembered or "") or by_sku.get(ctx.current_sku or "")
         if product is None:
             product = fallback
@@ -137,7 +146,17 @@ class ServiceDesk:
         if good is not None:
             names = "、".join(p.name for p in ctx.products[:7])
             say = f"{good}咱家暂时没有卖，直播间卖的是{names}。"
+            for p in ask.products:  # "香菇跟木耳有没有": what the shop sells is answered too
+                say += f"{p.name}这会儿已经卖完了。" if p.sold_out else f"{p.name}有现货。"
             return self._reply(ctx, say, ("catalog:not_sold",), 1.0, None, "answer")
+        said_en = route_en(ask.text) if ask.english else None
+        if said_en is not None:
+            return self._reply(ctx, said_en, ("faq:en",), 1.0, None, "answer", english=True)
+        routed = None if ask.english else route(ask.text, self._slug(product))
+        if routed is not None:
+            reply = self._routed(routed, ask, product, fallback, ctx, rng, now, text, phrases)
+            if reply is not None:
+                return reply
         soft = (
             bool(ask.intents)
             and set(ask.intents) <= SOFT_INTENTS
@@ -146,7 +165,7 @@ class ServiceDesk:
         )
         reviewed = self._kb_answer(text, product, ctx, rng, KB_FIRST) if soft else None
         if reviewed is not None:  # the KB says more on care and taste than the sheet's line
-            return reviewed
+            return self._with_sheet(reviewed, ask, product, ctx)
         if soft and set(ask.intents) == {"returns"}:  # 怎么申请售后, 能取消吗: the KB's own
             reviewed = self._kb_answer(text, product, ctx, rng, self.threshold)  # entry first
             if reviewed is not None:
@@ -167,6 +186,84 @@ class ServiceDesk:
             return reply
         confidence = self._last_confidence
         return self._handoff(ctx, text, product, confidence, now, rng.choice(phrases["handoff"]))
+
+    def _with_sheet(
+        self, answer: Answer, ask: Ask, product: ProductFacts | None, ctx: AnswerContext
+    ) -> Answer:
+        """A KB answer on storage or taste, with the sheet's own line when it says something
+        the entry does not ("不需要冷藏" + "常温避光保存")."""
+        if product is None or answer.handed_off:
+            return answer
+        said = answer.text
+        for intent, fact in (("storage", product.storage), ("taste", product.taste)):
+            if intent in ask.intents and fact and fact not in said:
+                said = f"{said.rstrip('。')}。{product.name}{fact}。"
+        if said == answer.text:
+            return answer
+        sheet = FactSheet.build([product], (), [answer.text])
+        verdict = check_line(said, sheet, context=ask.text)
+        if not verdict.ok or verdict.problems:
+            return answer
+        style = style_for(ctx.persona)
+        spoken = apply_dialect(verdict.text, style.dialect, (product.title, product.name))
+        return replace(answer, text=spoken, line=replace(answer.line, text=spoken))
+
+    def _slug(self, product: ProductFacts | None) -> str | None:
+        """The KB's name for a product's own entries (kb-jujube-pack -> "jujube")."""
+        if product is None or self.kb is None:
+            return None
+        cache = self.__dict__.setdefault("_slugs", {})
+        if product.sku not in cache:
+            cache[product.sku] = next(
+                (e.id.split("-")[1] for e in self.kb.entries if e.sku == product.sku), None
+            )
+        return cache[product.sku]
+
+    def _routed(
+        self,
+        routed: Routed,
+        ask: Ask,
+        product: ProductFacts | None,
+        fallback: ProductFacts | None,
+        ctx: AnswerContext,
+        rng: random.Random,
+        now: datetime,
+        text: str,
+        phrases: dict[str, list[str]],
+    ) -> Answer | None:
+        """A shop question with its answer on file (`scripts_gen.faq_routes`), or a person."""
+        rest = tuple(i for i in ask.intents if i not in AFTER_SALES_INTENTS)
+        if routed.name == "restock_when":
+            if product is None or not product.sold_out:
+                return None  # "核桃什么时候到货" while it is in stock: the catalog says so
+            say = f"{product.name}这会儿已经卖完了，补货时间我这还没有准信，已经请客服跟进，补了货马上告诉大家。"
+            return self._handoff(ctx, text, product, 0.0, now, say)
+        if not routed.wins and rest:
+            return None  # "满减有吗，大枣两斤多少": the catalog answers
+        if routed.name in ("bad_goods", "no_reason") and {"return_fee", "refund_days"} & set(
+            ask.intents
+        ):
+            return None  # "退货邮费谁出，是质量问题": the policy's own clause
+        if routed.entry is None:
+            say = CONTACT_HANDOFF if routed.name == "contact" else rng.choice(phrases["handoff"])
+            return self._handoff(ctx, text, product, 0.0, now, say)
+        entry = self.kb.by_id.get(routed.entry) if self.kb is not None else None
+        if entry is None:
+            return None
+        by_sku = {p.sku: p for p in ctx.products}
+        about = by_sku.get(entry.sku or "") or product
+        extra = compose(replace(ask, intents=rest), fallback, ctx.products, now) if rest else None
+        said = entry.answer
+        derived: tuple[str, ...] = ()
+        if extra is not None and not extra.missing and extra.text:
+            said = f"{said.rstrip('。')}；{extra.text}"
+            derived = extra.derived
+        sheet = FactSheet.build([about] if about else ctx.products, derived, [entry.answer])
+        verdict = check_line(said, sheet, context=text)
+        if not verdict.ok or verdict.problems:
+            return None
+        lead = rng.choice(phrases["lead"])
+        return self._reply(ctx, lead + verdict.text, (entry.id,), 1.0, about, "answer")
 
     def _kb_answer(
         self,
@@ -289,6 +386,18 @@ class ServiceDesk:
 
 def _phrases(persona: str) -> dict[str, list[str]]:
     return grammar()["answer"][style_for(persona).id]
+
+
+def _priced_at(text: str, products) -> ProductFacts | None:
+    """The one product whose price or list price a question quotes ("39.9是原价吗")."""
+    said = {n.value for n in parse_numbers(text) if n.value > 0}
+    held = [
+        (len(said & {v for v in (p.price, p.list_price, p.regular_price) if v is not None}), p)
+        for p in products
+    ]
+    best = max((n for n, _ in held), default=0)
+    hits = [p for n, p in held if n == best and n > 0]
+    return hits[0] if len(hits) == 1 else None  # 29.9 and 39.9: 大枣 holds both
 
 
 def _say_sold_out(text: str, product: ProductFacts, english: bool) -> str:

@@ -39,7 +39,7 @@ _CUES: tuple[tuple[str, str], ...] = (
         r"|新生儿|辅食|满月|吃奶",
     ),
     ("pregnancy", r"孕|怀娃|怀宝|哺乳|喂奶|月子|产后|妊娠|胎儿|保胎|安胎"),
-    ("choking", r"噎|卡(?:住|着|嗓子|喉咙|脖子|到)|呛|误吞|吞下|枣核|整颗|整粒|囫囵"),
+    ("choking", r"噎|卡(?:住|着|嗓子|喉咙|脖子|到)|呛|误吞|吞下|枣核(?![大小])|整颗|整粒|囫囵"),
     ("child", r"小孩|孩子|儿童|幼儿|小朋友|娃|[两二三四五六2-6]岁|几岁|学龄前|小学生"),
     ("diabetes", r"糖尿病|血糖|控糖|降糖|糖友|胰岛素|升糖"),
     (
@@ -50,7 +50,7 @@ _CUES: tuple[tuple[str, str], ...] = (
     (
         "spoilage",
         r"霉|长毛|白毛|绿毛|黑毛|变质|馊|哈喇|哈拉|哈啦|发酸|酸味|酒味|发酵|发黏|发粘|胀袋|胀气"
-        r"|鼓包|冒泡|过期|腐烂|烂了|坏了|变味|臭了",
+        r"|鼓包|冒泡|过期|腐烂|(?<![压摔磕碰])烂了|(?<![压摔磕碰])坏了|变味|臭了",
     ),
     (
         "medical",
@@ -155,9 +155,15 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
+# "宝宝" and "亲" are also how viewers are addressed: "包邮吗宝宝", "宝宝们，大枣多少钱"
+_VOCATIVE = re.compile(
+    r"^(宝宝|宝贝|亲)们?[,，、!！~～]+|(?<=[吗呢啊呀不没嘛哈?？])[,，、]?(宝宝|宝贝|亲)们?[?？!！~～。]*$"
+)
+
+
 def classify(question: str) -> SafetyTopic | None:
     """The safety topic a viewer's question touches, or None for an ordinary question."""
-    text = normalise(question)
+    text = _VOCATIVE.sub("", normalise(question))
     found: list[tuple[str, str]] = []
     for kind, rx in _CUE_RE:
         m = rx.search(text)

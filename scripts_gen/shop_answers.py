@@ -63,6 +63,17 @@ def policy() -> dict:
     return json.loads(POLICY_PATH.read_text(encoding="utf-8"))
 
 
+def count_phrase(p: ProductFacts) -> str:
+    """Stock for a viewer who asked how many: to the ten, said as about (还有一百二十瓶左右),
+    so it holds while a few sell; a sold-out or small stock as `stock_phrase` says it."""
+    if p.stock <= 20 or p.stock >= 1000:
+        return stock_phrase(p)
+    tens = p.stock // 10 * 10
+    if p.stock < 100:
+        return f"库存不多了，还有{speak_int(tens)}多{p.unit}"
+    return f"还有{speak_int(tens)}{p.unit}左右"
+
+
 @dataclass(frozen=True)
 class Composed:
     """An answer from facts: its text, the product it is about, and its derived facts."""
@@ -189,16 +200,17 @@ class Composer:
         if intent == "price":
             qty = self._units(p, ask)
             if qty:
-                return self._deal(p, qty)
+                return self._deal(p, qty, ask)
             if flash_running(p, self.now):
                 return f"{p.name}现在秒杀价{price}一{p.unit}"
             promo = f"，{p.promo}" if p.promo else ""
-            return f"{p.name}现在{price}一{p.unit}{promo}"
+            per_jin = self._per_jin(p, ask)
+            return f"{p.name}现在{price}一{p.unit}{per_jin}{promo}"
         if intent in FLASH:
             if not flash_running(p, self.now):
                 return f"{p.name}现在没有秒杀，直播间价{price}一{p.unit}"
             if intent == "flash_price":
-                return f"{p.name}秒杀价{price}一{p.unit}"
+                return f"{p.name}正在秒杀，秒杀价{price}一{p.unit}"
             regular = p.regular_price
             if intent in ("flash_saving", "after_sale") and regular is None:
                 self.missing.append(intent)
@@ -240,7 +252,7 @@ class Composer:
         if intent == "stock" and (
             ask.quantity or re.search(r"多少|几|库存多|存货多|哪个多", ask.text)
         ):
-            have = stock_phrase(p)
+            have = count_phrase(p)
             if ask.quantity and ask.quantity <= p.stock:
                 n = f"{speak_int(ask.quantity)}{p.unit}"
                 text = f"{p.name}现货{have}，要{n}没问题，够的"
@@ -248,6 +260,13 @@ class Composer:
                 text = f"{p.name}现货{have}，{speak_int(ask.quantity)}{p.unit}不够，可以先拍现有的"
             else:
                 text = f"{p.name}现货{have}"
+            self.derived.append(text)
+            return text
+        if intent == "stock" and flash_running(p, self.now) and p.sale_left:
+            text = (
+                f"{p.name}有现货，秒杀限量{speak_int(p.sale_cap or 0)}份，"
+                f"还剩{speak_int(p.sale_left)}份，抢完恢复{speak_price(p.regular_price or p.price)}"
+            )
             self.derived.append(text)
             return text
         if intent == "stock":
@@ -297,14 +316,51 @@ class Composer:
             return f"{p.title}，{'，'.join(p.features[:2])}"
         return None
 
+    def _per_jin(self, p: ProductFacts, ask: Ask) -> str:
+        """ "一斤合多少" for goods sold by the box or bag: the box's jin from its features."""
+        if p.unit == "斤" or not re.search(r"一斤(合|多少|几)|合一斤|每斤|一斤.{0,2}钱", ask.text):
+            return ""
+        for f in p.features:
+            m = re.search(rf"一{p.unit}(.+?)斤", f)
+            size = next((x.value for x in parse_numbers(m[1])), None) if m else None
+            if size and size > 0:
+                text = f"，一{p.unit}{m[1]}斤，合一斤{speak_price(_yuan(p.price / size))}"
+                self.derived.append(text)
+                return text
+        return ""
+
+    def overview(self, intents: list[str], products, ask: Ask) -> str | None:
+        """What the whole room offers, when a question names no product: "今天有什么福利",
+        "这几样都有货吗"."""
+        live = [p for p in products if not p.sold_out]
+        if "promo" in intents and re.search(
+            r"直播间|今天|都有|有什么|哪些|什么(福利|活动|优惠)", ask.text
+        ):
+            deals = []
+            for p in live:
+                if flash_running(p, self.now):
+                    deals.append(f"{p.name}正在秒杀，秒杀价{speak_price(p.price)}一{p.unit}")
+                elif p.promo:
+                    deals.append(f"{p.name}{p.promo}")
+            if deals:
+                return "，".join(deals)
+        if "stock" in intents and re.search(r"都有|几样|全部|哪些|什么有货|都还有", ask.text):
+            gone = [p.name for p in products if p.sold_out]
+            if not gone:
+                return "都有现货"
+            return (
+                f"{'、'.join(gone)}这会儿已经卖完了，其他{'、'.join(p.name for p in live)}都有现货"
+            )
+        return None
+
     def _units(self, p: ProductFacts, ask: Ask) -> int | None:
         """How many of the product's own units a question asks for ("10斤小米" -> 2 袋)."""
         mine = [(n, unit) for name, n, unit in ask.amounts if name == p.name]
         if not mine:
             return ask.quantity if len(ask.products) <= 1 else None
-        n, unit = mine[0]
+        n, unit = max(mine)  # "一斤多少，两斤呢": the two jin are the sum asked for
         if unit in (p.unit, "份"):
-            return n
+            return n if n > 1 else None  # one of its own units: the unit price
         for f in p.features:  # 一袋五斤: a bag holds five jin
             m = re.search(rf"一{p.unit}(.+?){unit}", f)
             size = next((x.value for x in parse_numbers(m[1])), None) if m else None
@@ -316,7 +372,9 @@ class Composer:
         """Several products with their quantities, added up with each one's own deal."""
         parts, total = [], Decimal(0)
         for p in chosen:
-            qty = self._units(p, ask) or (1 if not any(a[0] == p.name for a in ask.amounts) else 0)
+            mine = [(n, unit) for name, n, unit in ask.amounts if name == p.name]
+            one = not mine or max(mine) in ((1, p.unit), (1, "份"))
+            qty = self._units(p, ask) or (1 if one else 0)
             if not qty or p.sold_out:
                 return None
             cost, _ = deal_for(p, qty, self.now)
@@ -326,16 +384,27 @@ class Composer:
         self.derived.append(text)
         return text
 
-    def _deal(self, p: ProductFacts, qty: int) -> str:
+    def _deal(self, p: ProductFacts, qty: int, ask: Ask | None = None) -> str:
         total, deal = deal_for(p, qty, self.now)
         n = speak_int(qty)
+        asked = ask.text if ask is not None else ""
+        if deal and re.search(r"平均|合(多少|几)|单价|一(斤|盒|瓶|袋|箱)合", asked):
+            each = _yuan(total / qty)  # "两斤平均一斤多少钱"
+            text = (
+                f"{p.name}{deal}，{n}{p.unit}到手{speak_price(total)}，"
+                f"平均一{p.unit}{speak_price(each)}"
+            )
+            self.derived.append(text)
+            return text
         if deal == "秒杀价":
             text = f"{p.name}秒杀价{speak_price(p.price)}一{p.unit}，{n}{p.unit}一共{speak_price(total)}"
         elif deal.startswith("买"):
             text = f"{p.name}{n}{p.unit}一共{speak_price(total)}，{deal}"
         elif deal:
-            text = f"{p.name}{n}{p.unit}原本{speak_price(_yuan(p.price * qty))}，{deal}，到手{speak_price(total)}"
-            text = text.replace("原本", "按单价算")
+            text = (
+                f"{p.name}{speak_price(p.price)}一{p.unit}，{n}{p.unit}按单价算"
+                f"{speak_price(_yuan(p.price * qty))}，{deal}，到手{speak_price(total)}"
+            )
         else:
             text = f"{p.name}{speak_price(p.price)}一{p.unit}，{n}{p.unit}一共{speak_price(total)}"
         self.derived.append(text)
@@ -495,6 +564,15 @@ def compose(ask: Ask, fallback: ProductFacts | None, products, now: datetime) ->
     if not chosen and fallback is not None:
         chosen = [fallback]
     composer = Composer(now)
+    if not ask.products and not ask.english:
+        overview = composer.overview(intents, products, ask)
+        if overview:
+            return Composed(
+                overview + "。",
+                None,
+                tuple(composer.derived),
+                tuple(f"catalog:{p.sku}" for p in products),
+            )
     say = composer.en if ask.english else composer.zh
     if ask.english:
         composer.derived.append("500 g")  # a jin, as the English unit says it

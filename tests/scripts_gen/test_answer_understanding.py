@@ -245,8 +245,10 @@ def test_a_peanut_emoji_is_not_walnuts_and_unsold_goods_are_said_so(desk):
 
 
 def test_stock_is_said_in_safe_words_and_a_quantity_is_checked_against_it(desk):
-    a = ask(desk, "小米还有多少袋")
-    assert "两百多袋" in a.text or "二百多袋" in a.text, a.text
+    a = ask(desk, "小米还有多少袋")  # 250: to the ten, as "about", so a few sold keep it true
+    assert "二百五十袋左右" in a.text, a.text
+    assert "还有多少" not in ask(desk, "蜂蜜还有多少瓶").text  # 120 bottles: said, not echoed
+    assert "一百二十瓶左右" in ask(desk, "蜂蜜还剩几瓶", viewer="v3").text
     assert "够" in ask(desk, "小米够不够我买20袋").text
     short = ask(desk, "苹果我要300箱 有吗").text
     assert "不够" in short and "三百箱" in short, short

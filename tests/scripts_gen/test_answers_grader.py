@@ -51,3 +51,15 @@ def test_the_quality_run_grades_desk_and_baseline_on_the_same_items():
 
 def test_a_missing_held_out_file_is_reported_not_raised(tmp_path):
     assert "error" in quality(tmp_path / "absent.jsonl")
+
+
+def test_the_persona_dialect_is_read_as_standard_mandarin():
+    item = {"all": [["我们承担"]], "none": [], "answerable": True}
+    assert grade("质量问题的退货运费由俺们承担。", False, item) == "right"
+    assert "中通" in normalise("发中通")  # a bare 中 ("好的") is never read back
+
+
+def test_a_denied_form_is_not_said():
+    item = {"all": [["不支持"]], "none": ["支持七天无理由"], "answerable": True}
+    assert grade("开封后不支持七天无理由。", False, item) == "right"
+    assert grade("支持七天无理由，不支持换货。", False, item) == "wrong"

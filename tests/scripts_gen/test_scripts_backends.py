@@ -81,7 +81,7 @@ async def test_openai_answer_keeps_sources_and_rejects_a_lying_rephrase(openai_s
     writer = openai_writer(openai_server)
     ctx = AnswerContext(products=DEMO_PRODUCTS)
     answer = await writer.answer("核桃是薄皮的吗", ctx)
-    assert answer.sources == ("kb-walnut-skin",)
+    assert answer.sources == ("catalog:fp-walnut-500g",)  # the sheet: 薄皮好剥
     assert "9块9" not in answer.text and not answer.handed_off
 
 
