@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from commerce.facts import ProductFacts
 from scripts_gen.base import Answer, AnswerContext, Line
 from scripts_gen.dialect import apply_dialect
-from scripts_gen.faq_routes import Routed, route, route_en
+from scripts_gen.faq_routes import Routed, by_name, route, route_en
 from scripts_gen.grammar import grammar
 from scripts_gen.grounding import FactSheet, check_line, number_problems
 from scripts_gen.numerals import parse_numbers
@@ -53,6 +53,10 @@ INCIDENT_HANDOFF = "要是已经出现不舒服，请马上去医院或者打急
 CONTACT_HANDOFF = "直播间不方便留私人联系方式，已经请人工客服联系你，也可以点屏幕下方的客服按钮。"
 # after-sales intents a routed FAQ entry answers in full
 AFTER_SALES_INTENTS = {"returns", "refund_days", "return_fee"}
+# what a safety answer may be followed by: the facts asked in the same question
+AFTER_SAFETY = ("price", "spec", "promo", "stock", "ship_time", "delivery_days", "free_ship")
+ROUTED = "route:"  # a remembered "intent" that is a FAQ route ("route:packing")
+_SHORT_FOLLOW_UP = re.compile(r"^(那|要是|如果)|怎么办|怎么弄|怎么操作|咋办|呢[?？。]*$")
 
 
 def clean_question(question: str) -> str:
@@ -118,6 +122,15 @@ class ServiceDesk:
         ask = understand(text, ctx.products, self.kb)
         remembered, before = self._recall(key, now)
         recalled = not ask.intents and bool(before) and (ask.follow_up or bool(ask.products))
+        if (
+            not recalled
+            and not ask.intents
+            and any(b.startswith(ROUTED) for b in before)
+            and len(ask.text) <= 12
+            and _SHORT_FOLLOW_UP.search(ask.text)
+            and route(ask.text) is None
+        ):
+            recalled = True  # "能改地址吗" -> "已经发货了怎么办": the same entry goes on
         if recalled:
             ask = replace(ask, intents=before)  # "那核桃呢" asks what the last question asked
         elif ask.intents == ("free_ship",) and "returns" in before and "谁" in ask.text:
@@ -141,7 +154,8 @@ class ServiceDesk:
                 remedy = shop_policy()["damaged"]
                 answer = replace(answer, text=f"{answer.text.rstrip('。')}。{remedy}。")
                 answer = replace(answer, line=replace(answer.line, text=answer.text))
-            return answer
+            answer = self._with_sheet(answer, ask, product, ctx)  # "咋放，会不会哈喇了"
+            return self._after_safety(answer, ask, fallback, ctx, now)
         good = None if ask.english else not_sold(ask.text, ctx.products)
         if good is not None:
             names = "、".join(p.name for p in ctx.products[:7])
@@ -152,10 +166,19 @@ class ServiceDesk:
         said_en = route_en(ask.text) if ask.english else None
         if said_en is not None:
             return self._reply(ctx, said_en, ("faq:en",), 1.0, None, "answer", english=True)
-        routed = None if ask.english else route(ask.text, self._slug(product))
+        named = next((i[len(ROUTED) :] for i in ask.intents if i.startswith(ROUTED)), None)
+        if named is not None:  # a follow-up of a routed question: the same route
+            routed = by_name(named, self._slug(product))
+            ask = replace(ask, intents=tuple(i for i in ask.intents if not i.startswith(ROUTED)))
+        else:
+            routed = None if ask.english else route(ask.text, self._slug(product))
         if routed is not None:
             reply = self._routed(routed, ask, product, fallback, ctx, rng, now, text, phrases)
             if reply is not None:
+                if not reply.handed_off:
+                    self._remember(
+                        key, product.sku if product else remembered, (ROUTED + routed.name,), now
+                    )
                 return reply
         soft = (
             bool(ask.intents)
@@ -186,6 +209,33 @@ class ServiceDesk:
             return reply
         confidence = self._last_confidence
         return self._handoff(ctx, text, product, confidence, now, rng.choice(phrases["handoff"]))
+
+    def _after_safety(
+        self,
+        answer: Answer,
+        ask: Ask,
+        fallback: ProductFacts | None,
+        ctx: AnswerContext,
+        now: datetime,
+    ) -> Answer:
+        """A reviewed safety answer, then the facts the same question asked ("孩子天天喝蜂蜜水…
+        你们这蜂蜜多少钱一瓶")."""
+        rest = tuple(i for i in ask.intents if i in AFTER_SAFETY)
+        if answer.handed_off or not rest:
+            return answer
+        extra = compose(replace(ask, intents=rest), fallback, ctx.products, now)
+        if extra is None or extra.missing or not extra.text:
+            return answer
+        about = [p for p in ctx.products if f"catalog:{p.sku}" in extra.sources]
+        sheet = FactSheet.build(about or ctx.products, extra.derived, [answer.text])
+        said = f"{answer.text.rstrip('。')}。{extra.text}"
+        verdict = check_line(said, sheet, context=ask.text)
+        if not verdict.ok or verdict.problems:
+            return answer
+        style = style_for(ctx.persona)
+        protected = tuple(w for p in about for w in (p.title, p.name))
+        spoken = apply_dialect(verdict.text, style.dialect, protected)
+        return replace(answer, text=spoken, line=replace(answer.line, text=spoken))
 
     def _with_sheet(
         self, answer: Answer, ask: Ask, product: ProductFacts | None, ctx: AnswerContext

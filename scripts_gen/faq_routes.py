@@ -71,7 +71,7 @@ ROUTES: tuple[Route, ...] = (
     _r(
         "bad_goods",
         r"(收到|到了|打开|拆开|拆了|发现).{0,8}(坏|烂|霉|虫|臭|变质|破|碎|压扁|漏)|有虫子?|生虫|长虫|"
-        r"摔碎|碎了|漏了|破了|空壳|瘪的|"
+        r"摔碎|碎了|漏了|破了|空壳|瘪的|(要是|如果|万一).{0,4}坏|坏的呢|坏了呢|"
         r"质量(有)?问题|质量不好|有问题.{0,4}(管|负责)",
         "{product}-damage|kb-aftersales-q3",
         unless=r"结晶",  # crystallised honey is not damage: the KB's own entry says why
@@ -143,7 +143,7 @@ ROUTES: tuple[Route, ...] = (
     _r("my_orders", r"(在哪|怎么)(看|查).{0,2}订单|订单.{0,4}(在哪|怎么看)", "kb-orders-q6"),
     _r(
         "bulk",
-        r"批发|企业采购|公司采购|单位(采购|买|要|发福利)|团购|大量|量大|拿货|进货",
+        r"批发|企业采购|公司采购|(单位|公司).{0,4}(采购|买|要|发福利)|发福利|团购|大量|量大|拿货|进货",
         "{product}-bulk|kb-orders-q15",
     ),
     # -- shipping ------------------------------------------------------------------------
@@ -156,11 +156,12 @@ ROUTES: tuple[Route, ...] = (
         "courier_choice",
         r"指定.{0,4}快递|(换|发|走|用)(别的|其他)快递|快递.{0,4}(自己选|能选|可以选|选吗)|"
         r"(发|走|用)(京东|中通|圆通|韵达|邮政|ems|申通|极兔).{0,4}(行|可以|能|吗)|"
-        r"(京东|中通|圆通|韵达|邮政|ems|申通|极兔).{0,4}(能发|可以发|行吗|能到)",
+        r"(京东|中通|圆通|韵达|邮政|ems|申通|极兔).{0,4}(能发|可以发|行吗|能到)|"
+        r"(发|走|用)(京东|中通|圆通|韵达|邮政|ems|申通|极兔)(不|吗)",
         "kb-shipping-q3",
     ),
     _r("address", r"改.{0,2}地址|地址.{0,4}(填错|写错|错了|改)|换.{0,2}地址", "kb-shipping-q4"),
-    _r("door", r"送(货)?上门|送到家门|放驿站|放快递柜", "kb-shipping-q5"),
+    _r("door", r"送(货)?上门|送到家|到家门口|放驿站|放快递柜", "kb-shipping-q5"),
     _r(
         "abroad",
         r"国外|海外|出国|美国|日本|韩国|加拿大|澳洲|澳大利亚|英国|德国|新加坡|香港|澳门|台湾|港澳台",
@@ -184,7 +185,11 @@ ROUTES: tuple[Route, ...] = (
         r"给.{0,8}(爸妈|父母|朋友|家人|老人|亲戚|闺女|儿子).{0,4}寄|填.{0,4}(他们|别人|对方|爸妈)的?地址",
         "kb-shipping-q14",
     ),
-    _r("gift_box", r"礼盒|礼品装|送礼.{0,4}(装|盒)|礼品包装", "{product}-gift_box"),
+    _r(
+        "gift_box",
+        r"礼盒|礼品装|送礼.{0,4}(装|盒)|礼品包装|有盒子|包装盒|送人.{0,6}盒",
+        "{product}-gift_box",
+    ),
     _r(
         "packing",
         r"包装|压坏|压烂|摔坏|磕坏|怎么装的|装得结实|打包",
@@ -232,7 +237,7 @@ EN_ROUTES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (
             r"\b(ship|send|deliver)\w*\b.*\b(singapore|usa|america|japan|korea|uk|england|"
             r"canada|australia|hong kong|taiwan|macau|europe|germany|france|malaysia|abroad|"
-            r"overseas)\b|\b(overseas|abroad|international shipping)\b",
+            r"overseas|the us|usa|u\.s\.)\b|\b(overseas|abroad|international shipping)\b",
             "For now we only ship within mainland China; Hong Kong, Macau, Taiwan and overseas "
             "addresses are not served yet.",
         ),
@@ -240,6 +245,12 @@ EN_ROUTES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"\b(real person|human|robot|bot|an ai|ai host|virtual|avatar)\b|\bare you (an? )?ai\b",
             "I'm a digital host: what I say comes from the shop's product records, and real "
             "customer service staff are here too.",
+        ),
+        (
+            r"customer service hours|service hours|\bwhen\b.*\bcustomer service\b|"
+            r"customer service\b.*\b(open|online|hours|available)",
+            "Customer service is online from 8:00 to 22:00 (Beijing time); messages left at "
+            "other times are answered the next day.",
         ),
         (
             r"cash on delivery|\bcod\b|pay on delivery",
@@ -270,19 +281,32 @@ class Routed:
     wins: bool
 
 
+_BY_NAME = {r.name: r for r in ROUTES}
+
+
+def by_name(name: str, product_slug: str | None = None) -> Routed | None:
+    """The route called `name`, for a follow-up ("大枣咋包装的" -> "那核桃呢")."""
+    r = _BY_NAME.get(name)
+    return None if r is None else _pick(r, product_slug)
+
+
+def _pick(r: Route, product_slug: str | None) -> Routed | None:
+    if r.entry == HANDOFF:
+        return Routed(r.name, None, r.wins)
+    for choice in r.entry.split("|"):
+        if "{product}" in choice:
+            if product_slug is None:
+                continue
+            choice = choice.replace("{product}", f"kb-{product_slug}")
+        return Routed(r.name, choice, r.wins)
+    return None  # a product's own entry, and no product named
+
+
 def route(plain: str, product_slug: str | None = None) -> Routed | None:
     """The FAQ entry a normalised question asks for, or None. `product_slug` names the
     product's own entries ("jujube" -> kb-jujube-pack)."""
     for r in ROUTES:
         if not r.pattern.search(plain) or (r.unless and r.unless.search(plain)):
             continue
-        if r.entry == HANDOFF:
-            return Routed(r.name, None, r.wins)
-        for choice in r.entry.split("|"):
-            if "{product}" in choice:
-                if product_slug is None:
-                    continue
-                choice = choice.replace("{product}", f"kb-{product_slug}")
-            return Routed(r.name, choice, r.wins)
-        return None  # a product's own entry, and no product named
+        return _pick(r, product_slug)
     return None

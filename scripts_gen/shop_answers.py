@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
@@ -156,6 +156,7 @@ class Composer:
         self.now = now
         self.derived: list[str] = []
         self.missing: list[str] = []  # intents the facts cannot answer
+        self.products: list[ProductFacts] = []  # the whole room, for "which one is on sale"
 
     # -- Chinese ----------------------------------------------------------------------------
     def zh(self, intent: str, p: ProductFacts | None, ask: Ask) -> str | None:
@@ -189,7 +190,7 @@ class Composer:
                     else f"运费按地区算，发{courier}快递"
                 )
             return pol["returns"]
-        if intent in ("flash_limit", "wholesale"):
+        if intent in ("flash_limit", "wholesale", "flash_start"):
             self.missing.append(intent)
             return None
         if p is None:
@@ -208,7 +209,15 @@ class Composer:
             return f"{p.name}现在{price}一{p.unit}{per_jin}{promo}"
         if intent in FLASH:
             if not flash_running(p, self.now):
-                return f"{p.name}现在没有秒杀，直播间价{price}一{p.unit}"
+                other = next((q for q in self.products if flash_running(q, self.now)), None)
+                elsewhere = (
+                    f"，现在秒杀的是{other.name}，秒杀价{speak_price(other.price)}一{other.unit}"
+                    if other is not None
+                    else ""
+                )
+                if elsewhere:
+                    self.derived.append(elsewhere)
+                return f"{p.name}现在没有秒杀，直播间价{price}一{p.unit}{elsewhere}"
             if intent == "flash_price":
                 return f"{p.name}正在秒杀，秒杀价{price}一{p.unit}"
             regular = p.regular_price
@@ -247,10 +256,20 @@ class Composer:
             if flash_running(p, self.now):
                 return f"{p.name}正在秒杀，秒杀价{price}一{p.unit}，名额有限"
             if p.promo:
+                m = _OFF.search(p.promo)
+                if m and _count(m["n"]) > 1:  # "两斤立减5元": what the two cost
+                    total, _ = deal_for(p, _count(m["n"]), self.now)
+                    text = (
+                        f"{p.name}现在的活动是{p.promo}，{m['n']}{m['unit']}一起买到手"
+                        f"{speak_price(total)}，直播间价{price}一{p.unit}"
+                    )
+                    self.derived.append(text)
+                    return text
                 return f"{p.name}现在的活动是{p.promo}，直播间价{price}一{p.unit}"
             return f"{p.name}现在没有额外活动，直播间价{price}一{p.unit}"
         if intent == "stock" and (
-            ask.quantity or re.search(r"多少|几|库存多|存货多|哪个多", ask.text)
+            ask.quantity
+            or re.search(r"多少|几|库存多|存货多|哪个多|货多|哪个少|库存少|还多|多不多", ask.text)
         ):
             have = count_phrase(p)
             if ask.quantity and ask.quantity <= p.stock:
@@ -344,6 +363,16 @@ class Composer:
                     deals.append(f"{p.name}{p.promo}")
             if deals:
                 return "，".join(deals)
+        if "origin" in intents and re.search(r"都是|几样|全部|都从", ask.text):
+            towns = {p.origin for p in products if p.origin}
+            if towns and all("阜平" in t for t in towns):
+                return "都是河北保定阜平县的，各个乡镇的农户种的"
+        if "recommend" in intents:
+            deals = self.overview(["promo"], products, replace(ask, text="今天"))
+            gifts = "送长辈可以选大枣、核桃、蜂蜜，下单时备注需要礼盒"
+            return f"直播间有{'、'.join(p.name for p in live)}，{gifts}" + (
+                f"；今天划算的是{deals}" if deals else ""
+            )
         if "stock" in intents and re.search(r"都有|几样|全部|哪些|什么有货|都还有", ask.text):
             gone = [p.name for p in products if p.sold_out]
             if not gone:
@@ -451,6 +480,15 @@ class Composer:
                 return (
                     f"There is no flash sale on {name} right now; the price is {price} per {unit}"
                 )
+            if intent == "after_sale" and p.regular_price is not None:
+                ends = shop_time(p.sale_ends)
+                regular = f"{p.regular_price.normalize():f}"
+                text = (
+                    f"After the flash sale ends at {ends:%H:%M} (Beijing time), {name} go back "
+                    f"to {regular} yuan per {unit}"
+                )
+                self.derived.append(f"{ends.hour} {ends.minute} {regular}")
+                return text
             if intent == "flash_left":
                 text = f"{p.sale_left} of the {p.sale_cap} flash-sale units of {name} are left"
                 self.derived.append(text)
@@ -471,6 +509,11 @@ class Composer:
                 return f"{name} are on flash sale at {price} per {unit}"
             deal = _promo_en(p)
             return f"{name} are {price} per {unit}" + (f"; live-room deal: {deal}" if deal else "")
+        if intent == "stock" and re.search(r"\bhow (many|much)\b", ask.text) and p.stock > 20:
+            about = p.stock // 10 * 10 if p.stock < 1000 else p.stock // 100 * 100
+            text = f"About {about} {unit}s of {name} are in stock"
+            self.derived.append(text)
+            return text
         if intent == "stock":
             return f"Yes, {name} are in stock and ship within {pol['ship_hours']} hours"
         if intent == "spec":
@@ -564,6 +607,7 @@ def compose(ask: Ask, fallback: ProductFacts | None, products, now: datetime) ->
     if not chosen and fallback is not None:
         chosen = [fallback]
     composer = Composer(now)
+    composer.products = list(products)
     if not ask.products and not ask.english:
         overview = composer.overview(intents, products, ask)
         if overview:
@@ -582,7 +626,7 @@ def compose(ask: Ask, fallback: ProductFacts | None, products, now: datetime) ->
         and len(chosen) >= 2
         and ask.amounts
         and re.search(r"一共|总共|合计|加起来|加|再来|一起|算", ask.text)
-        and {"price", "stock"} & set(intents)
+        and ({"price", "stock"} & set(intents) or re.search(r"一共|总共|合计", ask.text))
     ):
         summed = composer.total(chosen, ask)
         if summed:

@@ -38,6 +38,8 @@ _REWRITES: tuple[tuple[str, str], ...] = (
     ("有无", "有没有"),
     ("俩", "两"),
     ("河桃", "核桃"),
+    ("版栗", "板栗"),
+    ("板力", "板栗"),
     ("蜂秘", "蜂蜜"),
     ("蜂密", "蜂蜜"),
     ("蜂蜒", "蜂蜜"),
@@ -112,6 +114,17 @@ _INITIALS = {
     "pg": "苹果",
     "dsq": "多少钱",
     "dsj": "多少钱",
+    # whole pinyin words typed among Chinese ("dz多少qian", "zhe枣tian ma")
+    "qian": "钱",
+    "duoshao": "多少",
+    "jiage": "价格",
+    "tian": "甜",
+    "ma": "吗",
+    "zhe": "这",
+    "baoyou": "包邮",
+    "kuaidi": "快递",
+    "fahuo": "发货",
+    "youhuo": "有货",
 }
 _INITIALS_RE = re.compile(
     r"(?<![a-z])(" + "|".join(sorted(_INITIALS, key=len, reverse=True)) + r")(?![a-z])"
@@ -160,6 +173,9 @@ _FEATURE_ASKED = {
     "壳": ("壳", "剥", "捏"),
     "砸": ("剥", "捏", "开"),
     "野生": ("散养", "山地"),
+    "树": ("树",),
+    "颜色": ("金黄", "色"),
+    "什么色": ("金黄", "色"),
     "熏": ("晾晒",),
     "锤": ("剥", "捏", "开"),
     "剥": ("剥", "捏", "开"),
@@ -193,7 +209,7 @@ OTHER_GOODS = tuple(
     sorted(
         (
             "土鸡蛋 鸡蛋 鸭蛋 鹅蛋 核桃油 核桃粉 香菇酱 香菇干 蜂王浆 蜂巢蜜 蜂胶 花粉 苹果干 苹果醋 "
-            "黄米面 小米面 玉米面 黄米 年糕 枣夹核桃 红薯 紫薯 土豆 花生 木耳 黄豆 绿豆 红豆 黑豆 玉米 大米 糯米 面粉 粉条 "
+            "槐花蜜 洋槐蜜 枣花蜜 椴树蜜 百花蜜 油菜花蜜 黄米面 小米面 玉米面 黄米 年糕 枣夹核桃 红薯 紫薯 土豆 花生 木耳 黄豆 绿豆 红豆 黑豆 玉米 大米 糯米 面粉 粉条 "
             "小米辣 酸枣 冬枣 纸皮核桃 山楂 柿子 柿饼 梨 桃子 葡萄 猕猴桃 枸杞 榛子 杏仁 松子 腊肉 土鸡 猪肉 羊肉 牛肉 豆腐 茶叶 "
             "白酒 小米椒 辣椒 蒜 姜 南瓜 白菜 萝卜 黄瓜 西红柿 香椿 蘑菇酱 粽子 月饼 荞麦 燕麦 高粱"
         ).split(),
@@ -229,7 +245,7 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "flash_end",
         re.compile(
-            r"秒杀.{0,8}(结束|截止|到几点|到什么时候|多久|多长时间|几点)|(什么时候|几点|啥时)(结束|截止)|还有多久结束|几点.{0,4}还能(抢|买)|还能(抢|买).{0,4}秒杀|秒杀.{0,6}明天还"
+            r"秒杀.{0,8}(结束|截止|到几点|到什么时候|多久|多长时间|几点)|(什么时候|几点|啥时)(结束|截止)|还有多久结束|几点.{0,4}还能(抢|买)|还能(抢|买).{0,4}秒杀|秒杀.{0,6}明天还|来得及|赶得上|还剩多久|还有多久"
         ),
     ),
     (
@@ -238,6 +254,7 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"限购|(一个人|每人|每个人|一人|每个号|一个号).{0,6}(几|多少)|最多(能)?(买|抢|拍)"
         ),
     ),
+    ("flash_start", re.compile(r"秒杀.{0,6}(什么时候|几点|哪天)(开始|开的)")),
     (
         "flash_saving",
         re.compile(
@@ -255,7 +272,7 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
         "flash_price",
         re.compile(
             r"秒杀的是|秒杀什么|秒杀哪|哪个秒杀|秒杀(价|多少钱|什么价|怎么卖)|秒杀.{0,4}(多少钱|价格|几块)|"
-            r"有秒杀|秒杀(吗|没)|秒杀.{0,4}(开始|开了|开没)"
+            r"有秒杀|秒杀(吗|没)|秒杀.{0,4}(开始了|开了|开没|开始没)"
         ),
     ),
     (
@@ -278,24 +295,29 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
             + r").{0,6}(吗|不|(?<!怎|什)么|没|多|大|小|厚|薄|好|[?？]|的[?？]?$|的还是)"
         ),
     ),
+    (
+        "recommend",
+        re.compile(r"推荐|买点(什么|啥)|买(什么|啥)好|送(什么|啥)好|补身子|送礼送(什么|啥)|送长辈"),
+    ),
     ("certs", re.compile(r"认证|证书|地理标志|有机|绿色食品|检测报告|质检")),
     ("kind", re.compile(r"什么(蜜|品种|米|枣|核桃|栗子|蘑菇|苹果)|哪种蜜|什么花的|是什么做的")),
     (
         "price",
         re.compile(
-            r"这么贵|太贵|贵了|多少钱|到手|价格|价钱|几块|几元|怎么卖|什么价|卖多少|贵吗|贵不|咋卖|哪个便宜|哪个贵|谁便宜|谁贵|哪个划算|多少一(斤|盒|瓶|袋|箱)|一(斤|盒|瓶|袋|箱)多少|报价|价位|(一共|总共|合计|共)多少"
+            r"这么贵|太贵|贵了|多少钱|到手|价格|价钱|几块|几元|怎么卖|什么价|卖多少|贵吗|贵不|咋卖|哪个便宜|哪个贵|谁便宜|谁贵|哪个划算|多少一(斤|盒|瓶|袋|箱)|一(斤|盒|瓶|袋|箱)多少|报价|价位|(一共|总共|合计|共)多少|"
+            r"(斤|盒|瓶|袋|箱)[^，,。？?]{0,4}多少(?![斤克天袋瓶箱盒份个])"
         ),
     ),
     (
         "promo",
         re.compile(
-            r"优惠|活动|打折|满减|立减|赠品|送什么|买.{1,3}送|送.{0,2}小瓶|便宜(点|些|一点)|能便宜|有券|优惠券|折扣|划算吗|福利|送东西|有送|送吗|有赠|能减|减吗|减多少|减不减"
+            r"优惠|活动|打折|满减|立减|赠品|送什么|买.{1,3}送|送.{0,2}小瓶|送(几|多少|啥|什么)|每斤减|一共减|减(几|多少|五)|便宜(点|些|一点)|能便宜|有券|优惠券|折扣|划算吗|福利|送东西|有送|送吗|有赠|能减|减吗|减多少|减不减"
         ),
     ),
     (
         "stock",
         re.compile(
-            r"有货|现货|库存|还有吗|卖完|断货|没货|还剩|还能买|能买到|有的卖|还有没有|还有没|还有不|补货|还卖吗|售罄|抢光|还有(多少|几)|有(多少|几)(斤|盒|瓶|袋|箱|份)|够(我|吗|不|用)|有这么多|有那么多|能拍吗|能拍不|可以拍吗|有吗$|有吗[?？]|没了|库存多|存货多|(要|来|留)(\d+|[一二两三四五六七八九十]+)(斤|盒|瓶|袋|箱|份)|还能(拍|买)(多少|几)|都有货|几样.{0,4}有"
+            r"有货|现货|库存|还有吗|卖完|断货|没货|还剩|还能买|能买到|有的卖|还有没有|还有没|还有不|补货|还卖吗|售罄|抢光|还有(多少|几)|有(多少|几)(斤|盒|瓶|袋|箱|份)|够(我|吗|不|用)|有这么多|有那么多|能拍吗|能拍不|可以拍吗|有吗$|有吗[?？]|没了|库存多|存货多|(要|来|留)(\d+|[一二两三四五六七八九十]+)(斤|盒|瓶|袋|箱|份)|还能(拍|买)(多少|几)|都有货|几样.{0,4}有|货多|库存少|哪个少|还多吗|多不多"
         ),
     ),
     (
@@ -307,7 +329,7 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "delivery_days",
         re.compile(
-            r"几天(能)?(到|收到|送到)|多久(能)?(到|收到|送到)|多少天(能)?到|到货|几天能到|能到(我|俺)家|明天能到|能到吗|几号(能)?到"
+            r"要几天|几天到|几天能|几天(能)?(到|收到|送到)|多久(能)?(到|收到|送到)|多少天(能)?到|到货|几天能到|能到(我|俺)家|明天能到|能到吗|几号(能)?到"
         ),
     ),
     (
@@ -332,13 +354,13 @@ _INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "harvest",
         re.compile(
-            r"什么时候(采|摘|收|产|打|摇|割)|采收|新货|今年的|陈货|去年的|生产日期|哪天(采|摘)|几月(采|摘|收)|新鲜吗|新的吗|新的不|新米|现摘|新鲜|几号(摘|采|收)|陈的|新的还是|新下来|新下的|刚下来|(先|早)(收|摘|采)|新(核桃|枣|栗子|米|蜜)|收得早|摘得早|收得晚|哪个新|摘的|采的|摇的蜜|几月份?(采|摘|收)|采摘|割的|下树|哪天(割|收)"
+            r"什么时候(采|摘|收|产|打|摇|割)|采收|新货|今年的|陈货|去年的|生产日期|哪天(采|摘)|几月(采|摘|收)|新鲜吗|新的吗|新的不|新米|现摘|新鲜|几号(摘|采|收)|陈的|新的还是|新下来|新下的|刚下来|(先|早)(收|摘|采)|新(核桃|枣|栗子|米|蜜)|哪个月|几月份?的|收得早|摘得早|收得晚|哪个新|摘的|采的|摇的蜜|几月份?(采|摘|收)|采摘|割的|下树|哪天(割|收)"
         ),
     ),
     (
         "storage",
         re.compile(
-            r"怎么(保存|存|放|储存)|保存|保质期|放多久|能放|冷藏|储存|存放|冰箱|放几天|坏得快|放哪|放在哪|搁哪|放得久|耐放"
+            r"怎么(保存|存|放|储存)|保存|保质期|放多久|能放|冷藏|储存|存放|冰箱|放几天|坏得快|放哪|放在哪|搁哪|放得久|耐放|冷冻|冻起来"
         ),
     ),
     ("taste", re.compile(r"甜|好吃|味道|口感|香吗|香不|脆|糯|酸|涩|苦|什么味|面吗|口味|腻")),
@@ -379,13 +401,20 @@ _EN_INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
             r"\b(end|ends|ending|until|last|over)\b.*\b(flash|sale|deal)\b|\b(flash|sale|deal)\b.*\b(end|ends|until|last)\b"
         ),
     ),
+    (
+        "after_sale",
+        re.compile(
+            r"\bafter\b.*\b(sale|flash)\b.*\b(end|ends|ended|over)\b|\bafter the (flash )?sale\b"
+        ),
+    ),
     ("flash_price", re.compile(r"\bflash[- ]?sale price\b|\bdeal price\b")),
     ("list_price", re.compile(r"\b(original|regular|usual|list) price\b")),
     ("price", re.compile(r"\bhow much\b|\bprice\b|\bcost\b|\bexpensive\b|\bcheap\b|\byuan\b")),
     (
         "promo",
         re.compile(
-            r"\b(discount|promotion|promo|coupon|offer|deal)s?\b|\bwhat do i get\b|\bgifts?\b"
+            r"\b(discount|promotion|promo|coupon|offer|deal)s?\b|\bwhat do i get\b|\bgifts?\b|"
+            r"\bbuy (two|2)\b.*\bfree\b|\bget (one|1) free\b"
         ),
     ),
     (
@@ -424,7 +453,7 @@ _EN_INTENTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("origin", re.compile(r"\bwhere\b.*\b(from|grown|produced|made)\b|\borigin\b")),
     ("harvest", re.compile(r"\b(harvest|harvested|picked|fresh|new crop)\b")),
     ("storage", re.compile(r"\b(store|storage|keep|fridge|refrigerat\w*|shelf life)\b")),
-    ("taste", re.compile(r"\b(taste|tastes|sweet|flavou?r|crunchy)\b")),
+    ("taste", re.compile(r"\b(taste|tastes|sweet|flavou?r|crunchy|bitter|astringent)\b")),
 )
 EN_PRODUCTS = {
     "大枣": ("jujube", "jujubes", "red date", "red dates", "dates", "date"),
@@ -436,6 +465,7 @@ EN_PRODUCTS = {
     "苹果": ("apple", "apples"),
 }
 _EN_WORDS = {w: name for name, words in EN_PRODUCTS.items() for w in words}
+_CN_NAMES = re.compile("|".join(EN_PRODUCTS))
 _EN_PRODUCT_RE = re.compile(
     r"\b(" + "|".join(sorted(map(re.escape, _EN_WORDS), key=len, reverse=True)) + r")\b"
 )
@@ -478,7 +508,8 @@ def is_english(text: str) -> bool:
     """Mostly Latin letters and no Chinese: the viewer wrote English (not only pinyin initials
     such as "xm jg", which are Chinese typed fast)."""
     letters = len(_LATIN.findall(text or ""))
-    if letters < 3 or _CJK.search(text or ""):
+    rest = _CN_NAMES.sub("", text or "")  # "Are the 香菇 mushrooms sold out?" is English
+    if letters < 3 or _CJK.search(rest) or len(re.findall(r"[A-Za-z]{2,}", rest)) < 2:
         return False
     words = re.findall(r"[a-z]+", text.lower())
     return not all(w in _INITIALS for w in words)
@@ -508,16 +539,18 @@ def _intents(plain: str) -> tuple[str, ...]:
     flash = {"flash_price", "flash_left", "flash_end", "flash_limit", "flash_saving", "after_sale"}
     if flash & set(found):
         found = [i for i in found if i not in ("price", "stock", "promo")]
-        if "list_price" in found and "原价" not in plain:
+        if "list_price" in found and not re.search(r"原价|平时|平常|不秒杀", plain):
             found.remove("list_price")
     if "flash_limit" in found:  # "一个人能买几份": not the sale's size nor what is left
         return ("flash_limit",)
+    if "flash_start" in found:  # when it began: the shop does not say
+        return ("flash_start",)
     if "flash_end" in found and "明天" in plain:
         found = [i for i in found if i != "flash_left"]
     if "flash_saving" in found or "after_sale" in found:
         found = [i for i in found if i not in ("flash_price", "flash_end")]
-    if "list_price" in found and "price" in found:
-        found.remove("price")
+    if "list_price" in found and "price" in found and not _QUANTITY.search(plain):
+        found.remove("price")  # "两斤多少，39.9是原价吗" asks both
     if "delivery_days" in found and "ship_time" in found:
         found.remove("ship_time")
     if "returns" in found and "free_ship" in found:
@@ -573,17 +606,24 @@ def _amounts(plain: str, found: Sequence[ProductFacts]) -> tuple[tuple[str, int,
     if not found:
         return ()
     at = {p.name: [m.start() for m in re.finditer(re.escape(p.name), plain)] for p in found}
+    units = {p.name: p.unit for p in found}
     out = []
     for m in _QUANTITY.finditer(plain):
         n = _count_word(m["n"])
-        spots = [(abs(i - m.start()), name) for name, starts in at.items() for i in starts]
+        # "一斤大枣一瓶蜂蜜": a quantity goes with the product sold in its unit, then with the
+        # one named right after it, then with the nearest
+        spots = [
+            (units[name] != m["unit"], not m.end() <= i <= m.end() + 1, abs(i - m.start()), name)
+            for name, starts in at.items()
+            for i in starts
+        ]
         if n and spots:
-            out.append((min(spots)[1], n, m["unit"]))
+            out.append((min(spots)[3], n, m["unit"]))
     return tuple(out)
 
 
 _BARE_QUANTITY = re.compile(
-    r"(?:买|来|要|拍)(?P<n>\d+|[两三四五六七八九十])个?(?:呢|吧|的话|咧)?[?？。!！~～]*$"
+    r"(?:买|来|要|拍)(?P<n>\d+|[两三四五六七八九十])个?(?=多少|呢|吧|的话|咧|[?？。!！~～,，\s]|$)"
 )
 
 
@@ -608,24 +648,39 @@ def understand(question: str, products: Sequence[ProductFacts], kb=None) -> Ask:
     if is_english(question):
         low = unicodedata.normalize("NFKC", question).lower()
         intents = tuple(name for name, rx in _EN_INTENTS if rx.search(low))
-        if {"flash_left", "flash_end", "flash_price"} & set(intents):
+        if {"flash_left", "flash_end", "flash_price", "after_sale"} & set(intents):
             intents = tuple(i for i in intents if i not in ("price", "promo", "stock"))
+        if "after_sale" in intents:
+            intents = tuple(i for i in intents if i not in ("flash_end", "flash_price"))
         if "refund_days" in intents:
             intents = tuple(i for i in intents if i not in ("returns", "delivery_days"))
         named = {_EN_WORDS[m] for m in _EN_PRODUCT_RE.findall(low)}
+        named |= {p.name for p in products if p.name in low}
         found = tuple(p for p in products if p.name in named)
         qty = re.search(
             r"\b(\d+|two|three|four|five)\s+(jin|jars?|bottles?|boxes|box|bags?|cases?)\b", low
         )
+        qty = qty or re.search(r"\bbuy (\d+|two|three|four|five)\b", low)
         words = {"two": 2, "three": 3, "four": 4, "five": 5}
         n = (int(qty[1]) if qty[1].isdigit() else words[qty[1]]) if qty else None
-        return Ask(low, intents, found, n if n and n > 1 else None, True, False)
+        n = n if n and n > 1 else None
+        follow = not intents and not found and n is not None  # "And if I buy two jin?"
+        return Ask(low, intents, found, n, True, follow)
     plain = normalise(question)
     found = products_named(plain, products, kb)
     intents = _intents(plain)
     qty = _quantity(plain)
     if not intents and found and re.search(r"有.{0,6}吗|还有|没了|有货|有不", plain):
         intents = ("stock",)  # 有板栗吗 / 香菇是不是没了
+    if (
+        not intents
+        and found
+        and qty
+        and re.search(r"(来|要|拍|买)(\d+|[两三四五六七八九十])", plain)
+    ):
+        intents = ("price",)  # "大枣来两": what two cost, with the deal
+    if not intents and qty and re.search(r"多少[?？。]*$", plain):
+        intents = ("price",)  # "苹果两箱多少", "买两袋多少"
     if not intents and _SAID_PRICE.search(plain) and _CHECKING.search(plain):
         intents = ("price",)  # "核桃15.5一斤是真的假的": the price, said again from the sheet
     if qty and "stock" in intents and "price" not in intents and re.search(r"多少钱?$", plain):

@@ -115,3 +115,40 @@ def test_a_bare_quantity_follow_up_is_priced_in_the_products_unit(desk):  # noqa
 def test_not_sold_and_sold_out_in_one_question(desk):  # noqa: F811
     a = ask(desk, "香菇跟木耳有没有")
     assert "木耳" in a.text and "没有卖" in a.text and "卖完" in a.text, a.text
+
+
+def test_quantities_go_with_the_product_sold_in_their_unit(desk):  # noqa: F811
+    a = ask(desk, "一斤大枣一瓶蜂蜜一共多少", viewer="t1")
+    assert "七十七块九" in a.text, a.text
+    b = ask(desk, "两斤大枣再加一斤秒杀的核桃 一共多少钱", viewer="t2")
+    assert "七十块三" in b.text, b.text
+    c = ask(desk, "苹果两箱多少", viewer="t3")
+    assert "一百一十九块八" in c.text, c.text
+
+
+def test_flash_sale_questions_read_the_way_viewers_ask(desk):  # noqa: F811
+    other = ask(desk, "大枣有秒杀吗", viewer="f1").text
+    assert "没有秒杀" in other and "核桃" in other, other
+    both = ask(desk, "核桃15.5是秒杀价吗 平时多少", viewer="f2").text
+    assert "二十五块八" in both, both
+    start = ask(desk, "秒杀啥时候开始的 我刚进来", viewer="f3")
+    assert start.handed_off  # the shop does not record when it began
+
+
+def test_mixed_english_and_follow_ups_in_english(desk):  # noqa: F811
+    a = ask(desk, "Are the 香菇 mushrooms sold out?", viewer="e1")
+    assert "sold out" in a.text, a.text
+    ask(desk, "大枣多少钱", viewer="e2")
+    b = ask(desk, "And if I buy two jin?", viewer="e2")
+    assert "54.8" in b.text, b.text
+    c = ask(desk, "What's the walnut price after the flash sale ends?", viewer="e3")
+    assert "25.8" in c.text, c.text
+    d = ask(desk, "What are your customer service hours?", viewer="e4")
+    assert "8:00" in d.text and "22:00" in d.text, d.text
+
+
+def test_pinyin_words_and_a_whole_room_recommendation(desk):  # noqa: F811
+    assert "二十九块九" in ask(desk, "dz多少qian一斤", viewer="p1").text
+    assert "甜" in ask(desk, "zhe枣tian ma", viewer="p2").text
+    rec = ask(desk, "我想给我妈买点补身子的 有啥推荐", viewer="p3")
+    assert not rec.handed_off and "礼盒" in rec.text and "补血" not in rec.text, rec.text
