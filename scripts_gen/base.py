@@ -62,6 +62,9 @@ class Answer:
     line: Line | None = None  # ready to speak: kind "answer" or "handoff"
     ticket_id: str | None = None
     safety: str | None = None  # the safety kind of the question (scripts_gen.safety), if any
+    # why a person follows up, when no safety rule decided it: "no_fact" (the shop holds no
+    # answer: a contact, a restock date, a claim to check) or None (low confidence)
+    handoff_reason: str | None = None
 
 
 @runtime_checkable

@@ -56,6 +56,9 @@ AFTER_SALES_INTENTS = {"returns", "refund_days", "return_fee"}
 # what a safety answer may be followed by: the facts asked in the same question
 AFTER_SAFETY = ("price", "spec", "promo", "stock", "ship_time", "delivery_days", "free_ship")
 ROUTED = "route:"  # a remembered "intent" that is a FAQ route ("route:packing")
+# claims about how goods are grown and handled (pesticide, wax, sulphur, additives, tests):
+# only a reviewed entry may make one; an unreviewed one goes to a person, who checks
+UNREVIEWED_CLAIMS = ("-additive", "-pesticide", "-sulfur", "-wax", "-gmo", "-inspect", "-fert")
 _SHORT_FOLLOW_UP = re.compile(r"^(那|要是|如果)|怎么办|怎么弄|怎么操作|咋办|呢[?？。]*$")
 
 
@@ -89,6 +92,7 @@ class ServiceDesk:
         self.safety_threshold = SAFETY_THRESHOLD
         self.safety_index = safety_index_for(kb)
         self._last_confidence = 0.0
+        self._claim_held = False  # the last KB answer was an unreviewed claim, held back
         self._tickets = 0  # hand-offs so far; the room files the real ticket
         # (room, viewer) -> (last product, last intents, when): 5 minutes of conversation
         self._viewers: OrderedDict[tuple[str, str], tuple[str | None, tuple[str, ...], datetime]]
@@ -196,7 +200,7 @@ class ServiceDesk:
         composed = compose(ask, fallback, ctx.products, now)
         if composed is not None and composed.missing:  # asked, and the shop holds no fact
             say = ENGLISH_HANDOFF if ask.english else rng.choice(phrases["handoff"])
-            return self._handoff(ctx, text, product, 0.0, now, say)
+            return self._handoff(ctx, text, product, 0.0, now, say, "no_fact")
         if composed is not None:
             reply = self._composed(composed, ask, ctx, rng, text)
             if reply is not None:
@@ -208,7 +212,10 @@ class ServiceDesk:
         if reply is not None:
             return reply
         confidence = self._last_confidence
-        return self._handoff(ctx, text, product, confidence, now, rng.choice(phrases["handoff"]))
+        reason = "no_fact" if self._claim_held else None
+        return self._handoff(
+            ctx, text, product, confidence, now, rng.choice(phrases["handoff"]), reason
+        )
 
     def _after_safety(
         self,
@@ -287,7 +294,7 @@ class ServiceDesk:
             if product is None or not product.sold_out:
                 return None  # "核桃什么时候到货" while it is in stock: the catalog says so
             say = f"{product.name}这会儿已经卖完了，补货时间我这还没有准信，已经请客服跟进，补了货马上告诉大家。"
-            return self._handoff(ctx, text, product, 0.0, now, say)
+            return self._handoff(ctx, text, product, 0.0, now, say, "no_fact")
         if not routed.wins and rest:
             return None  # "满减有吗，大枣两斤多少": the catalog answers
         if routed.name in ("bad_goods", "no_reason") and {"return_fee", "refund_days"} & set(
@@ -296,7 +303,7 @@ class ServiceDesk:
             return None  # "退货邮费谁出，是质量问题": the policy's own clause
         if routed.entry is None:
             say = CONTACT_HANDOFF if routed.name == "contact" else rng.choice(phrases["handoff"])
-            return self._handoff(ctx, text, product, 0.0, now, say)
+            return self._handoff(ctx, text, product, 0.0, now, say, "no_fact")
         entry = self.kb.by_id.get(routed.entry) if self.kb is not None else None
         if entry is None:
             return None
@@ -328,11 +335,16 @@ class ServiceDesk:
         query = text if product is None or product.name in text else f"{product.name} {text}"
         if after_sales and product is not None:  # the order, not the product: no product boost
             query = text.replace(product.name, "")
+        self._claim_held = False
         hits = self.kb.search(query, k=3) if self.kb is not None else []
         self._last_confidence = hits[0].confidence if hits else 0.0
         if not hits or hits[0].confidence < threshold:
             return None
         hit = hits[0]
+        if not hit.entry.reviewed and hit.entry.id.endswith(UNREVIEWED_CLAIMS):
+            self._last_confidence = 0.0
+            self._claim_held = True
+            return None  # "打没打农药": the shop confirms, the host does not vouch
         sheet = FactSheet.build([product] if product else ctx.products, (), [hit.entry.answer])
         verdict = check_line(hit.entry.answer, sheet, context=text)
         if not verdict.ok:
@@ -373,12 +385,15 @@ class ServiceDesk:
         confidence: float,
         now: datetime,
         say: str,
+        reason: str | None = None,
     ) -> Answer:
         self._tickets += 1
         handoff = self._reply(
             ctx, say, (), confidence, product, "handoff", english=say == ENGLISH_HANDOFF
         )
-        return replace(handoff, handed_off=True, ticket_id=f"cs-{self._tickets}")
+        return replace(
+            handoff, handed_off=True, ticket_id=f"cs-{self._tickets}", handoff_reason=reason
+        )
 
     def _safety_answer(
         self,

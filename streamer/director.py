@@ -92,7 +92,8 @@ class TicketRequest:
     text: str
     product_sku: str | None
     reason: (
-        str  # "quality", "shipping", "service"; questions: "safety", "incident", "low_confidence"
+        str  # "quality", "shipping", "service"; questions: "safety", "incident", "no_fact",
+        # "low_confidence"
     )
 
 
@@ -474,7 +475,7 @@ class Director:
                     "question",
                     q.text,
                     answer.product_sku,
-                    reason if answer.safety else "low_confidence",
+                    reason if answer.safety else (answer.handoff_reason or "low_confidence"),
                 )
             )
         if answer.line is not None and not speak:

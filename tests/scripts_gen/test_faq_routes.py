@@ -152,3 +152,15 @@ def test_pinyin_words_and_a_whole_room_recommendation(desk):  # noqa: F811
     assert "甜" in ask(desk, "zhe枣tian ma", viewer="p2").text
     rec = ask(desk, "我想给我妈买点补身子的 有啥推荐", viewer="p3")
     assert not rec.handed_off and "礼盒" in rec.text and "补血" not in rec.text, rec.text
+
+
+def test_unreviewed_claims_about_growing_go_to_a_person_with_the_reason(desk):  # noqa: F811
+    for q in ("大枣打没打农药", "苹果打蜡了吗", "核桃有检测报告吗 农残"):
+        a = ask(desk, q, viewer="claims")
+        assert a.handed_off and a.handoff_reason == "no_fact", (q, a.text)
+    sulphur = ask(desk, "大枣熏硫磺了吗", viewer="claims2")  # the sheet's own 自然晾晒 answers
+    assert not sulphur.handed_off and "晾晒" in sulphur.text
+    restock = ask(desk, "香菇啥时候补货啊", viewer="claims3")
+    assert restock.handed_off and restock.handoff_reason == "no_fact"
+    unsure = ask(desk, "主播你穿的衣服哪买的", viewer="claims4")
+    assert unsure.handed_off and unsure.handoff_reason is None  # low confidence
