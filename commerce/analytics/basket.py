@@ -2,7 +2,8 @@
 
 For SKUs A and B over N paid baskets (orders kept, not refunded):
 support(A→B) = n(A∧B)/N, confidence(A→B) = n(A∧B)/n(A), lift(A→B) = confidence / (n(B)/N).
-Lift above 1 means buying A makes B more likely than it is on its own.
+Lift above 1 means buying A makes B more likely than it is on its own. Every count is over the
+same kept baskets: N from the customers' kept orders, n(A) from the rollup's (A, A) row.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from commerce.analytics.calendar import china_day
-from commerce.models import AnDayRoom, AnDaySku, AnPair, Product, Sku
+from commerce.models import AnCustomer, AnDaySku, AnPair, Product, Sku
 
 if TYPE_CHECKING:
     from commerce.store import Store
@@ -72,23 +73,17 @@ async def _counts(s: AsyncSession):
             select(Sku.code, Product.name).join(Product, Product.id == Sku.product_id)
         )
     }
-    n = int(
-        (await s.execute(select(func.coalesce(func.sum(AnDayRoom.paid_orders), 0)))).scalar_one()
-    )
-    single = {
-        c: int(x)
-        for c, x in await s.execute(
-            select(Sku.code, func.sum(AnDaySku.paid_orders))
-            .join(Sku, Sku.id == AnDaySku.sku_id)
-            .group_by(Sku.code)
-        )
-    }
+    n = int((await s.execute(select(func.coalesce(func.sum(AnCustomer.orders), 0)))).scalar_one())
     ids = {i: c for i, c in await s.execute(select(Sku.id, Sku.code))}
-    pairs = {
-        (ids[a], ids[b]): int(k)
-        for a, b, k in await s.execute(select(AnPair.sku_a, AnPair.sku_b, AnPair.baskets))
-        if a in ids and b in ids and k > 0
-    }
+    single: dict[str, int] = {}
+    pairs: dict[tuple[str, str], int] = {}
+    for a, b, k in await s.execute(select(AnPair.sku_a, AnPair.sku_b, AnPair.baskets)):
+        if a not in ids or b not in ids or k <= 0:
+            continue
+        if a == b:
+            single[ids[a]] = int(k)
+        else:
+            pairs[(ids[a], ids[b])] = int(k)
     return n, single, pairs, names
 
 

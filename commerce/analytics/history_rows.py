@@ -220,7 +220,12 @@ def _pairs(o: pd.DataFrame, lines: pd.DataFrame, sku_ids) -> list[Table]:
     g = m.groupby(["sku_x", "sku_y"]).size().rename("n").reset_index()
     a, b = sku_ids[g["sku_x"].to_numpy()], sku_ids[g["sku_y"].to_numpy()]
     lo, hi = np.minimum(a, b), np.maximum(a, b)
-    return [("an_pairs", ["sku_a", "sku_b", "baskets"], [lo, hi, g["n"]], {})]
+    # (a, a): kept baskets holding a, the base a rule's confidence divides by
+    one = li.drop_duplicates(["order", "sku"]).groupby("sku").size().rename("n").reset_index()
+    own = sku_ids[one["sku"].to_numpy()]
+    lo, hi = np.concatenate([lo, own]), np.concatenate([hi, own])
+    n = np.concatenate([g["n"].to_numpy(), one["n"].to_numpy()])
+    return [("an_pairs", ["sku_a", "sku_b", "baskets"], [lo, hi, n], {})]
 
 
 def _column(values, kind: str | None, day0: date, sqlite: bool, sku_ids=None) -> list:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -174,6 +174,7 @@ class Rollups:
             c["first_day"], c["last_day"] = min(c["first_day"], day), max(c["last_day"], day)
             skus = sorted({s for s, _q, _p in lines})
             for i, a in enumerate(skus):
+                self.pairs[(a, a)]["baskets"] += bought  # kept baskets holding a: the base
                 for b in skus[i + 1 :]:
                     self.pairs[(a, b)]["baskets"] += bought
 
@@ -185,6 +186,48 @@ class Rollups:
         upsert_add(session, AnPair, ("sku_a", "sku_b"), self.pairs)
 
 
+_COLUMNS = (
+    Order.id,
+    Order.buyer_id,
+    Order.status,
+    Order.total_fen,
+    Order.room_id,
+    Order.persona,
+    Order.segment,
+    Order.created_at,
+    Order.updated_at,
+    Order.address_enc,
+    AnOrder.placed_fen,
+    AnOrder.paid_fen,
+    AnOrder.refund_fen,
+    AnOrder.province,
+    AnOrder.city,
+)
+
+
+def _page(session: Session, cursor: tuple[datetime, str]) -> list:
+    """The next PAGE orders after `cursor` in (updated_at, id) order, as two range reads the
+    updated_at index serves: the rest of the cursor's own instant, then everything later.
+    (One `updated_at > t OR (updated_at = t AND id > i)` read scans the whole index on SQLite.)"""
+    ts, last_id = cursor
+
+    def read(where, n: int) -> list:
+        return session.execute(
+            select(*_COLUMNS)
+            .outerjoin(AnOrder, AnOrder.order_id == Order.id)
+            .where(*where)
+            .order_by(Order.updated_at, Order.id)
+            .limit(n)
+        ).all()
+
+    if not last_id:
+        return read((Order.updated_at >= ts,), PAGE)
+    rows = read((Order.updated_at == ts, Order.id > last_id), PAGE)
+    if len(rows) < PAGE:
+        rows += read((Order.updated_at > ts,), PAGE - len(rows))
+    return rows
+
+
 def _sync(session: Session, decrypt, limit: int) -> tuple[int, bool]:
     """Up to `limit` changed orders folded into the rollups: (orders changed, more left)."""
     wm = session.get(AnState, WATERMARK)
@@ -193,39 +236,11 @@ def _sync(session: Session, decrypt, limit: int) -> tuple[int, bool]:
     changed = seen = 0
     last_ts = since
     while seen < limit:
-        rows = session.execute(
-            select(
-                Order.id,
-                Order.buyer_id,
-                Order.status,
-                Order.total_fen,
-                Order.room_id,
-                Order.persona,
-                Order.segment,
-                Order.created_at,
-                Order.updated_at,
-                Order.address_enc,
-                AnOrder.placed_fen,
-                AnOrder.paid_fen,
-                AnOrder.refund_fen,
-                AnOrder.province,
-                AnOrder.city,
-            )
-            .outerjoin(AnOrder, AnOrder.order_id == Order.id)
-            .where(
-                or_(
-                    Order.updated_at > cursor[0],
-                    and_(Order.updated_at == cursor[0], Order.id > cursor[1]),
-                )
-                if cursor[1]
-                else Order.updated_at >= cursor[0]
-            )
-            .order_by(Order.updated_at, Order.id)
-            .limit(PAGE)
-        ).all()
+        rows = _page(session, cursor)
         if not rows:
             break
         seen += len(rows)
+        short = len(rows) < PAGE  # the last page: nothing newer is left to read
         cursor = (rows[-1].updated_at, rows[-1].id)
         last_ts = max(last_ts, rows[-1].updated_at)
         todo = []
@@ -235,6 +250,8 @@ def _sync(session: Session, decrypt, limit: int) -> tuple[int, bool]:
             if new != old or r.placed_fen is None:
                 todo.append((r, old, new))
         if not todo:
+            if short:
+                break
             continue
         changed += len(todo)
         lines: dict[str, list] = defaultdict(list)
@@ -275,6 +292,8 @@ def _sync(session: Session, decrypt, limit: int) -> tuple[int, bool]:
             set_={k: getattr(stmt.excluded, k) for k in ("placed_fen", "paid_fen", "refund_fen")},
         )
         session.execute(stmt, facts)
+        if short:
+            break
     if seen:
         stmt = _insert(session)(AnState).values(key=WATERMARK, value=last_ts.isoformat())
         session.execute(

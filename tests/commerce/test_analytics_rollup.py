@@ -136,3 +136,43 @@ async def test_history_refuses_nonsense_and_a_second_run(store, bad):
     await history.generate(store, years=0.1, customers=50, seed=2)
     with pytest.raises(history.HistoryExists):
         await history.generate(store, years=0.1, customers=50, seed=2)
+
+
+async def test_the_refresh_reads_changed_orders_through_the_index_and_stops_on_a_short_page(
+    store,
+):
+    """At 1M orders an `updated_at > t OR (updated_at = t AND id > i)` read was a full index
+    scan every 2 s; each read is now a range the updated_at index serves, and a short page ends
+    the pass."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    from commerce.analytics import rollup
+
+    await history.generate(
+        store, years=0.1, customers=50, orders=300, seed=3, end=date(2026, 10, 31)
+    )
+    async with store.db.write() as s:
+        await s.execute(text("DELETE FROM an_state"))
+    reads: list[tuple[str, tuple]] = []
+
+    def keep(conn, cursor, statement, params, context, executemany):
+        if "FROM orders" in statement and "ORDER BY orders.updated_at" in statement:
+            reads.append((statement, tuple(params or ())))
+
+    event.listen(Engine, "before_cursor_execute", keep)  # the writer has its own engine
+    page, rollup.PAGE = rollup.PAGE, 128
+    try:
+        await RollupSync(store).sync(force=True)
+    finally:
+        rollup.PAGE = page
+        event.remove(Engine, "before_cursor_execute", keep)
+    assert reads and all(" OR " not in stmt for stmt, _ in reads)
+    assert len(reads) <= 300 // 128 + 4  # a short page ends the pass: no empty trailing reads
+    if store.db.engine.dialect.name == "sqlite":
+        async with store.db.read() as s:
+            conn = await s.connection()
+            for stmt, params in reads:
+                plan = (await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + stmt, params)).all()
+                detail = " ".join(str(r[-1]) for r in plan)
+                assert "SCAN orders" not in detail, detail  # a SEARCH on the index
