@@ -120,6 +120,18 @@ DEMO_PRODUCTS: tuple[ProductFacts, ...] = (
 )
 
 
+# what a unit costs the cooperative (goods, packing, the platform's fee): staff only
+DEMO_COSTS = {
+    "fp-jujube-500g": Decimal("15.5"),
+    "fp-walnut-500g": Decimal("13.8"),
+    "fp-chestnut-500g": Decimal("10.2"),
+    "fp-millet-2500g": Decimal("21.0"),
+    "fp-mushroom-250g": Decimal("17.5"),
+    "fp-honey-500g": Decimal("26.0"),
+    "fp-apple-5kg": Decimal("33.0"),
+}
+
+
 def demo_product(name_or_sku: str) -> ProductFacts | None:
     """Find a demo product by short name, title or SKU."""
     for p in DEMO_PRODUCTS:

@@ -69,6 +69,8 @@ class Sku(Base):
     unit: Mapped[str] = mapped_column(String(16))
     price_fen: Mapped[int] = mapped_column(Integer)
     list_price_fen: Mapped[int | None] = mapped_column(Integer)
+    # what a unit costs the shop (goods, packing): staff only, read by the price advisor
+    cost_fen: Mapped[int | None] = mapped_column(Integer)
     per_user_limit: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 

@@ -19,7 +19,8 @@ from commerce.money import to_fen, yuan_str
 if TYPE_CHECKING:
     from commerce.store import Store
 
-EDITABLE = ("price", "list_price", "title", "unit", "features", "promo")
+EDITABLE = ("price", "list_price", "title", "unit", "features", "promo", "cost")
+PRIVATE = ("cost",)  # never in a room's event: viewers and the host must not see it
 MAX_TITLE = 128
 MAX_UNIT = 16
 MAX_FEATURES = 20
@@ -62,6 +63,8 @@ def normalize(changes: dict[str, Any]) -> dict[str, Any]:
             out[key] = _money(value, "价格")
         elif key == "list_price":
             out[key] = None if value is None else _money(value, "划线价")
+        elif key == "cost":  # the unit cost: staff only, for the price advisor's margin
+            out[key] = None if value is None else _money(value, "成本")
         elif key == "title":
             out[key] = _text(value, "标题", MAX_TITLE)
         elif key == "unit":
@@ -85,12 +88,13 @@ def _state(sku: Sku, product: Product) -> dict[str, Any]:
         "unit": sku.unit,
         "features": list(product.features),
         "promo": product.promo,
+        "cost": sku.cost_fen,
     }
 
 
 def _shown(key: str, value: Any) -> Any:
     """A field as the API and the audit log show it (money as yuan strings)."""
-    if key in ("price", "list_price") and value is not None:
+    if key in ("price", "list_price", "cost") and value is not None:
         return yuan_str(value)
     return value
 
@@ -106,6 +110,7 @@ async def apply_changes(session: AsyncSession, code: str, changes: dict[str, Any
         raise InvalidInput("划线价必须高于售价（或设为 null 去掉划线价）")
     changed = [k for k in EDITABLE if new[k] != now[k]]
     sku.price_fen, sku.list_price_fen, sku.unit = new["price"], new["list_price"], new["unit"]
+    sku.cost_fen = new["cost"]
     product.title, product.promo = new["title"], new["promo"]
     product.features = list(new["features"])
     await session.flush()
@@ -120,8 +125,8 @@ async def update_product(store: Store, code: str, changes: dict[str, Any]) -> di
     clean = normalize(changes)
     async with store.db.write() as s:
         diff = await apply_changes(s, code, clean)
-    if diff["after"]:
-        fields = sorted(diff["after"])
+    fields = sorted(k for k in diff["after"] if k not in PRIVATE)
+    if fields:
         # the new values travel with the event: a viewer page updates its card from it alone
         data = {"fields": fields, **{k: diff["after"][k] for k in fields}}
         store.emit([shop_event("product_changed", None, code, data)])

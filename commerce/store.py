@@ -7,15 +7,18 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from commerce import analytics, catalog, promotions
 from commerce.crypto import Keys, load_secret
 from commerce.db import CLOSE_TIMEOUT, DEFAULT_URL, Database, make_engine, upgrade_to_head
-from commerce.demo import DEMO_PRODUCTS
+from commerce.demo import DEMO_COSTS, DEMO_PRODUCTS
 from commerce.errors import Conflict
 from commerce.events import EventBus, ShopEvent
 from commerce.facts import ProductFacts
+from commerce.models import Sku
+from commerce.money import to_fen
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +171,9 @@ class Store:
                 await self.add_product(facts, catalog.demo_batches(facts), history="demo")
             except (Conflict, IntegrityError):
                 return False  # another worker is seeding the same empty store
+        async with self.db.write() as s:
+            for code, cost in DEMO_COSTS.items():
+                await s.execute(update(Sku).where(Sku.code == code).values(cost_fen=to_fen(cost)))
         return True
 
     # -- housekeeping ------------------------------------------------------------------------

@@ -131,3 +131,19 @@ async def test_domain_refuses_unknown_fields_without_the_web_layer(store):
     await add_product(store, "edit-5", 5)
     with pytest.raises(InvalidInput):
         await store.update_product("edit-5", {"price_fen": 1})
+
+
+async def test_a_unit_cost_is_kept_for_the_advisor_and_never_told_to_rooms(store):
+    await add_product(store, "edit-cost", 5, price="10")
+    events = []
+    store.add_listener(events.append)
+    diff = await store.update_product("edit-cost", {"cost": "6.20"})
+    assert diff["after"] == {"cost": "6.20"} and diff["before"] == {"cost": None}
+    assert not [e for e in events if e.kind == "product_changed"]  # private: no room hears it
+    await store.update_product("edit-cost", {"cost": "6.50", "price": "11"})
+    [ev] = [e for e in events if e.kind == "product_changed"]
+    assert "cost" not in ev.data and "cost" not in ev.data["fields"]
+    with pytest.raises(InvalidInput, match="金额|成本"):
+        await store.update_product("edit-cost", {"cost": "-1"})
+    with pytest.raises(InvalidInput, match="成本"):
+        await store.update_product("edit-cost", {"cost": "0"})
