@@ -157,8 +157,15 @@ async def seed_history(store, *, days: int = 90, customers: int = 300, orders: i
         if (await s.execute(select(func.count()).select_from(Order))).scalar_one():
             return False
     try:
+        # the live demo room keeps the catalog's own stock (its lines and answers say it);
+        # `yunlian-shop demo-data` restocks to the history's size
         await history.generate(
-            store, years=days / 365, customers=customers, orders=orders, seed=20261
+            store,
+            years=days / 365,
+            customers=customers,
+            orders=orders,
+            seed=20261,
+            replenish=False,
         )
     except (history.HistoryExists, ValueError):
         return False

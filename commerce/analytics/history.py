@@ -201,8 +201,14 @@ async def generate(
     seed: int = 7,
     orders: int | None = None,
     end: date | None = None,
+    replenish: bool = True,
 ) -> HistoryResult:
-    """Write a demo history ending yesterday (China time) into the store's database."""
+    """Write a demo history ending yesterday (China time) into the store's database.
+
+    With `replenish`, each product's stock is then set as a farm that restocks would hold it:
+    its last four weeks' daily sales times a cover of days that differs by product (a few days
+    to two months), so stock warnings vary as the history's size does, instead of every
+    product showing "0 days left" after a million orders."""
     import time as _time
 
     from sqlalchemy import select
@@ -231,6 +237,8 @@ async def generate(
     sim = simulate(skus, days=days, customers=customers, orders=orders, seed=seed, end=end)
     tables = _rows(store, sim, skus, seed)
     await _bulk(store, tables, sim["day0"], np.array([s[0] for s in skus]))
+    if replenish:
+        await _replenish(store, sim, skus, seed, days)
     o = sim["orders"]
     return HistoryResult(
         orders=len(o),
@@ -240,6 +248,45 @@ async def generate(
         last_day=end,
         seconds=round(_time.perf_counter() - t0, 2),
     )
+
+
+# days of cover the farm holds, one per product in a seeded order: some near stock-out
+COVER_DAYS = (4, 9, 13, 20, 30, 45, 70)
+
+
+async def _replenish(store: Store, sim: dict, skus: list, seed: int, days: int) -> None:
+    from sqlalchemy import select
+
+    from commerce.models import Batch, Stock
+
+    o, li = sim["orders"], sim["lines"]
+    kept = o["status"].isin(["paid", "shipped", "completed"]).to_numpy()
+    recent = (o["day"].to_numpy() >= days - 28) & kept
+    sold = li[recent[li["order"].to_numpy()]].groupby("sku")["qty"].sum()
+    cover = np.random.default_rng(seed).permutation(np.resize(COVER_DAYS, len(skus)))
+    async with store.db.write() as s:
+        for i, (sku_id, *_rest) in enumerate(skus):
+            daily = float(sold.get(i, 0)) / 28.0
+            target = max(3, int(round(daily * cover[i])))
+            rows = (
+                (
+                    await s.execute(
+                        select(Stock)
+                        .join(Batch, Batch.id == Stock.batch_id)
+                        .where(Stock.sku_id == sku_id)
+                        .order_by(Batch.expiry_date.desc())
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if not rows:
+                continue
+            # older batches keep what they hold (a near-expiry batch stays near expiry); the
+            # freshest one holds the rest of the target
+            older = sum(max(0, st.quantity - st.allocated - st.reserved) for st in rows[1:])
+            fresh = rows[0]
+            fresh.quantity = fresh.allocated + fresh.reserved + max(0, target - older)
 
 
 from commerce.analytics.history_rows import _bulk, _rows  # noqa: E402

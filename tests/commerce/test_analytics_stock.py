@@ -76,3 +76,24 @@ async def test_near_expiry_batch_gets_a_one_click_coupon(store, clock):
         await svc.apply_promotion("exp-1-b")
     with pytest.raises(NotFound):
         await svc.apply_promotion("no-such-batch")
+
+
+async def test_a_big_generated_history_restocks_so_warnings_differ_by_product(store):
+    """At 1M orders every product said "0 days left": the demo stock did not grow with the
+    history. Each product now holds its recent daily sales times its own days of cover."""
+    from datetime import date as _date
+
+    from commerce.analytics import history
+    from commerce.analytics.service import Analytics
+    from commerce.analytics.stock import report
+
+    await history.generate(
+        store, years=1, customers=2000, orders=40_000, seed=7, end=_date(2026, 11, 30)
+    )
+    svc = Analytics(store)
+    await svc.fresh()
+    items = (await report(store, _date(2026, 12, 1)))["items"]
+    covers = [i["days_of_cover"] for i in items]
+    assert all(c is not None and c > 0 for c in covers), covers
+    assert any(i["warn"] for i in items) and not all(i["warn"] for i in items), items
+    assert max(covers) / min(covers) > 4  # a few days for some, weeks for others
