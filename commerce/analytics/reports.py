@@ -370,7 +370,14 @@ async def order_points(s: AsyncSession, r: DateRange, limit: int = 100_000) -> d
     """Order amounts by day (newest first, at most `limit`): the big scatter chart."""
     days: list[str] = []
     amounts: list[float] = []
+    total = 0
     if not r.empty:
+        # how many the range holds, so the page says "newest 100,000 of 550,000", not "100,000"
+        total = int(
+            (
+                await s.execute(select(func.count()).where(AnOrder.day.between(r.start, r.end)))
+            ).scalar_one()
+        )
         res = await s.execute(
             select(AnOrder.day, AnOrder.placed_fen)
             .where(AnOrder.day.between(r.start, r.end))
@@ -380,4 +387,4 @@ async def order_points(s: AsyncSession, r: DateRange, limit: int = 100_000) -> d
         for d, fen in res:
             days.append(d.isoformat())
             amounts.append(fen / 100.0)
-    return {"range": r.to_json(), "day": days, "amount": amounts}
+    return {"range": r.to_json(), "day": days, "amount": amounts, "total": total}

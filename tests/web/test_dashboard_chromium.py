@@ -93,9 +93,11 @@ async def test_analytics_center_draws_a_100k_point_webgl_chart(big):
         gl = await page.evaluate("document.querySelectorAll('#c-orders canvas').length")
         heat = await page.evaluate("document.getElementById('c-heat').data[0].type")
         funnel = await page.evaluate("document.getElementById('c-funnel').data[0].type")
+        label = await page.text_content("#orders-n")
     assert page.errors == []
     assert page.outside == []
     assert points == 100_000 and trace == ["scattergl", 100_000]
+    assert "显示最新 100,000 单" in label and label.startswith("共 "), label  # of more
     assert gl >= 1
     assert heat == "heatmap" and funnel == "funnel"
 
@@ -117,3 +119,25 @@ async def test_phone_width_and_reversed_range_show_empty_states(big):
     assert page.errors == []
     assert "没有订单" in empty_text
     assert overflow
+
+
+async def test_kpi_cards_fit_say_their_days_and_the_trend_leaves_out_today(big):
+    """At 1366 px the cards cut numbers off and did not say which days they added up; the
+    trend ended in today's partial-day cliff."""
+    async with browser_page(big, 1366, 768) as page:
+        await page.goto(big.url + "/dashboard")
+        await page.wait_for_function("window.__dashReady === true", timeout=30_000)
+        clipped = await page.evaluate(
+            "[...document.querySelectorAll('#kpis .kpi .v')]"
+            ".filter((v) => v.scrollWidth > v.clientWidth + 1).map((v) => v.textContent)"
+        )
+        caption = await page.text_content("#kpi-range")
+        last = await page.evaluate(
+            "(() => { const x = document.getElementById('c-trend').data[0].x;"
+            " return x[x.length - 1]; })()"
+        )
+        today = await page.evaluate("chinaToday()")
+    assert page.errors == []
+    assert clipped == []
+    assert caption and ("今天" in caption or "近30天" in caption), caption
+    assert last != today

@@ -39,10 +39,14 @@ function li(list, text, extra) {
   list.appendChild(item);
 }
 
-function kpiCards(k) {
+function kpiCards(k, range) {
   const box = $('kpis');
   if (!box) return;
   box.innerHTML = '';
+  // which days the cards add up: "今天" or the 30 days shown when today has no orders yet
+  let cap = $('kpi-range');
+  if (!cap) { cap = document.createElement('p'); cap.id = 'kpi-range'; cap.className = 'muted small'; box.before(cap); }
+  cap.textContent = range || (k.range ? `${k.range.start} 至 ${k.range.end}` : '');
   const cards = k.empty && !k.orders ? [['暂无订单', '—']] : [
     ['GMV（含未支付）', yuan(k.gmv)], ['支付GMV', yuan(k.paid_gmv)], ['订单数', k.orders],
     ['笔单价', yuan(k.aov)], ['UV价值', yuan(k.uv_value)], ['GPM', yuan(k.gpm)],
@@ -141,12 +145,27 @@ async function dashboard() {
   // Fetched from the page head while plotly.js was still loading.
   const s = await (window.__summary || getJSON('/api/dashboard/summary'));
   drawWarnings(s.warnings);
-  kpiCards(s.kpis_today.orders ? s.kpis_today : s.kpis_30d);
+  showKpis(s);
   drawLive(s.live);
-  await drawTrend('c-trend', s.trend.rows, 'day');
+  // today is still under way: its partial day would end the trend in a cliff
+  const today = chinaToday();
+  await drawTrend('c-trend', s.trend.rows.filter((r) => r.period !== today), 'day');
+  const note = $('trend-note'); if (note) note.textContent = '（不含今天，今天还没过完）';
   await drawBars('c-products', s.products.rows, (r) => r.name, (r) => r.paid_gmv);
   await drawBars('c-regions', s.regions.rows.slice(0, 15), (r) => r.name, (r) => r.paid_gmv);
   connectLive();
+  // the cards follow the day: re-read them every 30 s instead of only on reload
+  setInterval(() => getJSON('/api/dashboard/summary').then(showKpis).catch(() => {}), 30000);
+}
+
+function chinaToday() {
+  return new Date().toLocaleDateString('sv-SE', { timeZone: 'Asia/Shanghai' });
+}
+
+function showKpis(s) {
+  if (s.kpis_today.orders) kpiCards(s.kpis_today, '今天（北京时间）');
+  else kpiCards(s.kpis_30d, '近30天（今天还没有订单）');
+  window.__kpiUpdates = (window.__kpiUpdates || 0) + 1;
 }
 
 // -- 数据分析中心 ---------------------------------------------------------------------------------
@@ -249,7 +268,10 @@ async function orderCloud(limit) {
   const q = query();
   q.set('limit', String(limit || 100000));
   const d = await getJSON('/api/analytics/orders?' + q);
-  $('orders-n').textContent = `共 ${d.amount.length.toLocaleString('zh-CN')} 单（WebGL 绘制）`;
+  const shown = d.amount.length, total = d.total === undefined ? shown : d.total;
+  $('orders-n').textContent = total > shown
+    ? `共 ${total.toLocaleString('zh-CN')} 单，显示最新 ${shown.toLocaleString('zh-CN')} 单（WebGL 绘制）`
+    : `共 ${shown.toLocaleString('zh-CN')} 单（WebGL 绘制）`;
   if (!d.amount.length) return empty('c-orders', '所选时间内没有订单');
   // Spread each day's orders across the day so that they do not stack on one line.
   const x = d.day.map((s, i) => new Date(Date.parse(s) + ((i * 2654435761) % 86400000)));
