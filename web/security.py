@@ -87,6 +87,7 @@ POLICY: dict[str, dict[str, Rule]] = {
     "/analytics": {"GET": PUBLIC},
     "/admin/audit": {"GET": PUBLIC},
     "/vendor/plotly.min.js": {"GET": PUBLIC},
+    "/vendor/plotly-basic.min.js": {"GET": PUBLIC},
     "/trace/{batch_id}": {"GET": PUBLIC},
     "/trace/{batch_id}/qr.{fmt}": {"GET": PUBLIC},
     # --- accounts

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -107,13 +108,29 @@ def get(srv, path: str, **kw) -> httpx.Response:
 
 
 def test_pages_and_local_plotly_are_served(dash):
-    for path, title in (("/dashboard", "智能仪表板"), ("/analytics", "数据分析中心")):
+    pages = (
+        ("/dashboard", "智能仪表板", "/vendor/plotly-basic.min.js"),
+        ("/analytics", "数据分析中心", "/vendor/plotly.min.js"),
+    )
+    for path, title, script in pages:
         r = get(dash, path)
         assert r.status_code == 200 and title in r.text
-        assert "/vendor/plotly.min.js" in r.text and "cdn" not in r.text.lower()
-    js = get(dash, "/vendor/plotly.min.js")
-    assert js.status_code == 200 and len(js.content) > 1_000_000
-    assert js.headers["content-type"].startswith("text/javascript")
+        assert script in r.text and "cdn" not in r.text.lower()
+    full = get(dash, "/vendor/plotly.min.js")
+    assert full.status_code == 200 and len(full.content) > 4_000_000
+    assert full.headers["content-type"].startswith("text/javascript")
+    basic = get(dash, "/vendor/plotly-basic.min.js")
+    assert 1_000_000 < len(basic.content) < 1_500_000  # bars and lines: the dashboard's traces
+    version = re.search(rb"plotly\.js v(\S+)", full.content[:200])[1]  # the package's own
+    assert b"plotly.js (basic - minified) v" + version in basic.content[:200]
+    # on the wire: gzip to a browser that takes it (httpx decodes it back), a day's cache
+    assert basic.headers["content-encoding"] == "gzip"
+    assert int(basic.headers["content-length"]) < 450_000
+    assert "max-age=86400" in basic.headers["cache-control"]
+    plain = httpx.get(
+        dash.url + "/vendor/plotly-basic.min.js", headers={"Accept-Encoding": "identity"}
+    )
+    assert "content-encoding" not in plain.headers and plain.content == basic.content
 
 
 def test_summary_has_figures_and_first_screen_warnings(dash):

@@ -30,6 +30,7 @@ NOT_IN_SCHEMA = {
     ("GET", "/dashboard"),
     ("GET", "/analytics"),
     ("GET", "/vendor/plotly.min.js"),
+    ("GET", "/vendor/plotly-basic.min.js"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
