@@ -240,6 +240,14 @@ class Coupon(Base):
     ends_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class CouponAudience(Base):
+    """The buyers a targeted coupon is for (a CRM segment); a coupon without rows is for all."""
+
+    __tablename__ = "coupon_audience"
+    coupon_id: Mapped[int] = mapped_column(ForeignKey("coupons.id"), primary_key=True)
+    buyer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 class CouponRedemption(Base):
     __tablename__ = "coupon_redemptions"
     __table_args__ = (Index("ix_coupon_redemptions_coupon_buyer", "coupon_id", "buyer_id"),)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from commerce import catalog, promotions
 from commerce.errors import InvalidInput, ProductSoldOut, PromotionError
 from commerce.events import shop_event
-from commerce.models import Coupon, FlashSale, Sku
+from commerce.models import Coupon, CouponAudience, FlashSale, Sku
 
 if TYPE_CHECKING:
     from commerce.store import Store
@@ -157,7 +158,10 @@ class PromotionService:
         sku: str | None = None,
         starts_at: datetime | None = None,
         ends_at: datetime | None = None,
+        audience: Sequence[str] | None = None,
     ) -> dict:
+        """A coupon; with `audience` (buyer ids, a CRM segment) only those buyers can use it,
+        and no room announces it."""
         if kind not in ("fixed", "percent"):
             raise InvalidInput("优惠券类型只能是 fixed 或 percent")
         if kind == "percent" and not 0 < value < 100:
@@ -186,6 +190,13 @@ class PromotionService:
             )
             s.add(c)
             await s.flush()
+            if audience is not None:
+                if not audience:
+                    raise InvalidInput("发放名单为空")
+                s.add_all(CouponAudience(coupon_id=c.id, buyer_id=b) for b in set(audience))
             out = promotions.coupon_json(c, sku)
-        self.store.emit([shop_event("coupon_issued", room_id, sku, out)])
+        if audience is None:
+            self.store.emit([shop_event("coupon_issued", room_id, sku, out)])
+        else:
+            out["audience"] = len(set(audience))
         return out

@@ -17,7 +17,16 @@ from commerce.errors import (
     PurchaseLimitExceeded,
 )
 from commerce.events import ProductPinned, ShopEvent
-from commerce.models import Coupon, CouponRedemption, FlashSale, Order, OrderLine, RoomPin, Sku
+from commerce.models import (
+    Coupon,
+    CouponAudience,
+    CouponRedemption,
+    FlashSale,
+    Order,
+    OrderLine,
+    RoomPin,
+    Sku,
+)
 from commerce.money import short_yuan
 
 LIVE_STATUSES = ("unpaid", "paid", "shipped", "delivered", "completed", "refund_requested")
@@ -217,6 +226,18 @@ def apply_coupon(
         raise CouponNotApplicable(f"优惠券 {code} 不在有效期内")
     if c.room_id is not None and c.room_id != room_id:
         raise CouponNotApplicable(f"优惠券 {code} 只能在直播间 {c.room_id} 使用")
+    targeted = session.execute(
+        select(CouponAudience.buyer_id).where(CouponAudience.coupon_id == c.id).limit(1)
+    ).first()
+    if (
+        targeted is not None
+        and not session.execute(
+            select(CouponAudience.buyer_id).where(
+                CouponAudience.coupon_id == c.id, CouponAudience.buyer_id == buyer_id
+            )
+        ).first()
+    ):
+        raise CouponNotApplicable(f"优惠券 {code} 是专属券，您不在发放名单内")
     base = sum(q * p for s, q, p in lines if c.sku_id is None or s.id == c.sku_id)
     if base == 0:
         raise CouponNotApplicable(f"优惠券 {code} 不适用于所选商品")

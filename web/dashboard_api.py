@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
 import gzip
+import io
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import quote
 
 import plotly
 from fastapi import APIRouter, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse, HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from commerce import Store
 from commerce.analytics.live import LiveAggregator
 from commerce.analytics.reports import BadRange, parse_range
-from commerce.analytics.service import Analytics, sku_exists
+from commerce.analytics.service import Analytics, segment_coupon, segment_members, sku_exists
 from commerce.errors import CommerceError
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,27 @@ async def _script(path: Path, request: Request) -> Response:
     return Response(
         body, media_type="text/javascript", headers=headers | {"Content-Encoding": "gzip"}
     )
+
+
+class SegmentCoupon(BaseModel):
+    """A coupon for one customer segment: 满减 in yuan or a percent off, valid for some days."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["fixed", "percent"]
+    value: float = Field(gt=0, le=10_000)
+    days: int = Field(7, ge=1, le=30)
+    min_spend: float = Field(0, ge=0, le=100_000)
+
+    def value_fen(self) -> int:
+        return int(self.value) if self.kind == "percent" else int(round(self.value * 100))
+
+    def min_spend_fen(self) -> int:
+        return int(round(self.min_spend * 100))
+
+
+def _cell(text: str) -> str:
+    """A CSV cell a spreadsheet will not run as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 class DashboardRouter(APIRouter):
@@ -222,6 +247,30 @@ def build_router(store: Store, engine: Any) -> DashboardRouter:
         room_id: str | None = Query(None, max_length=64),
     ) -> dict:
         return await call(svc.apply_promotion(batch_id[:64], room_id))
+
+    @r.get("/api/analytics/segments/{segment}/members.csv", response_class=Response)
+    async def segment_csv(segment: str) -> Response:
+        rows = await call(segment_members(svc, segment[:20]))
+        out = io.StringIO()
+        w = csv.writer(out)
+        w.writerow(["买家编号", "省份", "订单数", "消费金额", "最近下单"])
+        for m in rows:
+            w.writerow(
+                [m["buyer_id"], _cell(m["province"]), m["orders"], m["monetary"], m["last_day"]]
+            )
+        name = quote(f"{segment[:20]}.csv")
+        return Response(
+            "\ufeff" + out.getvalue(),  # a BOM: Excel opens the Chinese as UTF-8
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
+        )
+
+    @r.post("/api/analytics/segments/{segment}/coupon")
+    async def coupon_for_segment(segment: str, body: SegmentCoupon) -> dict:
+        value = body.value_fen()
+        return await call(
+            segment_coupon(svc, segment[:20], body.kind, value, body.days, body.min_spend_fen())
+        )
 
     @r.get("/api/shop/products/{sku}/also-bought")
     async def also_bought(sku: str, k: int = Query(4, ge=1, le=20)) -> list[dict]:

@@ -173,6 +173,8 @@ POLICY: dict[str, dict[str, Rule]] = {
     },
     "/api/analytics/forecast/{sku}": {"GET": MERCHANT},
     "/api/analytics/promotions/{batch_id}/apply": {"POST": MERCHANT},
+    "/api/analytics/segments/{segment}/members.csv": {"GET": MERCHANT},
+    "/api/analytics/segments/{segment}/coupon": {"POST": MERCHANT},
 }
 
 

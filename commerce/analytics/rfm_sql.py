@@ -41,6 +41,58 @@ async def _cuts(s: AsyncSession, col, n: int) -> list:
     return [rows[i] for i in want]
 
 
+COLS = {"r": C.last_day, "f": C.orders, "m": C.paid_fen}
+CHURN = "流失风险客户"  # the churn list, as a segment a coupon can go to
+
+
+def _high(cuts: dict, means: dict) -> dict:
+    """high ⟺ score > mean ⟺ score ≥ ⌊mean⌋ + 1 ⟺ v ≥ cut[⌊mean⌋ − 1] (never when ⌊mean⌋ = 5)."""
+    out = {}
+    for d in "rfm":
+        k = int(means[d])
+        out[d] = (COLS[d] >= cuts[d][k - 1]) if k <= 4 else false()
+    return out
+
+
+def _risky(s: AsyncSession, today: date) -> tuple:
+    """Repeat buyers away at least twice their usual interval and 30 days."""
+    away = _days(s, literal(today, Date), C.last_day)
+    span = _days(s, C.last_day, C.first_day)
+    return (
+        C.orders >= 2,
+        C.last_day <= today - timedelta(days=30),
+        away * (C.orders - 1) >= 2 * span,
+        span > 0,
+    )
+
+
+async def members(s: AsyncSession, today: date, segment: str, limit: int = 200_000) -> list:
+    """(buyer_id, province, orders, paid_fen, last_day) of every customer in an RFM segment
+    (or the churn list, `CHURN`), the same membership `report` counts."""
+    if segment not in ADVICE and segment != CHURN:
+        raise ValueError(f"没有这个客户分层：{segment[:20]}")
+    n = int((await s.execute(select(func.count()).where(*ACTIVE))).scalar_one())
+    if n == 0:
+        return []
+    cols = (C.buyer_id, C.province, C.orders, C.paid_fen, C.last_day)
+    if segment == CHURN:
+        where = _risky(s, today)
+    else:
+        cuts = {d: await _cuts(s, COLS[d], n) for d in "rfm"}
+        above = [func.sum(case((COLS[d] >= c, 1), else_=0)) for d in "rfm" for c in cuts[d]]
+        counts = (await s.execute(select(*above).where(*ACTIVE))).one()
+        means = {
+            d: (n + sum(int(x) for x in counts[i * 4 : i * 4 + 4])) / n for i, d in enumerate("rfm")
+        }
+        high = _high(cuts, means)
+        flags = next(k for k, v in SEGMENTS.items() if v == segment)
+        where = tuple(high[d] if on else ~high[d] for d, on in zip("rfm", flags, strict=True))
+    rows = await s.execute(
+        select(*cols).where(*ACTIVE, *where).order_by(C.paid_fen.desc(), C.buyer_id).limit(limit)
+    )
+    return [tuple(r) for r in rows]
+
+
 def _score(v, cuts: list) -> int:
     return 1 + sum(1 for c in cuts if v >= c)
 
@@ -75,11 +127,7 @@ async def report(s: AsyncSession, today: date, top: int = 50) -> dict:
     means = {
         d: (n + sum(int(x) for x in counts[i * 4 : i * 4 + 4])) / n for i, d in enumerate("rfm")
     }
-    # high ⟺ score > mean ⟺ score ≥ ⌊mean⌋ + 1 ⟺ v ≥ cut[⌊mean⌋ − 1] (never when ⌊mean⌋ = 5)
-    high = {}
-    for d in "rfm":
-        k = int(means[d])
-        high[d] = (cols[d] >= cuts[d][k - 1]) if k <= 4 else false()
+    high = _high(cuts, means)
     rh, fh, mh = (case((high[d], 1), else_=0).label(d) for d in "rfm")
     rows = await s.execute(
         select(rh, fh, mh, func.count(), func.sum(C.paid_fen)).where(*ACTIVE).group_by(rh, fh, mh)
@@ -89,14 +137,8 @@ async def report(s: AsyncSession, today: date, top: int = 50) -> dict:
         seg["customers"] += int(cnt)
         seg["monetary"] += int(fen or 0) / 100.0
 
-    away = _days(s, literal(today, Date), C.last_day)
     span = _days(s, C.last_day, C.first_day)
-    risky = (
-        C.orders >= 2,
-        C.last_day <= today - timedelta(days=30),
-        away * (C.orders - 1) >= 2 * span,
-        span > 0,
-    )
+    risky = _risky(s, today)
     total = int((await s.execute(select(func.count()).where(*ACTIVE, *risky))).scalar_one())
     churn = []
     for b, prov, first, last, orders, fen in await s.execute(

@@ -13,7 +13,7 @@ from commerce.analytics import basket, forecast, pricing, reports, rfm_sql, stoc
 from commerce.analytics.calendar import china_day
 from commerce.analytics.reports import DateRange
 from commerce.analytics.rollup import RollupSync
-from commerce.errors import NotFound
+from commerce.errors import InvalidInput, NotFound
 from commerce.models import AnDayRoom, AnOrder, Sku
 
 if TYPE_CHECKING:
@@ -248,6 +248,57 @@ class Analytics:
             ends_at=datetime.combine(ends, time()) - timedelta(hours=8) + timedelta(days=1),
         )
         return {"batch_id": batch_id, "suggestion": sug, "coupon": coupon}
+
+
+SEGMENT_COUPON_DAYS = (1, 30)
+
+
+async def segment_members(svc: Analytics, segment: str) -> list[dict]:
+    """The buyers of an RFM segment or the churn list (buyer ids, never names or phones)."""
+    await svc.fresh()
+    async with svc.store.db.read() as s:
+        try:
+            rows = await rfm_sql.members(s, svc.today(), segment)
+        except ValueError as e:
+            raise NotFound(str(e)) from None
+    return [
+        {
+            "buyer_id": b,
+            "province": prov or "",
+            "orders": int(o),
+            "monetary": int(fen) / 100.0,
+            "last_day": last.isoformat(),
+        }
+        for b, prov, o, fen, last in rows
+    ]
+
+
+async def segment_coupon(
+    svc: Analytics,
+    segment: str,
+    kind: str,
+    value: int,
+    days: int,
+    min_spend_fen: int = 0,
+) -> dict:
+    """A coupon only the buyers of `segment` can use, through the shop's coupon service."""
+    if not SEGMENT_COUPON_DAYS[0] <= days <= SEGMENT_COUPON_DAYS[1]:
+        raise InvalidInput("有效天数必须在1到30之间")
+    buyers = [m["buyer_id"] for m in await segment_members(svc, segment)]
+    if not buyers:
+        raise InvalidInput(f"{segment[:20]}目前没有客户")
+    now = svc.store.clock()
+    digest = hashlib.sha1(f"{segment}|{now.isoformat()}".encode()).hexdigest()[:10].upper()
+    coupon = await svc.store.promotions.issue_coupon(
+        None,
+        "CRM" + digest,
+        kind,
+        value,
+        min_spend_fen=min_spend_fen,
+        ends_at=now + timedelta(days=days),
+        audience=buyers,
+    )
+    return {"segment": segment, "buyers": len(buyers), "coupon": coupon}
 
 
 async def sku_exists(store: Store, sku: str) -> bool:

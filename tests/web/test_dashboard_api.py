@@ -278,3 +278,37 @@ def test_live_figures_follow_a_real_room(tmp_path):
     rooms = {r["room_id"]: r for r in snap["rooms"]}
     assert "demo" in rooms and rooms["demo"]["online"] == 0
     assert snap["total"]["room_id"] == "全部直播间"
+
+
+def test_a_segment_exports_as_csv_and_gets_its_own_coupon(dash):
+    from urllib.parse import quote
+
+    segments = get(dash, "/api/analytics/customers").json()["segments"]
+    seg = max(segments, key=lambda s: s["customers"])
+    path = f"/api/analytics/segments/{quote(seg['segment'])}"
+    csv_r = get(dash, path + "/members.csv")
+    assert csv_r.status_code == 200 and csv_r.headers["content-type"].startswith("text/csv")
+    lines = csv_r.content.decode("utf-8-sig").strip().splitlines()
+    assert lines[0].startswith("买家编号") and len(lines) == seg["customers"] + 1
+    assert "attachment" in csv_r.headers["content-disposition"]
+    post = lambda body, who="operator": httpx.post(  # noqa: E731
+        dash.url + path + "/coupon", json=body, timeout=60, headers=dash.headers(who)
+    )
+    made = post({"kind": "fixed", "value": 5, "days": 7, "min_spend": 30})
+    assert made.status_code == 200, made.text
+    assert made.json()["buyers"] == seg["customers"] == made.json()["coupon"]["audience"]
+    assert post({"kind": "fixed", "value": 5}, who="ops").status_code == 403  # read-only role
+    for bad in (
+        {"kind": "free", "value": 5},
+        {"kind": "fixed", "value": -1},
+        {"kind": "percent", "value": 10, "days": 365},
+        {"kind": "fixed", "value": 5, "extra": "<script>"},
+    ):
+        assert post(bad).status_code == 422, bad
+    unknown = httpx.post(
+        dash.url + "/api/analytics/segments/nobody/coupon",
+        json={"kind": "fixed", "value": 5},
+        timeout=30,
+        headers=dash.headers("operator"),
+    )
+    assert unknown.status_code == 404 and unknown.json()["detail"]

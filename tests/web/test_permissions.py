@@ -25,6 +25,7 @@ SAMPLE = {
     "word": "不存在的词",
     "platform": "douyin",
     "fmt": "svg",
+    "segment": "no-segment",
 }
 REFUSALS = ("(login required)", "(forbidden)", "(not your shop", "(no permission decision)")
 
