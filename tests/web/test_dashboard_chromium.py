@@ -94,10 +94,17 @@ async def test_analytics_center_draws_a_100k_point_webgl_chart(big):
         heat = await page.evaluate("document.getElementById('c-heat').data[0].type")
         funnel = await page.evaluate("document.getElementById('c-funnel').data[0].type")
         label = await page.text_content("#orders-n")
+        segments = await page.locator("#crm-seg option").count()
+        await page.click("#crm button[type=submit]")  # a coupon for the first segment
+        await page.wait_for_function(
+            "document.getElementById('crm-msg').textContent.length > 0", timeout=30_000
+        )
+        crm = await page.text_content("#crm-msg")
     assert page.errors == []
     assert page.outside == []
     assert points == 100_000 and trace == ["scattergl", 100_000]
     assert "显示最新 100,000 单" in label and label.startswith("共 "), label  # of more
+    assert segments >= 2 and crm.startswith("已给"), crm
     assert gl >= 1
     assert heat == "heatmap" and funnel == "funnel"
 

@@ -255,6 +255,7 @@ async function analyticsStatic() {
   else await plot('c-rfm', [{ type: 'bar', x: segs.map((s) => s.segment), y: segs.map((s) => s.customers), text: segs.map((s) => s.advice), hovertemplate: '%{x}: %{y}人<br>%{text}<extra></extra>', marker: { color: '#aa3c28' } }], { yaxis: { title: { text: '客户数' } } });
   if (!c.interval_hist.counts.some((n) => n)) empty('c-repurchase', '还没有复购客户');
   else await plot('c-repurchase', [{ type: 'bar', x: c.interval_hist.labels, y: c.interval_hist.counts, marker: { color: '#4c72b0' } }], { xaxis: { type: 'category' }, yaxis: { title: { text: '客户数' } } });
+  crmSegments(segs.map((s) => s.segment).concat(['流失风险客户']));
   table('t-churn', ['客户', '省份', '分层', '订单', '消费', '未购天数', '复购间隔'], c.churn_risk.slice(0, 20).map((x) => [x.buyer_id.slice(0, 14), x.province, x.segment, x.orders, yuan(x.monetary), x.recency_days, x.interval_days]));
   table('t-prices', ['商品', '现价', '弹性', 'R²', '建议区间', '销量变化', '销售额变化', '说明'], p.items.map((x) => [x.name, yuan(x.price), x.elasticity, x.r2, x.band_low ? `${yuan(x.band_low)}–${yuan(x.band_high)}` : '—', x.units_change === null ? '—' : pct(x.units_change), x.revenue_change === null ? '—' : pct(x.revenue_change), x.note]));
   table('t-rules', ['买了', '也买', '支持度', '置信度', '提升度'], r.slice(0, 15).map((x) => [x.antecedent_name, x.consequent_name, pct(x.support), pct(x.confidence), x.lift]));
@@ -262,6 +263,28 @@ async function analyticsStatic() {
   sel.innerHTML = '';
   for (const prod of products) { const o = document.createElement('option'); o.value = prod.sku; o.textContent = prod.name || prod.title || prod.sku; sel.appendChild(o); }
   await forecast();
+}
+
+function crmSegments(names) {
+  const sel = $('crm-seg');
+  if (!sel || sel.options.length) return;
+  for (const n of names) { const o = document.createElement('option'); o.value = n; o.textContent = n; sel.appendChild(o); }
+  const csv = () => { $('crm-csv').href = `/api/analytics/segments/${encodeURIComponent(sel.value)}/members.csv`; };
+  sel.addEventListener('change', csv); csv();
+  $('crm').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const msg = $('crm-msg');
+    try {
+      const res = await fetch(`/api/analytics/segments/${encodeURIComponent(sel.value)}/coupon`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ kind: $('crm-kind').value, value: Number($('crm-value').value), days: Number($('crm-days').value) }),
+      });
+      const body = await res.json().catch(() => ({}));
+      if (!res.ok) throw new Error(typeof body.detail === 'string' ? body.detail : '请检查输入');
+      msg.className = 'msg';
+      msg.textContent = `已给「${body.segment}」的 ${body.buyers} 位客户发券 ${body.coupon.code}，只有他们能用`;
+    } catch (e) { msg.className = 'msg err'; msg.textContent = '发券失败：' + e.message; }
+  });
 }
 
 async function orderCloud(limit) {
