@@ -93,6 +93,7 @@ class ServiceDesk:
         self.safety_index = safety_index_for(kb)
         self._last_confidence = 0.0
         self._claim_held = False  # the last KB answer was an unreviewed claim, held back
+        self._slugs: dict[str, str | None] = {}  # sku -> the KB's name for its entries
         self._tickets = 0  # hand-offs so far; the room files the real ticket
         # (room, viewer) -> (last product, last intents, when): 5 minutes of conversation
         self._viewers: OrderedDict[tuple[str, str], tuple[str | None, tuple[str, ...], datetime]]
@@ -269,12 +270,11 @@ class ServiceDesk:
         """The KB's name for a product's own entries (kb-jujube-pack -> "jujube")."""
         if product is None or self.kb is None:
             return None
-        cache = self.__dict__.setdefault("_slugs", {})
-        if product.sku not in cache:
-            cache[product.sku] = next(
+        if product.sku not in self._slugs:
+            self._slugs[product.sku] = next(
                 (e.id.split("-")[1] for e in self.kb.entries if e.sku == product.sku), None
             )
-        return cache[product.sku]
+        return self._slugs[product.sku]
 
     def _routed(
         self,
