@@ -280,8 +280,42 @@ def run(quick: bool = False) -> dict:
     return out
 
 
+async def _refresh_and_prices(orders: int = ORDERS) -> dict:
+    """The idle rollup refresh and the price advisor alone, on SQLite at `orders` orders:
+    `python -m benchmarks.bench_analytics --refresh` (about 2 minutes at 1M orders)."""
+    from commerce import open_store
+    from commerce.analytics import history
+    from commerce.analytics.service import Analytics
+
+    with tempfile.TemporaryDirectory() as d:
+        store = await open_store(f"sqlite:///{d}/big.db", secret_key=SECRET, background=False)
+        try:
+            gen = await history.generate(store, years=2, customers=CUSTOMERS, orders=orders, seed=1)
+            svc = Analytics(store)
+            await svc.rollups.sync(force=True)
+            times = []
+            for _ in range(REPEAT):
+                t = time.perf_counter()
+                await svc.rollups.sync(force=True)
+                times.append((time.perf_counter() - t) * 1000)
+            prices = (await svc.prices())["items"]
+        finally:
+            await store.close()
+    return {
+        "orders": gen.orders,
+        "rollup_refresh_idle_ms": {"p50": round(_p(times, 0.5), 1), "max": round(max(times), 1)},
+        "price_advisor": {
+            p["name"]: [p["elasticity"], p["elasticity_low"], p["elasticity_high"]] for p in prices
+        },
+        "price_advisor_suggests": sum(p["band_low"] is not None for p in prices),
+    }
+
+
 if __name__ == "__main__":
     import json
     import sys
 
-    print(json.dumps(run(quick="--quick" in sys.argv), indent=2, ensure_ascii=False))
+    if "--refresh" in sys.argv:
+        print(json.dumps(asyncio.run(_refresh_and_prices()), indent=2, ensure_ascii=False))
+    else:
+        print(json.dumps(run(quick="--quick" in sys.argv), indent=2, ensure_ascii=False))
