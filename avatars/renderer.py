@@ -150,8 +150,9 @@ class AvatarRenderer:
     @property
     def cache_stats(self) -> dict[str, dict[str, int]]:
         """Per cached layer: entries kept (`size`, with its bound `limit`), reuses (`hits`)
-        and draws (`misses`). The scene is drawn once and reused by every frame; head and hand
-        parts are shared by every renderer of this persona at this size in the process."""
+        and draws (`misses`). The scene is drawn once and reused by every frame; head, hand
+        and face parts are shared by every renderer of this persona at this size in the
+        process."""
         hands, sp = self._sprites.hands, self._sprites
         out = {
             "scene": {"size": 1, "limit": 1, "hits": self._frames, "misses": 1},
@@ -174,6 +175,14 @@ class AvatarRenderer:
                 "misses": hands.misses,
             },
         }
+        face = sp.face
+        for name, parts in (
+            ("eyes", face.eyes),
+            ("brows", face.brows),
+            ("cheeks", face.cheeks),
+            ("mouths", face.mouths),
+        ):
+            out[name] = parts.stats
         for name, cache in (("captions", self._captions), ("countdowns", self._countdowns)):
             out[name] = {
                 "size": len(cache),
