@@ -94,7 +94,7 @@ def draw_features(
             if parts is None:
                 cheek(c, d, x, y, blush)
                 continue
-            a = _q(blush, SHAPE_STEP / 2)
+            a = _q(blush, SHAPE_STEP / 2)  # both cheeks: one part, the same oval about it
             parts.put(
                 c,
                 parts.cheeks,
