@@ -119,7 +119,7 @@ class AvatarRenderer:
         x0, y0, x1, y1 = self.layout.char_box
         self._box = np.empty((y1 - y0, x1 - x0, 4), np.uint8)
         self._box_surface = _bgra_surface(self._box)
-        self._box_bgr = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
+        self._box_in_frame = self._frame[y0:y1, x0:x1]  # a view: converted into in place
 
     def take_dirty(self) -> list[Box] | None:
         """The boxes of the frame changed since the last call (None: the whole frame), so an
@@ -278,8 +278,7 @@ class AvatarRenderer:
         draw_host(c, self.design, self.pose(state), self._sprites, self.cached)
         c.restore()
         self._box_surface.flushAndSubmit()
-        cv2.cvtColor(self._box, cv2.COLOR_BGRA2BGR, dst=self._box_bgr)
-        self._frame[y0:y1, x0:x1] = self._box_bgr
+        cv2.cvtColor(self._box, cv2.COLOR_BGRA2BGR, dst=self._box_in_frame)
         self._touch(self.layout.char_box)
         if self.stamp:
             self._draw_stamp(self._frame, frame_index)
