@@ -39,11 +39,10 @@ def rasterise_part(
     bounds: tuple[float, float, float, float],
     scale: float,
     tilt: float = 0.0,
-    frac: tuple[float, float] = (0.0, 0.0),
 ) -> Part:
     """Rasterise `draw` (design coordinates, the anchor at the origin, inside `bounds`) at
-    `scale`, rotated by `tilt` degrees about the anchor, with the anchor `frac` of a pixel
-    right of and below a pixel corner; trimmed to the pixels it covers."""
+    `scale`, rotated by `tilt` degrees about the anchor, with the anchor on a pixel corner;
+    trimmed to the pixels it covers."""
     m = skia.Matrix.RotateDeg(tilt)
     box = m.mapRect(skia.Rect.MakeLTRB(*bounds))
     left, top = math.floor(box.left() * scale) - 2, math.floor(box.top() * scale) - 2
@@ -55,7 +54,7 @@ def rasterise_part(
     )
     surface = skia.Surface.MakeRasterDirect(info, img, img.strides[0])
     c = surface.getCanvas()
-    c.translate(frac[0] - left, frac[1] - top)
+    c.translate(-left, -top)
     c.scale(scale, scale)
     c.rotate(tilt)
     draw(c)
@@ -74,15 +73,12 @@ def rasterise_part(
     return Part(image, left + x0, top + y0)
 
 
-def stamp(
-    c: skia.Canvas, part: Part, x: float, y: float, frac: tuple[float, float] = (0, 0)
-) -> None:
-    """Blit `part` with its anchor at (x, y) of the canvas, rounded to a whole device pixel
-    (less the `frac` it was rasterised with)."""
+def stamp(c: skia.Canvas, part: Part, x: float, y: float) -> None:
+    """Blit `part` with its anchor at (x, y) of the canvas, rounded to a whole device pixel."""
     pt = c.getTotalMatrix().mapXY(x, y)
     c.save()
     c.resetMatrix()
-    c.drawImage(part.image, round(pt.x() - frac[0]) + part.dx, round(pt.y() - frac[1]) + part.dy)
+    c.drawImage(part.image, round(pt.x()) + part.dx, round(pt.y()) + part.dy)
     c.restore()
 
 
