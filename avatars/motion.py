@@ -87,7 +87,8 @@ class ExpressionBlend:
         return self.current(t)
 
     def current(self, t: float) -> Face:
-        return lerp_face(self._from, self._to, smoothstep((t - self._t0) / BLEND_SECONDS))
+        k = smoothstep((t - self._t0) / BLEND_SECONDS)
+        return self._to if k >= 1.0 else lerp_face(self._from, self._to, k)  # mostly settled
 
 
 def _rand(seed: int, i: int) -> float:

@@ -119,7 +119,7 @@ class AvatarRenderer:
         x0, y0, x1, y1 = self.layout.char_box
         self._box = np.empty((y1 - y0, x1 - x0, 4), np.uint8)
         self._box_surface = _bgra_surface(self._box)
-        self._box_bgr = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
+        self._box_in_frame = self._frame[y0:y1, x0:x1]  # a view: converted into in place
 
     def take_dirty(self) -> list[Box] | None:
         """The boxes of the frame changed since the last call (None: the whole frame), so an
@@ -150,8 +150,9 @@ class AvatarRenderer:
     @property
     def cache_stats(self) -> dict[str, dict[str, int]]:
         """Per cached layer: entries kept (`size`, with its bound `limit`), reuses (`hits`)
-        and draws (`misses`). The scene is drawn once and reused by every frame; head and hand
-        parts are shared by every renderer of this persona at this size in the process."""
+        and draws (`misses`). The scene is drawn once and reused by every frame; head, hand
+        and face parts are shared by every renderer of this persona at this size in the
+        process."""
         hands, sp = self._sprites.hands, self._sprites
         out = {
             "scene": {"size": 1, "limit": 1, "hits": self._frames, "misses": 1},
@@ -174,6 +175,14 @@ class AvatarRenderer:
                 "misses": hands.misses,
             },
         }
+        face = sp.face
+        for name, parts in (
+            ("eyes", face.eyes),
+            ("brows", face.brows),
+            ("cheeks", face.cheeks),
+            ("mouths", face.mouths),
+        ):
+            out[name] = parts.stats
         for name, cache in (("captions", self._captions), ("countdowns", self._countdowns)):
             out[name] = {
                 "size": len(cache),
@@ -269,8 +278,7 @@ class AvatarRenderer:
         draw_host(c, self.design, self.pose(state), self._sprites, self.cached)
         c.restore()
         self._box_surface.flushAndSubmit()
-        cv2.cvtColor(self._box, cv2.COLOR_BGRA2BGR, dst=self._box_bgr)
-        self._frame[y0:y1, x0:x1] = self._box_bgr
+        cv2.cvtColor(self._box, cv2.COLOR_BGRA2BGR, dst=self._box_in_frame)
         self._touch(self.layout.char_box)
         if self.stamp:
             self._draw_stamp(self._frame, frame_index)

@@ -270,6 +270,7 @@ def live_room(server: Server, persona: str, floor_cores: float) -> dict:
         "late_pct": round(100 * late / max(frames + late, 1), 2),
         "silence_reused": s1["silence_reused"],
         "cache_hits": {k: v["hits"] for k, v in s1["render_cache"].items()},
+        "cache_size": {k: [v["size"], v["limit"]] for k, v in s1["render_cache"].items()},
     }
 
 

@@ -3,7 +3,9 @@
 
 import numpy as np
 import pytest
+import skia
 
+from avatars.art.parts import PartCache, rasterise_part
 from avatars.gestures import plan_gestures
 from avatars.personas import PERSONAS
 from avatars.renderer import AvatarRenderer, Card
@@ -82,16 +84,21 @@ def test_a_live_line_reuses_the_cached_layers():
     assert any(s.gesture for s, _, _ in states)  # the line gestures
     assert len({s.expression for s, _, _ in states}) >= 2  # and changes expression
     r = AvatarRenderer(PERSONAS["xiaowang"])
-    before = r.cache_stats  # head and arm parts are shared by the persona's renderers
+    before = r.cache_stats  # head, hand and face parts are shared by the persona's renderers
     play(r, states, keep_every=1000)
     stats = r.cache_stats
-    for shared in ("heads", "hands"):
+    for shared in ("heads", "hands", "eyes", "brows", "cheeks", "mouths"):
         for count in ("hits", "misses"):
             stats[shared][count] -= before[shared][count]
     assert stats["scene"]["hits"] == 250 and stats["scene"]["misses"] == 1
     assert stats["card"]["hits"] > 0  # countdown ticks re-show cached card parts
     assert stats["hands"]["hits"] >= 2 * 250 * 0.6
     assert stats["heads"]["hits"] > 250 * 0.8
+    # two eyes, brows and cheeks a frame, from parts drawn once per quantised pose
+    assert stats["eyes"]["hits"] >= 2 * 250 * 0.7
+    assert stats["brows"]["hits"] >= 2 * 250 * 0.85
+    assert stats["cheeks"]["hits"] >= 2 * 250 * 0.85
+    assert stats["mouths"]["hits"] > 0  # a closed mouth; an open one is drawn from its paths
     assert stats["countdowns"]["misses"] <= 11  # one per second shown
     for name, layer in stats.items():
         assert layer["size"] <= layer["limit"], name
@@ -106,3 +113,17 @@ def test_part_caches_stay_bounded_through_many_gestures():
     assert hands["size"] <= hands["limit"]
     assert (hands["hits"] + hands["misses"]) - (before["hits"] + before["misses"]) == 2 * 600
     assert hands["hits"] - before["hits"] > 600
+
+
+def test_a_part_cache_keeps_its_limit_and_drops_the_least_recently_used():
+    cache = PartCache(limit=3)
+    made = []
+
+    def make(key):
+        made.append(key)
+        return rasterise_part(lambda c: c.drawCircle(0, 0, 4, skia.Paint()), (-5, -5, 5, 5), 1.0)
+
+    for key in (1, 2, 3, 1, 4, 1, 2):
+        cache.get(key, lambda k=key: make(k))
+    assert made == [1, 2, 3, 4, 2]  # 2 was the oldest when 4 came in
+    assert cache.stats == {"size": 3, "limit": 3, "hits": 2, "misses": 5}
