@@ -1,23 +1,27 @@
 """RTMP push and HLS, against a real nginx-rtmp (deploy/nginx-rtmp.conf) on this machine.
 
 - cost: one live room in this process, alternating phases with no output and with one or two
-  pushes to nginx (same run, same room): the process's added CPU per output, and the push
-  threads' own CPU (their /proc thread times: muxing plus the shared AAC encode);
+  pushes to nginx (same run, same room): the process's added CPU per output, the push
+  threads' own CPU (FLV muxing and sending, their /proc thread times) and the hub thread's
+  (the one AAC encode all of a room's pushes share);
 - recovery: nginx killed and started again at once; seconds until the push is live again,
   and until nginx's HLS playlist moves on;
-- hls: N concurrent asyncio clients (aiohttp, no decoding) follow the live playlist and fetch
-  each new segment, as a player does; segment fetch p50/p95, errors, nginx's CPU.
+- hls: N concurrent asyncio clients (aiohttp, no decoding, spread over 2 load processes)
+  follow the live playlist and fetch each new segment, as a player does; segment fetch
+  p50/p95, errors, nginx's CPU, the load processes' CPU (on the same 2 cores).
 
-Usage: python -m benchmarks.run rtmp   (YUNLIAN_BENCH_HLS_CLIENTS=500,1000 to choose N)
+Usage: python -m benchmarks.run rtmp   (YUNLIAN_BENCH_HLS_CLIENTS=500,1000,2000 chooses N)
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
 import statistics
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import aiohttp
@@ -29,6 +33,7 @@ from streamer.room import RoomConfig
 from tests.nginx_rtmp import NginxRtmp
 
 PHASE = float(os.environ.get("YUNLIAN_BENCH_RTMP_PHASE", "15"))  # seconds per phase
+CLIENT_PROCS = 2  # load processes (aiohttp, no decoding), apart from the room's process
 HLS_SECONDS = float(os.environ.get("YUNLIAN_BENCH_HLS_SECONDS", "30"))
 
 
@@ -68,16 +73,18 @@ async def _phase(engine: Engine, room_id: str, outputs: int, nginx: NginxRtmp) -
     await asyncio.sleep(3)  # past the connect and the first keyframe
     proc = psutil.Process()
     threads = {p._thread.native_id for p, _ in room.outputs._pushes.values()}
-    if room.outputs._hub is not None:
-        threads.add(room.outputs._hub.native_id)
+    hub = {room.outputs._hub.native_id} if outputs else set()
     c0, t0, w0, f0 = _cpu(proc), _thread_cpu(threads), time.monotonic(), room.metrics.frames
+    h0 = _thread_cpu(hub)
     s0 = room.metrics.skipped_frames
     await asyncio.sleep(PHASE)
     wall = time.monotonic() - w0
     out = {
         "outputs": outputs,
         "process_cores": (_cpu(proc) - c0) / wall,
-        "push_threads_cores": (_thread_cpu(threads) - t0) / wall,
+        "push_threads_cores": (_thread_cpu(threads) - t0) / wall,  # FLV mux + network
+        "hub_thread_cores": (_thread_cpu(hub) - h0) / wall,  # the shared AAC encode
+        "aac_ms_per_tick": room.outputs.stats()["output_audio"]["aac_ms"],
         "fps": (room.metrics.frames - f0) / wall,
         "skipped": room.metrics.skipped_frames - s0,
         "dropped_ticks": sum(o["dropped_ticks"] for o in engine.list_outputs(room_id)),
@@ -108,6 +115,9 @@ async def _cost(nginx: NginxRtmp) -> dict:
                 statistics.mean(p["push_threads_cores"] for p in phases if p["outputs"] == 1), 4
             ),
             "push_threads_cores_two_outputs": round(two["push_threads_cores"], 4),
+            "aac_hub_cores": round(
+                statistics.mean(p["hub_thread_cores"] for p in phases if p["outputs"]), 4
+            ),
             "room_skipped_frames_with_outputs": sum(p["skipped"] for p in phases if p["outputs"]),
             "dropped_ticks": sum(p["dropped_ticks"] for p in phases),
             "push_kbps": two["kbps"],
@@ -198,6 +208,29 @@ async def _hls_client(session, url, stop_at, lat, errors, fetched) -> None:
         await asyncio.sleep(1.0)  # a player reloads a live playlist about once a fragment/2
 
 
+def _client_proc(url: str, clients: int, seconds: float) -> dict:
+    """One load process: `clients` players for `seconds`; its own CPU comes back too."""
+
+    async def main() -> dict:
+        lat: list[float] = []
+        errors = {"playlist": 0, "segment": 0}
+        fetched = [0]
+        conn = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(
+            connector=conn, timeout=aiohttp.ClientTimeout(total=10)
+        ) as s:
+            stop_at = time.monotonic() + seconds
+            await asyncio.gather(
+                *(_hls_client(s, url, stop_at, lat, errors, fetched) for _ in range(clients))
+            )
+        return {"lat": lat, "errors": errors, "bytes": fetched[0]}
+
+    c0 = time.process_time()
+    out = asyncio.run(main())
+    out["cpu"] = time.process_time() - c0
+    return out
+
+
 async def _hls_load(nginx: NginxRtmp, clients: int) -> dict:
     engine = Engine(_catalog)
     await engine.start_room(RoomConfig(room_id="hls"))
@@ -206,25 +239,27 @@ async def _hls_load(nginx: NginxRtmp, clients: int) -> dict:
         await asyncio.sleep(10)  # a playlist with fragments
         ng = psutil.Process(nginx.pid())
         ng_procs = [ng, *ng.children()]
-        lat: list[float] = []
-        errors = {"playlist": 0, "segment": 0}
-        fetched = [0]
-        conn = aiohttp.TCPConnector(limit=0, force_close=False)
-        timeout = aiohttp.ClientTimeout(total=10)
-        async with aiohttp.ClientSession(connector=conn, timeout=timeout) as s:
+        loop = asyncio.get_running_loop()
+        split = [
+            clients // CLIENT_PROCS + (i < clients % CLIENT_PROCS) for i in range(CLIENT_PROCS)
+        ]
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(CLIENT_PROCS, mp_context=ctx) as pool:
+            # the pool's processes start (and import) before the clock starts
+            await asyncio.gather(*(loop.run_in_executor(pool, time.sleep, 0.5) for _ in split))
             n0 = sum(_cpu(p) for p in ng_procs)
             me0, w0 = _cpu(psutil.Process()), time.monotonic()
-            stop_at = time.monotonic() + HLS_SECONDS
-            await asyncio.gather(
-                *(
-                    _hls_client(s, nginx.hls_url("hls"), stop_at, lat, errors, fetched)
-                    for _ in range(clients)
-                )
+            url = nginx.hls_url("hls")
+            parts = await asyncio.gather(
+                *(loop.run_in_executor(pool, _client_proc, url, n, HLS_SECONDS) for n in split)
             )
             wall = time.monotonic() - w0
             nginx_cores = (sum(_cpu(p) for p in ng_procs) - n0) / wall
-            me_cores = (_cpu(psutil.Process()) - me0) / wall
-        lat.sort()
+            room_cores = (_cpu(psutil.Process()) - me0) / wall
+        lat = sorted(x for part in parts for x in part["lat"])
+        errors = {k: sum(part["errors"][k] for part in parts) for k in ("playlist", "segment")}
+        fetched = [sum(part["bytes"] for part in parts)]
+        client_cores = sum(part["cpu"] for part in parts) / wall
         room = engine.rooms["hls"]
         return {
             "clients": clients,
@@ -235,7 +270,9 @@ async def _hls_load(nginx: NginxRtmp, clients: int) -> dict:
             "errors": errors,
             "mbit_per_s_served": round(fetched[0] * 8 / wall / 1e6, 1),
             "nginx_cores": round(nginx_cores, 3),
-            "client_and_room_process_cores": round(me_cores, 3),
+            "room_process_cores": round(room_cores, 3),
+            "load_client_cores": round(client_cores, 3),
+            "client_processes": CLIENT_PROCS,
             "room_fps": room.stats()["fps"],
         }
     finally:
@@ -252,7 +289,8 @@ async def _run() -> dict:
     finally:
         nginx.stop()
         nginx.cleanup()
-    counts = [int(n) for n in os.environ.get("YUNLIAN_BENCH_HLS_CLIENTS", "500,1000").split(",")]
+    counts = os.environ.get("YUNLIAN_BENCH_HLS_CLIENTS", "500,1000,2000").split(",")
+    counts = [int(n) for n in counts]
     for n in counts:
         ng = NginxRtmp(tmp / f"hls{n}", workers=2).start()
         try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import random
 import time
 
 import av
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from streamer.outputs import MAX_OUTPUTS, BadOutput, RoomOutputs, TooManyOutputs, check_target
+from streamer.rtmp_push import BACKOFF_CAP, BACKOFF_FIRST, backoff
 from tests.livesrv import LiveServer, free_port
 from tests.nginx_rtmp import NginxRtmp
 from tests.whep import WhepViewer
@@ -275,3 +277,13 @@ def test_a_room_takes_at_most_four_outputs_besides_its_hls_push():
     finally:
         outputs.close()
     assert outputs.list() == [] and outputs.aac is None
+
+
+def test_reconnect_backoff_doubles_with_jitter_and_stays_bounded():
+    rng = random.Random(7)
+    for failures in range(1, 30):
+        ceiling = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** (failures - 1))
+        delays = [backoff(failures, rng) for _ in range(50)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len({round(d, 6) for d in delays}) > 40, "no jitter"
+    assert backoff(1, rng) <= BACKOFF_FIRST and backoff(100, rng) <= BACKOFF_CAP

@@ -3,12 +3,15 @@ and a stream key goes in once and never comes back out (responses, stats, audit,
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 
 import httpx
 import pytest
 
 from tests.livesrv import free_port
+from web.settings import ConfigError, Settings
 
 SECRET = "live_889900_Fuping-dates?expires=1790000000&sign=0a1b2c3d4e5f"
 
@@ -121,3 +124,18 @@ async def test_hls_address_is_404_when_the_server_has_no_hls(http):
     async with httpx.AsyncClient(base_url=str(http.base_url)) as anonymous:
         res = await anonymous.get("/api/rooms/demo/hls")
     assert res.status_code == 404 and "HLS" in res.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "conf, reason",
+    [
+        ({"hls_push_url": "http://127.0.0.1/live"}, "rtmp://"),
+        ({"hls_push_url": "rtmp://127.0.0.1"}, "application path"),
+        ({"hls_url": "http://127.0.0.1:8080/hls/demo.m3u8"}, "{room_id}"),
+    ],
+)
+def test_a_bad_hls_config_is_refused_at_start(tmp_path, conf, reason):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(conf))
+    with pytest.raises(ConfigError, match=re.escape(reason)):
+        Settings().load(path)
