@@ -34,8 +34,16 @@ BACKOFF_CAP = 15.0
 STEADY = 10.0  # seconds connected after which the next failure retries from the start
 RATE_WINDOW = 5.0  # seconds of sent bytes the bitrate is measured over
 
-# states, in the order a push normally moves through them
-CONNECTING, LIVE, RETRYING, STOPPED = "connecting", "live", "retrying", "stopped"
+STALL = 5.0  # seconds live without a byte sent before the push shows as stalled
+# states, in the order a push normally moves through them; "stalled" is a live push whose
+# peer stopped reading (its writes block; the room drops ticks for it meanwhile)
+CONNECTING, LIVE, RETRYING, STOPPED, STALLED = (
+    "connecting",
+    "live",
+    "retrying",
+    "stopped",
+    "stalled",
+)
 
 VideoPacket = tuple[bytes, int, int, bool]  # data, pts, dts (1/fps), keyframe
 AudioPacket = tuple[bytes, int]  # data, pts (1/48000)
@@ -62,11 +70,13 @@ class PushStats:
     packets: int = 0
     bytes_sent: int = 0
     live_since: float | None = None
+    last_sent_at: float = 0.0  # monotonic
     next_retry_in: float | None = None
     _sent: deque = field(default_factory=deque)  # (monotonic, bytes) within RATE_WINDOW
 
     def sent(self, n: int) -> None:
         now = time.monotonic()
+        self.last_sent_at = now
         self.packets += 1
         self.bytes_sent += n
         self._sent.append((now, n))
@@ -212,7 +222,7 @@ class RtmpPush:
                 s = self.stats
                 s.connects += 1
                 s.reconnects = s.connects - 1
-                s.state, s.live_since = LIVE, time.time()
+                s.state, s.live_since, s.last_sent_at = LIVE, time.time(), time.monotonic()
                 log.info("rtmp output %s: live to %s", self.id, self.url)
                 base = tick.video[key_index][1]
                 tick = Tick(tick.video[key_index:], tick.audio)
@@ -296,8 +306,11 @@ class RtmpPush:
     # --- view ----------------------------------------------------------------------------
     def view(self) -> dict:
         s = self.stats
+        state = s.state
+        if state == LIVE and time.monotonic() - s.last_sent_at > STALL:
+            state = STALLED
         return {
-            "state": s.state,
+            "state": state,
             "kbps": s.kbps(),
             "connects": s.connects,
             "reconnects": s.reconnects,

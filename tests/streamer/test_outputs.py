@@ -7,14 +7,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 import random
+import signal
 import time
 
 import av
 import httpx
 import pytest
 
+from commerce.demo import DEMO_PRODUCTS
+from streamer.engine import Engine
 from streamer.outputs import MAX_OUTPUTS, BadOutput, RoomOutputs, TooManyOutputs, check_target
+from streamer.room import RoomConfig
 from streamer.rtmp_push import BACKOFF_CAP, BACKOFF_FIRST, backoff
 from tests.livesrv import LiveServer, free_port
 from tests.nginx_rtmp import NginxRtmp
@@ -287,3 +292,36 @@ def test_reconnect_backoff_doubles_with_jitter_and_stays_bounded():
         assert all(ceiling / 2 <= d <= ceiling for d in delays)
         assert len({round(d, 6) for d in delays}) > 40, "no jitter"
     assert backoff(1, rng) <= BACKOFF_FIRST and backoff(100, rng) <= BACKOFF_CAP
+
+
+async def _catalog(room_id=None):
+    return list(DEMO_PRODUCTS)
+
+
+async def test_a_peer_that_stops_reading_shows_as_stalled_and_the_room_keeps_its_pace(tmp_path):
+    ng = NginxRtmp(tmp_path / "nginx").start()
+    engine = Engine(_catalog)
+    try:
+        await engine.start_room(RoomConfig(room_id="stall"))
+        room = engine.rooms["stall"]
+        oid = engine.add_output("stall", ng.rtmp_url, "stall")["id"]
+
+        async def state(name):
+            o = engine.list_outputs("stall")[0]
+            return o if o["state"] == name else None
+
+        await _wait(lambda: state("live"), 15, "the push did not go live")
+        os.kill(ng.pid(), signal.SIGSTOP)  # nginx alive but reading nothing: writes block
+        try:
+            frames0 = room.metrics.frames
+            # the socket buffers (a few MB) fill first, then nothing more goes out
+            stalled = await _wait(lambda: state("stalled"), 90, "the stall did not show", 0.5)
+            assert stalled["dropped_ticks"] > 0  # the room dropped ticks for it, never waited
+            assert room.metrics.frames - frames0 >= 20 * 10
+        finally:
+            os.kill(ng.pid(), signal.SIGCONT)
+        back = await _wait(lambda: state("live"), 15, "the push did not come back")
+        assert back["id"] == oid
+    finally:
+        await engine.close()
+        ng.stop()

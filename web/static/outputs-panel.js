@@ -1,7 +1,7 @@
 // 多平台推流: a room's RTMP outputs (Douyin, Kuaishou, Bilibili, a CDN) in the panel. The
 // stream key is sent once and only ever shown masked; a failing push shows its error here.
 (() => {
-  const STATES = { connecting: '连接中', live: '推流中', retrying: '重连中', stopped: '已停止' };
+  const STATES = { connecting: '连接中', live: '推流中', retrying: '重连中', stopped: '已停止', stalled: '对方无响应' };
   const out = document.getElementById('out-msg');
   const list = document.getElementById('outputs');
   const room = () => document.getElementById('op-room').value;
