@@ -6,6 +6,9 @@
   (the one AAC encode all of a room's pushes share);
 - recovery: nginx killed and started again at once; seconds until the push is live again,
   and until nginx's HLS playlist moves on;
+- glass_to_glass: a stamped room; a frame rendered → decoded from nginx by an RTMP player
+  (PyAV, as a platform's ingest would see it), and → its fragment fetched and decoded at the
+  HLS live edge;
 - hls: N concurrent asyncio clients (aiohttp, no decoding, spread over 2 load processes)
   follow the live playlist and fetch each new segment, as a player does; segment fetch
   p50/p95, errors, nginx's CPU, the load processes' CPU (on the same 2 cores).
@@ -16,6 +19,7 @@ Usage: python -m benchmarks.run rtmp   (YUNLIAN_BENCH_HLS_CLIENTS=500,1000,2000 
 from __future__ import annotations
 
 import asyncio
+import io
 import multiprocessing
 import os
 import statistics
@@ -25,8 +29,11 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import aiohttp
+import av
+import httpx
 import psutil
 
+from avatars.renderer import read_stamp
 from commerce.demo import DEMO_PRODUCTS
 from streamer.engine import Engine
 from streamer.room import RoomConfig
@@ -279,6 +286,79 @@ async def _hls_load(nginx: NginxRtmp, clients: int) -> dict:
         await engine.close()
 
 
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(len(values) * q))], 1)
+
+
+def _read_rtmp_stamps(url: str, seconds: float, out: list[tuple[int, float]]) -> None:
+    """Play RTMP from nginx, as a platform's player would, noting when each frame decodes."""
+    c = av.open(url, timeout=10, options={"fflags": "nobuffer"})
+    try:
+        end = time.monotonic() + seconds
+        for frame in c.decode(video=0):
+            out.append((read_stamp(frame.to_ndarray(format="gray")), time.time()))
+            if time.monotonic() > end:
+                break
+    finally:
+        c.close()
+
+
+def _hls_edge(url: str, seconds: float, out: list[tuple[int, float]]) -> None:
+    """Follow the playlist's live edge: each new fragment's first frame, noted when the
+    fragment is fetched and that frame decoded (a player adds its own buffer on top)."""
+    seen: set[str] = set()
+    base = url.rsplit("/", 1)[0]
+    end = time.monotonic() + seconds
+    with httpx.Client(timeout=5) as http:
+        while time.monotonic() < end:
+            segs = [s for s in http.get(url).text.splitlines() if s and not s.startswith("#")]
+            for seg in segs if seen else []:
+                if seg in seen:
+                    continue
+                body = http.get(f"{base}/{seg}").content
+                c = av.open(io.BytesIO(body), format="mpegts")
+                try:
+                    frame = next(c.decode(video=0))
+                    out.append((read_stamp(frame.to_ndarray(format="gray")), time.time()))
+                finally:
+                    c.close()
+            seen.update(segs)
+            time.sleep(0.1)
+
+
+async def _latency(nginx: NginxRtmp, seconds: float = 20.0) -> dict:
+    """Glass to glass: a frame rendered in the room → decoded from nginx (RTMP play) or
+    fetched at the HLS live edge, by its stamped frame index."""
+    engine = Engine(_catalog)
+    await engine.start_room(RoomConfig(room_id="g2g", stamp=True))
+    rendered: dict[int, float] = {}
+    engine.rooms["g2g"].on_frame = lambda n, at, img, pcm: rendered.__setitem__(n, at)
+    engine.add_output("g2g", nginx.rtmp_url, "g2g")
+    try:
+        await asyncio.sleep(8)  # live, and a few fragments in the playlist
+        rtmp: list[tuple[int, float]] = []
+        hls: list[tuple[int, float]] = []
+        await asyncio.gather(
+            asyncio.to_thread(_read_rtmp_stamps, f"{nginx.rtmp_url}/g2g", seconds, rtmp),
+            asyncio.to_thread(_hls_edge, nginx.hls_url("g2g"), seconds, hls),
+        )
+    finally:
+        await engine.close()
+    out = {}
+    for name, got, skip in (("rtmp_play", rtmp, 50), ("hls_live_edge", hls, 0)):
+        ms = [(t - rendered[n]) * 1000 for n, t in got[skip:] if n in rendered]
+        out[name] = {
+            "samples": len(ms),
+            "p50_ms": _pct(ms, 0.5) if ms else None,
+            "p95_ms": _pct(ms, 0.95) if ms else None,
+        }
+    out["hls_player_note"] = (
+        "hls.js (liveSyncDurationCount 2) plays about 2 fragments (4 s) behind the live edge"
+    )
+    return out
+
+
 async def _run() -> dict:
     out: dict = {}
     tmp = Path(tempfile.mkdtemp(prefix="bench-rtmp-"))
@@ -286,6 +366,7 @@ async def _run() -> dict:
     try:
         out["cost"] = await _cost(nginx)
         out["recovery"] = await _recovery(nginx)
+        out["glass_to_glass"] = await _latency(nginx)
     finally:
         nginx.stop()
         nginx.cleanup()
