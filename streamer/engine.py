@@ -35,6 +35,7 @@ from streamer.events import (
 )
 from streamer.fanout import PacketTrack, hook_keyframe_requests
 from streamer.listener import Heard
+from streamer.outputs import EngineOutputs
 from streamer.room import Room, RoomConfig
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ def check_offer(sdp: str) -> set[str]:
     return set(kinds) & {"audio", "video"}
 
 
-class Engine:
+class Engine(EngineOutputs):
     """Runs rooms and their WebRTC viewers on the current event loop."""
 
     def __init__(

@@ -31,6 +31,7 @@ from streamer.fanout import PacketTrack
 from streamer.frame_rate import CpuWindow, FrameWindow
 from streamer.listener import Listener
 from streamer.live_facts import Stage
+from streamer.outputs import RoomOutputs
 from streamer.timeline import SpeechTimeline, Utterance, avatar_state
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,7 @@ class Room:
         self.metrics = RoomMetrics()
         self.cpu = CpuWindow(config.fps)  # per-tick CPU over the last 10 s (stats: "cpu")
         self.tracks: set[PacketTrack] = set()
+        self.outputs = RoomOutputs(config.room_id, config.fps, self.encoder.request_keyframe)
         # observer (benchmarks): (frame index, wall time rendered, BGR image, 40 ms of PCM)
         self.on_frame: Callable[[int, float, np.ndarray, np.ndarray], None] | None = None
         self._stop = threading.Event()
@@ -144,6 +146,7 @@ class Room:
         for track in list(self.tracks):
             track.stop()
         self.tracks.clear()
+        await asyncio.to_thread(self.outputs.close)
 
     @property
     def running(self) -> bool:
@@ -219,6 +222,7 @@ class Room:
                 if self.on_frame:
                     self.on_frame(n, rendered_at, img, pcm)
             m.audio_ms += 0.05 * ((t1 - t0) * 1000 - m.audio_ms)
+            self.outputs.feed(vpkts, pcm, n * chunk)  # RTMP pushes: queued, never waited on
             m.video_bytes += sum(p.size for p in vpkts)
             m.audio_bytes += sum(p.size for p in apkts)
             try:  # nobody watching: no wake-up of the event loop 25 times a second
@@ -284,6 +288,7 @@ class Room:
             "keyframes": self.encoder.keyframes,
             "keyframe_requests": self.encoder.keyframe_requests,
             "viewer_drops": sum(t.dropped for t in self.tracks),
+            **self.outputs.stats(),
             "lines": self.director.stats.lines,
             "fillers": self.director.stats.fillers,
             "voice": {

@@ -30,7 +30,7 @@ from danmaku.sources.douyin import FUTURE_SKEW
 from streamer.director import TicketRequest
 from streamer.engine import Engine, EngineError
 from streamer.room import RoomConfig
-from web import auth_api, dashboard_api, rooms_api, shop_api, tickets_api
+from web import auth_api, dashboard_api, outputs_api, rooms_api, shop_api, tickets_api
 from web.json_depth import JsonDepthGuard
 from web.middleware import Guard, action_name, audit_after
 from web.security import SHOP_ID, authorize, client_ip
@@ -131,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             password_file = keep_first_password(settings, store.url, first_password)
         app.include_router(auth_api.build_router(store, page))
         app.include_router(rooms_api.build_router(engine, settings, app.state.viewers))
+        app.include_router(outputs_api.build_router(engine, settings))
         app.include_router(shop_api.build_router(store))
         app.include_router(tickets_api.build_router(store))
         if settings.demo_room:
@@ -158,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     douyin_room_id=settings.douyin_rooms.get(DEMO_ROOM, ""),
                 )
             )
+            outputs_api.attach_hls(engine, settings, DEMO_ROOM)
         shown = settings.public_url or settings.listen_url
         if shown:
             announce(shown, engine.list_rooms(), password_file)

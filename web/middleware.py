@@ -13,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger(__name__)
 AUDIT_BODY_BYTES = 16 * 1024
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-SECRET_KEYS = {"password", "api_key", "token", "secret", "phone", "address"}
+SECRET_KEYS = {"password", "api_key", "token", "secret", "phone", "address", "stream_key"}
 
 
 class BodyTooLarge(HTTPException):

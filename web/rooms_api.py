@@ -20,6 +20,7 @@ from streamer.engine import MAX_SDP_BYTES, Engine, EngineError
 from streamer.events import DanmakuAck, DanmakuRejected, chat_reply
 from streamer.listener import Heard
 from streamer.room import RoomConfig
+from web import outputs_api
 from web.json_depth import too_deep
 from web.openapi_bodies import json_body, text_body
 from web.security import SHOP_ID, client_ip, principal
@@ -255,6 +256,7 @@ def build_router(
             )
         )
         await rooms.claim(body.room_id, shop, by=who.username, title=info.get("title", ""))
+        outputs_api.attach_hls(engine, settings, body.room_id)
         return info
 
     @r.post("/api/rooms/{room_id}/danmaku", status_code=202)
@@ -479,6 +481,7 @@ def prometheus_text(m: dict) -> str:
         out.append(f"# TYPE yunlian_room_{name} {kind}")
         for rid, stats in m["rooms"].items():
             out.append(f'yunlian_room_{name}{{room="{rid}"}} {stats[name]}')
+    out += outputs_api.prometheus_lines(m)
     out.append("# TYPE yunlian_voice_fallbacks counter")
     out.append(f"yunlian_voice_fallbacks {m['voice']['fallbacks']}")
     return "\n".join(out) + "\n"

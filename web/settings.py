@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from streamer.outputs import BadOutput, check_target
 from web.urls import check_base_url
 
 WRITER_BACKENDS = ("template", "openai", "transformers")
@@ -54,6 +55,10 @@ class Settings:
     admin_password_file: str | None = None
     # IPs or networks of proxies whose X-Forwarded-For is believed; nobody else's is
     trusted_proxies: list[str] = field(default_factory=list)
+    # 省流模式: every room pushes to this nginx-rtmp application (deploy/nginx-rtmp.conf),
+    # and viewers play `hls_url` ({room_id} filled in); either unset: no HLS
+    hls_push_url: str | None = None
+    hls_url: str | None = None
 
     def __post_init__(self) -> None:
         if self.demo_payments is None:
@@ -112,6 +117,8 @@ class Settings:
             "backup_keep",
             "trusted_proxies",
             "admin_password_file",
+            "hls_push_url",
+            "hls_url",
         ):
             if key in data:
                 setattr(self, key, data[key])
@@ -141,6 +148,15 @@ class Settings:
                 self.public_url = check_base_url(str(self.public_url))
             except ValueError as exc:
                 raise ConfigError(str(exc)) from None
+        if self.hls_push_url is not None:
+            try:
+                check_target(self.hls_push_url, "room")
+            except BadOutput as exc:
+                raise ConfigError(f"hls_push_url: {exc}") from None
+        if self.hls_url is not None and (
+            not isinstance(self.hls_url, str) or "{room_id}" not in self.hls_url
+        ):
+            raise ConfigError("hls_url must be a URL with {room_id} in it")
         for url in self.ice_servers:
             if not isinstance(url, str) or not url.startswith(("stun:", "turn:", "turns:")):
                 raise ConfigError(f"ice server {url!r} must be a stun:/turn: URL")

@@ -24,6 +24,7 @@ SAMPLE = {
     "ticket_id": "cs-000000000000",
     "word": "不存在的词",
     "platform": "douyin",
+    "output_id": "no-output",
     "fmt": "svg",
     "segment": "no-segment",
 }

@@ -20,6 +20,7 @@ function waitIce(pc, ms) {
 }
 
 async function play() {
+  if (window.hlsMode && window.hlsMode.active) return false; // watching in 省流模式
   pc = new RTCPeerConnection();
   const stream = new MediaStream();
   video.srcObject = stream;
@@ -36,6 +37,7 @@ async function play() {
   const res = await fetch(`/api/rooms/${encodeURIComponent(roomId)}/whep`, {
     method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
   });
+  if (res.status === 503 && window.hlsMode && await window.hlsMode.start('full')) return false;
   if (res.status !== 201) {
     let reason = res.statusText;
     try { reason = (await res.json()).detail; } catch (e) { /* not JSON */ }

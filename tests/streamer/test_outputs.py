@@ -1,0 +1,327 @@
+"""RTMP outputs against a real nginx-rtmp (Debian's libnginx-mod-rtmp), started on loopback:
+the room's one encode reaches nginx as 720p H.264 + AAC, survives an nginx restart without
+touching its WebRTC viewers, and a bad target fails alone and visibly."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import random
+import signal
+import time
+
+import av
+import httpx
+import pytest
+
+from commerce.demo import DEMO_PRODUCTS
+from streamer.engine import Engine
+from streamer.outputs import MAX_OUTPUTS, BadOutput, RoomOutputs, TooManyOutputs, check_target
+from streamer.room import RoomConfig
+from streamer.rtmp_push import BACKOFF_CAP, BACKOFF_FIRST, backoff
+from tests.livesrv import LiveServer, free_port
+from tests.nginx_rtmp import NginxRtmp
+from tests.whep import WhepViewer
+
+SECRET = "sk-Yunlian-secret-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def nginx(tmp_path_factory):
+    ng = NginxRtmp(tmp_path_factory.mktemp("nginx"))
+    ng.start()
+    yield ng
+    ng.stop()
+
+
+@pytest.fixture(scope="module")
+def server(nginx, tmp_path_factory):
+    """The app with its demo room live and pushing to nginx for HLS."""
+    with LiveServer(
+        tmp_path_factory.mktemp("outputs") / "yunlian.db",
+        hls_push_url=nginx.rtmp_url,
+        hls_url=nginx.http_url + "/hls/{room_id}.m3u8",
+    ) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def http(server):
+    async with httpx.AsyncClient(
+        base_url=server.url, timeout=20, headers=server.headers("admin")
+    ) as client:
+        yield client
+
+
+async def _wait(predicate, timeout: float, what: str, every: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = await predicate()
+        if value is not None and value is not False:
+            return value
+        await asyncio.sleep(every)
+    raise AssertionError(f"{what} within {timeout:g} s")
+
+
+async def _outputs(http, room="demo") -> list[dict]:
+    res = await http.get(f"/api/rooms/{room}/outputs")
+    assert res.status_code == 200, res.text
+    return res.json()
+
+
+async def _output(http, output_id: str) -> dict:
+    return next(o for o in await _outputs(http) if o["id"] == output_id)
+
+
+def _read_rtmp(url: str, seconds: float) -> dict:
+    """Play the stream back from nginx with PyAV for `seconds` of wall time."""
+    c = av.open(url, timeout=10)
+    try:
+        v, a = c.streams.video[0], c.streams.audio[0]
+        info = {
+            "video": (v.codec_context.name, v.codec_context.width, v.codec_context.height),
+            "audio": (a.codec_context.name, a.codec_context.sample_rate),
+            "video_pts": [],
+            "audio_packets": 0,
+        }
+        end = time.monotonic() + seconds
+        for p in c.demux(v, a):
+            if p.pts is not None and p.stream is v:
+                info["video_pts"].append(float(p.pts * p.time_base))
+            elif p.stream is a and p.size:
+                info["audio_packets"] += 1
+            if time.monotonic() > end:
+                break
+        return info
+    finally:
+        c.close()
+
+
+async def test_room_pushes_720p_h264_and_aac_to_nginx_and_the_stream_keeps_growing(
+    server, nginx, http
+):
+    hls = await _wait(
+        lambda: _live_internal(http), 15, "the room's HLS push did not go live", every=0.3
+    )
+    assert hls["stream_key"] == "****" and hls["internal"]
+    info = await asyncio.to_thread(_read_rtmp, f"{nginx.rtmp_url}/demo", 5.0)
+    assert info["video"] == ("h264", 1280, 720)
+    assert info["audio"] == ("aac", 48_000)
+    assert info["audio_packets"] > 50
+    pts = info["video_pts"]
+    assert pts[-1] - pts[0] >= 3.0, "the stream did not keep growing while it was read"
+    # nginx cuts it into HLS, and the playlist moves on
+    async with httpx.AsyncClient(timeout=5) as c:
+
+        async def sequence() -> int:
+            text = (await c.get(nginx.hls_url("demo"))).text
+            return int(text.split("#EXT-X-MEDIA-SEQUENCE:")[1].split()[0])
+
+        first = await _wait(lambda: _ok(sequence), 15, "no HLS playlist")
+        await _wait(lambda: _later(sequence, first), 15, "the HLS playlist stopped moving")
+        res = await c.get(nginx.hls_url("demo"))
+        assert res.headers["content-type"] == "application/vnd.apple.mpegurl"
+        assert res.headers["access-control-allow-origin"] == "*"
+    room = (await http.get("/api/rooms/demo")).json()
+    assert room["output_audio"]["aac_encodes"] > 0
+    # one encode per frame (read mid-frame, the encode may be one ahead of the count)
+    assert 0 <= room["video_encodes"] - room["frames"] <= 1, "a second video encode ran"
+
+
+async def _live_internal(http):
+    outs = [o for o in await _outputs(http) if o["internal"]]
+    return outs[0] if outs and outs[0]["state"] == "live" else None
+
+
+async def _ok(fn):
+    try:
+        return await fn()
+    except (httpx.HTTPError, IndexError, ValueError):
+        return None
+
+
+async def _later(fn, first: int):
+    value = await _ok(fn)
+    return value is not None and value > first
+
+
+async def test_nginx_restart_push_resumes_by_itself_while_webrtc_viewers_keep_playing(
+    server, nginx, http
+):
+    added = await http.post(
+        "/api/rooms/demo/outputs", json={"url": nginx.rtmp_url, "stream_key": SECRET, "name": "B站"}
+    )
+    assert added.status_code == 201, added.text
+    oid = added.json()["id"]
+    viewer = WhepViewer(server.url)
+    await viewer.connect()
+    try:
+        await _wait(lambda: _state_is(http, oid, "live"), 15, "the push did not go live")
+        await viewer.wait_frames(video=25)
+        before = await _output(http, oid)
+        nginx.kill()
+        frames_at_kill = len(viewer.tracks["video"].frames)
+        await _wait(lambda: _state_not(http, oid, "live"), 15, "the push did not notice")
+        failed = await _output(http, oid)
+        assert failed["last_error"] and SECRET not in failed["last_error"]
+        await asyncio.sleep(2)  # nginx stays down a while: the push retries with backoff
+        nginx.start()
+        back = await _wait(lambda: _state_is(http, oid, "live"), 30, "the push did not resume")
+        assert back["reconnects"] >= before["reconnects"] + 1
+        # the viewer kept receiving the whole time: about 25 frames a second
+        frames = viewer.tracks["video"].frames
+        assert len(frames) - frames_at_kill >= 25 * 2
+        gaps = [b[0] - a[0] for a, b in itertools.pairwise(frames[frames_at_kill:])]
+        assert max(gaps) < 1.0, f"the WebRTC viewer stalled {max(gaps):.2f} s"
+        info = await asyncio.to_thread(_read_rtmp, f"{nginx.rtmp_url}/{SECRET}", 3.0)
+        assert info["video"] == ("h264", 1280, 720)
+    finally:
+        await viewer.close()
+        await http.delete(f"/api/rooms/demo/outputs/{oid}")
+
+
+async def _state_is(http, oid, state):
+    o = await _output(http, oid)
+    return o if o["state"] == state else None
+
+
+async def _state_not(http, oid, state):
+    o = await _output(http, oid)
+    return o if o["state"] != state else None
+
+
+async def test_a_wrong_url_shows_its_error_while_the_rooms_other_outputs_keep_going(
+    server, nginx, http, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    good = (
+        await http.post(
+            "/api/rooms/demo/outputs", json={"url": nginx.rtmp_url, "stream_key": "good-1"}
+        )
+    ).json()
+    dead = (
+        await http.post(
+            "/api/rooms/demo/outputs",
+            json={
+                "url": f"rtmp://127.0.0.1:{free_port()}/live",
+                "stream_key": SECRET,
+                "name": "快手",
+            },
+        )
+    ).json()
+    wrong_app = (
+        await http.post(
+            "/api/rooms/demo/outputs",
+            json={"url": f"rtmp://127.0.0.1:{nginx.rtmp_port}/nosuchapp", "stream_key": SECRET},
+        )
+    ).json()
+    try:
+        for bad, hint in ((dead, "无法连接"), (wrong_app, "拒绝了推流")):
+            o = await _wait(
+                lambda bad=bad: _failed(http, bad["id"]), 20, "a bad target showed no error"
+            )
+            assert o["state"] in ("retrying", "connecting")
+            assert SECRET not in o["last_error"] and "127.0.0.1" in o["last_error"]
+            assert hint in o["error_hint"]
+        live = await _wait(lambda: _state_is(http, good["id"], "live"), 15, "good push not live")
+        await asyncio.sleep(2)
+        later = await _output(http, good["id"])
+        assert later["state"] == "live" and later["bytes_sent"] > live["bytes_sent"]
+        room = (await http.get("/api/rooms/demo")).json()
+        assert {o["id"] for o in room["outputs"]} >= {good["id"], dead["id"], wrong_app["id"]}
+        metrics = (await http.get("/metrics")).text
+        assert f'yunlian_output_up{{room="demo",output="{good["id"]}"}} 1' in metrics
+        assert f'yunlian_output_up{{room="demo",output="{dead["id"]}"}} 0' in metrics
+        for text in (room.__repr__(), metrics, str(await _outputs(http))):
+            assert SECRET not in text
+    finally:
+        for o in (good, dead, wrong_app):
+            await http.delete(f"/api/rooms/demo/outputs/{o['id']}")
+    assert SECRET not in caplog.text
+    assert dead["stream_key"] == "****" + SECRET[-4:]
+
+
+async def _failed(http, oid):
+    o = await _output(http, oid)
+    return o if o["last_error"] and o["failures"] >= 1 else None
+
+
+@pytest.mark.parametrize(
+    "url, key, reason",
+    [
+        ("http://example.com/live", "k", "rtmp://"),
+        ("rtmp://", "k", "host"),
+        ("rtmp://host", "k", "application path"),
+        ("rtmp://user:pw@host/live", "k", "user name"),
+        ("rtmp://host:99999/live", "k", "port"),
+        ("rtmp://host/live?x=1", "k", "query"),
+        ("rtmp://ho st/live", "k", "spaces"),
+        ("rtmp://host/live", "", "stream key"),
+        ("rtmp://host/live", "a b", "stream key"),
+        ("rtmp://host/live", "k" * 600, "stream key"),
+        ("rtmp://host/live", "密钥", "stream key"),
+    ],
+)
+def test_malformed_targets_are_refused_with_the_part_that_is_wrong(url, key, reason):
+    with pytest.raises(BadOutput, match=reason):
+        check_target(url, key)
+
+
+def test_a_room_takes_at_most_four_outputs_besides_its_hls_push():
+    outputs = RoomOutputs("r", 25, lambda: None)
+    port = free_port()  # nothing listens: each push only retries
+    try:
+        outputs.add(f"rtmp://127.0.0.1:{port}/live", "room", internal=True)
+        for i in range(MAX_OUTPUTS):
+            outputs.add(f"rtmp://127.0.0.1:{port}/live", f"key-{i}")
+        with pytest.raises(TooManyOutputs):
+            outputs.add(f"rtmp://127.0.0.1:{port}/live", "one-too-many")
+        assert len(outputs.list()) == MAX_OUTPUTS + 1
+    finally:
+        outputs.close()
+    assert outputs.list() == [] and outputs.aac is None
+
+
+def test_reconnect_backoff_doubles_with_jitter_and_stays_bounded():
+    rng = random.Random(7)
+    for failures in range(1, 30):
+        ceiling = min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** (failures - 1))
+        delays = [backoff(failures, rng) for _ in range(50)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert len({round(d, 6) for d in delays}) > 40, "no jitter"
+    assert backoff(1, rng) <= BACKOFF_FIRST and backoff(100, rng) <= BACKOFF_CAP
+
+
+async def _catalog(room_id=None):
+    return list(DEMO_PRODUCTS)
+
+
+async def test_a_peer_that_stops_reading_shows_as_stalled_and_the_room_keeps_its_pace(tmp_path):
+    ng = NginxRtmp(tmp_path / "nginx").start()
+    engine = Engine(_catalog)
+    try:
+        await engine.start_room(RoomConfig(room_id="stall"))
+        room = engine.rooms["stall"]
+        oid = engine.add_output("stall", ng.rtmp_url, "stall")["id"]
+
+        async def state(name):
+            o = engine.list_outputs("stall")[0]
+            return o if o["state"] == name else None
+
+        await _wait(lambda: state("live"), 15, "the push did not go live")
+        os.kill(ng.pid(), signal.SIGSTOP)  # nginx alive but reading nothing: writes block
+        try:
+            frames0 = room.metrics.frames
+            # the socket buffers (a few MB) fill first, then nothing more goes out
+            stalled = await _wait(lambda: state("stalled"), 90, "the stall did not show", 0.5)
+            assert stalled["dropped_ticks"] > 0  # the room dropped ticks for it, never waited
+            assert room.metrics.frames - frames0 >= 20 * 10
+        finally:
+            os.kill(ng.pid(), signal.SIGCONT)
+        back = await _wait(lambda: state("live"), 15, "the push did not come back")
+        assert back["id"] == oid
+    finally:
+        await engine.close()
+        ng.stop()
