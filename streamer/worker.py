@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 
 from avatars.voice import make_voice_chain
+from scripts_gen import make_writer
 from streamer.bus import OPS, Call, Published, Ready, Report, Result
 from streamer.engine import Engine, EngineError, check_offer
 from streamer.events import RoomEvent
@@ -180,6 +181,9 @@ class RoomWorker:
             max_rooms_per_owner=self.spec.max_rooms,
             max_viewers_per_room=self.spec.max_viewers_per_room,
         )
+        # the first room's writer loads its dictionaries (~2 s): done before Ready, so a
+        # room restored here after a crash does not wait for it
+        make_writer(None)
         threading.Thread(target=self._read, args=(loop,), name="bus-reader", daemon=True).start()
         self.send(Ready(os.getpid()))
         try:

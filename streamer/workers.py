@@ -44,7 +44,9 @@ from streamer.worker import WorkerSpec, run_worker
 log = logging.getLogger(__name__)
 
 CALL_TIMEOUT = 10.0  # a worker that does not answer a call within this is unavailable
-START_TIMEOUT = 30.0  # a worker process must be ready within this (imports, shop, voice)
+# a worker process must be ready within this (imports, shop, voice, writer); a busy
+# 2-core machine took 15 s to start three at once
+START_TIMEOUT = 60.0
 ROOM_START_TIMEOUT = 20.0
 STALL_TIMEOUT = 10.0  # a worker silent this long is killed and replaced
 STOP_TIMEOUT = 15.0
@@ -161,6 +163,7 @@ class WorkerEngine(EngineBase):
         max_rooms: int = 8,
         max_rooms_per_owner: int = 3,
         max_viewers_per_room: int = MAX_VIEWERS_PER_ROOM,
+        spare: bool = True,
     ) -> None:
         super().__init__(
             platform_secrets,
@@ -179,6 +182,10 @@ class WorkerEngine(EngineBase):
         self.positions: dict[str, dict] = {}  # last reported resume state of each room
         self._infos: dict[str, dict] = {}  # info returned by start, until a report has it
         self.workers: list[WorkerHandle] = []
+        # a started, idle worker that takes a dead one's place at once (no process start
+        # on the way to a restored room); None when spare=False
+        self.use_spare = spare
+        self.spare: WorkerHandle | None = None
         self.restarts = 0
         self.restored: list[dict] = []  # {"room_id", "seconds", "worker"} per restored room
         self._ids = itertools.count(1)
@@ -197,6 +204,8 @@ class WorkerEngine(EngineBase):
         except TimeoutError:
             await self.close()
             raise RuntimeError(f"room workers not ready within {START_TIMEOUT:.0f} s") from None
+        if self.use_spare:  # after the workers: it would only slow their start down
+            self.spare = self._spawn(-1, loop)
         self._supervisor = asyncio.create_task(self._supervise(), name="worker-supervisor")
         log.info("%d room workers ready: pids %s", self.size, [w.pid for w in self.workers])
 
@@ -226,6 +235,9 @@ class WorkerEngine(EngineBase):
     async def _supervise(self) -> None:
         """Replace a worker that exited or went silent; restore its rooms elsewhere."""
         while not self._closing:
+            if self.spare is not None and self.spare.exited.is_set():
+                log.error("spare worker (pid %s) died: starting another", self.spare.pid)
+                self.spare = self._spawn(-1, asyncio.get_running_loop())
             for handle in list(self.workers):
                 if handle.exited.is_set() and time.monotonic() >= handle.respawn_after:
                     self._replace(handle)
@@ -249,7 +261,12 @@ class WorkerEngine(EngineBase):
             if not fut.done():
                 fut.set_result(Result(0, error="room worker died", error_type="RoomUnavailable"))
         dead.pending.clear()
-        fresh = self._spawn(dead.index, asyncio.get_running_loop())
+        loop = asyncio.get_running_loop()
+        if self.spare is not None and self.spare.alive:
+            fresh, self.spare = self.spare, self._spawn(-1, loop)
+            fresh.index = dead.index
+        else:
+            fresh = self._spawn(dead.index, loop)
         self.workers[self.workers.index(dead)] = fresh
         self.restarts += 1
         orphans = [rid for rid, h in self.placement.items() if h is dead]
@@ -410,6 +427,7 @@ class WorkerEngine(EngineBase):
                 }
                 for w in self.workers
             ],
+            "spare": ({"pid": self.spare.pid, "ready": self.spare.alive} if self.spare else None),
             "worker_restarts": self.restarts,
             "rooms_restored": list(self.restored[-10:]),
         }
@@ -480,9 +498,10 @@ class WorkerEngine(EngineBase):
         for task in [self._supervisor, *self._recoveries]:
             if task is not None:
                 task.cancel()
-        for handle in self.workers:
+        pool = [*self.workers, *([self.spare] if self.spare else [])]
+        for handle in pool:
             handle.hang_up()
-        for handle in self.workers:
+        for handle in pool:
             await asyncio.to_thread(handle.process.join, STOP_TIMEOUT)
             if handle.process.is_alive():
                 log.error("worker %s did not stop within %.0f s: killed", handle.pid, STOP_TIMEOUT)

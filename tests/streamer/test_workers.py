@@ -23,6 +23,36 @@ PINNED = "fp-walnut-500g"
 RESTORE_LIMIT = 10.0  # seconds from kill -9 to the room ticking again
 
 
+# first: before the module's server adds its own rooms to the machine
+async def test_rooms_go_to_the_least_loaded_worker(tmp_path):
+    engine = WorkerEngine(WorkerSpec(db_url=f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"), 2)
+    engine.max_rooms = engine.max_rooms_per_owner = 8
+    from commerce.store import open_store
+
+    store = await open_store(engine.spec.db_url)  # migrated and seeded before workers read it
+    await store.close()
+    await engine.start()
+    try:
+        for i in range(4):
+            await engine.start_room(RoomConfig(f"r{i}"))
+        per_worker = sorted(
+            sum(1 for h in engine.placement.values() if h is w) for w in engine.workers
+        )
+        assert per_worker == [2, 2], per_worker
+        deadline = time.monotonic() + 20
+        while not all(w.report and len(w.report.rooms) == 2 for w in engine.workers):
+            assert time.monotonic() < deadline, [
+                (w.pid, w.alive, w.report and sorted(w.report.rooms)) for w in engine.workers
+            ]
+            await asyncio.sleep(0.1)
+        assert all(w.report.load > 0 for w in engine.workers), "load comes from tick times"
+        result: Result = await asyncio.wait_for(_raw(engine, Call(99, "ping")), 5)
+        assert result.value == engine.workers[0].pid
+    finally:
+        await engine.close()
+    assert not any(w.process.is_alive() for w in [*engine.workers, engine.spare])
+
+
 @pytest.fixture(scope="module")
 def worker_server(tmp_path_factory):
     path = tmp_path_factory.mktemp("workers") / "yunlian.db"
@@ -136,33 +166,6 @@ def test_a_killed_worker_s_room_ticks_again_with_its_pin_and_flash_sale(worker_s
         while not all(w["ready"] for w in c.get("/api/metrics").json()["workers"]):
             assert time.monotonic() < deadline, "the replacement worker never became ready"
             time.sleep(0.2)
-
-
-async def test_rooms_go_to_the_least_loaded_worker(tmp_path):
-    engine = WorkerEngine(WorkerSpec(db_url=f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}"), 2)
-    engine.max_rooms = engine.max_rooms_per_owner = 8
-    from commerce.store import open_store
-
-    store = await open_store(engine.spec.db_url)  # migrated and seeded before workers read it
-    await store.close()
-    await engine.start()
-    try:
-        for i in range(4):
-            await engine.start_room(RoomConfig(f"r{i}"))
-        per_worker = sorted(
-            sum(1 for h in engine.placement.values() if h is w) for w in engine.workers
-        )
-        assert per_worker == [2, 2], per_worker
-        deadline = time.monotonic() + 10
-        while not all(w.report and len(w.report.rooms) == 2 for w in engine.workers):
-            assert time.monotonic() < deadline
-            await asyncio.sleep(0.1)
-        assert all(w.report.load > 0 for w in engine.workers), "load comes from tick times"
-        result: Result = await asyncio.wait_for(_raw(engine, Call(99, "ping")), 5)
-        assert result.value == engine.workers[0].pid
-    finally:
-        await engine.close()
-    assert not any(w.process.is_alive() for w in engine.workers)
 
 
 async def _raw(engine: WorkerEngine, call: Call) -> Result:

@@ -156,6 +156,12 @@ function connectEvents() {
       document.getElementById('caption').textContent = ev.text;
       showCard(ev.card, ev.sku);
     }
+    if (ev.type === 'room_started') {
+      // the room (re)started, e.g. restored after its worker died: its media comes from a
+      // new peer, so watch again now rather than wait for ICE to notice the old one is gone
+      if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
+      attempt = 0; window.viewerReconnects += 1; play();
+    }
     if (ev.type === 'shop') onShopEvent(ev);
     if (ev.type === 'danmaku') onDanmaku(ev);
     if (ev.type === 'notice') chatLine(`${ev.nickname} ${ev.text}`, 'notice');
