@@ -28,6 +28,7 @@ SECTIONS = {
     "fuzz": "benchmarks.bench_fuzz",
     "flood": "benchmarks.bench_flood",
     "roomcost": "benchmarks.bench_roomcost",
+    "workers": "benchmarks.bench_workers",
 }
 RESULTS = Path(__file__).with_name("results.json")
 
