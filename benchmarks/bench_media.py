@@ -111,7 +111,7 @@ def room_cpu_share(seconds: float = 10.0) -> dict:
     return {
         "cpu_share_of_one_core": round(share, 4),
         "fps": stats["fps"],
-        "skipped_frames": stats["skipped_frames"],
+        "skipped_frames": stats["skipped_frames_total"],
     }
 
 

@@ -199,9 +199,9 @@ def x264_options(frames: int = 150) -> dict:
 class Server:
     """The benchmark's `yunlian serve` (no demo room) in its own process."""
 
-    def __init__(self) -> None:
+    def __init__(self, workers: int = 0) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.roomcost_server"],
+            [sys.executable, "-m", "benchmarks.roomcost_server", "--workers", str(workers)],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -216,8 +216,18 @@ class Server:
         self.ps = psutil.Process(self.proc.pid)
 
     def cpu(self) -> float:
-        t = self.ps.cpu_times()
-        return t.user + t.system
+        """CPU seconds of the server and its room workers (the whole process tree)."""
+        total = 0.0
+        for proc in [self.ps, *self.ps.children(recursive=True)]:
+            try:
+                t = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += t.user + t.system
+        return total
+
+    def metrics(self) -> dict:
+        return self.http.get("/api/metrics").json()
 
     def start(self, room_id: str, persona: str, orientation: str = "landscape") -> None:
         res = self.http.post(
@@ -256,7 +266,7 @@ def live_room(server: Server, persona: str, floor_cores: float) -> dict:
         server.stop(room)
     cpu = s1["cpu"]
     frames = s1["frames"] - s0["frames"]
-    late = s1["skipped_frames"] - s0["skipped_frames"]
+    late = s1["skipped_frames_total"] - s0["skipped_frames_total"]
     return {
         "server_cores_proc": round(cores, 4),
         "room_cores_own_stats": cpu["cpu_share"],
@@ -274,12 +284,12 @@ def live_room(server: Server, persona: str, floor_cores: float) -> dict:
     }
 
 
-def curve(server: Server, floor_cores: float) -> dict:
+def curve(server: Server, floor_cores: float, points: tuple[int, ...] = CURVE) -> dict:
     personas = list(PERSONAS)
     started: list[str] = []
     out = {}
     try:
-        for n in CURVE:
+        for n in points:
             while len(started) < n:
                 room = f"curve-{len(started)}"
                 server.start(room, personas[len(started) % len(personas)])
@@ -292,7 +302,9 @@ def curve(server: Server, floor_cores: float) -> dict:
             cores = (server.cpu() - c0) / wall
             s1 = {r: server.stats(r) for r in started}
             frames = sum(s1[r]["frames"] - s0[r]["frames"] for r in started)
-            late = sum(s1[r]["skipped_frames"] - s0[r]["skipped_frames"] for r in started)
+            late = sum(
+                s1[r]["skipped_frames_total"] - s0[r]["skipped_frames_total"] for r in started
+            )
             worst = min((s1[r]["frames"] - s0[r]["frames"]) / wall for r in started)
             out[str(n)] = {
                 "server_cores": round(cores, 3),

@@ -1,8 +1,10 @@
-"""`yunlian serve` with no demo room, for the room-cost benchmark: prints one JSON line
+"""`yunlian serve` with no demo room (rooms in-process, or in `--workers N` processes), for
+the room-cost and workers benchmarks: prints one JSON line
 ({"url", "headers"}) when it serves, and stops when its stdin closes."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -12,6 +14,9 @@ from tests.livesrv import LiveServer
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workers", type=int, default=0, help="room worker processes (0: none)")
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         server = LiveServer(
             Path(tmp) / "shop.db",
@@ -19,6 +24,7 @@ def main() -> None:
             demo_room=False,
             max_rooms=16,
             max_rooms_per_operator=16,
+            workers=args.workers,
         )
         with server:
             print(json.dumps({"url": server.url, "headers": server.headers("admin")}), flush=True)

@@ -29,6 +29,7 @@ SECTIONS = {
     "flood": "benchmarks.bench_flood",
     "roomcost": "benchmarks.bench_roomcost",
     "rtmp": "benchmarks.bench_rtmp",
+    "workers": "benchmarks.bench_workers",
 }
 RESULTS = Path(__file__).with_name("results.json")
 

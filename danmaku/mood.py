@@ -76,6 +76,16 @@ class _Window:
         self.score_sum += weight * score
         self.intents[intent] = self.intents.get(intent, 0.0) + weight
 
+    def dump(self) -> dict:
+        return {"volume": self.volume, "score_sum": self.score_sum, "intents": dict(self.intents)}
+
+    def load(self, saved: dict, t: float) -> None:
+        self.t = t
+        self.volume = max(0.0, float(saved.get("volume", 0.0)))
+        self.score_sum = float(saved.get("score_sum", 0.0))
+        intents = saved.get("intents") or {}
+        self.intents = {k: max(0.0, float(intents.get(k, 0.0))) for k in self.intents}
+
     def shares(self) -> dict[str, float]:
         total = sum(self.intents.values())
         if total <= 1e-9:
@@ -130,6 +140,42 @@ class RoomMood:
         self._slow.advance(now)
         self._relabel(now)
         return Mood(self._score(), self._label, self._fast.shares(), self._fast.volume)
+
+    def state(self) -> dict:
+        """Plain data to carry the mood over to a restarted room (`restore`)."""
+        now = self._clock()
+        self._fast.advance(now)
+        self._slow.advance(now)
+        since = None if self._last_comment is None else max(0.0, now - self._last_comment)
+        return {
+            "at": time.time(),  # wall clock: the gap until the restore decays too
+            "label": self._label,
+            "since_comment": since,
+            "updates": self.updates,
+            "fast": self._fast.dump(),
+            "slow": self._slow.dump(),
+        }
+
+    def restore(self, state: dict) -> None:
+        """Take up a mood saved by `state`, decayed by the time since it was saved. An
+        unreadable state leaves the room calm, as a new one."""
+        now = self._clock()
+        try:
+            gap = max(0.0, time.time() - float(state.get("at", time.time())))
+            for window, saved in ((self._fast, state["fast"]), (self._slow, state["slow"])):
+                window.load(saved, now - gap)
+                window.advance(now)
+            since = state.get("since_comment")
+            self._last_comment = None if since is None else now - gap - float(since)
+            self.updates = int(state.get("updates", 0))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            self._fast = _Window(self._fast.half_life, now)
+            self._slow = _Window(self._slow.half_life, now)
+            self._last_comment = None
+            self._label = "calm"
+            return
+        self._label = state.get("label") if state.get("label") in MOOD_LABELS else "calm"
+        self._relabel(now)
 
     def trend(self, intent: str) -> float:
         """Share of `intent` in the fast window minus its share in the slow one (-1..1):

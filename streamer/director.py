@@ -403,6 +403,27 @@ class Director:
         if mood is not None:
             self._mood_changed(mood)
 
+    def position(self) -> dict:
+        """Where the lineup stands: what a room restored elsewhere starts from."""
+        presenting = self._pinned or (self._presenting.sku if self._presenting else None)
+        return {
+            "sku": presenting,
+            "product_index": self._product_index,
+            "mood": self.moods.room.state(),
+        }
+
+    def resume(self, sku: str | None, product_index: int = 0, mood: dict | None = None) -> None:
+        """Start from a saved position: `sku` is presented first (if it can be), the
+        lineup goes on from `product_index`, and the room keeps its mood."""
+        self._product_index = max(0, int(product_index))
+        if sku:
+            self._pinned = sku
+        if mood:
+            try:
+                self.moods.restore(mood)
+            except (TypeError, ValueError):
+                log.warning("room %s: saved mood unreadable, starting calm", self.room_id)
+
     def mood_info(self) -> dict:
         """The mood as last ticked; reading it (stats, /metrics) never moves it."""
         return self.moods.info()

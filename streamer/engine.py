@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -15,72 +14,65 @@ from dataclasses import dataclass
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCRtpSender, RTCSessionDescription
 
-from avatars.personas import PERSONAS
 from avatars.voice import VoiceChain, make_voice_chain
 from commerce.facts import ProductFacts
 from danmaku.analysis import Analyzer, make_analyzer
 from danmaku.messages import Comment, RoomMessage
 from danmaku.seen import SeenIds
-from danmaku.sources.douyin import FRESHNESS, FUTURE_SKEW, parse_push, verify_push
-from danmaku.sources.simulator import MOODS, SimulatorSource
+from danmaku.sources.douyin import FRESHNESS
+from danmaku.sources.simulator import SimulatorSource
 from streamer.director import TicketRequest
-from streamer.events import (
-    Reply,
-    RoomEvent,
-    RoomStarted,
-    RoomStopped,
-    ShopNotice,
-    ViewerJoined,
-    ViewerLeft,
+from streamer.engine_base import (
+    ENGINE_ERRORS,
+    GLOBAL_SHOP_EVENTS,
+    MAX_DANMAKU_CHARS,
+    MAX_QUESTION_CHARS,
+    MAX_SDP_BYTES,
+    MAX_SIM_RATE,
+    MAX_VIEWERS_PER_ROOM,
+    ROOM_ID,
+    BadOffer,
+    EngineBase,
+    EngineError,
+    NotConfigured,
+    RoomExists,
+    RoomFull,
+    RoomNotFound,
+    RoomUnavailable,
+    TooManyRooms,
+    check_comment,
+    check_offer,
+    check_simulation,
 )
+from streamer.events import RoomStarted, RoomStopped, ShopNotice, ViewerJoined, ViewerLeft
 from streamer.fanout import PacketTrack, hook_keyframe_requests
 from streamer.listener import Heard
 from streamer.outputs import EngineOutputs
 from streamer.room import Room, RoomConfig
 
+__all__ = [
+    "ENGINE_ERRORS",
+    "MAX_DANMAKU_CHARS",
+    "MAX_QUESTION_CHARS",
+    "MAX_SDP_BYTES",
+    "MAX_SIM_RATE",
+    "ROOM_ID",
+    "BadOffer",
+    "Engine",
+    "EngineError",
+    "NotConfigured",
+    "RoomExists",
+    "RoomFull",
+    "RoomNotFound",
+    "RoomUnavailable",
+    "TooManyRooms",
+    "check_offer",
+]
+
 log = logging.getLogger(__name__)
 
-ROOM_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-MAX_SDP_BYTES = 64 * 1024
-MAX_VIEWERS_PER_ROOM = 200
 CONNECT_TIMEOUT = 10.0  # an offer that never connects frees its viewer slot after this
 PC_CLOSE_TIMEOUT = 5.0  # seconds a viewer's peer connection gets to close
-GLOBAL_SHOP_EVENTS = {"sold_out", "stock_changed"}
-MAX_QUESTION_CHARS = 200
-MAX_DANMAKU_CHARS = 2000  # refused before moderation; moderation caps what is shown
-MAX_REPLY_WAITERS = 1000
-REPLY_WAIT = 2.0  # the questions alias waits this long for the text answer
-MAX_SIM_RATE = 2000.0
-
-
-class EngineError(Exception):
-    """Base of the errors the web layer turns into 4xx answers."""
-
-    status = 400
-
-
-class RoomNotFound(EngineError):
-    status = 404
-
-
-class RoomExists(EngineError):
-    status = 409
-
-
-class BadOffer(EngineError):
-    status = 400
-
-
-class RoomFull(EngineError):
-    status = 503
-
-
-class TooManyRooms(EngineError):
-    status = 429
-
-
-class NotConfigured(EngineError):
-    status = 503
 
 
 @dataclass
@@ -97,29 +89,7 @@ def _codecs(kind: str, mime: str) -> list:
     return wanted + [c for c in caps if c.mimeType.lower() == f"{kind}/rtx"]
 
 
-def check_offer(sdp: str) -> set[str]:
-    """Reject what aiortc should never see: not SDP, no media we can send, no H.264/Opus.
-
-    Returns the media kinds the offer asks for."""
-    if len(sdp.encode("utf-8", "replace")) > MAX_SDP_BYTES:
-        raise BadOffer(f"SDP offer larger than {MAX_SDP_BYTES} bytes")
-    if not sdp.lstrip().startswith("v=0"):
-        raise BadOffer("body is not an SDP offer (must start with v=0)")
-    kinds = re.findall(r"^m=(\w+) ", sdp, flags=re.MULTILINE)
-    if not kinds or not set(kinds) & {"audio", "video"}:
-        raise BadOffer("SDP offer has no audio or video section")
-    if "video" in kinds and not re.search(
-        r"^a=rtpmap:\d+ H264/90000", sdp, flags=re.MULTILINE | re.IGNORECASE
-    ):
-        raise BadOffer("SDP offer does not accept H.264 video")
-    if "audio" in kinds and not re.search(
-        r"^a=rtpmap:\d+ opus/48000", sdp, flags=re.MULTILINE | re.IGNORECASE
-    ):
-        raise BadOffer("SDP offer does not accept Opus audio")
-    return set(kinds) & {"audio", "video"}
-
-
-class Engine(EngineOutputs):
+class Engine(EngineBase, EngineOutputs):
     """Runs rooms and their WebRTC viewers on the current event loop."""
 
     def __init__(
@@ -135,44 +105,30 @@ class Engine(EngineOutputs):
         max_rooms_per_owner: int = 3,
         max_viewers_per_room: int = MAX_VIEWERS_PER_ROOM,
     ) -> None:
-        self.max_rooms = max_rooms
-        self.max_rooms_per_owner = max_rooms_per_owner
-        self.max_viewers_per_room = max_viewers_per_room
+        super().__init__(
+            platform_secrets,
+            seen_ids,
+            push_window,
+            max_rooms,
+            max_rooms_per_owner,
+            max_viewers_per_room,
+        )
         self._joining: dict[str, int] = {}  # viewer slots taken by offers still negotiating
         self._ended: OrderedDict[str, str] = OrderedDict()  # session id -> room, recently ended
         self.catalog = catalog
         self.voice = voice or make_voice_chain()
         self.analyzer = analyzer or make_analyzer()
         self.open_ticket = open_ticket
-        self.platform_secrets = dict(platform_secrets or {})
-        # message ids of platform pushes, remembered for the freshness window (+ skew)
-        self.push_window = push_window
-        self.seen_ids = seen_ids or SeenIds(retention=push_window + FUTURE_SKEW)
         self.rooms: dict[str, Room] = {}
         self._stopping: dict[str, asyncio.Task] = {}  # room id -> its stop in progress
         self.sessions: dict[str, ViewerSession] = {}
-        self._subscribers: dict[str, dict[asyncio.Queue, str | None]] = {}
-        self._reply_waiters: dict[str, asyncio.Future] = {}
-        self._recent_replies: OrderedDict[str, Reply] = OrderedDict()  # replies sent at once
-        self.events_dropped = 0
 
     # --- rooms --------------------------------------------------------------------
+    def configs(self) -> dict[str, RoomConfig]:
+        return {rid: r.config for rid, r in self.rooms.items()}
+
     async def start_room(self, config: RoomConfig) -> dict:
-        if not ROOM_ID.match(config.room_id):
-            raise EngineError("room id must be 1-64 letters, digits, '-' or '_'")
-        if config.persona not in PERSONAS:
-            raise EngineError(
-                f"unknown persona {config.persona!r}; choose one of {', '.join(PERSONAS)}"
-            )
-        if config.room_id in self.rooms:
-            raise RoomExists(f"room {config.room_id} is already live")
-        if len(self.rooms) >= self.max_rooms:
-            raise TooManyRooms(f"this server runs at most {self.max_rooms} rooms at once")
-        owned = sum(
-            1 for r in self.rooms.values() if config.owner and r.config.owner == config.owner
-        )
-        if owned >= self.max_rooms_per_owner:
-            raise TooManyRooms(f"one operator may run at most {self.max_rooms_per_owner} rooms")
+        self.check_start(config)
         try:
             room = Room(
                 config,
@@ -220,11 +176,6 @@ class Engine(EngineOutputs):
             return self.rooms[room_id]
         except KeyError:
             raise RoomNotFound(f"no live room {room_id!r}") from None
-
-    def room_shop(self, room_id: str | None) -> str | None:
-        """The shop a live room belongs to; None when there is no such room."""
-        room = self.rooms.get(room_id or "")
-        return room.config.shop_id if room else None
 
     def list_rooms(self) -> list[dict]:
         return [r.info() for r in self.rooms.values()]
@@ -347,65 +298,12 @@ class Engine(EngineOutputs):
     ) -> Heard:
         """A viewer's comment: moderated, analysed, heard by the host. Never blocks."""
         room = self.room(room_id)
-        if not isinstance(text, str) or not text.strip():
-            raise EngineError("comment is empty")
-        if len(text) > MAX_DANMAKU_CHARS:
-            raise EngineError(f"comment longer than {MAX_DANMAKU_CHARS} characters")
+        check_comment(text)
         msg = Comment(room_id, user_id[:64], (nickname or "")[:64], source, text=text)
         return room.listener.hear(msg, as_question)
 
     def hear(self, room_id: str, message: RoomMessage) -> Heard:
         return self.room(room_id).listener.hear(message)
-
-    async def ask(self, room_id: str, viewer_id: str, question: str) -> dict:
-        """The questions alias: a comment, plus the text answer when it comes within 2 s."""
-        question = question.strip()
-        if not question:
-            raise EngineError("question is empty")
-        if len(question) > MAX_QUESTION_CHARS:
-            raise EngineError(f"question longer than {MAX_QUESTION_CHARS} characters")
-        heard = self.post_danmaku(room_id, viewer_id, "", question, as_question=True)
-        out = vars(heard) | {"text": None, "handed_off": None}
-        if not heard.accepted or heard.action not in ("answer", "merged"):
-            return out
-        early = self._recent_replies.pop(heard.id, None)
-        if early is not None:
-            return out | {"text": early.text, "handed_off": early.handed_off}
-        if len(self._reply_waiters) >= MAX_REPLY_WAITERS:
-            return out
-        fut = asyncio.get_running_loop().create_future()
-        self._reply_waiters[heard.id] = fut
-        try:
-            reply: Reply = await asyncio.wait_for(fut, REPLY_WAIT)
-            out.update(text=reply.text, handed_off=reply.handed_off)
-        except TimeoutError:
-            pass
-        finally:
-            self._reply_waiters.pop(heard.id, None)
-        return out
-
-    async def platform_push(self, room_id: str, platform: str, headers, body: bytes) -> dict:
-        """A platform's live-data push (Douyin-shaped): signed, fresh, for this room, and
-        each message id heard once (durably when `seen_ids` has a store). Raises BadPush
-        (bad_signature, stale, wrong_room, or a malformed body) and SeenFull as they are."""
-        room = self.room(room_id)
-        if platform != "douyin":
-            raise RoomNotFound(f"unknown platform {platform!r}")
-        secret = self.platform_secrets.get(platform)
-        if not secret:
-            raise NotConfigured(f"{platform} push is not configured on this server")
-        bound = room.config.douyin_room_id or room_id
-        verify_push(headers, body, secret, bound, window=self.push_window)
-        messages = parse_push(headers, body, room_id)
-        first = await self.seen_ids.first_seen(platform, [m.dedup_id for m in messages])
-        room = self.room(room_id)  # it may have stopped during the write
-        heard = [room.listener.hear(m) for m, new in zip(messages, first, strict=True) if new]
-        accepted = sum(1 for h in heard if h.reason != "duplicate_id")
-        return {
-            "received": len(messages),
-            "accepted": accepted,
-            "duplicates": len(messages) - accepted,
-        }
 
     def simulate(
         self, room_id: str, rate: float, mood: str = "mixed", duration: float | None = None
@@ -414,10 +312,7 @@ class Engine(EngineOutputs):
         room = self.room(room_id)
         if rate == 0:
             return {"simulator": room.listener.detach("simulator")}
-        if not 0 < rate <= MAX_SIM_RATE:
-            raise EngineError(f"rate must be between 0 and {MAX_SIM_RATE:g} per second")
-        if mood not in MOODS:
-            raise EngineError(f"mood must be one of {', '.join(MOODS)}")
+        check_simulation(rate, mood)
         source = SimulatorSource(
             room_id, rate=rate, seed=uuid.uuid4().int % 2**31, duration=duration, mood=mood
         )
@@ -436,36 +331,41 @@ class Engine(EngineOutputs):
             room.director.on_shop_event(kind, sku, data)
             self.publish(rid, ShopNotice(rid, kind, sku, data))
 
-    def subscribe(
-        self, room_id: str, maxsize: int = 100, viewer_id: str | None = None
-    ) -> asyncio.Queue:
-        """Events of one room; `viewer_id` also receives replies addressed to that viewer."""
-        q: asyncio.Queue = asyncio.Queue(maxsize)
-        self._subscribers.setdefault(room_id, {})[q] = viewer_id
-        return q
+    # --- the same, awaited: what the web layer calls on any engine ---------------------
+    async def danmaku(
+        self,
+        room_id: str,
+        user_id: str,
+        nickname: str,
+        text: str,
+        source: str = "viewer",
+        as_question: bool = False,
+    ) -> Heard:
+        return self.post_danmaku(room_id, user_id, nickname, text, source, as_question)
 
-    def unsubscribe(self, room_id: str, q: asyncio.Queue) -> None:
-        self._subscribers.get(room_id, {}).pop(q, None)
+    async def hear_all(self, room_id: str, messages: list[RoomMessage]) -> list[Heard]:
+        room = self.room(room_id)
+        return [room.listener.hear(m) for m in messages]
 
-    def publish(self, room_id: str, event: RoomEvent) -> None:
-        if isinstance(event, Reply):
-            for qid in event.question_ids:
-                fut = self._reply_waiters.get(qid)
-                if fut is not None and not fut.done():
-                    fut.set_result(event)
-                else:
-                    self._recent_replies[qid] = event
-                    while len(self._recent_replies) > MAX_REPLY_WAITERS:
-                        self._recent_replies.popitem(last=False)
-        for q, viewer in self._subscribers.get(room_id, {}).items():
-            if not event.visible_to(viewer):
-                continue
-            # a reply reaches each asker as their own part: no other asker's ids
-            item = event.for_viewer(viewer) if isinstance(event, Reply) else event
-            if q.full():  # a slow listener loses old events, never blocks the room
-                q.get_nowait()
-                self.events_dropped += 1
-            q.put_nowait(item)
+    async def simulate_viewers(
+        self, room_id: str, rate: float, mood: str = "mixed", duration: float | None = None
+    ) -> dict:
+        return self.simulate(room_id, rate, mood, duration)
+
+    async def room_info(self, room_id: str) -> dict:
+        return self.room(room_id).info()
+
+    async def room_stats(self, room_id: str) -> dict:
+        return self.room(room_id).stats()
+
+    async def banned_words(self, room_id: str) -> list[str]:
+        return self.room(room_id).listener.moderator.banned_words()
+
+    async def ban_word(self, room_id: str, word: str) -> bool:
+        return self.room(room_id).listener.moderator.add_banned(word)
+
+    async def unban_word(self, room_id: str, word: str) -> bool:
+        return self.room(room_id).listener.moderator.remove_banned(word)
 
     async def close(self) -> None:
         for rid in list(self.rooms):

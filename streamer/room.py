@@ -55,6 +55,8 @@ class RoomConfig:
     shop_id: str = "default"  # whose room: operators manage only their own shop's rooms
     owner: str = ""  # the user who started it (caps rooms per operator)
     douyin_room_id: str = ""  # the Douyin room whose pushes this room takes; "" = room_id
+    # where a restored room starts: {"sku", "product_index", "mood"} (Director.position)
+    resume: dict | None = None
 
 
 @dataclass
@@ -120,6 +122,11 @@ class Room:
 
     # --- lifecycle ---------------------------------------------------------------
     async def start(self) -> None:
+        if self.config.resume:
+            resume = self.config.resume
+            self.director.resume(
+                resume.get("sku"), resume.get("product_index", 0), resume.get("mood")
+            )
         self._director_task = asyncio.create_task(self.director.run(), name=f"director-{self.id}")
         # let the first line reach the timeline so the stream opens with speech
         for _ in range(100):
@@ -274,7 +281,8 @@ class Room:
             "frames": m.frames,
             "fps": round(m.recent.fps(10), 2),  # the last 10 s: a stutter shows at once
             "fps_since_start": round(m.frames / uptime, 2),
-            "skipped_frames": m.skipped_frames,
+            "skipped_frames": m.recent.skipped_last(10),  # the last 10 s, like fps
+            "skipped_frames_total": m.skipped_frames,
             "skipped_last_minute": m.recent.skipped_last(60),
             "render_ms": round(m.render_ms, 2),
             "encode_ms": round(m.encode_ms, 2),

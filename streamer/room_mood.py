@@ -37,6 +37,13 @@ class MoodKeeper:
         self.delivery = delivery_for(mood)
         return mood
 
+    def restore(self, state: dict) -> None:
+        """Take up the mood a room had before it moved (see RoomMood.state)."""
+        self.room.restore(state)
+        self.mood = self.room.snapshot()
+        self.label = self.mood.label
+        self.delivery = delivery_for(self.mood)
+
     def delivery_dict(self) -> dict:
         d = self.delivery
         return {"expression": d.expression, "rate": d.rate, "pitch": d.pitch}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from starlette.requests import HTTPConnection
 
 from avatars.voice import make_voice_chain
 from commerce import open_store
-from commerce.analytics import recommended_lineup
 from commerce.backup import BackupScheduler
 from commerce.db import DEFAULT_URL
 from commerce.db_lock import hold
@@ -27,9 +25,11 @@ from commerce.private_files import write_private
 from commerce.push_seen import PushSeenRows
 from danmaku.seen import SeenIds
 from danmaku.sources.douyin import FUTURE_SKEW
-from streamer.director import TicketRequest
 from streamer.engine import Engine, EngineError
 from streamer.room import RoomConfig
+from streamer.shop_feed import shop_catalog, ticket_desk
+from streamer.worker import WorkerSpec
+from streamer.workers import WorkerEngine
 from web import auth_api, dashboard_api, outputs_api, rooms_api, shop_api, tickets_api
 from web.json_depth import JsonDepthGuard
 from web.middleware import Guard, action_name, audit_after
@@ -42,7 +42,6 @@ __all__ = ["Settings", "create_app"]
 log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 DEMO_ROOM = "demo"
-LINEUP_REFRESH = 60.0  # seconds between re-ranking a room's products from sales
 
 
 def page(name: str) -> str:
@@ -89,40 +88,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await held.release()
             raise
 
-        async def open_ticket(t: TicketRequest) -> object:
-            return await store.tickets.open(
-                t.room_id, t.user_id, t.nickname, t.kind, t.text[:500], t.product_sku, t.reason
-            )
-
-        lineup = {"at": -1e9, "rank": {}}
-
-        async def catalog(room_id: str | None = None) -> list:
-            """The room's fact sheets in the order the shop's sales suggest (in-season
-            sellers first, each followed by what its buyers also buy), refreshed each minute."""
-            facts = await store.fact_sheets(room_id)
-            now = time.monotonic()
-            if now - lineup["at"] > LINEUP_REFRESH:
-                lineup["at"] = now
-                try:
-                    order = await recommended_lineup(store, [f.sku for f in facts], store.clock())
-                    lineup["rank"] = {sku: i for i, sku in enumerate(order)}
-                except Exception:  # figures are advice: the room keeps the catalog order
-                    log.exception("lineup recommendation failed")
-            rank = lineup["rank"]
-            return sorted(facts, key=lambda f: rank.get(f.sku, len(rank)))
-
-        engine = Engine(
-            catalog,
-            voice=make_voice_chain(online=settings.online_voice),
-            open_ticket=open_ticket,
-            platform_secrets={"douyin": settings.douyin_secret} if settings.douyin_secret else {},
+        limits = {
+            "platform_secrets": (
+                {"douyin": settings.douyin_secret} if settings.douyin_secret else {}
+            ),
             # pushes' message ids, kept in the database for the window (+ clock skew)
-            seen_ids=SeenIds(PushSeenRows(store.db), retention=settings.push_window + FUTURE_SKEW),
-            push_window=settings.push_window,
-            max_rooms=settings.max_rooms,
-            max_rooms_per_owner=settings.max_rooms_per_operator,
-            max_viewers_per_room=settings.max_viewers_per_room,
-        )
+            "seen_ids": SeenIds(
+                PushSeenRows(store.db), retention=settings.push_window + FUTURE_SKEW
+            ),
+            "push_window": settings.push_window,
+            "max_rooms": settings.max_rooms,
+            "max_rooms_per_owner": settings.max_rooms_per_operator,
+            "max_viewers_per_room": settings.max_viewers_per_room,
+        }
+        if settings.workers > 0:  # rooms in worker processes; this process holds none
+            spec = WorkerSpec(db_url=store.url, online_voice=settings.online_voice)
+            engine = WorkerEngine(spec, settings.workers, **limits)
+            try:
+                await engine.start()
+            except BaseException:
+                await store.close()
+                await held.release()
+                raise
+        else:
+            engine = Engine(
+                shop_catalog(store),
+                voice=make_voice_chain(online=settings.online_voice),
+                open_ticket=ticket_desk(store),
+                **limits,
+            )
         app.state.engine, app.state.store = engine, store
         app.state.loop = asyncio.get_running_loop()
         first_password = await store.accounts.ensure_admin()

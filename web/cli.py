@@ -13,12 +13,14 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from web.app import Settings, create_app
-    from web.settings import ConfigError
+    from web.settings import ConfigError, parse_workers
 
     try:
         settings = Settings.from_env()
         if args.config:
             settings.load(args.config)
+        if args.workers is not None:
+            settings.workers = parse_workers(args.workers)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -93,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--online-voice", action="store_true", help="try edge-tts first (falls back offline)"
+    )
+    serve.add_argument(
+        "--workers",
+        default=None,
+        help="room worker processes: N, 'auto' (one per core) or 0 (rooms in this process)",
     )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=_serve)

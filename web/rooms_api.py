@@ -16,7 +16,7 @@ from avatars.personas import PERSONAS
 from commerce.api_models import Text
 from danmaku.seen import SeenFull
 from danmaku.sources.douyin import BadPush
-from streamer.engine import MAX_SDP_BYTES, Engine, EngineError
+from streamer.engine_base import MAX_SDP_BYTES, EngineBase, EngineError
 from streamer.events import DanmakuAck, DanmakuRejected, chat_reply
 from streamer.listener import Heard
 from streamer.room import RoomConfig
@@ -177,7 +177,7 @@ WHEP_EXPOSE = "Location, Link, ETag, Accept-Patch"
 
 
 def build_router(
-    engine: Engine, settings: Settings | None = None, viewers: ViewerGuard | None = None
+    engine: EngineBase, settings: Settings | None = None, viewers: ViewerGuard | None = None
 ) -> APIRouter:
     settings = settings or Settings()
     viewers = viewers or ViewerGuard(viewer_limits(settings))
@@ -261,15 +261,15 @@ def build_router(
 
     @r.post("/api/rooms/{room_id}/danmaku", status_code=202)
     async def danmaku(room_id: str, body: DanmakuIn, request: Request) -> JSONResponse:
-        engine.room(room_id)  # 404 before an identity is issued for nothing
+        engine.config_of(room_id)  # 404 before an identity is issued for nothing
         viewer, cookie = viewer_identity(request, viewers)
-        heard = engine.post_danmaku(room_id, viewer, body.nickname, body.text)
+        heard = await engine.danmaku(room_id, viewer, body.nickname, body.text)
         return set_viewer_cookie(request, heard_response(heard), cookie)
 
     @r.post("/api/rooms/{room_id}/questions")
     async def ask(room_id: str, body: Question, request: Request) -> JSONResponse:
         """Alias of /danmaku that also waits (at most 2 s) for the text answer."""
-        engine.room(room_id)
+        engine.config_of(room_id)
         viewer, cookie = viewer_identity(request, viewers)
         out = await engine.ask(room_id, viewer, body.text)
         status = REFUSED_STATUS.get(out["reason"], 200)
@@ -279,7 +279,7 @@ def build_router(
 
     @r.post("/api/rooms/{room_id}/platforms/{platform}", openapi_extra=json_body(None))
     async def platform_push(room_id: str, platform: str, request: Request) -> JSONResponse:
-        engine.room(room_id)
+        engine.config_of(room_id)
         body = await read_limited(request, MAX_PUSH_BYTES)
         try:
             out = await engine.platform_push(room_id, platform, dict(request.headers), body)
@@ -294,26 +294,26 @@ def build_router(
 
     @r.post("/api/rooms/{room_id}/simulator")
     async def simulator(room_id: str, body: SimulatorIn) -> dict:
-        return engine.simulate(room_id, body.rate, body.mood, body.duration)
+        return await engine.simulate_viewers(room_id, body.rate, body.mood, body.duration)
 
     @r.get("/api/rooms/{room_id}/banned-words")
     async def banned_words(room_id: str) -> list[str]:
-        return engine.room(room_id).listener.moderator.banned_words()
+        return await engine.banned_words(room_id)
 
     @r.post("/api/rooms/{room_id}/banned-words", status_code=201)
     async def add_banned(room_id: str, body: BannedWord) -> dict:
-        added = engine.room(room_id).listener.moderator.add_banned(body.word)
+        added = await engine.ban_word(room_id, body.word)
         return {"word": body.word, "added": added}
 
     @r.delete("/api/rooms/{room_id}/banned-words/{word}")
     async def remove_banned(room_id: str, word: str) -> dict:
-        if not engine.room(room_id).listener.moderator.remove_banned(word):
+        if not await engine.unban_word(room_id, word):
             raise HTTPException(404, f"「{word[:20]}」不在屏蔽词列表中")
         return {"word": word, "removed": True}
 
     @r.get("/api/rooms/{room_id}")
     async def room_stats(room_id: str) -> dict:
-        return engine.room(room_id).stats()
+        return await engine.room_stats(room_id)
 
     @r.post("/api/rooms/{room_id}/stop")
     async def stop_room(room_id: str) -> dict:
@@ -329,7 +329,7 @@ def build_router(
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype != "application/sdp":
             raise HTTPException(415, "WHEP offers must be sent as Content-Type: application/sdp")
-        engine.room(room_id)  # 404 before reading a body for nothing
+        engine.config_of(room_id)  # 404 before reading a body for nothing
         body = await read_limited(request, MAX_SDP_BYTES)
         try:
             sdp = body.decode("utf-8")
@@ -397,12 +397,12 @@ def build_router(
                 pause = budget.delay()
                 if pause:  # over budget: read later, and TCP holds the sender back
                     await asyncio.sleep(pause)
-                ack = chat(await ws.receive_text())
+                ack = await chat(await ws.receive_text())
                 if q.full():
                     q.get_nowait()
                 q.put_nowait(ack)
 
-        def chat(raw: str) -> DanmakuAck:
+        async def chat(raw: str) -> DanmakuAck:
             """One chat line in, its typed reply out (streamer.events.DanmakuAck/Rejected)."""
             if len(raw) > MAX_WS_MESSAGE or len(raw.encode("utf-8", "replace")) > MAX_WS_MESSAGE:
                 return DanmakuRejected(room_id, reason="too_long", detail="消息太长了")
@@ -418,14 +418,14 @@ def build_router(
             if not isinstance(text, str) or not isinstance(nick, str):
                 return DanmakuRejected(room_id, reason="bad_type", detail="消息格式不对")
             try:
-                heard = engine.post_danmaku(room_id, viewer_id, nick, text)
+                heard = await engine.danmaku(room_id, viewer_id, nick, text)
             except EngineError as exc:
                 return DanmakuRejected(room_id, reason="invalid", detail=str(exc))
             return chat_reply(room_id, heard, text)
 
         try:
             await ws.send_json(
-                {"type": "hello", "viewer_id": viewer_id, **engine.room(room_id).info()}
+                {"type": "hello", "viewer_id": viewer_id, **(await engine.room_info(room_id))}
             )
             tasks = [asyncio.ensure_future(send_loop()), asyncio.ensure_future(receive_loop())]
             done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -466,7 +466,8 @@ def prometheus_text(m: dict) -> str:
     fields = {
         "fps": "gauge",
         "frames": "counter",
-        "skipped_frames": "counter",
+        "skipped_frames": "gauge",  # the last 10 s
+        "skipped_frames_total": "counter",
         "render_ms": "gauge",
         "encode_ms": "gauge",
         "video_kbps": "gauge",

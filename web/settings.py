@@ -21,6 +21,24 @@ class ConfigError(ValueError):
     """The configuration file is unreadable or names something it may not."""
 
 
+MAX_WORKERS = 64
+
+
+def parse_workers(value: object) -> int:
+    """A worker count: 0 (rooms in the web process), N, or "auto" (one per core)."""
+    if value == "auto":
+        return os.cpu_count() or 1
+    try:
+        if isinstance(value, bool) or isinstance(value, float):
+            raise ValueError
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"workers must be a number from 0 to {MAX_WORKERS} or 'auto'") from None
+    if not 0 <= n <= MAX_WORKERS:
+        raise ConfigError(f"workers must be a number from 0 to {MAX_WORKERS} or 'auto'")
+    return n
+
+
 @dataclass
 class Settings:
     db_url: str | None = None  # None = SQLite file under ./var
@@ -39,6 +57,7 @@ class Settings:
     cors_origins: list[str] = field(default_factory=lambda: ["*"])  # for watching (WHEP)
     ice_servers: list[str] = field(default_factory=list)  # stun:/turn: URLs, sent in Link
     max_rooms: int = 8  # per machine, the demo room included
+    workers: int = 0  # room worker processes; 0 = rooms run in the web process
     max_rooms_per_operator: int = 3
     max_viewers_per_room: int = 200
     body_limit: int = 1024 * 1024  # bytes, every route (routes may set lower limits)
@@ -73,6 +92,9 @@ class Settings:
             online_voice=os.environ.get("YUNLIAN_ONLINE_VOICE", "0") == "1",
             douyin_secret=os.environ.get("YUNLIAN_DOUYIN_SECRET") or None,
         )
+        workers = os.environ.get("YUNLIAN_WORKERS", "").strip()
+        if workers:
+            s.workers = parse_workers(workers)
         path = os.environ.get("YUNLIAN_CONFIG")
         if path:
             s.load(path)
@@ -100,6 +122,7 @@ class Settings:
             "cors_origins",
             "ice_servers",
             "max_rooms",
+            "workers",
             "max_rooms_per_operator",
             "max_viewers_per_room",
             "body_limit",
@@ -122,6 +145,7 @@ class Settings:
         ):
             if key in data:
                 setattr(self, key, data[key])
+        self.workers = parse_workers(self.workers)
         if not isinstance(self.douyin_rooms, dict) or not all(
             isinstance(k, str) and isinstance(v, str) and v for k, v in self.douyin_rooms.items()
         ):

@@ -195,3 +195,29 @@ def test_one_complaint_does_not_end_a_happy_room():
     clock.t += 0.25
     mood.update(Analysis("neg", -1.0, "complaint"))
     assert mood.snapshot().label == "happy"
+
+
+def test_a_saved_mood_is_taken_up_by_a_new_room_and_keeps_decaying():
+    clock = FakeClock()
+    mood = RoomMood(clock=clock)
+    feed(mood, clock, POS, 12, gap=0.3)
+    before = mood.snapshot()
+    assert before.label in ("happy", "excited")
+    saved = mood.state()
+
+    later = FakeClock()
+    later.t = 1000.0  # another process: another monotonic clock
+    restored = RoomMood(clock=later)
+    restored.restore(saved)
+    after = restored.snapshot()
+    assert after.label == before.label
+    assert after.score == pytest.approx(before.score, abs=0.02)
+    assert after.volume == pytest.approx(before.volume, rel=0.05)
+    later.t += 40.0  # silence past SILENCE: calm, as the old room would have been
+    assert restored.snapshot().label == "calm"
+
+
+def test_an_unreadable_saved_mood_starts_calm():
+    mood = RoomMood(clock=FakeClock())
+    mood.restore({"label": "furious", "fast": {"volume": "x"}})
+    assert mood.snapshot().label == "calm"

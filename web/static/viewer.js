@@ -19,39 +19,74 @@ function waitIce(pc, ms) {
   });
 }
 
-async function play() {
-  if (window.hlsMode && window.hlsMode.active) return false; // watching in 省流模式
-  pc = new RTCPeerConnection();
-  const stream = new MediaStream();
-  video.srcObject = stream;
-  pc.ontrack = (e) => { stream.addTrack(e.track); };
-  pc.addTransceiver('video', { direction: 'recvonly' });
-  pc.addTransceiver('audio', { direction: 'recvonly' });
-  pc.onconnectionstatechange = () => {
-    const s = pc.connectionState;
-    setStatus({ connected: '直播中', connecting: '连接中…', failed: '连接失败，正在重试', disconnected: '网络不稳定' }[s] || s);
-    if (s === 'failed') { restart(); }
-  };
-  await pc.setLocalDescription(await pc.createOffer());
-  await waitIce(pc, 2000);
-  const res = await fetch(`/api/rooms/${encodeURIComponent(roomId)}/whep`, {
-    method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp,
-  });
-  if (res.status === 503 && window.hlsMode && await window.hlsMode.start('full')) return false;
-  if (res.status !== 201) {
-    let reason = res.statusText;
-    try { reason = (await res.json()).detail; } catch (e) { /* not JSON */ }
-    setStatus(res.status === 404 ? '直播间未开播' : '无法播放：' + reason);
-    return false;
-  }
-  sessionUrl = res.headers.get('Location');
-  await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
-  return true;
+// Reconnect by itself: a failed (or long disconnected) peer, or a refused offer while the
+// room restarts elsewhere, re-runs WHEP after 1, 2, 4, 8, then every 10 s.
+const RETRY_MS = [1000, 2000, 4000, 8000, 10000];
+const DISCONNECT_GRACE_MS = 3000;
+let attempt = 0;
+let generation = 0;
+let retryTimer = null;
+window.viewerReconnects = 0;
+
+function scheduleRetry() {
+  if (retryTimer) return;
+  const delay = RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)];
+  attempt += 1;
+  retryTimer = setTimeout(() => { retryTimer = null; window.viewerReconnects += 1; play(); }, delay);
 }
 
-async function restart() {
+function hangUp() {
+  if (sessionUrl) { fetch(sessionUrl, { method: 'DELETE' }).catch(() => {}); sessionUrl = null; }
   try { if (pc) pc.close(); } catch (e) { /* already closed */ }
-  setTimeout(play, 2000);
+  pc = null;
+}
+
+async function play() {
+  if (window.hlsMode && window.hlsMode.active) return false; // watching in 省流模式
+  const mine = ++generation;
+  hangUp();
+  const peer = pc = new RTCPeerConnection();
+  const stream = new MediaStream();
+  video.srcObject = stream;
+  peer.ontrack = (e) => { stream.addTrack(e.track); };
+  peer.addTransceiver('video', { direction: 'recvonly' });
+  peer.addTransceiver('audio', { direction: 'recvonly' });
+  peer.onconnectionstatechange = () => {
+    if (mine !== generation) return;  // an old peer's last words
+    const s = peer.connectionState;
+    setStatus({ connected: '直播中', connecting: '连接中…', failed: '连接中断，正在重连…', disconnected: '网络不稳定，正在重连…' }[s] || s);
+    if (s === 'connected') { attempt = 0; }
+    if (s === 'failed') { scheduleRetry(); }
+    if (s === 'disconnected') {
+      setTimeout(() => {
+        if (mine === generation && peer.connectionState === 'disconnected') scheduleRetry();
+      }, DISCONNECT_GRACE_MS);
+    }
+  };
+  try {
+    await peer.setLocalDescription(await peer.createOffer());
+    await waitIce(peer, 2000);
+    const res = await fetch(`/api/rooms/${encodeURIComponent(roomId)}/whep`, {
+      method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: peer.localDescription.sdp,
+    });
+    if (mine !== generation) return false;
+    if (res.status === 503 && window.hlsMode && await window.hlsMode.start('full')) return false;
+    if (res.status !== 201) {
+      let reason = res.statusText;
+      try { reason = (await res.json()).detail; } catch (e) { /* not JSON */ }
+      setStatus(res.status === 404 ? '直播间未开播' : '暂时无法播放，正在重试：' + reason);
+      scheduleRetry();
+      return false;
+    }
+    sessionUrl = res.headers.get('Location');
+    await peer.setRemoteDescription({ type: 'answer', sdp: await res.text() });
+    return true;
+  } catch (e) {  // the server is unreachable for a moment
+    if (mine !== generation) return false;
+    setStatus('网络不稳定，正在重连…');
+    scheduleRetry();
+    return false;
+  }
 }
 
 unmute.onclick = () => { video.muted = false; video.play(); unmute.style.display = 'none'; };
@@ -122,6 +157,12 @@ function connectEvents() {
     if (ev.type === 'line') {
       document.getElementById('caption').textContent = ev.text;
       showCard(ev.card, ev.sku);
+    }
+    if (ev.type === 'room_started') {
+      // the room (re)started, e.g. restored after its worker died: its media comes from a
+      // new peer, so watch again now rather than wait for ICE to notice the old one is gone
+      if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
+      attempt = 0; window.viewerReconnects += 1; play();
     }
     if (ev.type === 'shop') onShopEvent(ev);
     if (ev.type === 'danmaku') onDanmaku(ev);
