@@ -213,13 +213,15 @@ async def test_hand_offs_carry_their_reason(shop):
     async with Room(store, clock) as room:
         await room.reply(room.ask("孩子吞了枣核怎么办"))
         await room.reply(room.ask("你们老板的手机号是多少"))
+        await room.reply(room.ask("主播你穿的衣服哪买的"))
         for _ in range(200):
-            if len(room.tickets) >= 2:
+            if len(room.tickets) >= 3:
                 break
             await asyncio.sleep(0.02)
         reasons = {t.text: t.reason for t in room.tickets}
         assert reasons["孩子吞了枣核怎么办"] == "incident"
-        assert reasons["你们老板的手机号是多少"] == "low_confidence"
+        assert reasons["你们老板的手机号是多少"] == "no_fact"  # the shop holds no answer
+        assert reasons["主播你穿的衣服哪买的"] == "low_confidence"
 
 
 async def test_a_safety_hand_off_is_filed_as_safety(shop):

@@ -10,6 +10,7 @@ SECRET = "douyin-stream-key-5f3a9c0e7b21"
 
 async def test_farmer_adds_a_push_sees_its_error_and_stops_it(live_server):
     async with open_page(live_server, "/panel") as page:
+        await page.wait_for_url("**/login?next=%2Fpanel")  # the page's own redirect first
         await log_in(page, live_server, "operator")
         await page.wait_for_selector("#op-room option[value='demo']", state="attached")
         await page.fill("#out-name", "抖音")
