@@ -54,6 +54,7 @@ class Settings:
     admin_password_file: str | None = None
     # IPs or networks of proxies whose X-Forwarded-For is believed; nobody else's is
     trusted_proxies: list[str] = field(default_factory=list)
+    media_dir: str = "var/media"  # product photos uploaded from the workbench
 
     def __post_init__(self) -> None:
         if self.demo_payments is None:

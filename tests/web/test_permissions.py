@@ -25,6 +25,7 @@ SAMPLE = {
     "word": "不存在的词",
     "platform": "douyin",
     "fmt": "svg",
+    "name": "no-photo.jpg",
 }
 REFUSALS = ("(login required)", "(forbidden)", "(not your shop", "(no permission decision)")
 
