@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark section, print a table, write benchmarks/results.json.
 
-Usage: python -m benchmarks.run [section ...]   (sections: media, scripts, commerce)
+Usage: python -m benchmarks.run [section ...]   (sections: media, scripts, commerce, workbench…)
 A section that fails is recorded with its error; the others still run.
 """
 
@@ -28,6 +28,7 @@ SECTIONS = {
     "fuzz": "benchmarks.bench_fuzz",
     "flood": "benchmarks.bench_flood",
     "roomcost": "benchmarks.bench_roomcost",
+    "workbench": "benchmarks.bench_workbench",
 }
 RESULTS = Path(__file__).with_name("results.json")
 
