@@ -1,6 +1,6 @@
 """`make bench`: run every benchmark section, print a table, write benchmarks/results.json.
 
-Usage: python -m benchmarks.run [section ...]   (sections: media, scripts, commerce)
+Usage: python -m benchmarks.run [section ...]   (sections: media, scripts, commerce, workbench…)
 A section that fails is recorded with its error; the others still run.
 """
 
@@ -30,6 +30,7 @@ SECTIONS = {
     "roomcost": "benchmarks.bench_roomcost",
     "rtmp": "benchmarks.bench_rtmp",
     "workers": "benchmarks.bench_workers",
+    "workbench": "benchmarks.bench_workbench",
 }
 RESULTS = Path(__file__).with_name("results.json")
 

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import make_url
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 
 from avatars.voice import make_voice_chain
@@ -30,7 +31,16 @@ from streamer.room import RoomConfig
 from streamer.shop_feed import shop_catalog, ticket_desk
 from streamer.worker import WorkerSpec
 from streamer.workers import WorkerEngine
-from web import auth_api, dashboard_api, outputs_api, rooms_api, shop_api, tickets_api
+from web import (
+    auth_api,
+    dashboard_api,
+    outputs_api,
+    rooms_api,
+    shop_api,
+    tickets_api,
+    workbench,
+    workbench_api,
+)
 from web.json_depth import JsonDepthGuard
 from web.middleware import Guard, action_name, audit_after
 from web.security import SHOP_ID, authorize, client_ip
@@ -54,6 +64,7 @@ def announce(base: str, rooms: list[dict], admin_password_file: Path | None = No
     lines = [f"云链销通 已启动: {base}/"]
     lines += [f"  观看直播 ({r['title']}): {base}/rooms/{r['room_id']}" for r in rooms]
     lines.append(f"  农户控制台: {base}/panel")
+    lines.append(f"  农户工作台（商品、订单、发货）: {base}/workbench")
     if admin_password_file:
         lines.append(
             f"  首次启动：管理员 admin 的密码已写入 {admin_password_file}"
@@ -132,6 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await seed_history(store)  # a small sales history: the dashboard is never empty
         dashboard = dashboard_api.build_router(store, engine)
         app.include_router(dashboard)
+        app.include_router(workbench.build_router(store, engine, dashboard.analytics))
+        app.include_router(workbench_api.build_router(store, Path(settings.media_dir)))
         backups = None
         if settings.backup_dir:  # scheduled backups with retention (一键恢复: yunlian restore)
             backups = BackupScheduler(
@@ -200,6 +213,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Guard, limit=settings.body_limit, audit=record_change)
     app.add_middleware(JsonDepthGuard)  # before any parser recurses into a body
     app.add_middleware(ChatGate, guard=app.state.viewers)  # outermost: floods stop here
+
+    app.add_exception_handler(StarletteHTTPException, workbench.login_redirect)
 
     @app.exception_handler(AccountError)
     async def account_error(request: Request, exc: AccountError) -> JSONResponse:

@@ -90,6 +90,23 @@ POLICY: dict[str, dict[str, Rule]] = {
     "/vendor/plotly-basic.min.js": {"GET": PUBLIC},
     "/trace/{batch_id}": {"GET": PUBLIC},
     "/trace/{batch_id}/qr.{fmt}": {"GET": PUBLIC},
+    # --- the farmer's workbench (web/workbench.py): pages for staff; edits for merchants,
+    # shipping and refunds for service staff; ops see the figures and the catalog, no orders
+    "/workbench": {"GET": STAFF},
+    "/workbench/products": {"GET": STAFF},
+    "/workbench/products/new": {"GET": MERCHANT},
+    "/workbench/products/bulk": {"GET": MERCHANT},
+    "/workbench/products/{sku}": {"GET": MERCHANT},
+    "/workbench/orders": {"GET": SERVICE},  # buyers' orders: not for ops
+    "/workbench/orders/print": {"GET": SERVICE},  # full addresses: those who ship only
+    "/api/workbench/products/{sku}/photos": {"POST": MERCHANT},
+    "/api/workbench/products/bulk": {"POST": MERCHANT},
+    "/api/workbench/orders/{order_id}/ship": {"POST": SERVICE},
+    "/api/workbench/orders/ship-csv": {"POST": SERVICE},
+    "/api/workbench/orders/{order_id}/refund": {"POST": SERVICE},
+    "/api/shop/orders/{order_id}/tracking": {"GET": PUBLIC},  # the order's token, or staff
+    "/orders/{order_id}": {"GET": PUBLIC},  # the buyer's page; its data needs the token
+    "/media/{name}": {"GET": PUBLIC},
     # --- accounts
     "/api/auth/login": {"POST": PUBLIC},
     "/api/auth/logout": {"POST": PUBLIC},

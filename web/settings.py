@@ -78,6 +78,7 @@ class Settings:
     # and viewers play `hls_url` ({room_id} filled in); either unset: no HLS
     hls_push_url: str | None = None
     hls_url: str | None = None
+    media_dir: str = "var/media"  # product photos uploaded from the workbench
 
     def __post_init__(self) -> None:
         if self.demo_payments is None:

@@ -1,26 +1,25 @@
-"""Helpers of the shop's public pages: the base URL a QR code may encode, JSON in a page."""
+"""The shop's public pages (simulated cashier, trace page, QR code), rendered with Jinja2:
+the base URL a QR code may encode, JSON in a page."""
 
 from __future__ import annotations
 
-import html
 import io
 import json
 import logging
-import string
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import segno
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup
 
 from commerce import Store
+from web.pages import render
 from web.urls import public_base
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = Path(__file__).with_name("templates")
 _SCRIPT_ESCAPES = {
     "<": "\\u003c",
     ">": "\\u003e",
@@ -52,48 +51,45 @@ def public_base_url(request: Request) -> str:
     return f"http://127.0.0.1:{server[1]}"
 
 
-def _render(name: str, **values: str) -> HTMLResponse:
-    tpl = string.Template((TEMPLATES / name).read_text(encoding="utf-8"))
-    return HTMLResponse(tpl.safe_substitute(values))
-
-
 def add_page_routes(r: APIRouter, store: Store, call: Callable) -> None:
     """The public pages: the simulated cashier, the trace page and its QR code."""
 
     @r.get("/api/shop/payments/{payment_id}/cashier", response_class=HTMLResponse)
     async def cashier(payment_id: str):
         pay = await call(store.payments.get(payment_id))
-        return _render(
+        return render(
             "shop_cashier.html",
-            payment_id=html.escape(pay["payment_id"]),
-            order_id=html.escape(pay["order_id"]),
-            amount=html.escape(pay["amount"]),
-            status=html.escape(pay["status"]),
-            confirm_url=json_for_script(pay["confirm_url"]),
+            private=False,
+            payment_id=pay["payment_id"],
+            order_id=pay["order_id"],
+            amount=pay["amount"],
+            status=pay["status"],
+            confirm_url=Markup(json_for_script(pay["confirm_url"])),
         )
 
     @r.get("/trace/{batch_id}", response_class=HTMLResponse)
     async def trace_page(batch_id: str, request: Request):
-        from commerce.trace.page import describe_reports, render_events
+        from commerce.trace.page import report_lines, timeline
 
         view = await call(store.trace.batch_view(batch_id))
         cp = view["checkpoint"] or {}
-        return _render(
+        return render(
             "shop_trace.html",
-            title=html.escape(view["product"]),
-            batch_id=html.escape(view["batch_id"]),
-            origin_plot=html.escape(view["origin_plot"]),
+            private=False,
+            title=view["product"],
+            batch_id=view["batch_id"],
+            origin_plot=view["origin_plot"],
             harvest_date=view["harvest_date"],
             expiry_date=view["expiry_date"],
-            certifications=html.escape("、".join(view["certifications"]) or "无"),
-            reports=describe_reports(view["inspection_reports"]),
-            events=render_events(view["events"]),
+            certifications="、".join(view["certifications"]) or "无",
+            reports=report_lines(view["inspection_reports"]),
+            events=timeline(view["events"]),
             tree_size=str(cp.get("tree_size", 0)),
-            root_hash=html.escape(cp.get("root_hash", "")),
-            signature=html.escape(cp.get("signature", "")),
-            public_key=html.escape(cp.get("public_key", "")),
-            signed_at=html.escape(cp.get("signed_at", "")),
-            view_json=json_for_script(view),
+            root_hash=cp.get("root_hash", ""),
+            signature=cp.get("signature", ""),
+            public_key=cp.get("public_key", ""),
+            signed_at=cp.get("signed_at", ""),
+            view_json=Markup(json_for_script(view)),  # escaped for a <script> element already
         )
 
     @r.get("/trace/{batch_id}/qr.{fmt}")

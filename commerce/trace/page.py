@@ -1,4 +1,4 @@
-"""HTML fragments of the public trace page (kept out of the web layer's routing code)."""
+"""What the public trace page shows, as data for its template (kept out of the web layer)."""
 
 from __future__ import annotations
 
@@ -29,12 +29,14 @@ FIELD_LABELS = {
 }
 
 
+def labelled(details: dict) -> list[tuple[str, str]]:
+    """`{"plot": "1号地块"}` → `[("地块", "1号地块")]`; unknown keys are shown as they are."""
+    return [(FIELD_LABELS.get(str(k), str(k)), str(v)) for k, v in details.items()]
+
+
 def describe(details: dict) -> str:
     """`{"plot": "1号地块"}` → `地块：1号地块`, escaped; unknown keys are shown as they are."""
-    return "；".join(
-        f"{html.escape(FIELD_LABELS.get(str(k), str(k)))}：{html.escape(str(v))}"
-        for k, v in details.items()
-    )
+    return "；".join(f"{html.escape(k)}：{html.escape(v)}" for k, v in labelled(details))
 
 
 def describe_reports(reports: list) -> str:
@@ -44,7 +46,12 @@ def describe_reports(reports: list) -> str:
     return "<br>".join(describe(r) if isinstance(r, dict) else html.escape(str(r)) for r in reports)
 
 
-def render_events(events: list[dict]) -> str:
+def report_lines(reports: list) -> list[list[tuple[str, str]] | str]:
+    """Inspection reports for a template: labelled pairs, or the text of a non-dict report."""
+    return [labelled(r) if isinstance(r, dict) else str(r) for r in reports]
+
+
+def timeline(events: list[dict]) -> list[dict]:
     """One timeline item per trace event, with whether its inclusion proof checks out."""
     items = []
     for ev in events:
@@ -56,11 +63,14 @@ def render_events(events: list[dict]) -> str:
             [bytes.fromhex(p) for p in inc["proof"]],
             bytes.fromhex(inc["checkpoint"]["root_hash"]),
         )
-        badge = "√ 已记入透明日志（Merkle 证明有效）" if ok else "× 证明无效"
-        details = describe(ev["details"])
         items.append(
-            f'<li><span class="kind">{html.escape(ev["label"])}</span>'
-            f"<time>{html.escape(ev['occurred_at'][:10])}</time>"
-            f"<p>{details}</p><small>记录 #{ev['index']} · {badge} · 证明长度 {len(inc['proof'])}</small></li>"
+            {
+                "label": ev["label"],
+                "date": ev["occurred_at"][:10],
+                "details": labelled(ev["details"]),
+                "index": ev["index"],
+                "ok": ok,
+                "proof_len": len(inc["proof"]),
+            }
         )
-    return "\n".join(items)
+    return items

@@ -27,6 +27,7 @@ SAMPLE = {
     "output_id": "no-output",
     "fmt": "svg",
     "segment": "no-segment",
+    "name": "no-photo.jpg",
 }
 REFUSALS = ("(login required)", "(forbidden)", "(not your shop", "(no permission decision)")
 

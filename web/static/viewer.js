@@ -312,6 +312,11 @@ document.getElementById('buy-form').onsubmit = async (e) => {
       try {
         const done = await api(pay.confirm_url, { method: 'POST' });
         tell(`支付成功！订单号 ${done.order_id}`);
+        document.getElementById('order-link')?.remove();  // the buyer's order page (workbench)
+        const link = document.createElement('a');
+        link.id = 'order-link'; link.className = 'msg'; link.textContent = '查看订单';
+        link.href = `/orders/${encodeURIComponent(order.id)}#t=${encodeURIComponent(order.order_token)}`;
+        buyMsg.after(link);
         payBtn.hidden = true;
       } catch (err) { tell(err.message, true); }
       payBtn.disabled = false;
