@@ -237,13 +237,7 @@ class ServiceDesk:
         about = [p for p in ctx.products if f"catalog:{p.sku}" in extra.sources]
         sheet = FactSheet.build(about or ctx.products, extra.derived, [answer.text])
         said = f"{answer.text.rstrip('。')}。{extra.text}"
-        verdict = check_line(said, sheet, context=ask.text)
-        if not verdict.ok or verdict.problems:
-            return answer
-        style = style_for(ctx.persona)
-        protected = tuple(w for p in about for w in (p.title, p.name))
-        spoken = apply_dialect(verdict.text, style.dialect, protected)
-        return replace(answer, text=spoken, line=replace(answer.line, text=spoken))
+        return _extended(answer, said, sheet, ask.text, ctx.persona, about)
 
     def _with_sheet(
         self, answer: Answer, ask: Ask, product: ProductFacts | None, ctx: AnswerContext
@@ -259,12 +253,7 @@ class ServiceDesk:
         if said == answer.text:
             return answer
         sheet = FactSheet.build([product], (), [answer.text])
-        verdict = check_line(said, sheet, context=ask.text)
-        if not verdict.ok or verdict.problems:
-            return answer
-        style = style_for(ctx.persona)
-        spoken = apply_dialect(verdict.text, style.dialect, (product.title, product.name))
-        return replace(answer, text=spoken, line=replace(answer.line, text=spoken))
+        return _extended(answer, said, sheet, ask.text, ctx.persona, [product])
 
     def _slug(self, product: ProductFacts | None) -> str | None:
         """The KB's name for a product's own entries (kb-jujube-pack -> "jujube")."""
@@ -451,6 +440,19 @@ class ServiceDesk:
 
 def _phrases(persona: str) -> dict[str, list[str]]:
     return grammar()["answer"][style_for(persona).id]
+
+
+def _extended(
+    answer: Answer, said: str, sheet: FactSheet, question: str, persona: str, about
+) -> Answer:
+    """`answer` with more said after it, checked like any line and spoken in the persona's
+    dialect; the answer unchanged when the checker refuses the addition."""
+    verdict = check_line(said, sheet, context=question)
+    if not verdict.ok or verdict.problems:
+        return answer
+    protected = tuple(w for p in about for w in (p.title, p.name))
+    spoken = apply_dialect(verdict.text, style_for(persona).dialect, protected)
+    return replace(answer, text=spoken, line=replace(answer.line, text=spoken))
 
 
 def _priced_at(text: str, products) -> ProductFacts | None:

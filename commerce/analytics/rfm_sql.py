@@ -66,6 +66,21 @@ def _risky(s: AsyncSession, today: date) -> tuple:
     )
 
 
+async def _scores(s: AsyncSession, n: int) -> tuple[dict, dict, dict, int]:
+    """Each dimension's cuts and mean score, the "above the mean" test per dimension, and how
+    many customers bought twice or more: what `report` counts segments by and `members` lists
+    them by."""
+    cuts = {d: await _cuts(s, COLS[d], n) for d in "rfm"}
+    above = [func.sum(case((COLS[d] >= c, 1), else_=0)) for d in "rfm" for c in cuts[d]]
+    counts = (
+        await s.execute(select(*above, func.sum(case((C.orders >= 2, 1), else_=0))).where(*ACTIVE))
+    ).one()
+    means = {
+        d: (n + sum(int(x) for x in counts[i * 4 : i * 4 + 4])) / n for i, d in enumerate("rfm")
+    }
+    return cuts, means, _high(cuts, means), int(counts[-1] or 0)
+
+
 async def members(s: AsyncSession, today: date, segment: str, limit: int = 200_000) -> list:
     """(buyer_id, province, orders, paid_fen, last_day) of every customer in an RFM segment
     (or the churn list, `CHURN`), the same membership `report` counts."""
@@ -78,13 +93,7 @@ async def members(s: AsyncSession, today: date, segment: str, limit: int = 200_0
     if segment == CHURN:
         where = _risky(s, today)
     else:
-        cuts = {d: await _cuts(s, COLS[d], n) for d in "rfm"}
-        above = [func.sum(case((COLS[d] >= c, 1), else_=0)) for d in "rfm" for c in cuts[d]]
-        counts = (await s.execute(select(*above).where(*ACTIVE))).one()
-        means = {
-            d: (n + sum(int(x) for x in counts[i * 4 : i * 4 + 4])) / n for i, d in enumerate("rfm")
-        }
-        high = _high(cuts, means)
+        high = (await _scores(s, n))[2]
         flags = next(k for k, v in SEGMENTS.items() if v == segment)
         where = tuple(high[d] if on else ~high[d] for d, on in zip("rfm", flags, strict=True))
     rows = await s.execute(
@@ -114,20 +123,7 @@ async def report(s: AsyncSession, today: date, top: int = 50) -> dict:
             "interval_hist": empty_hist,
             "interval_mean": None,
         }
-    cuts = {
-        "r": await _cuts(s, C.last_day, n),
-        "f": await _cuts(s, C.orders, n),
-        "m": await _cuts(s, C.paid_fen, n),
-    }
-    cols = {"r": C.last_day, "f": C.orders, "m": C.paid_fen}
-    above = [func.sum(case((cols[d] >= c, 1), else_=0)) for d in ("r", "f", "m") for c in cuts[d]]
-    counts = (
-        await s.execute(select(*above, func.sum(case((C.orders >= 2, 1), else_=0))).where(*ACTIVE))
-    ).one()
-    means = {
-        d: (n + sum(int(x) for x in counts[i * 4 : i * 4 + 4])) / n for i, d in enumerate("rfm")
-    }
-    high = _high(cuts, means)
+    cuts, means, high, repeaters = await _scores(s, n)
     rh, fh, mh = (case((high[d], 1), else_=0).label(d) for d in "rfm")
     rows = await s.execute(
         select(rh, fh, mh, func.count(), func.sum(C.paid_fen)).where(*ACTIVE).group_by(rh, fh, mh)
@@ -179,7 +175,7 @@ async def report(s: AsyncSession, today: date, top: int = 50) -> dict:
         repeaters += int(cnt)
     return {
         "customers": n,
-        "repeat_rate": round(int(counts[-1]) / n, 4),
+        "repeat_rate": round(repeaters / n, 4),
         "segments": [{**v, "monetary": round(v["monetary"], 2)} for v in segments.values()],
         "churn_risk": churn,
         "churn_risk_total": total,
