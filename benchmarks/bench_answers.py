@@ -26,6 +26,7 @@ import time
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 EVAL = Path(__file__).resolve().parents[1] / "scripts_gen" / "data" / "eval"
@@ -83,6 +84,14 @@ def scenario_products():
 def _standard(text: str) -> str:
     """The persona's dialect read back as standard Mandarin (俺们 -> 我们, 介会儿 -> 这会儿):
     the bench's host is 小王, and a writer's forms are in standard Mandarin."""
+    for said, std in _dialect_rows():
+        text = text.replace(said, std)
+    return text
+
+
+@lru_cache(maxsize=1)
+def _dialect_rows() -> tuple[tuple[str, str], ...]:
+    """(dialect form, standard form), longest first, read once from the persona's rules."""
     from scripts_gen.dialect import RULES_DIR
 
     rows = []
@@ -91,10 +100,8 @@ def _standard(text: str) -> str:
             std, said = line.split("\t")[:2]
             # a bare 中 or 嘛 is also 中通 or 干嘛: only the longer forms are read back
             rows += [(a, std) for a in said.split("|") if a != std and a not in ("中", "嘛")]
-    for said, std in sorted(rows, key=lambda r: len(r[0]), reverse=True):
-        if not said.endswith(("。", "！")):
-            text = text.replace(said, std)
-    return text
+    rows.sort(key=lambda r: len(r[0]), reverse=True)
+    return tuple((said, std) for said, std in rows if not said.endswith(("。", "！")))
 
 
 def normalise(text: str) -> str:
