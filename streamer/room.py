@@ -24,13 +24,14 @@ from avatars.voice import SAMPLE_RATE, VoiceChain
 from commerce.facts import ProductFacts
 from danmaku.analysis import Analyzer, make_analyzer
 from scripts_gen import make_writer
-from streamer.director import Director, TicketRequest
+from streamer.director import SPOKEN_LATE, Director, TicketRequest
 from streamer.encoder import RoomEncoder
 from streamer.events import LineStarted, RoomEvent
 from streamer.fanout import PacketTrack
 from streamer.frame_rate import CpuWindow, FrameWindow
 from streamer.listener import Listener
 from streamer.live_facts import Stage
+from streamer.onset import OnsetStats
 from streamer.outputs import RoomOutputs
 from streamer.timeline import SpeechTimeline, Utterance, avatar_state
 
@@ -70,6 +71,7 @@ class RoomMetrics:
     audio_bytes: int = 0
     started_at: float = field(default_factory=time.time)
     recent: FrameWindow = field(default_factory=FrameWindow)  # fps now, not since start
+    onset: OnsetStats = field(default_factory=OnsetStats)  # question -> answer's first sound
 
 
 class Room:
@@ -206,6 +208,9 @@ class Room:
             except Exception:  # a bad caption must never stop the stream
                 log.exception("room %s: caption/card update failed", self.id)
             if playing.started and playing.utterance is not None:
+                utt = playing.utterance
+                if utt.kind == "answer" and utt.not_after is not None:  # asked at not_after - 5 s
+                    m.onset.observe(time.monotonic() - (utt.not_after - SPOKEN_LATE))
                 self.loop.call_soon_threadsafe(self._emit_line, playing.utterance, self.stage.card)
             t0 = time.thread_time()
             apkts = self.encoder.encode_audio(pcm, n * chunk)
@@ -315,6 +320,7 @@ class Room:
                 "spoken_too_late_dropped": self.timeline.late_dropped,
                 "writer_fallbacks": self.director.stats.answer_fallbacks,
                 "writer_timeouts": self.director.stats.answer_timeouts,
+                "onset": m.onset.summary(),
             },
             "reactions": {
                 "heard": dict(self.director.stats.heard),

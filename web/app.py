@@ -42,6 +42,7 @@ from web import (
     workbench_api,
 )
 from web.json_depth import JsonDepthGuard
+from web.metrics import Metrics, RequestTimer
 from web.middleware import Guard, action_name, audit_after
 from web.security import SHOP_ID, authorize, client_ip
 from web.settings import ConfigError, Settings
@@ -185,6 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="云链销通 Yunlian", lifespan=lifespan, dependencies=[Depends(authorize)])
     app.state.settings = settings
     app.state.viewers = ViewerGuard(rooms_api.viewer_limits(settings))
+    app.state.metrics = Metrics(lambda: getattr(app.state, "engine", None))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     async def record_change(scope, status: int, body: bytes) -> None:
@@ -210,6 +212,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             user_agent=headers.get(b"user-agent", b"")[:200].decode("latin-1"),
         )
 
+    app.add_middleware(RequestTimer, metrics=app.state.metrics)  # request latency histogram
     app.add_middleware(Guard, limit=settings.body_limit, audit=record_change)
     app.add_middleware(JsonDepthGuard)  # before any parser recurses into a body
     app.add_middleware(ChatGate, guard=app.state.viewers)  # outermost: floods stop here

@@ -86,21 +86,3 @@ def build_router(engine: Engine, settings: Settings) -> APIRouter:
         return {"url": url, "live": live}
 
     return r
-
-
-def prometheus_lines(m: dict) -> list[str]:
-    """Per-output gauges and counters, labelled by room and output id (never the key)."""
-    fields = {
-        "up": ("gauge", lambda o: int(o["state"] == "live")),
-        "kbps": ("gauge", lambda o: o["kbps"]),
-        "reconnects": ("counter", lambda o: o["reconnects"]),
-        "failures": ("counter", lambda o: o["failures"]),
-        "dropped_ticks": ("counter", lambda o: o["dropped_ticks"]),
-    }
-    out = []
-    for name, (kind, value) in fields.items():
-        out.append(f"# TYPE yunlian_output_{name} {kind}")
-        for rid, stats in m["rooms"].items():
-            for o in stats.get("outputs", []):
-                out.append(f'yunlian_output_{name}{{room="{rid}",output="{o["id"]}"}} {value(o)}')
-    return out

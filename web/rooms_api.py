@@ -446,8 +446,9 @@ def build_router(
         return engine.metrics() | {"event_sockets": viewers.info()}
 
     @r.get("/metrics", response_class=PlainTextResponse)
-    async def prometheus() -> str:
-        return prometheus_text(engine.metrics())
+    async def prometheus(request: Request) -> Response:
+        body, ctype = request.app.state.metrics.render()  # web/metrics.py (prometheus-client)
+        return Response(body, media_type=ctype)
 
     return r
 
@@ -459,30 +460,3 @@ async def _refuse(ws: WebSocket, code: int, detail: str) -> None:
         await ws.close(code=code, reason=detail)
     except (WebSocketDisconnect, RuntimeError):
         pass
-
-
-def prometheus_text(m: dict) -> str:
-    """Room gauges and counters in the Prometheus text format."""
-    fields = {
-        "fps": "gauge",
-        "frames": "counter",
-        "skipped_frames": "gauge",  # the last 10 s
-        "skipped_frames_total": "counter",
-        "render_ms": "gauge",
-        "encode_ms": "gauge",
-        "video_kbps": "gauge",
-        "viewers": "gauge",
-        "keyframes": "counter",
-        "viewer_drops": "counter",
-        "lines": "counter",
-        "fillers": "counter",
-    }
-    out = [f"# TYPE yunlian_sessions gauge\nyunlian_sessions {m['viewers']}"]
-    for name, kind in fields.items():
-        out.append(f"# TYPE yunlian_room_{name} {kind}")
-        for rid, stats in m["rooms"].items():
-            out.append(f'yunlian_room_{name}{{room="{rid}"}} {stats[name]}')
-    out += outputs_api.prometheus_lines(m)
-    out.append("# TYPE yunlian_voice_fallbacks counter")
-    out.append(f"yunlian_voice_fallbacks {m['voice']['fallbacks']}")
-    return "\n".join(out) + "\n"
