@@ -72,6 +72,7 @@ class RoomMetrics:
     started_at: float = field(default_factory=time.time)
     recent: FrameWindow = field(default_factory=FrameWindow)  # fps now, not since start
     onset: OnsetStats = field(default_factory=OnsetStats)  # question -> answer's first sound
+    last_tick: float = field(default_factory=time.monotonic)  # the media loop's last tick
 
 
 class Room:
@@ -119,6 +120,8 @@ class Room:
         # observer (benchmarks): (frame index, wall time rendered, BGR image, 40 ms of PCM)
         self.on_frame: Callable[[int, float, np.ndarray, np.ndarray], None] | None = None
         self._stop = threading.Event()
+        # seconds the media thread sleeps every tick: a starved room, for tests and benchmarks
+        self.tick_delay = 0.0
         self._thread: threading.Thread | None = None
         self._director_task: asyncio.Task | None = None
 
@@ -195,6 +198,9 @@ class Room:
                 self._stop.wait(delay)
             elif -delay > 2.0:  # stalled (suspended host): re-anchor the clock
                 start += -delay
+            if self.tick_delay:
+                time.sleep(self.tick_delay)
+            m.last_tick = time.monotonic()
             c_tick = time.thread_time()
             pcm, playing = self.timeline.read(chunk)
             try:  # facts changed or a line starts: the card follows on this very frame
@@ -286,6 +292,8 @@ class Room:
             "frames": m.frames,
             "fps": round(m.recent.fps(10), 2),  # the last 10 s: a stutter shows at once
             "fps_since_start": round(m.frames / uptime, 2),
+            "fps_target": self.config.fps,
+            "tick_age_s": round(time.monotonic() - m.last_tick, 2),  # > 2 s: the room stalled
             "skipped_frames": m.recent.skipped_last(10),  # the last 10 s, like fps
             "skipped_frames_total": m.skipped_frames,
             "skipped_last_minute": m.recent.skipped_last(60),

@@ -34,6 +34,7 @@ from streamer.workers import WorkerEngine
 from web import (
     auth_api,
     dashboard_api,
+    health,
     outputs_api,
     rooms_api,
     shop_api,
@@ -187,6 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.viewers = ViewerGuard(rooms_api.viewer_limits(settings))
     app.state.metrics = Metrics(lambda: getattr(app.state, "engine", None))
+    app.include_router(health.build_router())  # /healthz, /readyz (web/health.py)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     async def record_change(scope, status: int, body: bytes) -> None:
@@ -264,10 +266,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/panel", include_in_schema=False)
     async def panel() -> HTMLResponse:
         return HTMLResponse(page("panel.html"))
-
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz(request: Request) -> dict:
-        return {"ok": True, "rooms": len(request.app.state.engine.rooms)}
 
     @app.get("/watch", include_in_schema=False)
     async def watch() -> RedirectResponse:

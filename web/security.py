@@ -81,6 +81,7 @@ POLICY: dict[str, dict[str, Rule]] = {
     "/rooms/{room_id}": {"GET": PUBLIC},
     "/watch": {"GET": PUBLIC},
     "/healthz": {"GET": PUBLIC},
+    "/readyz": {"GET": PUBLIC},  # reasons name rooms and workers, never buyers
     "/login": {"GET": PUBLIC},
     "/panel": {"GET": PUBLIC},
     "/dashboard": {"GET": PUBLIC},
