@@ -24,6 +24,7 @@ from avatars.voice import SAMPLE_RATE, VoiceChain
 from commerce.facts import ProductFacts
 from danmaku.analysis import Analyzer, make_analyzer
 from scripts_gen import make_writer
+from streamer import log_context
 from streamer.director import SPOKEN_LATE, Director, TicketRequest
 from streamer.encoder import RoomEncoder
 from streamer.events import LineStarted, RoomEvent
@@ -31,6 +32,7 @@ from streamer.fanout import PacketTrack
 from streamer.frame_rate import CpuWindow, FrameWindow
 from streamer.listener import Listener
 from streamer.live_facts import Stage
+from streamer.log_context import room_context
 from streamer.onset import OnsetStats
 from streamer.outputs import RoomOutputs
 from streamer.timeline import SpeechTimeline, Utterance, avatar_state
@@ -132,7 +134,9 @@ class Room:
             self.director.resume(
                 resume.get("sku"), resume.get("product_index", 0), resume.get("mood")
             )
-        self._director_task = asyncio.create_task(self.director.run(), name=f"director-{self.id}")
+        self._director_task = asyncio.create_task(
+            self.director.run(), name=f"director-{self.id}", context=room_context(self.id)
+        )
         # let the first line reach the timeline so the stream opens with speech
         for _ in range(100):
             if self.timeline.queued_seconds() > 0:
@@ -185,6 +189,7 @@ class Room:
 
     # --- media loop (own thread) -----------------------------------------------------
     def _media_loop(self) -> None:
+        log_context.room_id.set(self.id)  # this thread's log lines name the room
         cfg = self.config
         period = 1.0 / cfg.fps
         chunk = SAMPLE_RATE // cfg.fps

@@ -35,6 +35,7 @@ from web import (
     auth_api,
     dashboard_api,
     health,
+    logs,
     outputs_api,
     rooms_api,
     shop_api,
@@ -89,6 +90,8 @@ def keep_first_password(settings: Settings, db_url: str, password: str) -> Path:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
+    if settings.log_json:  # opt-in: JSON lines with room and request ids (web/logs.py)
+        logs.configure(True, settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -217,6 +220,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestTimer, metrics=app.state.metrics)  # request latency histogram
     app.add_middleware(Guard, limit=settings.body_limit, audit=record_change)
     app.add_middleware(JsonDepthGuard)  # before any parser recurses into a body
+    app.add_middleware(
+        logs.RequestContext, log_requests=settings.log_json and settings.log_requests
+    )
     app.add_middleware(ChatGate, guard=app.state.viewers)  # outermost: floods stop here
 
     app.add_exception_handler(StarletteHTTPException, workbench.login_redirect)

@@ -79,6 +79,9 @@ class Settings:
     hls_push_url: str | None = None
     hls_url: str | None = None
     media_dir: str = "var/media"  # product photos uploaded from the workbench
+    log_json: bool = False  # one JSON object a log line, with room and request ids (web/logs.py)
+    log_level: str = "INFO"
+    log_requests: bool = True  # with log_json: one access line a request
 
     def __post_init__(self) -> None:
         if self.demo_payments is None:
@@ -92,6 +95,8 @@ class Settings:
             demo_payments={"1": True, "0": False}.get(os.environ.get("YUNLIAN_DEMO_PAYMENTS", "")),
             online_voice=os.environ.get("YUNLIAN_ONLINE_VOICE", "0") == "1",
             douyin_secret=os.environ.get("YUNLIAN_DOUYIN_SECRET") or None,
+            log_json=os.environ.get("YUNLIAN_LOG_JSON", "0") == "1",
+            log_level=os.environ.get("YUNLIAN_LOG_LEVEL", "INFO"),
         )
         workers = os.environ.get("YUNLIAN_WORKERS", "").strip()
         if workers:
