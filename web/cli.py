@@ -75,6 +75,21 @@ def _speak(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_check(args: argparse.Namespace) -> int:
+    """Validate a config file alone, without serving: exit 0, or 2 with what is wrong."""
+    from web.settings import ConfigError, check_config, read_config
+
+    try:
+        data = read_config(args.file)
+        check_config(data, args.file)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    keys = ", ".join(sorted(data)) or "(none: all defaults)"
+    print(f"配置有效 (config OK): {args.file}: {keys}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="yunlian", description="云链销通: digital-human livestream selling"
@@ -103,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=_serve)
+
+    config = sub.add_parser("config", help="the server's configuration file")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser("check", help="validate a JSON config file without serving")
+    check.add_argument("file")
+    check.set_defaults(func=_config_check)
 
     speak = sub.add_parser("speak", help="synthesize one line offline to a WAV file")
     speak.add_argument("text")
