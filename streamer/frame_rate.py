@@ -28,6 +28,7 @@ class FrameWindow:
         self._second = [-1] * SLOTS
         self._frames = [0] * SLOTS
         self._skipped = [0] * SLOTS
+        self._bytes = [0] * SLOTS  # encoded video bytes
 
     def _slot(self, now: float) -> int:
         sec = int(now)
@@ -35,11 +36,14 @@ class FrameWindow:
         if self._second[i] != sec:
             self._frames[i] = 0
             self._skipped[i] = 0
+            self._bytes[i] = 0
             self._second[i] = sec
         return i
 
-    def frame(self) -> None:
-        self._frames[self._slot(self._clock())] += 1
+    def frame(self, nbytes: int = 0) -> None:
+        i = self._slot(self._clock())
+        self._frames[i] += 1
+        self._bytes[i] += nbytes
 
     def skipped(self) -> None:
         self._skipped[self._slot(self._clock())] += 1
@@ -58,6 +62,11 @@ class FrameWindow:
         """Frames a second over the last `seconds` complete seconds (0 before the first)."""
         frames, span = self._sum(self._frames, seconds, self._clock())
         return frames / span if span else 0.0
+
+    def kbps(self, seconds: int = 10) -> float:
+        """Encoded video kilobits a second over the last `seconds` complete seconds."""
+        sent, span = self._sum(self._bytes, seconds, self._clock())
+        return sent * 8 / 1000 / span if span else 0.0
 
     def skipped_last(self, seconds: int = 60) -> int:
         """Frames skipped in the last `seconds` complete seconds."""

@@ -241,7 +241,7 @@ class Room:
                 m.render_ms += 0.05 * ((t2 - t1) * 1000 - m.render_ms)
                 m.encode_ms += 0.05 * ((t3 - t2) * 1000 - m.encode_ms)
                 m.frames += 1
-                m.recent.frame()
+                m.recent.frame(sum(p.size for p in vpkts))
                 if self.on_frame:
                     self.on_frame(n, rendered_at, img, pcm)
             m.audio_ms += 0.05 * ((t1 - t0) * 1000 - m.audio_ms)
@@ -309,7 +309,8 @@ class Room:
             "cpu": self.cpu.summary(),
             "render_cache": self.renderer.cache_stats,
             "silence_reused": self.encoder.silence_reused,
-            "video_kbps": round(m.video_bytes * 8 / uptime / 1000, 1),
+            "video_kbps": round(m.recent.kbps(10), 1),  # the last 10 s, like fps
+            "video_kbps_since_start": round(m.video_bytes * 8 / uptime / 1000, 1),
             "video_encodes": self.encoder.video_encodes,
             "keyframes": self.encoder.keyframes,
             "keyframe_requests": self.encoder.keyframe_requests,

@@ -231,11 +231,12 @@ def test_fps_reports_the_last_ten_seconds_and_skips_per_minute():
         rate, skips = (25, 0) if second < 60 else (12, 13)
         for i in range(rate):
             now[0] = 1000.0 + second + i / rate
-            window.frame()
+            window.frame(5000)  # 25 × 5 kB a second: 1000 kb/s; 12 × 5 kB: 480 kb/s
         for _ in range(skips):
             window.skipped()
     now[0] = 1070.5
     assert window.fps(10) == pytest.approx(12.0)
+    assert window.kbps(10) == pytest.approx(480.0)  # the bitrate now, not since start
     assert window.skipped_last(60) == 130
     now[0] = 1200.0  # nothing drawn for two minutes: the room is stalled, and says so
-    assert window.fps(10) == 0.0 and window.skipped_last(60) == 0
+    assert window.fps(10) == 0.0 and window.skipped_last(60) == 0 and window.kbps(10) == 0.0
