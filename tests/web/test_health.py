@@ -161,7 +161,6 @@ def test_a_starved_room_is_not_ready_until_it_ticks_again(server):
         assert any("room demo" in reason for reason in res.json()["reasons"]), res.json()
         # the room's fps is the last 10 s, not frames ÷ uptime: the stall shows at once
         _until(lambda: room.stats()["fps"] < 22, 20, "fps over the last 10 s falls")
-        assert room.stats()["fps_since_start"] > room.stats()["fps"]
     finally:
         room.tick_delay = 0.0
     _until(lambda: _get(base, "/readyz").status_code == 200, 30, "ready again after the stall")
