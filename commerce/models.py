@@ -532,3 +532,21 @@ class DanmakuLabel(Base):
     intent: Mapped[str] = mapped_column(String(16))  # one of the analyser's 7 intents
     by: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class OpsAlert(Base):
+    """An ops alert (web/alerts.py): when it fired and resolved, and how its webhook went.
+    Names rooms and workers only, never buyers."""
+
+    __tablename__ = "ops_alerts"
+    __table_args__ = (Index("ix_ops_alerts_fired", "fired_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(96))  # "room demo", "worker 1", "machine"
+    severity: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(String(500))
+    fired_at: Mapped[datetime] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # webhook attempts, both messages
+    delivered: Mapped[int] = mapped_column(Integer, default=0)  # webhook messages delivered
+    last_error: Mapped[str | None] = mapped_column(String(200))

@@ -298,6 +298,7 @@ class Room:
             "fps": round(m.recent.fps(10), 2),  # the last 10 s: a stutter shows at once
             "fps_since_start": round(m.frames / uptime, 2),
             "fps_target": self.config.fps,
+            "started_at": m.started_at,  # epoch seconds: this session's start
             "tick_age_s": round(time.monotonic() - m.last_tick, 2),  # > 2 s: the room stalled
             "skipped_frames": m.recent.skipped_last(10),  # the last 10 s, like fps
             "skipped_frames_total": m.skipped_frames,

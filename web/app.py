@@ -22,6 +22,7 @@ from commerce.db import DEFAULT_URL
 from commerce.db_lock import hold
 from commerce.demo import seed_history
 from commerce.errors import AccountError, BadCredentials, LoginThrottled, UserNotFound
+from commerce.ops_alerts import OpsAlertRows
 from commerce.private_files import write_private
 from commerce.push_seen import PushSeenRows
 from danmaku.seen import SeenIds
@@ -36,6 +37,7 @@ from web import (
     dashboard_api,
     health,
     logs,
+    ops_api,
     outputs_api,
     rooms_api,
     shop_api,
@@ -43,9 +45,11 @@ from web import (
     workbench,
     workbench_api,
 )
+from web.alerts import AlertDesk
 from web.json_depth import JsonDepthGuard
 from web.metrics import Metrics, RequestTimer
 from web.middleware import Guard, action_name, audit_after
+from web.ops_watch import OpsWatch
 from web.security import SHOP_ID, authorize, client_ip
 from web.settings import ConfigError, Settings
 from web.viewers import ChatGate, ViewerGuard
@@ -86,6 +90,14 @@ def keep_first_password(settings: Settings, db_url: str, password: str) -> Path:
         path = (Path(db.database).parent if local else Path("var")) / "admin-password.txt"
     write_private(path, f"admin\n{password}\n".encode())
     return path
+
+
+def data_dir(db_url: str) -> Path:
+    """Where the shop's data lives on this machine (the disk the desk watches)."""
+    db = make_url(db_url)
+    if db.get_backend_name() == "sqlite" and db.database not in (None, "", ":memory:"):
+        return Path(db.database).resolve().parent
+    return Path("var") if Path("var").is_dir() else Path(".")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -172,12 +184,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 )
             )
             outputs_api.attach_hls(engine, settings, DEMO_ROOM)
+        # the ops desk: one sampler, the alert rules and their webhook (web/ops_*.py)
+        alerts = AlertDesk(
+            settings.alert_rules,
+            OpsAlertRows(store.db),
+            settings.alert_webhook,
+            settings.alert_webhook_kind,
+            settings.alert_retries,
+            settings.alert_retry_base_s,
+        )
+        alerts.start()
+        metrics = app.state.metrics
+        watch = OpsWatch(
+            engine,
+            store,
+            alerts,
+            interval=settings.ops_interval,
+            data_dir=data_dir(store.url),
+            http_counts=lambda: (metrics.requests_total, metrics.errors_total),
+        )
+        watch.start()
+        app.state.ops_watch, app.state.alerts = watch, alerts
+        app.include_router(ops_api.build_router(watch, alerts, page))
         shown = settings.public_url or settings.listen_url
         if shown:
             announce(shown, engine.list_rooms(), password_file)
         try:
             yield
         finally:
+            await watch.close()
+            await alerts.close()
             if backups is not None:
                 await backups.stop()
             await dashboard.close()

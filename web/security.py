@@ -64,10 +64,12 @@ ADMIN = roles("admin")
 MERCHANT = roles("admin", "operator")
 SERVICE = roles("admin", "operator", "cs")
 WATCHERS = roles("admin", "operator", "ops")
+OPS_DESK = roles("admin", "ops")  # the ops console: read-only, no buyer data
 STAFF = roles(*ROLES)
 ROOM_MERCHANT = roles("admin", "operator", room="room_id")
 ROOM_SERVICE = roles("admin", "operator", "cs", room="room_id")
-ROOM_WATCHERS = roles("admin", "operator", "ops", "cs", room="room_id")
+ROOM_WATCHERS = roles("admin", "operator", "cs", room="room_id")  # ops: the ops desk
+SHOP_DESK = roles("admin", "operator", "cs")  # the workbench's pages (not ops: no shop data)
 
 # path template -> method -> rule. "WS" is a WebSocket route.
 POLICY: dict[str, dict[str, Rule]] = {
@@ -91,10 +93,10 @@ POLICY: dict[str, dict[str, Rule]] = {
     "/vendor/plotly-basic.min.js": {"GET": PUBLIC},
     "/trace/{batch_id}": {"GET": PUBLIC},
     "/trace/{batch_id}/qr.{fmt}": {"GET": PUBLIC},
-    # --- the farmer's workbench (web/workbench.py): pages for staff; edits for merchants,
-    # shipping and refunds for service staff; ops see the figures and the catalog, no orders
-    "/workbench": {"GET": STAFF},
-    "/workbench/products": {"GET": STAFF},
+    # --- the farmer's workbench (web/workbench.py): pages for shop staff; edits for
+    # merchants, shipping and refunds for service staff; ops have the ops desk instead
+    "/workbench": {"GET": SHOP_DESK},
+    "/workbench/products": {"GET": SHOP_DESK},
     "/workbench/products/new": {"GET": MERCHANT},
     "/workbench/products/bulk": {"GET": MERCHANT},
     "/workbench/products/{sku}": {"GET": MERCHANT},
@@ -135,6 +137,12 @@ POLICY: dict[str, dict[str, Rule]] = {
     "/api/rooms/{room_id}/banned-words": {"GET": ROOM_SERVICE, "POST": ROOM_SERVICE},
     "/api/rooms/{room_id}/banned-words/{word}": {"DELETE": ROOM_SERVICE},
     "/api/metrics": {"GET": WATCHERS},
+    # --- the ops desk (web/ops_api.py): the ops role's whole world, with /metrics
+    "/ops": {"GET": PUBLIC},  # the page; its data needs the role (the socket below)
+    "/api/ops/snapshot": {"GET": OPS_DESK},
+    "/api/ops/history": {"GET": OPS_DESK},
+    "/api/ops/alerts": {"GET": OPS_DESK},
+    "/api/ops/live": {"WS": OPS_DESK},
     "/metrics": {"GET": WATCHERS},
     "/api/backends": {"GET": MERCHANT},
     # --- the shop: browsing and buying are public; orders need their token or staff
@@ -171,10 +179,10 @@ POLICY: dict[str, dict[str, Rule]] = {
     "/api/tickets/{ticket_id}/close": {"POST": SERVICE},
     "/api/danmaku/{ticket_id}/label": {"POST": SERVICE},
     # --- the business dashboard
-    "/api/dashboard/summary": {"GET": WATCHERS},
-    "/api/dashboard/warnings": {"GET": WATCHERS},
-    "/api/dashboard/live-snapshot": {"GET": WATCHERS},
-    "/api/dashboard/live": {"WS": WATCHERS},
+    "/api/dashboard/summary": {"GET": MERCHANT},
+    "/api/dashboard/warnings": {"GET": MERCHANT},
+    "/api/dashboard/live-snapshot": {"GET": MERCHANT},
+    "/api/dashboard/live": {"WS": MERCHANT},  # GMV, churn-risk buyers: not for ops
     **{
         f"/api/analytics/{name}": {"GET": MERCHANT}
         for name in (

@@ -20,7 +20,8 @@ import ipaddress
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -35,6 +36,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from streamer.outputs import BadOutput, check_target
+from web.alert_rules import AlertRules
 from web.urls import check_base_url
 
 WRITER_BACKENDS = ("template", "openai", "transformers")
@@ -130,6 +132,13 @@ class SettingsFields(BaseModel):
     log_json: bool = False  # one JSON object a log line, with room and request ids (web/logs.py)
     log_level: str = "INFO"
     log_requests: bool = True  # with log_json: one access line a request
+    # the ops desk (web/ops_watch.py) and its alerts (web/alert_rules.py has the defaults)
+    ops_interval: float = Field(default=1.0, ge=0.1, le=60)  # seconds between samples
+    alert_rules: AlertRules = Field(default_factory=AlertRules)
+    alert_webhook: str | None = None  # a WeCom or DingTalk group robot's URL
+    alert_webhook_kind: Literal["wecom", "dingtalk"] = "wecom"
+    alert_retries: int = Field(default=5, ge=0, le=20)  # after the first attempt
+    alert_retry_base_s: float = Field(default=1.0, gt=0, le=60)  # doubled each retry
 
     # --- checks ----------------------------------------------------------------------------
     @field_validator("workers", mode="before")
@@ -213,6 +222,15 @@ class SettingsFields(BaseModel):
         for url in v:
             if not url.startswith(("stun:", "turn:", "turns:")):
                 raise ValueError(f"ice server {url!r} must be a stun:/turn: URL")
+        return v
+
+    @field_validator("alert_webhook")
+    @classmethod
+    def _webhook(cls, v: str | None) -> str | None:
+        if v is not None and (
+            not v.startswith(("http://", "https://")) or not urlsplit(v).hostname
+        ):
+            raise ValueError("alert_webhook must be an http:// or https:// URL")
         return v
 
     @field_validator("log_level")
@@ -340,9 +358,9 @@ def config_error(
         if key == "YUNLIAN_DB":
             key = "db_url"
         if err["type"] == "extra_forbidden":
-            near = difflib.get_close_matches(key, fields, n=1)
+            near = difflib.get_close_matches(key, fields, n=1) if len(loc) == 1 else []
             hint = f"; did you mean {near[0]!r}?" if near else ""
-            parts.append(f"{key!r} in config {path}: unknown setting{hint}")
+            parts.append(f"{'.'.join(loc)!r} in config {path}: unknown setting{hint}")
             continue
         if key in fields and os.environ.get(env_name(key)) and not file_only:
             where = f"from env {env_name(key)}"  # the environment wins over the file

@@ -274,7 +274,7 @@ def test_live_figures_follow_a_real_room(tmp_path):
             return json.loads(await asyncio.wait_for(ws.recv(), 10))
 
     with DashServer(tmp_path / "room.db", history=False, demo_room=True) as srv:
-        snap = asyncio.run(first(srv.url, srv.headers("ops")))
+        snap = asyncio.run(first(srv.url, srv.headers("operator")))
     rooms = {r["room_id"]: r for r in snap["rooms"]}
     assert "demo" in rooms and rooms["demo"]["online"] == 0
     assert snap["total"]["room_id"] == "全部直播间"

@@ -1,5 +1,7 @@
 // Farmer control panel: start a room in one click, watch and stop rooms.
 const msg = document.getElementById('msg');
+// ops watch rooms from the ops desk: the panel's buttons are the shop's, not theirs
+(window.yunlianReady || Promise.resolve({})).then((me) => { if (me && me.role === 'ops') location.replace('/ops'); });
 
 function say(text, err) { msg.textContent = text; msg.className = err ? 'msg err' : 'msg'; }
 

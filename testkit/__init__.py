@@ -1,0 +1,1 @@
+"""Helpers shared by tests and benchmarks (benchmarks import from here, never from tests)."""
