@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint clean debian-packages system-deps
 
 $(VENV)/.run-installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -19,7 +19,24 @@ $(VENV)/.test-installed: pyproject.toml $(VENV)/.run-installed
 run: $(VENV)/.run-installed
 	$(PY) -m web.cli serve --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.test-installed
+# The Debian packages the tests drive (Chromium, CJK fonts, PostgreSQL, nginx-rtmp, Prometheus)
+debian-packages:
+	@.ci/debian-packages --all
+
+# As root: install the missing ones. Otherwise: print the exact command and stop.
+system-deps:
+	@missing="$$(.ci/debian-packages | tr '\n' ' ' | sed 's/ *$$//')"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "make: installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else \
+	  echo "make: the tests need these Debian packages: $$missing"; \
+	  echo "  sudo apt-get update && sudo apt-get install -y $$missing"; \
+	  exit 1; \
+	fi
+
+test: system-deps $(VENV)/.test-installed
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: $(VENV)/.test-installed
