@@ -31,6 +31,7 @@ SECTIONS = {
     "rtmp": "benchmarks.bench_rtmp",
     "workers": "benchmarks.bench_workers",
     "workbench": "benchmarks.bench_workbench",
+    "ops": "benchmarks.bench_ops",
 }
 RESULTS = Path(__file__).with_name("results.json")
 

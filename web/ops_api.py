@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
@@ -67,7 +68,9 @@ def build_router(watch: OpsWatch, alerts=None, page=None) -> APIRouter:
                     if getter not in done:
                         getter.cancel()
                         break
+                    c0 = time.thread_time()
                     await ws.send_text(getter.result())
+                    watch.send_cpu_s += time.thread_time() - c0  # the desk's own cost
             finally:
                 reader.cancel()
         except (WebSocketDisconnect, RuntimeError, TimeoutError, asyncio.CancelledError):

@@ -78,6 +78,7 @@ class OpsWatch:
         self.last_text = ""
         self.samples = 0
         self.sample_cpu_s = 0.0  # thread CPU spent sampling (the desk's own cost)
+        self.send_cpu_s = 0.0  # thread CPU spent sending updates to consoles
         self.loop_lag_ms = 0.0
         self._task: asyncio.Task | None = None
         self._deltas: dict[str, Deltas] = {}
