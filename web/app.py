@@ -28,6 +28,7 @@ from danmaku.seen import SeenIds
 from danmaku.sources.douyin import FUTURE_SKEW
 from streamer.engine import Engine, EngineError
 from streamer.room import RoomConfig
+from streamer.scheduler import Scheduler, zone
 from streamer.shop_feed import shop_catalog, ticket_desk
 from streamer.worker import WorkerSpec
 from streamer.workers import WorkerEngine
@@ -36,6 +37,7 @@ from web import (
     dashboard_api,
     outputs_api,
     rooms_api,
+    schedule_api,
     shop_api,
     tickets_api,
     workbench,
@@ -87,6 +89,10 @@ def keep_first_password(settings: Settings, db_url: str, password: str) -> Path:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
+    try:
+        zone(settings.schedule_tz)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -167,12 +173,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 )
             )
             outputs_api.attach_hls(engine, settings, DEMO_ROOM)
+        # the 7×24 schedule: rooms start and stop on their slots' times; started after the
+        # demo room, its first pass catches up a slot that began while the server was down
+        scheduler = Scheduler(
+            engine,
+            store,
+            tz=settings.schedule_tz,
+            on_started=lambda room_id: outputs_api.attach_hls(engine, settings, room_id),
+            douyin_rooms=settings.douyin_rooms,
+        )
+        app.state.scheduler = scheduler
+        app.include_router(schedule_api.build_router(store, scheduler))
+        scheduler.start()
         shown = settings.public_url or settings.listen_url
         if shown:
             announce(shown, engine.list_rooms(), password_file)
         try:
             yield
         finally:
+            await scheduler.close()
             if backups is not None:
                 await backups.stop()
             await dashboard.close()

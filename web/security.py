@@ -104,6 +104,10 @@ POLICY: dict[str, dict[str, Rule]] = {
     "/api/workbench/orders/{order_id}/ship": {"POST": SERVICE},
     "/api/workbench/orders/ship-csv": {"POST": SERVICE},
     "/api/workbench/orders/{order_id}/refund": {"POST": SERVICE},
+    # the 7×24 schedule (web/schedule_api.py): merchants plan their rooms' slots
+    "/workbench/schedule": {"GET": MERCHANT},
+    "/api/shop/schedule": {"GET": MERCHANT, "POST": MERCHANT},
+    "/api/shop/schedule/{slot_id}": {"GET": MERCHANT, "PATCH": MERCHANT, "DELETE": MERCHANT},
     "/api/shop/orders/{order_id}/tracking": {"GET": PUBLIC},  # the order's token, or staff
     "/orders/{order_id}": {"GET": PUBLIC},  # the buyer's page; its data needs the token
     "/media/{name}": {"GET": PUBLIC},

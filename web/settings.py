@@ -79,6 +79,7 @@ class Settings:
     hls_push_url: str | None = None
     hls_url: str | None = None
     media_dir: str = "var/media"  # product photos uploaded from the workbench
+    schedule_tz: str = "Asia/Shanghai"  # the 7×24 schedule's local time (IANA zone name)
 
     def __post_init__(self) -> None:
         if self.demo_payments is None:
@@ -93,6 +94,7 @@ class Settings:
             online_voice=os.environ.get("YUNLIAN_ONLINE_VOICE", "0") == "1",
             douyin_secret=os.environ.get("YUNLIAN_DOUYIN_SECRET") or None,
         )
+        s.schedule_tz = os.environ.get("YUNLIAN_SCHEDULE_TZ") or s.schedule_tz
         workers = os.environ.get("YUNLIAN_WORKERS", "").strip()
         if workers:
             s.workers = parse_workers(workers)
