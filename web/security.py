@@ -99,6 +99,7 @@ POLICY: dict[str, dict[str, Rule]] = {
     "/workbench/products/{sku}": {"GET": MERCHANT},
     "/workbench/orders": {"GET": SERVICE},  # buyers' orders: not for ops
     "/workbench/orders/print": {"GET": SERVICE},  # full addresses: those who ship only
+    "/workbench/orders/print.pdf": {"GET": SERVICE},  # the same as a PDF
     "/api/workbench/products/{sku}/photos": {"POST": MERCHANT},
     "/api/workbench/products/bulk": {"POST": MERCHANT},
     "/api/workbench/orders/{order_id}/ship": {"POST": SERVICE},
