@@ -40,6 +40,7 @@ from web import (
     schedule_api,
     shop_api,
     tickets_api,
+    wizard,
     workbench,
     workbench_api,
 )
@@ -184,6 +185,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.scheduler = scheduler
         app.include_router(schedule_api.build_router(store, scheduler))
+        app.include_router(wizard.build_router(store))
         scheduler.start()
         shown = settings.public_url or settings.listen_url
         if shown:

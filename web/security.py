@@ -107,6 +107,7 @@ POLICY: dict[str, dict[str, Rule]] = {
     "/api/workbench/orders/{order_id}/refund": {"POST": SERVICE},
     # the 7×24 schedule (web/schedule_api.py): merchants plan their rooms' slots
     "/workbench/schedule": {"GET": MERCHANT},
+    "/workbench/start": {"GET": MERCHANT},  # 开播向导: it starts rooms through /api/rooms
     "/api/shop/schedule": {"GET": MERCHANT, "POST": MERCHANT},
     "/api/shop/schedule/{slot_id}": {"GET": MERCHANT, "PATCH": MERCHANT, "DELETE": MERCHANT},
     "/api/shop/orders/{order_id}/tracking": {"GET": PUBLIC},  # the order's token, or staff
