@@ -31,6 +31,7 @@ SECTIONS = {
     "rtmp": "benchmarks.bench_rtmp",
     "workers": "benchmarks.bench_workers",
     "workbench": "benchmarks.bench_workbench",
+    "workbench_start": "benchmarks.bench_workbench_start",
 }
 RESULTS = Path(__file__).with_name("results.json")
 
