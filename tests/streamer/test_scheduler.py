@@ -212,6 +212,32 @@ async def test_overlaps_and_bad_times_are_refused_with_a_reason(shop):
     assert whole.end_of(datetime(2026, 12, 7)) == datetime(2026, 12, 7) + timedelta(days=1)
 
 
+async def test_a_slot_s_outputs_are_pushed_with_its_stored_key(shop):
+    store, engine = shop
+    clock = Clock()
+    sched = Scheduler(engine, store, clock=clock)
+    key = "douyin-stream-key-0123456789"
+    s = await store.schedule.add(
+        "default",
+        slot(
+            "pushed",
+            "xiaowang",
+            "06:00",
+            "07:00",
+            outputs=[{"name": "抖音", "url": "rtmp://127.0.0.1:9/live", "stream_key": key}],
+        ),
+        "op",
+    )
+    assert s.view()["outputs"] == [
+        {"name": "抖音", "url": "rtmp://127.0.0.1:9/live", "stream_key": "****6789"}
+    ]
+    clock.at("06:00")
+    assert (await sched.tick())["started"] == ["pushed"]
+    outputs = engine.list_outputs("pushed")
+    assert [(o["name"], o["stream_key"]) for o in outputs] == [("抖音", "****6789")]
+    assert sched.describe(s)["state"] == "live"
+
+
 async def test_a_whole_day_slot_keeps_its_room_live_past_midnight(shop):
     store, engine = shop
     clock = Clock()

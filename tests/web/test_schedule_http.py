@@ -298,3 +298,18 @@ async def test_a_restart_mid_slot_is_caught_up_within_30_s(tmp_path):
         assert again <= 30, f"caught up after {again:.1f} s"
     finally:
         stop(proc, signal.SIGTERM)
+
+
+def test_an_unknown_time_zone_is_refused_at_start_with_a_reason(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "YUNLIAN_SCHEDULE_TZ": "Mars/Olympus"}
+    res = subprocess.run(
+        [sys.executable, "-m", "web.cli", "serve", "--port", str(free_port()), "--no-demo"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 2
+    assert "schedule_tz 'Mars/Olympus' is not a time zone" in res.stderr
+    assert "Traceback" not in res.stderr
