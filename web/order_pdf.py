@@ -18,8 +18,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from fpdf import FPDF
-
 FONT_CANDIDATES = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
     "/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc",
@@ -94,23 +92,23 @@ def _barcode_text(order_id: str) -> str | None:
     return order_id if order_id and set(order_id) <= allowed else None
 
 
-class _Doc(FPDF):
-    def __init__(self, font: CjkFont) -> None:
-        super().__init__(orientation="P", unit="mm", format="A4")
-        self.add_font("cjk", fname=font.path, collection_font_number=font.index)
-        bold = font.path.replace("-Regular.", "-Bold.")  # table headings are bold
-        if bold == font.path or not Path(bold).is_file():
-            bold = font.path
-        self.add_font("cjk", style="B", fname=bold, collection_font_number=font.index)
-        self.set_auto_page_break(True, margin=12)
-        self.set_margins(12, 12, 12)
-        self.set_creator("云链销通 Yunlian")
-        self.set_title("拣货单与面单")
-        self.set_lang("zh-CN")
+def _doc(font: CjkFont):
+    """An A4 fpdf2 document with the CJK font registered as "cjk" (bold: the Bold face next
+    to it when there is one). fpdf2 is imported here: the server starts without loading it."""
+    from fpdf import FPDF
 
-    def line_text(self, text: str, size: float = 10.5, h: float = 6.0) -> None:
-        self.set_font("cjk", size=size)
-        self.multi_cell(0, h, text, new_x="LMARGIN", new_y="NEXT")
+    pdf = FPDF(orientation="P", unit="mm", format="A4")
+    pdf.add_font("cjk", fname=font.path, collection_font_number=font.index)
+    bold = font.path.replace("-Regular.", "-Bold.")  # table headings are bold
+    if bold == font.path or not Path(bold).is_file():
+        bold = font.path
+    pdf.add_font("cjk", style="B", fname=bold, collection_font_number=font.index)
+    pdf.set_auto_page_break(True, margin=12)
+    pdf.set_margins(12, 12, 12)
+    pdf.set_creator("云链销通 Yunlian")
+    pdf.set_title("拣货单与面单")
+    pdf.set_lang("zh-CN")
+    return pdf
 
 
 def build_pdf(
@@ -123,14 +121,15 @@ def build_pdf(
     """The packing list and labels for `orders` (revealed order views) as PDF bytes.
     `names` maps SKUs to product titles."""
     font = find_font()
-    pdf = _Doc(font)
+    pdf = _doc(font)
     pdf.add_page()
     pdf.set_font("cjk", size=18)
     pdf.cell(0, 10, "拣货单", new_x="LMARGIN", new_y="NEXT")
     note = f"共 {len(orders)} 单" + (f" · {title_note}" if title_note else "")
     if printed_at:
         note += f" · 打印于 {printed_at}"
-    pdf.line_text(note, 9.5)
+    pdf.set_font("cjk", size=9.5)
+    pdf.multi_cell(0, 6, note, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
 
     picks: dict[tuple[str, str], int] = {}
@@ -168,7 +167,7 @@ def build_pdf(
     return bytes(pdf.output())
 
 
-def _label(pdf: _Doc, o: dict, names: dict[str, str]) -> None:
+def _label(pdf, o: dict, names: dict[str, str]) -> None:
     pdf.add_page(format=LABEL)
     pdf.set_margins(6, 6, 6)
     pdf.set_auto_page_break(True, margin=5)
