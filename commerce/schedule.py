@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from commerce.errors import InvalidInput, NotFound
-from commerce.models import RoomSlot
+from commerce.models import RoomSlot, ShopRoom
 from commerce.text import hidden_chars
 
 if TYPE_CHECKING:
@@ -339,6 +339,11 @@ class ScheduleService:
         return out
 
     async def _check_overlap(self, s, clean: dict, slot_id: int | None) -> None:
+        # the room's row, locked: two slots added at once for one room are checked one after
+        # the other (PostgreSQL; SQLite's writer lock already serialises them)
+        await s.execute(
+            select(ShopRoom.room_id).where(ShopRoom.room_id == clean["room_id"]).with_for_update()
+        )
         rows = (await s.scalars(select(RoomSlot).where(RoomSlot.room_id == clean["room_id"]))).all()
         others = [r for r in rows if r.id != slot_id]
         if len(others) >= MAX_SLOTS_PER_ROOM:
