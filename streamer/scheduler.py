@@ -40,6 +40,7 @@ EVERY = 5.0  # seconds between passes at most
 STATE_ZH = {
     "live": "直播中",
     "waiting": "等待开播",
+    "starting": "正在开播",
     "off": "已停用",
     "busy": "已被手动开播占用",
     "skipped": "本时段已手动下播",
@@ -86,6 +87,7 @@ class Scheduler:
         self._ours: dict[str, tuple[int, str]] = {}  # room id -> (slot id, run start)
         self._skipped: set[tuple[int, str]] = set()  # runs stopped by hand
         self._state: dict[int, dict] = {}  # slot id -> {"state", "detail", "since"}
+        self._errors: dict[int, str] = {}  # the last start failure logged, per slot
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._lock = asyncio.Lock()
@@ -178,16 +180,25 @@ class Scheduler:
             if owner != slot.shop_id:
                 self._set(slot.id, "error", "直播间属于其他店铺")
                 return False
+            self._set(slot.id, "starting")
             info = await self.engine.start_room(config)
-        except EngineError as exc:
-            detail = str(exc)
-            if self._state.get(slot.id, {}).get("detail") != detail:
+        except Exception as exc:  # the other rooms of this pass go on regardless
+            detail = (
+                str(exc) if isinstance(exc, EngineError) else f"内部错误（{type(exc).__name__}）"
+            )
+            if self._errors.get(slot.id) != detail:  # said once, not on every retry
+                self._errors[slot.id] = detail
                 log.warning(
-                    "schedule: room %s (slot #%s) did not start: %s", slot.room_id, slot.id, exc
+                    "schedule: room %s (slot #%s) did not start: %r",
+                    slot.room_id,
+                    slot.id,
+                    exc,
+                    exc_info=not isinstance(exc, EngineError),
                 )
             self._set(slot.id, "error", detail)
             return False
         self._ours[slot.room_id] = key
+        self._errors.pop(slot.id, None)
         problems = []
         for out in slot.outputs:
             try:

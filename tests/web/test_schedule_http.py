@@ -47,7 +47,7 @@ def test_a_merchant_plans_a_day_and_sees_it(server):
                 title="阜平大枣早市",
                 lineup=["fp-jujube-500g", "fp-millet-2500g"],
                 outputs=[
-                    {"name": "抖音", "url": "rtmp://push.example.cn/live", "stream_key": "s" * 20}
+                    {"name": "抖音", "url": "rtmp://127.0.0.1:9/live", "stream_key": "s" * 20}
                 ],
             ),
         )
@@ -83,7 +83,7 @@ def test_a_merchant_plans_a_day_and_sees_it(server):
             json={
                 "end": "12:30",
                 "outputs": [
-                    {"name": "抖音", "url": "rtmp://push.example.cn/live", "stream_key": "****ssss"}
+                    {"name": "抖音", "url": "rtmp://127.0.0.1:9/live", "stream_key": "****ssss"}
                 ],
             },
         )
