@@ -134,8 +134,8 @@ class Scheduler:
                     await self.engine.stop_room(room_id)
                 except RoomNotFound:
                     pass
-                except EngineError as exc:
-                    log.warning("schedule: room %s did not stop: %s", room_id, exc)
+                except Exception as exc:  # tried again on the next pass
+                    log.warning("schedule: room %s did not stop: %r", room_id, exc)
                     continue
                 del self._ours[room_id]
                 stopped.append(room_id)
