@@ -79,6 +79,17 @@ async def test_an_operator_plans_a_slot_on_a_phone(server):
         assert "06:00–12:00" in text and "小王" in text and "阜平" in text
         assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
+        # 修改: the form takes the slot's values, and a change is saved in place
+        await row.first.locator(".sc-edit").click()
+        assert await page.input_value("#s-start") == "06:00"
+        assert await page.is_checked('input[name="lineup"][value="fp-millet-2500g"]')
+        await page.fill("#s-end", "12:30")
+        async with page.expect_navigation():
+            await page.click("#s-save")
+        await row.first.wait_for()
+        assert "06:00–12:30" in await row.first.text_content()
+        assert await row.count() == 1
+
         await page.fill("#s-room", "phone-room")
         await page.select_option("#s-persona", "xiaoli")
         await page.fill("#s-start", "11:00")
@@ -87,5 +98,5 @@ async def test_an_operator_plans_a_slot_on_a_phone(server):
         await page.wait_for_function(
             "document.querySelector('#s-msg').textContent.includes('重叠')"
         )
-        assert "06:00–12:00" in await page.text_content("#s-msg")
+        assert "06:00–12:30" in await page.text_content("#s-msg")
         await page.context.close()

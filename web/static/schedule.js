@@ -31,7 +31,13 @@
       if (!body.room_id) { say(msg, '请填写直播间编号', true); return; }
       btn.disabled = true; say(msg, '保存中…');
       try {
-        await api('/api/shop/schedule', json('POST', body));
+        if (form.dataset.edit) {
+          delete body.room_id;  // a slot stays in its room
+          if (form.dataset.multi) delete body.outputs;  // several outputs: kept as they are
+          await api(`/api/shop/schedule/${encodeURIComponent(form.dataset.edit)}`, json('PATCH', body));
+        } else {
+          await api('/api/shop/schedule', json('POST', body));
+        }
         say(msg, '已保存');
         location.reload();
       } catch (err) {
@@ -40,7 +46,27 @@
     });
   }
 
+  // 修改: the form takes the slot's values; a stream key left empty keeps the stored one
+  function edit(slot) {
+    form.dataset.edit = String(slot.id);
+    $('#s-heading').textContent = `修改时段（直播间 ${slot.room_id}）`;
+    $('#s-room').value = slot.room_id; $('#s-room').readOnly = true;
+    $('#s-title').value = slot.title; $('#s-persona').value = slot.persona;
+    $('#s-start').value = slot.start; $('#s-end').value = slot.end === '24:00' ? '00:00' : slot.end;
+    form.querySelectorAll('input[name="lineup"]').forEach((x) => { x.checked = slot.lineup.includes(x.value); });
+    const out = slot.outputs[0] || { name: '', url: '', stream_key: '' };
+    if (slot.outputs.length > 1) form.dataset.multi = '1';
+    ['#o-name', '#o-url', '#o-key'].forEach((id) => { $(id).disabled = slot.outputs.length > 1; });
+    $('#o-name').value = out.name; $('#o-url').value = out.url; $('#o-key').value = '';
+    $('#o-key').placeholder = out.url ? `已保存 ${out.stream_key}（留空不变）` : '';
+    $('#s-save').textContent = '保存修改'; $('#s-cancel').hidden = false;
+    form.scrollIntoView({ behavior: 'smooth' });
+  }
+  $('#s-cancel').addEventListener('click', () => location.reload());
+
   document.addEventListener('click', async (e) => {
+    const editBtn = e.target.closest('.sc-edit');
+    if (editBtn) { edit(JSON.parse(editBtn.dataset.slotJson)); return; }
     const btn = e.target.closest('.sc-toggle, .sc-delete');
     if (!btn) return;
     const row = btn.closest('tr[data-slot]');
