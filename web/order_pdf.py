@@ -176,7 +176,7 @@ def _label(pdf, o: dict, names: dict[str, str]) -> None:
     pdf.cell(0, 5, "云链销通 · 快递面单", new_x="LMARGIN", new_y="NEXT")
     code = _barcode_text(o["id"])
     if code:
-        pdf.code39(f"*{code}*", x=6, y=12, w=0.22, h=14)
+        pdf.code39(f"*{code}*", x=6, y=12, w=0.2, h=14)  # about 83 mm for 24 characters
         pdf.set_xy(6, 27)
     pdf.set_font("cjk", size=11)
     pdf.cell(0, 6, f"订单号 {o['id']}", new_x="LMARGIN", new_y="NEXT")
