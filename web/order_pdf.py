@@ -200,6 +200,8 @@ def _label(pdf, o: dict, names: dict[str, str]) -> None:
     items = "；".join(
         f"{names.get(it['sku'], it['sku'])} × {it['quantity']}{it['unit']}" for it in o["items"]
     )
+    if len(items) > 120:  # a label is one page: a long list is on the packing list
+        items = items[:119] + "…"
     pdf.multi_cell(0, 5, f"内件：{items}", new_x="LMARGIN", new_y="NEXT")
     batches = "、".join(o.get("batches") or [])
     if batches:
