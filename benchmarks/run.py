@@ -32,6 +32,7 @@ SECTIONS = {
     "workers": "benchmarks.bench_workers",
     "workbench": "benchmarks.bench_workbench",
     "ops": "benchmarks.bench_ops",
+    "workbench_start": "benchmarks.bench_workbench_start",
 }
 RESULTS = Path(__file__).with_name("results.json")
 

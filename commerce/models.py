@@ -550,3 +550,25 @@ class OpsAlert(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # webhook attempts, both messages
     delivered: Mapped[int] = mapped_column(Integer, default=0)  # webhook messages delivered
     last_error: Mapped[str | None] = mapped_column(String(200))
+
+
+class RoomSlot(Base):
+    """A daily slot of a room's 7×24 schedule: from `start_min` to `end_min` (minutes of the
+    local day; an end at or before the start runs past midnight) the room is live with this
+    persona, product lineup and RTMP outputs (stream keys encrypted)."""
+
+    __tablename__ = "room_schedule"
+    __table_args__ = (Index("ix_room_schedule_shop_room", "shop_id", "room_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shop_id: Mapped[str] = mapped_column(String(64))
+    room_id: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(60), default="")
+    persona: Mapped[str] = mapped_column(String(32))
+    start_min: Mapped[int] = mapped_column(Integer)  # 0..1439
+    end_min: Mapped[int] = mapped_column(Integer)  # 1..1440
+    lineup: Mapped[list] = mapped_column(JSON, default=list)  # SKUs in order
+    outputs: Mapped[list] = mapped_column(JSON, default=list)  # [{name, url, key (sealed)}]
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

@@ -52,6 +52,7 @@ class Store:
         from commerce.payments import PaymentService, SimulatedProvider
         from commerce.promo_service import PromotionService
         from commerce.rooms import RoomRegistry
+        from commerce.schedule import ScheduleService
         from commerce.tickets import TicketService
         from commerce.trace.service import TraceService
 
@@ -64,6 +65,7 @@ class Store:
         self.accounts = AccountService(self)
         self.audit = AuditService(self)
         self.rooms = RoomRegistry(self)
+        self.schedule = ScheduleService(self)
         self.danmaku_labels = LabelService(self)
 
     @property

@@ -29,6 +29,7 @@ from danmaku.seen import SeenIds
 from danmaku.sources.douyin import FUTURE_SKEW
 from streamer.engine import Engine, EngineError
 from streamer.room import RoomConfig
+from streamer.scheduler import Scheduler, zone
 from streamer.shop_feed import shop_catalog, ticket_desk
 from streamer.worker import WorkerSpec
 from streamer.workers import WorkerEngine
@@ -40,8 +41,10 @@ from web import (
     ops_api,
     outputs_api,
     rooms_api,
+    schedule_api,
     shop_api,
     tickets_api,
+    wizard,
     workbench,
     workbench_api,
 )
@@ -104,6 +107,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings.from_env()
     if settings.log_json:  # opt-in: JSON lines with room and request ids (web/logs.py)
         logs.configure(True, settings.log_level)
+    try:
+        zone(settings.schedule_tz)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -206,6 +213,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         watch.start()
         app.state.ops_watch, app.state.alerts = watch, alerts
         app.include_router(ops_api.build_router(watch, alerts, page))
+        # the 7×24 schedule: rooms start and stop on their slots' times; started after the
+        # demo room, its first pass catches up a slot that began while the server was down
+        scheduler = Scheduler(
+            engine,
+            store,
+            tz=settings.schedule_tz,
+            on_started=lambda room_id: outputs_api.attach_hls(engine, settings, room_id),
+            douyin_rooms=settings.douyin_rooms,
+        )
+        app.state.scheduler = scheduler
+        app.include_router(schedule_api.build_router(store, scheduler))
+        app.include_router(wizard.build_router(store))
+        scheduler.start()
         shown = settings.public_url or settings.listen_url
         if shown:
             announce(shown, engine.list_rooms(), password_file)
@@ -214,6 +234,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await watch.close()
             await alerts.close()
+            await scheduler.close()
             if backups is not None:
                 await backups.stop()
             await dashboard.close()

@@ -33,9 +33,14 @@ def _serve(args: argparse.Namespace) -> int:
         settings.online_voice = True
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     settings.listen_url = f"http://{shown_host}:{args.port}"
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:  # e.g. an unknown schedule time zone
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"云链销通 starting on http://{args.host}:{args.port} …", flush=True)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=args.host,
         port=args.port,
         log_level=args.log_level,

@@ -102,11 +102,17 @@ POLICY: dict[str, dict[str, Rule]] = {
     "/workbench/products/{sku}": {"GET": MERCHANT},
     "/workbench/orders": {"GET": SERVICE},  # buyers' orders: not for ops
     "/workbench/orders/print": {"GET": SERVICE},  # full addresses: those who ship only
+    "/workbench/orders/print.pdf": {"GET": SERVICE},  # the same as a PDF
     "/api/workbench/products/{sku}/photos": {"POST": MERCHANT},
     "/api/workbench/products/bulk": {"POST": MERCHANT},
     "/api/workbench/orders/{order_id}/ship": {"POST": SERVICE},
     "/api/workbench/orders/ship-csv": {"POST": SERVICE},
     "/api/workbench/orders/{order_id}/refund": {"POST": SERVICE},
+    # the 7×24 schedule (web/schedule_api.py): merchants plan their rooms' slots
+    "/workbench/schedule": {"GET": MERCHANT},
+    "/workbench/start": {"GET": MERCHANT},  # 开播向导: it starts rooms through /api/rooms
+    "/api/shop/schedule": {"GET": MERCHANT, "POST": MERCHANT},
+    "/api/shop/schedule/{slot_id}": {"GET": MERCHANT, "PATCH": MERCHANT, "DELETE": MERCHANT},
     "/api/shop/orders/{order_id}/tracking": {"GET": PUBLIC},  # the order's token, or staff
     "/orders/{order_id}": {"GET": PUBLIC},  # the buyer's page; its data needs the token
     "/media/{name}": {"GET": PUBLIC},

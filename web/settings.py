@@ -129,6 +129,7 @@ class SettingsFields(BaseModel):
     hls_push_url: str | None = None
     hls_url: str | None = None
     media_dir: str = "var/media"  # product photos uploaded from the workbench
+    schedule_tz: str = "Asia/Shanghai"  # the 7×24 schedule's local time (IANA zone name)
     log_json: bool = False  # one JSON object a log line, with room and request ids (web/logs.py)
     log_level: str = "INFO"
     log_requests: bool = True  # with log_json: one access line a request

@@ -46,6 +46,9 @@ NOT_IN_SCHEMA = {
             "/workbench/products/{sku}",
             "/workbench/orders",
             "/workbench/orders/print",
+            "/workbench/orders/print.pdf",
+            "/workbench/schedule",
+            "/workbench/start",
             "/orders/{order_id}",
             "/media/{name}",
         )

@@ -28,6 +28,7 @@ SAMPLE = {
     "fmt": "svg",
     "segment": "no-segment",
     "name": "no-photo.jpg",
+    "slot_id": "999999",
 }
 REFUSALS = ("(login required)", "(forbidden)", "(not your shop", "(no permission decision)")
 

@@ -207,3 +207,25 @@
     });
   }
 })();
+
+// 订单: tick orders, then one PDF (拣货单 + 面单) of the ticked ones
+(function () {
+  const btn = document.getElementById('pdf-selected');
+  if (!btn) return;
+  const picks = () => [...document.querySelectorAll('input.pick:checked')].map((x) => x.value);
+  const update = () => {
+    const n = picks().length;
+    btn.disabled = n === 0;
+    btn.textContent = n ? `所选 ${n} 单 PDF` : '所选订单 PDF';
+  };
+  document.addEventListener('change', (e) => {
+    if (e.target.id === 'pick-all') {
+      document.querySelectorAll('input.pick').forEach((x) => { x.checked = e.target.checked; });
+    }
+    if (e.target.id === 'pick-all' || e.target.classList.contains('pick')) update();
+  });
+  btn.addEventListener('click', () => {
+    const ids = picks().slice(0, 100);
+    if (ids.length) window.open(`/workbench/orders/print.pdf?ids=${encodeURIComponent(ids.join(','))}`, '_blank', 'noopener');
+  });
+})();
