@@ -316,6 +316,10 @@ class Room:
                 "writer_fallbacks": self.director.stats.answer_fallbacks,
                 "writer_timeouts": self.director.stats.answer_timeouts,
             },
+            "started_at": round(m.started_at, 3),  # unix time: the session's start
+            "answer_mode": self.director.answer_mode_info(),
+            "last_answers": list(self.director.recent_answers),
+            "takeovers": self.director.takeovers,
             "reactions": {
                 "heard": dict(self.director.stats.heard),
                 "skipped": self.director.stats.reactions_skipped,
