@@ -11,6 +11,7 @@
   const INTENT = { question: '提问', complaint: '投诉', purchase: '下单', praise: '夸奖', greeting: '打招呼', spam: '刷屏', other: '' };
   const MAX_ROWS = 80;
   window.consoleLines = []; // the lines the host started, newest last (tests read it)
+  window.consoleTimes = {}; // ms since navigation: first figures, first video frame (bench)
 
   function say(el, text, err) { el.textContent = text; el.className = err ? 'msg err' : 'msg'; }
   async function api(path, options) {
@@ -27,6 +28,7 @@
   const status = $('lc-status');
   const STATUS = { connecting: '连接中…', connected: '直播中', retrying: '正在重连…', offline: '未开播' };
   if (root.dataset.orientation === 'portrait') root.classList.add('portrait');
+  video.addEventListener('loadeddata', () => { window.consoleTimes.video = performance.now(); }, { once: true });
   const player = window.whep.play(`/api/rooms/${enc}/whep`, video, (s) => { status.textContent = STATUS[s] || s; });
   $('unmute').onclick = () => { video.muted = !video.muted; video.play().catch(() => {}); $('unmute').textContent = video.muted ? '开声音' : '静音'; };
 
@@ -56,6 +58,7 @@
       const r = await api(`/api/rooms/${enc}/console`);
       if (!r.ok) { if (r.status === 404) status.textContent = '直播已结束'; return; }
       const d = r.data;
+      if (!window.consoleTimes.figures) window.consoleTimes.figures = performance.now();
       $('f-viewers').textContent = d.viewers;
       $('f-gmv').textContent = '¥' + d.session.gmv;
       $('f-orders').textContent = d.session.orders;
