@@ -46,6 +46,9 @@ NOT_IN_SCHEMA = {
             "/workbench/products/{sku}",
             "/workbench/orders",
             "/workbench/orders/print",
+            "/workbench/live",
+            "/workbench/live/{room_id}",
+            "/workbench/tickets",
             "/orders/{order_id}",
             "/media/{name}",
         )
