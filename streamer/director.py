@@ -47,7 +47,7 @@ from streamer.questions import Asker, Question, QuestionInbox
 from streamer.room_facts import RoomFacts, filler_line, flash_sale_line
 from streamer.room_mood import MoodKeeper
 from streamer.speaker import PRIORITY, Speaker
-from streamer.takeover import TakeoverResult, check_mode, check_takeover
+from streamer.takeover import MAX_PENDING, TakeoverResult, check_mode, check_takeover
 from streamer.timeline import SpeechTimeline, Utterance
 
 log = logging.getLogger(__name__)
@@ -639,6 +639,9 @@ class Director:
         result = check_takeover(text, products, self.live_events, banned_words)
         if not result.accepted:
             return result
+        if self.timeline.pending("takeover") >= MAX_PENDING:
+            reason = f"前面还有 {MAX_PENDING} 句主播说没有说完，请稍后再发"
+            return replace(result, accepted=False, busy=True, reasons=(reason,))
         source = {p.sku: p for p in products}.get(result.sku or "")
         line = Line(text=result.text, kind="takeover", product_sku=result.sku, expression="happy")
         self.takeovers += 1

@@ -19,6 +19,7 @@ from commerce.facts import ProductFacts
 from scripts_gen.grounding import FactSheet, check_line
 
 MAX_TAKEOVER_CHARS = 120  # about 25 s of speech: a take-over is a sentence or two
+MAX_PENDING = 3  # take-over lines queued and not yet said: past this, wait a moment
 MIN_CJK = 2
 # C0/C1 controls, bidi overrides and zero-width marks: never in a spoken line
 _HOSTILE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
@@ -54,6 +55,7 @@ class TakeoverResult:
     reasons: tuple[str, ...] = ()  # for the farmer, in Chinese
     problems: tuple[str, ...] = ()  # the checker's own words (logs, tests)
     sku: str | None = None  # the product it names, whose card shows while it plays
+    busy: bool = False  # refused only because MAX_PENDING lines are still to be said
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -63,6 +65,7 @@ class TakeoverResult:
             "reasons": list(self.reasons),
             "problems": list(self.problems),
             "sku": self.sku,
+            "busy": self.busy,
             **self.extra,
         }
 

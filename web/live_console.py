@@ -151,6 +151,11 @@ def build_router(store: Store, engine: Any) -> APIRouter:
         body: TakeoverIn = await read_json(request, TakeoverIn)
         out = await engine.take_over(room_id, body.text)
         request.state.audit_after = {"text": out["text"][:200], "accepted": out["accepted"]}
+        if out.get("busy"):
+            detail = "；".join(out["reasons"])
+            return JSONResponse(
+                {"detail": detail, **out}, status_code=429, headers={"Retry-After": "5"}
+            )
         if not out["accepted"]:
             detail = "主播不能这样说：" + "；".join(out["reasons"])
             return JSONResponse({"detail": detail, **out}, status_code=422)

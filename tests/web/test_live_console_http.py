@@ -120,6 +120,26 @@ async def test_takeover_is_spoken_as_a_takeover_line(server):
         assert snap["takeovers"] >= 1
 
 
+async def test_a_flood_of_takeovers_waits_its_turn(server):
+    line = "家人们好，欢迎来到阜平大枣直播间，今天的大枣又甜又脆，喜欢的朋友点点关注"
+    async with client(server) as http:
+        codes = [
+            (await http.post(f"/api/rooms/{ROOM}/takeover", json={"text": line})).status_code
+            for _ in range(8)
+        ]
+        assert codes[0] == 202 and 429 in codes and set(codes) <= {202, 429}, codes
+        res = await http.post(f"/api/rooms/{ROOM}/takeover", json={"text": line})
+        if res.status_code == 429:
+            assert res.headers["retry-after"] and "请稍后再发" in res.json()["detail"]
+    room = server.engine.rooms[ROOM]
+    assert room.timeline.pending("takeover") <= 3
+
+    async def drained():
+        return room.timeline.pending("takeover") == 0
+
+    await until(drained, 60, "take-over lines said")
+
+
 @pytest.mark.parametrize(
     "text, reason",
     [

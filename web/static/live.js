@@ -125,7 +125,7 @@
         $('takeover-text').value = '';
       } else {
         say(msg, r.status === 422 && r.data.reasons ? '没有播出，原因：' : detail(r), true);
-        for (const reason of r.data.reasons || []) {
+        for (const reason of (r.status === 422 && r.data.reasons) || []) {
           const li = document.createElement('li'); li.textContent = reason; reasons.appendChild(li);
         }
       }
