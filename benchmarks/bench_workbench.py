@@ -2,6 +2,9 @@
 Chromium on loopback (median of 5 loads each), and the orders page's filter + page latency
 with 100,000 orders (p50/p95 of the page's real GET, server-rendered).
 
+The live console and the ticket desk are measured on their own live server
+(`benchmarks.bench_console`): FCP, load, and the console's first figures and first video frame.
+
 The orders come from the demo-history generator (`commerce.analytics.history.generate`,
 the tool behind `yunlian` demo data): 100,000 orders over two years, with their lines and
 analytics rows (so the province filter has data). The server runs without a live room.
@@ -152,10 +155,14 @@ def run() -> dict:
             os.environ.pop("YUNLIAN_SECRET_KEY", None)
         else:
             os.environ["YUNLIAN_SECRET_KEY"] = old
+    from benchmarks import bench_console  # the live console and the ticket desk
+
+    console = bench_console.run()
     return {
         "data": {**gen, "source": "commerce.analytics.history.generate", "db": "SQLite"},
         "paint": paint,
         "orders_filter_page": orders,
+        "console_and_tickets": console,
         "cpu_count": os.cpu_count(),
         "load_avg_at_end": [round(x, 2) for x in os.getloadavg()],
     }

@@ -314,6 +314,10 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime)
     closed_by: Mapped[str | None] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(String(500))
+    # the ticket desk (0016): who handles it, and when it was first answered (its SLA)
+    assigned_to: Mapped[str | None] = mapped_column(String(64))
+    assigned_at: Mapped[datetime | None] = mapped_column(DateTime)
+    first_reply_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 # -- analytics rollups (commerce/analytics): additive measures kept as orders change ----------
@@ -572,3 +576,16 @@ class RoomSlot(Base):
     created_by: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class TicketReply(Base):
+    """A customer-service reply to a ticket; `delivered`: it reached the viewer's chat."""
+
+    __tablename__ = "cs_ticket_replies"
+    __table_args__ = (Index("ix_cs_ticket_replies_ticket", "ticket_id", "seq"),)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(String(16))
+    author: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, func, or_, select, update
@@ -14,7 +15,7 @@ from sqlalchemy import text as sql
 from sqlalchemy.exc import IntegrityError
 
 from commerce.errors import InvalidTicket, TicketAlreadyClosed, TicketNotFound
-from commerce.models import Ticket
+from commerce.models import Ticket, TicketReply
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,9 @@ MAX_NAME = 64  # room_id, user_id, nickname, product_sku, closed_by
 MAX_REASON = 32
 MAX_OPEN_PER_USER = 20
 MAX_LIST = 200
+MAX_REPLY = 300  # a chat line: the viewer reads it in the room's chat
+MAX_REPLIES_SHOWN = 50
+SLA = timedelta(minutes=10)  # an open ticket should have its first reply within this
 _ID = re.compile(r"cs-[0-9a-f]{12}")
 _REASON = re.compile(r"[a-z0-9_]*")
 # C0/C1 controls and NUL (PostgreSQL refuses NUL in text); tab and newlines allowed in prose.
@@ -53,6 +57,20 @@ class TicketView:
     closed_at: datetime | None
     closed_by: str | None
     note: str | None
+    assigned_to: str | None = None
+    first_reply_at: datetime | None = None
+    due_at: datetime | None = None  # the SLA: first reply by then
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyView:
+    """One reply of customer service to a ticket."""
+
+    ticket_id: str
+    author: str
+    text: str
+    created_at: datetime
+    delivered: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +97,14 @@ def _view(t: Ticket) -> TicketView:
         closed_at=t.closed_at,
         closed_by=t.closed_by,
         note=t.note,
+        assigned_to=t.assigned_to,
+        first_reply_at=t.first_reply_at,
+        due_at=t.created_at + SLA if t.created_at is not None else None,
     )
+
+
+def _reply_view(r: TicketReply) -> ReplyView:
+    return ReplyView(r.ticket_id, r.author, r.text, r.created_at, bool(r.delivered))
 
 
 def _clean(value: object, what: str, limit: int, *, required: bool, prose: bool = False) -> str:
@@ -211,9 +236,11 @@ class TicketService:
         room_id: str | None = None,
         limit: int = 50,
         before: str | None = None,
+        assigned_to: str | None = None,
     ) -> list[TicketView]:
         """Newest first. `status` None lists every ticket; `before` is the id of the last
-        ticket of the previous page, and the page holds only tickets older than it."""
+        ticket of the previous page, and the page holds only tickets older than it;
+        `assigned_to` keeps one person's tickets."""
         if status is not None and status not in STATUSES:
             raise InvalidTicket(f"工单状态不正确：{str(status)[:32]!r}（可选 open/closed）")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
@@ -223,6 +250,10 @@ class TicketService:
             q = q.where(Ticket.status == status)
         if room_id is not None:
             q = q.where(Ticket.room_id == _clean(room_id, "直播间", MAX_NAME, required=True))
+        if assigned_to is not None:
+            q = q.where(
+                Ticket.assigned_to == _clean(assigned_to, "处理人", MAX_NAME, required=True)
+            )
         async with self.store.db.read() as s:
             if before is not None:
                 q = q.where(await _older_than(s, before))
@@ -265,6 +296,80 @@ class TicketService:
             view = _view(row)
         self._closed += 1
         return view
+
+    # --- the desk: assign and reply ---------------------------------------------------
+    async def assign(self, ticket_id: str, assignee: str) -> TicketView:
+        """Give an open ticket to a staff member (the caller checks who may take tickets);
+        an empty `assignee` puts it back in the queue."""
+        if not valid_id(ticket_id):
+            raise TicketNotFound(str(ticket_id))
+        assignee = _clean(assignee, "处理人", MAX_NAME, required=False)
+        async with self.store.db.write() as s:
+            row = await s.scalar(select(Ticket).where(Ticket.id == ticket_id))
+            if row is None:
+                raise TicketNotFound(ticket_id)
+            if row.status != "open":
+                raise TicketAlreadyClosed(ticket_id)
+            row.assigned_to = assignee or None
+            row.assigned_at = self.store.clock() if assignee else None
+            await s.flush()
+            return _view(row)
+
+    async def reply(
+        self,
+        ticket_id: str,
+        text: str,
+        author: str,
+        deliver: Callable[[TicketView, str], Awaitable[bool]] | None = None,
+    ) -> tuple[TicketView, ReplyView]:
+        """Record a reply to an open ticket, then `deliver` it (to the viewer's chat; True
+        when it reached them). The first reply stops the SLA clock; an unassigned ticket
+        becomes the replier's."""
+        if not valid_id(ticket_id):
+            raise TicketNotFound(str(ticket_id))
+        body = _clean(text, "回复内容", MAX_REPLY, required=True, prose=True)
+        author = _clean(author, "回复人", MAX_NAME, required=True)
+        now = self.store.clock()
+        async with self.store.db.write() as s:
+            row = await s.scalar(select(Ticket).where(Ticket.id == ticket_id))
+            if row is None:
+                raise TicketNotFound(ticket_id)
+            if row.status != "open":
+                raise TicketAlreadyClosed(ticket_id)
+            if row.first_reply_at is None:
+                row.first_reply_at = now
+            if not row.assigned_to:
+                row.assigned_to, row.assigned_at = author, now
+            reply = TicketReply(
+                ticket_id=ticket_id, author=author, text=body, created_at=now, delivered=False
+            )
+            s.add(reply)
+            await s.flush()
+            view, seq = _view(row), reply.seq
+        delivered = False
+        if deliver is not None:
+            delivered = bool(await deliver(view, body))
+        if delivered:
+            async with self.store.db.write() as s:
+                await s.execute(
+                    update(TicketReply).where(TicketReply.seq == seq).values(delivered=True)
+                )
+        return view, ReplyView(ticket_id, author, body, now, delivered)
+
+    async def replies(self, ticket_id: str) -> list[ReplyView]:
+        """A ticket's replies, oldest first (the last MAX_REPLIES_SHOWN)."""
+        if not valid_id(ticket_id):
+            raise TicketNotFound(str(ticket_id))
+        async with self.store.db.read() as s:
+            rows = (
+                await s.scalars(
+                    select(TicketReply)
+                    .where(TicketReply.ticket_id == ticket_id)
+                    .order_by(TicketReply.seq.desc())
+                    .limit(MAX_REPLIES_SHOWN)
+                )
+            ).all()
+        return [_reply_view(r) for r in reversed(rows)]
 
 
 async def _older_than(s: AsyncSession, before: str):

@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 
 from commerce.facts import ProductFacts
 
-LINE_KINDS = ("script", "answer", "reaction", "filler", "handoff")
+LINE_KINDS = ("script", "answer", "reaction", "filler", "handoff", "takeover")
 EXPRESSIONS = ("neutral", "happy", "excited", "sorry", "thinking")
 
 

@@ -30,6 +30,8 @@ OPS = frozenset(
         "ban_word",
         "unban_word",
         "shop_event",
+        "take_over",
+        "set_answer_mode",
         "ping",
     }
 )

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -46,6 +47,7 @@ from streamer.questions import Asker, Question, QuestionInbox
 from streamer.room_facts import RoomFacts, filler_line, flash_sale_line
 from streamer.room_mood import MoodKeeper
 from streamer.speaker import PRIORITY, Speaker
+from streamer.takeover import MAX_PENDING, TakeoverResult, check_mode, check_takeover
 from streamer.timeline import SpeechTimeline, Utterance
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,7 @@ FACTS_SETTLE = 1.0  # seconds an answer waits for a fact read already under way
 MAX_TICKET_TASKS = 50
 MOOD_TICK = 0.5  # seconds between the mood's own ticks (decay, the return to calm)
 CLOSE_GRACE = 5.0  # seconds the director's background work gets to end when the room stops
+RECENT_ANSWERS = 8  # answers the live console shows
 # shop events after which the room's facts are read again (stock_changed covers every order)
 FACT_EVENTS = {
     "flash_sale_started",
@@ -228,6 +231,12 @@ class Director:
         self._segment_product: ProductFacts | None = None
         self._pinned: str | None = None
         self._closed = False
+        # the console's answer mode: "spoken", "text" (chat replies only) or "muted" (the
+        # host leaves questions to people), until a monotonic time or until changed
+        self._answer_mode = "spoken"
+        self._mode_until: float | None = None
+        self.recent_answers: deque[dict] = deque(maxlen=RECENT_ANSWERS)
+        self.takeovers = 0
 
     # --- what others read and set ---------------------------------------------------
     @property
@@ -338,6 +347,8 @@ class Director:
         return action
 
     def _hear_comment(self, c: Comment, a: Analysis) -> str:
+        if a.intent == "question" and self.answer_mode == "muted":
+            return "noted"  # the farmer answers in person for now
         if a.intent == "question":
             status, recent = self.questions.add(
                 c.text, Asker(c.user_id, c.nickname, c.dedup_id), self._still_true
@@ -475,6 +486,14 @@ class Director:
         source = {p.sku: p for p in products}.get(answer.product_sku or "")
         refs = refs_for(answer.line, source) if answer.line is not None and source else ()
         self.questions.answered(q, answer.text, answer.handed_off, refs)
+        self.recent_answers.append(
+            {
+                "question": q.text,
+                "text": answer.text,
+                "handed_off": answer.handed_off,
+                "at": round(time.time(), 3),
+            }
+        )
         self.publish(
             Reply(
                 self.room_id,
@@ -571,6 +590,9 @@ class Director:
         """An answer that would start late is shortened to its first sentence; one that
         would start more than SPOKEN_LATE seconds after it was asked is left as text. A long
         answer is always cut to its first sentence: the next asker's wait stays short."""
+        if self.answer_mode == "text":  # the console asked for chat replies only
+            self.stats.spoken["text_only"] += max(merged, 1)
+            return None
         wait = self.timeline.seconds_before(PRIORITY["answer"])
         late = time.monotonic() - received + wait
         if late > SPOKEN_LATE - 0.5:
@@ -586,6 +608,51 @@ class Director:
                 return replace(line, text=short)
         self.stats.spoken["full"] += 1
         return line
+
+    # --- the live console -------------------------------------------------------------
+    @property
+    def answer_mode(self) -> str:
+        if self._mode_until is not None and time.monotonic() >= self._mode_until:
+            self._answer_mode, self._mode_until = "spoken", None  # the time is up
+        return self._answer_mode
+
+    def set_answer_mode(self, mode: str, minutes: float | None = None) -> dict:
+        """Answers spoken (the default), text-only or muted; for `minutes`, or until changed.
+        Raises streamer.takeover.TakeoverInvalid for a mode or duration the console lacks."""
+        mode, minutes = check_mode(mode, minutes)
+        self._answer_mode = mode
+        self._mode_until = time.monotonic() + minutes * 60 if minutes else None
+        return self.answer_mode_info()
+
+    def answer_mode_info(self) -> dict:
+        mode = self.answer_mode
+        left = None if self._mode_until is None else max(0.0, self._mode_until - time.monotonic())
+        return {"mode": mode, "seconds_left": round(left, 1) if left is not None else None}
+
+    async def take_over(self, text: str, banned_words: tuple[str, ...] = ()) -> TakeoverResult:
+        """The farmer's line (主播说), checked like every line against the facts held now,
+        and said at the next phrase boundary ahead of script and reactions. A refused line
+        is answered with its reasons and never spoken; TakeoverInvalid for text that is not
+        a line."""
+        await self._settle_facts()
+        products = list(self.room_facts.products.values()) or await self.catalog(self.room_id)
+        result = check_takeover(text, products, self.live_events, banned_words)
+        if not result.accepted:
+            return result
+        if self.timeline.pending("takeover") >= MAX_PENDING:
+            reason = f"前面还有 {MAX_PENDING} 句主播说没有说完，请稍后再发"
+            return replace(result, accepted=False, busy=True, reasons=(reason,))
+        source = {p.sku: p for p in products}.get(result.sku or "")
+        line = Line(text=result.text, kind="takeover", product_sku=result.sku, expression="happy")
+        self.takeovers += 1
+        await self.speaker.speak(
+            line,
+            interrupt=True,
+            source=source,
+            again=lambda: (None, None),  # its facts changed before it played: not said
+            fallback=self.current_product,
+        )
+        return result
 
     async def _settle_facts(self) -> None:
         await self.room_facts.settle(FACTS_SETTLE)

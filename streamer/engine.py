@@ -31,6 +31,7 @@ from streamer.engine_base import (
     MAX_SIM_RATE,
     MAX_VIEWERS_PER_ROOM,
     ROOM_ID,
+    BadLine,
     BadOffer,
     EngineBase,
     EngineError,
@@ -49,6 +50,7 @@ from streamer.fanout import PacketTrack, hook_keyframe_requests
 from streamer.listener import Heard
 from streamer.outputs import EngineOutputs
 from streamer.room import Room, RoomConfig
+from streamer.takeover import TakeoverInvalid
 
 __all__ = [
     "ENGINE_ERRORS",
@@ -366,6 +368,26 @@ class Engine(EngineBase, EngineOutputs):
 
     async def unban_word(self, room_id: str, word: str) -> bool:
         return self.room(room_id).listener.moderator.remove_banned(word)
+
+    # --- the live console ---------------------------------------------------------------
+    async def take_over(self, room_id: str, text: str) -> dict:
+        """The farmer's line (主播说): checked, then said at the next phrase boundary.
+        Answers {"accepted", "text", "reasons", …}; BadLine for text that is not a line."""
+        room = self.room(room_id)
+        banned = tuple(room.listener.moderator.banned_words())
+        try:
+            result = await room.director.take_over(text, banned)
+        except TakeoverInvalid as exc:
+            raise BadLine(str(exc)) from None
+        return result.as_dict()
+
+    async def set_answer_mode(self, room_id: str, mode: str, minutes: float | None = None) -> dict:
+        """Answers spoken, text-only or muted, for `minutes` or until changed."""
+        room = self.room(room_id)
+        try:
+            return room.director.set_answer_mode(mode, minutes)
+        except TakeoverInvalid as exc:
+            raise BadLine(str(exc)) from None
 
     async def close(self) -> None:
         for rid in list(self.rooms):

@@ -61,6 +61,13 @@ class NotConfigured(EngineError):
     status = 503
 
 
+class BadLine(EngineError):
+    """A console command's text or setting is not one the room takes (empty, too long,
+    control characters, an unknown answer mode)."""
+
+    status = 422
+
+
 class RoomUnavailable(EngineError):
     """The room's worker is gone or did not answer in time; the room is being restored."""
 
@@ -78,6 +85,7 @@ ENGINE_ERRORS: dict[str, type[EngineError]] = {
         TooManyRooms,
         NotConfigured,
         RoomUnavailable,
+        BadLine,
     )
 }
 
@@ -257,6 +265,17 @@ class EngineBase:
 
     def unsubscribe(self, room_id: str, q: asyncio.Queue) -> None:
         self._subscribers.get(room_id, {}).pop(q, None)
+
+    def deliver(self, room_id: str, event: RoomEvent) -> int:
+        """Publish an event addressed to some viewers (its `audience`) and say how many of
+        their sockets in this room took it: 0 when they have left."""
+        reached = sum(
+            1
+            for viewer in self._subscribers.get(room_id, {}).values()
+            if viewer is not None and event.visible_to(viewer)
+        )
+        self.publish(room_id, event)
+        return reached
 
     def publish(self, room_id: str, event: RoomEvent) -> None:
         if isinstance(event, Reply):

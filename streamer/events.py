@@ -118,6 +118,21 @@ class Answered(RoomEvent):
 
 
 @dataclass(frozen=True)
+class ServiceReply(RoomEvent):
+    """A customer-service reply to a viewer's ticket, shown in that viewer's chat only."""
+
+    type: ClassVar[str] = "cs_reply"
+    ticket_id: str = ""
+    text: str = ""
+    by: str = ""  # the agent's display name ("客服"), never their account name
+    to: tuple[str, ...] = ()
+
+    @property
+    def audience(self) -> tuple[str, ...]:  # type: ignore[override]
+        return self.to
+
+
+@dataclass(frozen=True)
 class MoodChanged(RoomEvent):
     type: ClassVar[str] = "mood"
     label: str = "calm"

@@ -337,6 +337,9 @@ class Room:
                 "writer_timeouts": self.director.stats.answer_timeouts,
                 "onset": m.onset.summary(),
             },
+            "answer_mode": self.director.answer_mode_info(),
+            "last_answers": list(self.director.recent_answers),
+            "takeovers": self.director.takeovers,
             "reactions": {
                 "heard": dict(self.director.stats.heard),
                 "skipped": self.director.stats.reactions_skipped,

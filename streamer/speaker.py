@@ -19,7 +19,7 @@ from streamer.room_facts import RoomFacts
 from streamer.room_mood import MoodKeeper
 from streamer.timeline import SpeechTimeline, Utterance
 
-PRIORITY = {"answer": 0, "handoff": 0, "reaction": 1, "filler": 2, "script": 2}
+PRIORITY = {"answer": 0, "handoff": 0, "takeover": 0, "reaction": 1, "filler": 2, "script": 2}
 Rebind = Callable[[], tuple[Line | None, ProductFacts | None]]
 
 

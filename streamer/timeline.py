@@ -94,6 +94,11 @@ class SpeechTimeline:
             self._queue = deque(u for u in self._queue if keep(u))
             return before - len(self._queue)
 
+    def pending(self, kind: str) -> int:
+        """Queued (not yet playing) utterances of one kind."""
+        with self._lock:
+            return sum(1 for u in self._queue if u.kind == kind)
+
     def queued_seconds(self) -> float:
         with self._lock:
             total = sum(u.speech.duration + GAP_SECONDS for u in self._queue)

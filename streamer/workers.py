@@ -497,6 +497,15 @@ class WorkerEngine(EngineBase):
     async def unban_word(self, room_id: str, word: str) -> bool:
         return await self._room_call(room_id, "unban_word", word)
 
+    # --- the live console (a take-over is checked against the facts its room holds) -----
+    async def take_over(self, room_id: str, text: str) -> dict:
+        self.config_of(room_id)
+        return await self._room_call(room_id, "take_over", text)
+
+    async def set_answer_mode(self, room_id: str, mode: str, minutes: float | None = None) -> dict:
+        self.config_of(room_id)
+        return await self._room_call(room_id, "set_answer_mode", mode, minutes)
+
     # --- events ----------------------------------------------------------------------
     def shop_event(self, room_id: str | None, kind: str, sku: str | None, data: dict) -> None:
         """Shop events go to the room's worker; a sell-out (or a shop-wide event) to all."""

@@ -37,6 +37,7 @@ from web import (
     auth_api,
     dashboard_api,
     health,
+    live_console,
     logs,
     ops_api,
     outputs_api,
@@ -162,13 +163,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(rooms_api.build_router(engine, settings, app.state.viewers))
         app.include_router(outputs_api.build_router(engine, settings))
         app.include_router(shop_api.build_router(store))
-        app.include_router(tickets_api.build_router(store))
+        app.include_router(tickets_api.build_router(store, engine))
         if settings.demo_room:
             await seed_history(store)  # a small sales history: the dashboard is never empty
         dashboard = dashboard_api.build_router(store, engine)
         app.include_router(dashboard)
         app.include_router(workbench.build_router(store, engine, dashboard.analytics))
         app.include_router(workbench_api.build_router(store, Path(settings.media_dir)))
+        app.include_router(live_console.build_router(store, engine))
         backups = None
         if settings.backup_dir:  # scheduled backups with retention (一键恢复: yunlian restore)
             backups = BackupScheduler(

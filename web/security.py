@@ -183,6 +183,15 @@ POLICY: dict[str, dict[str, Rule]] = {
     "/api/tickets": {"GET": SERVICE},
     "/api/tickets/{ticket_id}": {"GET": SERVICE},
     "/api/tickets/{ticket_id}/close": {"POST": SERVICE},
+    "/api/tickets/{ticket_id}/reply": {"POST": SERVICE},
+    "/api/tickets/{ticket_id}/assign": {"POST": SERVICE},
+    # --- the live console (web/live_console.py): one's own room only; the ticket desk
+    "/workbench/live": {"GET": MERCHANT},
+    "/workbench/live/{room_id}": {"GET": ROOM_MERCHANT},
+    "/api/rooms/{room_id}/console": {"GET": ROOM_MERCHANT},
+    "/api/rooms/{room_id}/takeover": {"POST": ROOM_MERCHANT},
+    "/api/rooms/{room_id}/answer-mode": {"POST": ROOM_MERCHANT},
+    "/workbench/tickets": {"GET": SERVICE},
     "/api/danmaku/{ticket_id}/label": {"POST": SERVICE},
     # --- the business dashboard
     "/api/dashboard/summary": {"GET": MERCHANT},

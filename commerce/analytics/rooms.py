@@ -54,3 +54,16 @@ async def room_sales(session: AsyncSession, room_id: str) -> dict:
         "by_segment": await split(Order.segment),
         "by_sku": {code: {"units": int(u), "gross": yuan_str(int(g))} for code, u, g in by_sku},
     }
+
+
+async def session_sales(session: AsyncSession, room_id: str, since) -> dict:
+    """Paid sales of a room placed since `since` (naive UTC): the live console's GMV of the
+    session under way."""
+    orders, revenue = (
+        await session.execute(
+            select(func.count(Order.id), func.coalesce(func.sum(Order.total_fen), 0)).where(
+                Order.room_id == room_id, Order.status.in_(SOLD), Order.created_at >= since
+            )
+        )
+    ).one()
+    return {"orders": int(orders), "gmv": yuan_str(int(revenue)), "since": since.isoformat()}

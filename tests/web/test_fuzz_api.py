@@ -49,6 +49,9 @@ NOT_IN_SCHEMA = {
             "/workbench/orders/print.pdf",
             "/workbench/schedule",
             "/workbench/start",
+            "/workbench/live",
+            "/workbench/live/{room_id}",
+            "/workbench/tickets",
             "/orders/{order_id}",
             "/media/{name}",
         )

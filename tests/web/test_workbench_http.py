@@ -85,9 +85,9 @@ def test_home_shows_figures_linking_to_their_pages(server):
     for label, href in (
         ("今日成交额", "/analytics"),
         ("待发货", "/workbench/orders?status=paid"),
-        ("待处理工单", "/dashboard"),
+        ("待处理工单", "/workbench/tickets"),
         ("库存预警", "/workbench/products"),
-        ("直播中 / 在线观众", "/panel"),
+        ("直播中 / 在线观众", "/workbench/live"),
     ):
         assert label in page and f'href="{href}"' in page
 

@@ -168,6 +168,7 @@ function connectEvents() {
     if (ev.type === 'danmaku') onDanmaku(ev);
     if (ev.type === 'notice') chatLine(`${ev.nickname} ${ev.text}`, 'notice');
     if (ev.type === 'reply') onReply(ev);
+    if (ev.type === 'cs_reply') chatLine(`客服回复你：${ev.text}`, 'reply');
     if (ev.type === 'mood') showMood(ev.label);
     if (ev.type === 'danmaku_ack' && ev.action === 'blocked') {
       // a line only its sender sees (moderation keeps it from everyone else)
