@@ -193,6 +193,8 @@ POLICY: dict[str, dict[str, Rule]] = {
         )
     },
     "/api/analytics/forecast/{sku}": {"GET": MERCHANT},
+    "/api/analytics/daily-report": {"GET": MERCHANT},
+    "/api/analytics/daily-report.html": {"GET": MERCHANT},
     "/api/analytics/promotions/{batch_id}/apply": {"POST": MERCHANT},
     "/api/analytics/segments/{segment}/members.csv": {"GET": MERCHANT},
     "/api/analytics/segments/{segment}/coupon": {"POST": MERCHANT},

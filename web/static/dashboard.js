@@ -154,8 +154,39 @@ async function dashboard() {
   await drawBars('c-products', s.products.rows, (r) => r.name, (r) => r.paid_gmv);
   await drawBars('c-regions', s.regions.rows.slice(0, 15), (r) => r.name, (r) => r.paid_gmv);
   connectLive();
+  dailyCard();  // after the first screen: the report is not on the first paint's path
   // the cards follow the day: re-read them every 30 s instead of only on reload
   setInterval(() => getJSON('/api/dashboard/summary').then(showKpis).catch(() => {}), 30000);
+}
+
+const changeText = (c) => (c === null || c === undefined) ? '—' : ((c >= 0 ? '+' : '') + (c * 100).toFixed(1) + '%');
+
+async function dailyCard() {
+  const head = $('daily-head');
+  if (!head) return;
+  try {
+    const r = await getJSON('/api/analytics/daily-report');
+    $('daily-day').textContent = `${r.day}（星期${r.weekday}）`;
+    $('daily-html').href = '/api/analytics/daily-report.html?day=' + encodeURIComponent(r.day);
+    const f = r.figures;
+    head.className = 'small';
+    head.textContent = r.empty ? '这一天没有订单。'
+      : `支付GMV ${yuan(f.paid_gmv.value)}（较前一天 ${changeText(f.paid_gmv.vs_prev_day)}，较上周同日 ${changeText(f.paid_gmv.vs_last_week)}），订单 ${f.orders.value}，客单价 ${yuan(f.aov.value)}，退款 ${yuan(f.refund.value)}`;
+    const top = $('daily-top'); top.innerHTML = '';
+    for (const p of r.top_products) li(top, `${p.name}：${p.paid_units}件，${yuan(p.paid_gmv)}`);
+    if (!r.top_products.length) li(top, '没有成交');
+    const ss = $('daily-sessions'); ss.innerHTML = '';
+    for (const x of r.sessions) li(ss, `${x.started}–${x.ended} ${x.title || x.room_id}：最高在线${x.peak_viewers}，订单${x.orders}，${yuan(x.gmv)}`);
+    if (!r.sessions.length) li(ss, '这一天没有开播');
+    const ac = $('daily-actions'); ac.innerHTML = '';
+    for (const a of r.actions) li(ac, a);
+    if (!r.actions.length) li(ac, '没有需要处理的预警');
+    window.__dailyShown = r.day;
+  } catch (e) {
+    head.className = 'small msg err';
+    head.textContent = '日报暂不可用：' + e.message;
+    window.__dailyShown = 'error';
+  }
 }
 
 function chinaToday() {
