@@ -154,3 +154,24 @@ async def test_dashboard_card_in_chromium(dash):
     assert shown != "error" and re.fullmatch(r"\d{4}-\d\d-\d\d", shown)
     assert head and "加载中" not in head and href.endswith("day=" + shown) and items >= 1
     assert page.errors == [] and page.outside == []
+
+
+async def test_analytics_forecast_says_where_the_gain_comes_from(dash):
+    from tests.web.test_dashboard_chromium import browser_page
+
+    async with browser_page(dash) as page:
+        await page.goto(dash.url + "/analytics?points=2000")
+        await page.wait_for_function("window.__dashReady === true", timeout=90_000)
+        text = await page.locator("#fc-metrics").text_content()
+    sku = get(dash, "/api/shop/products").json()[0]["sku"]  # the page's first choice
+    bt = get(dash, f"/api/analytics/forecast/{sku}").json()["backtest"]
+    assert "季节性朴素法" in text
+    g = bt["gain"]
+    if g["holiday"]["weeks"]:
+        assert (
+            f"{g['holiday']['weeks']}个节假日周" in text
+            or f"节假日周（{g['holiday']['weeks']}周）" in text
+        )
+    else:
+        assert "没有节假日周" in text
+    assert page.errors == [] and page.outside == []
