@@ -29,6 +29,16 @@ def register(subparsers) -> None:
     expire = ssub.add_parser("expire", help="取消超时未支付的订单并释放库存")
     _db(expire)
     expire.set_defaults(func=_expire)
+    daily = ssub.add_parser("daily-report", help="经营日报：某一天的销售、场次与预警")
+    _db(daily)
+    daily.add_argument("--day", default=None, help="日期 YYYY-MM-DD（默认昨天，北京时间）")
+    daily.add_argument(
+        "--html",
+        default=None,
+        metavar="FILE",
+        help="另存为可直接发邮件的 HTML 文件（- 为标准输出）",
+    )
+    daily.set_defaults(func=_daily_report)
 
     demo = subparsers.add_parser("demo-data", help="生成演示用的历史订单（可复现）")
     _db(demo)
@@ -146,6 +156,41 @@ def _expire(args) -> int:
         return 0
 
     return _run(args, body)
+
+
+def _daily_report(args) -> int:
+    from pathlib import Path
+
+    from commerce.analytics.daily import daily_report, parse_report_day, render_html
+    from commerce.analytics.service import Analytics
+    from commerce.errors import CommerceError
+
+    made: list[dict] = []
+
+    async def body(store) -> int:
+        svc = Analytics(store)
+        try:
+            made.append(await daily_report(svc, parse_report_day(args.day, svc.today())))
+        except CommerceError as e:
+            print(f"错误：{e.reason}", file=sys.stderr)
+            return 2
+        return 0
+
+    code = _run(args, body)
+    if code or not made:
+        return code or 2
+    if args.html == "-":
+        print(render_html(made[0]))
+    elif args.html:
+        try:
+            Path(args.html).write_text(render_html(made[0]), encoding="utf-8")
+        except OSError as e:
+            print(f"错误：无法写入 {args.html}：{e.strerror}", file=sys.stderr)
+            return 2
+        print(f"已写入 {args.html}", file=sys.stderr)
+    else:
+        print(json.dumps(made[0], ensure_ascii=False, indent=2))
+    return 0
 
 
 def _demo_data(args) -> int:

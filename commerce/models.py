@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -589,3 +590,42 @@ class TicketReply(Base):
     text: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(DateTime)
     delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RoomSession(Base):
+    """One live session of a room (场次): from the room going live to it stopping. A session
+    whose server died has `ended_at` set when the recorder next starts."""
+
+    __tablename__ = "room_sessions"
+    __table_args__ = (Index("ix_room_sessions_shop_started", "shop_id", "started_at"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    room_id: Mapped[str] = mapped_column(String(64), index=True)
+    shop_id: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(60), default="")
+    persona: Mapped[str] = mapped_column(String(64), default="")
+    bucket_s: Mapped[int] = mapped_column(Integer, default=60)  # seconds a row covers
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class RoomSessionMinute(Base):
+    """One minute of a session: audience, chat, mood and sales, with what was on air."""
+
+    __tablename__ = "room_session_minutes"
+    session_id: Mapped[str] = mapped_column(ForeignKey("room_sessions.id"), primary_key=True)
+    minute: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime)  # the minute's start, naive UTC
+    viewers: Mapped[int] = mapped_column(Integer, default=0)  # online at the minute's end
+    peak: Mapped[int] = mapped_column(Integer, default=0)
+    entries: Mapped[int] = mapped_column(Integer, default=0)
+    leaves: Mapped[int] = mapped_column(Integer, default=0)
+    watch_s: Mapped[int] = mapped_column(Integer, default=0)  # viewer-seconds watched
+    danmaku: Mapped[int] = mapped_column(Integer, default=0)
+    answers: Mapped[int] = mapped_column(Integer, default=0)
+    mood: Mapped[float] = mapped_column(Float, default=0.0)
+    mood_label: Mapped[str] = mapped_column(String(16), default="calm")
+    orders: Mapped[int] = mapped_column(Integer, default=0)
+    gmv_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    persona: Mapped[str] = mapped_column(String(64), default="")  # the host on air
+    sku: Mapped[str | None] = mapped_column(String(64))  # the script segment's product
+    product: Mapped[str] = mapped_column(String(60), default="")

@@ -43,6 +43,7 @@ from web import (
     outputs_api,
     rooms_api,
     schedule_api,
+    sessions_api,
     shop_api,
     tickets_api,
     wizard,
@@ -168,6 +169,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await seed_history(store)  # a small sales history: the dashboard is never empty
         dashboard = dashboard_api.build_router(store, engine)
         app.include_router(dashboard)
+        sessions = sessions_api.build_router(store, engine)  # 场次复盘: records every session
+        app.include_router(sessions)
+        sessions.start()
         app.include_router(workbench.build_router(store, engine, dashboard.analytics))
         app.include_router(workbench_api.build_router(store, Path(settings.media_dir)))
         app.include_router(live_console.build_router(store, engine))
@@ -239,6 +243,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await scheduler.close()
             if backups is not None:
                 await backups.stop()
+            await sessions.close()
             await dashboard.close()
             await engine.close()
             try:

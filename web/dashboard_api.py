@@ -25,6 +25,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from commerce import Store
+from commerce.analytics.daily import daily_report, parse_report_day, render_html
 from commerce.analytics.live import LiveAggregator
 from commerce.analytics.reports import BadRange, parse_range
 from commerce.analytics.service import Analytics, segment_coupon, segment_members, sku_exists
@@ -270,6 +271,29 @@ def build_router(store: Store, engine: Any) -> DashboardRouter:
         value = body.value_fen()
         return await call(
             segment_coupon(svc, segment[:20], body.kind, value, body.days, body.min_spend_fen())
+        )
+
+    # -- the daily report (日报): JSON for the dashboard's card, HTML ready to be emailed --------
+    async def report_of(day: str | None) -> dict:
+        async def make() -> dict:
+            return await daily_report(svc, parse_report_day(day, svc.today()))
+
+        return await call(make())
+
+    @r.get("/api/analytics/daily-report")
+    async def daily(day: str | None = Query(None, max_length=10)) -> dict:
+        return await report_of(day)
+
+    @r.get("/api/analytics/daily-report.html", response_class=HTMLResponse)
+    async def daily_html(day: str | None = Query(None, max_length=10)) -> HTMLResponse:
+        html = render_html(await report_of(day))
+        return HTMLResponse(
+            html,
+            headers={
+                "Cache-Control": "no-store",
+                # an email body: no scripts, no outside fetches, styles inline only
+                "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+            },
         )
 
     @r.get("/api/shop/products/{sku}/also-bought")

@@ -88,6 +88,7 @@ POLICY: dict[str, dict[str, Rule]] = {
     "/panel": {"GET": PUBLIC},
     "/dashboard": {"GET": PUBLIC},
     "/analytics": {"GET": PUBLIC},
+    "/analytics/sessions": {"GET": PUBLIC},  # 场次复盘: its data needs a merchant
     "/admin/audit": {"GET": PUBLIC},
     "/vendor/plotly.min.js": {"GET": PUBLIC},
     "/vendor/plotly-basic.min.js": {"GET": PUBLIC},
@@ -216,9 +217,14 @@ POLICY: dict[str, dict[str, Rule]] = {
         )
     },
     "/api/analytics/forecast/{sku}": {"GET": MERCHANT},
+    "/api/analytics/daily-report": {"GET": MERCHANT},
+    "/api/analytics/daily-report.html": {"GET": MERCHANT},
     "/api/analytics/promotions/{batch_id}/apply": {"POST": MERCHANT},
     "/api/analytics/segments/{segment}/members.csv": {"GET": MERCHANT},
     "/api/analytics/segments/{segment}/coupon": {"POST": MERCHANT},
+    # --- 场次复盘 (web/sessions_api.py)
+    "/api/sessions": {"GET": MERCHANT},
+    "/api/sessions/{session_id}": {"GET": MERCHANT},
 }
 
 

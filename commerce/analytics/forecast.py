@@ -129,6 +129,8 @@ def backtest(y: pd.Series, horizon: int = 7, origins: int = 8, step: int = 7, m:
     mase = {"model": [], "naive": []}
     actual_sum = 0.0
     used = 0
+    # where the gain over seasonal naive comes from: test weeks with a holiday day vs the rest
+    split = {w: {"weeks": 0, "model_err": 0.0, "naive_err": 0.0, "actual": 0.0} for w in WEEKS}
     for k in range(origins):
         origin = n - horizon - k * step
         if origin < max(MIN_DAYS, 2 * m + 1):
@@ -142,10 +144,14 @@ def backtest(y: pd.Series, horizon: int = 7, origins: int = 8, step: int = 7, m:
             "model": np.array(forecast_series(train, horizon).mean),
             "naive": seasonal_naive(tr, horizon, m),
         }
+        week = "holiday" if any(_kinds(y.index[origin : origin + horizon])) else "ordinary"
+        split[week]["weeks"] += 1
+        split[week]["actual"] += float(np.abs(test).sum())
         for name, p in preds.items():
             e = np.abs(test - p)
             err[name].append(float(e.sum()))
             mase[name].append(float(e.mean()) / scale)
+            split[week][f"{name}_err"] += float(e.sum())
         actual_sum += float(np.abs(test).sum())
         used += 1
     if not used:
@@ -160,7 +166,29 @@ def backtest(y: pd.Series, horizon: int = 7, origins: int = 8, step: int = 7, m:
             }
             for name in ("model", "naive")
         },
+        "gain": gain_split(split),
     }
+
+
+WEEKS = ("holiday", "ordinary")
+
+
+def gain_split(split: dict) -> dict:
+    """Absolute error saved over seasonal naive (units), in holiday weeks and the rest, and
+    the holiday weeks' share of the whole saving (None when the model saved nothing)."""
+    out: dict = {}
+    for w in WEEKS:
+        g = split[w]
+        saved = g["naive_err"] - g["model_err"]
+        out[w] = {
+            "weeks": g["weeks"],
+            "saved_units": round(saved, 1),
+            "model_wape": round(g["model_err"] / g["actual"], 3) if g["actual"] else None,
+            "naive_wape": round(g["naive_err"] / g["actual"], 3) if g["actual"] else None,
+        }
+    total = out["holiday"]["saved_units"] + out["ordinary"]["saved_units"]
+    out["holiday_share"] = round(out["holiday"]["saved_units"] / total, 3) if total > 0 else None
+    return out
 
 
 async def daily_units(s, sku: str, end: date, days: int = 730) -> pd.Series | None:

@@ -66,3 +66,37 @@ def test_short_or_empty_history_and_bad_horizon():
         forecast.forecast_series(y, 0)
     naive = forecast.seasonal_naive(np.arange(14, dtype=float), 9)
     assert naive.tolist() == [7, 8, 9, 10, 11, 12, 13, 7, 8]
+
+
+def test_backtest_says_how_much_of_the_gain_comes_from_holiday_weeks():
+    # the 12 weekly origins before 28 Nov cover 双11 (a ×2 jump seasonal naive cannot see)
+    # and National Day (no jump in this signal): 4 holiday weeks, 8 ordinary ones
+    runs = [forecast.backtest(known_signal(seed), horizon=7, origins=12) for seed in range(2)]
+    for bt in runs:
+        g = bt["gain"]
+        assert g["holiday"]["weeks"] + g["ordinary"]["weeks"] == bt["origins"] == 12
+        assert g["holiday"]["weeks"] == 4
+        assert g["holiday"]["naive_wape"] > g["holiday"]["model_wape"]
+        # per week, a holiday week saves far more than an ordinary one
+        per_h = g["holiday"]["saved_units"] / g["holiday"]["weeks"]
+        per_o = g["ordinary"]["saved_units"] / g["ordinary"]["weeks"]
+        assert per_h > 2 * per_o
+        assert 0.5 < g["holiday_share"] <= 1.0
+
+
+def test_gain_split_arithmetic_and_no_gain():
+    split = {
+        "holiday": {"weeks": 1, "model_err": 10.0, "naive_err": 40.0, "actual": 100.0},
+        "ordinary": {"weeks": 3, "model_err": 50.0, "naive_err": 60.0, "actual": 200.0},
+    }
+    g = forecast.gain_split(split)
+    assert g["holiday"]["saved_units"] == 30.0 and g["ordinary"]["saved_units"] == 10.0
+    assert g["holiday_share"] == 0.75 and g["holiday"]["naive_wape"] == 0.4
+    split["holiday"]["model_err"] = 45.0
+    split["ordinary"]["model_err"] = 61.0
+    assert forecast.gain_split(split)["holiday_share"] is None  # the model saved nothing
+    empty = {
+        w: {"weeks": 0, "model_err": 0.0, "naive_err": 0.0, "actual": 0.0} for w in forecast.WEEKS
+    }
+    g = forecast.gain_split(empty)
+    assert g["holiday"]["model_wape"] is None and g["holiday_share"] is None

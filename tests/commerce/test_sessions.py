@@ -1,0 +1,159 @@
+"""Session recorder and replay on SQLite and PostgreSQL: minutes from room events with a
+settable clock, orders put in the minute they were placed, a killed server's session closed,
+and the migration (0018) matching the models."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from commerce import open_store
+from commerce.models import Base, RoomSession
+from commerce.sessions import SessionRecorder, list_sessions, replay
+from tests.commerce.conftest import SECRET, add_product
+from tests.commerce.test_migrations import _alembic
+from tests.commerce.test_store import req
+
+MINE = ("room_sessions", "room_session_minutes")
+
+
+class Rooms:
+    """The engine surface the recorder reads (as `streamer.Engine` offers it)."""
+
+    def __init__(self) -> None:
+        self.info = {
+            "room_id": "r1",
+            "title": "枣园直播",
+            "persona": "xiaowang",
+            "live": True,
+            "viewers": 0,
+            "current_sku": None,
+            "current_product": None,
+        }
+        self.live = True
+        self.queues: list[asyncio.Queue] = []
+
+    def list_rooms(self) -> list[dict]:
+        return [dict(self.info)] if self.live else []
+
+    def subscribe(self, room_id, maxsize=100):
+        q = asyncio.Queue(maxsize)
+        self.queues.append(q)
+        return q
+
+    def unsubscribe(self, room_id, q) -> None:
+        self.queues.remove(q)
+
+    def room_shop(self, room_id):
+        return "default"
+
+    def emit(self, **ev) -> None:
+        for q in self.queues:
+            q.put_nowait(ev)
+
+
+async def test_minutes_record_audience_chat_and_the_segment_on_air(store, clock):
+    await add_product(store, "sku-a", 100)
+    await add_product(store, "sku-b", 100)
+    rooms = Rooms()
+    rec = SessionRecorder(rooms, store, bucket_s=60)
+    rooms.info |= {"current_sku": "sku-a", "current_product": "红枣"}
+    await rec.tick()
+    sid = rec.open["r1"].id
+    rooms.emit(type="viewer_joined")
+    rooms.emit(type="viewer_joined")
+    rooms.emit(type="danmaku", text="好吃吗")
+    rooms.info["viewers"] = 2
+    clock.advance(seconds=10)
+    await rec.tick()
+    order_a, _ = await store.orders.create(req("sku-a", 2, room_id="r1"), "k-a")
+    clock.advance(seconds=40)
+    await rec.tick()  # 2 viewers for 40 s of minute 0
+    rooms.info |= {"current_sku": "sku-b", "current_product": "核桃"}
+    rooms.info["viewers"] = 1
+    clock.advance(seconds=15)  # minute 1 begins at 60 s
+    await rec.tick()
+    rooms.emit(type="viewer_left")
+    rooms.emit(type="mood", label="happy", score=0.6)
+    rooms.emit(type="answer", question="q", text="a")
+    order_b, _ = await store.orders.create(req("sku-b", 1, room_id="r1"), "k-b")
+    clock.advance(seconds=60)
+    await rec.tick()  # minute 1 written, mostly sku-b
+    rooms.live = False
+    clock.advance(seconds=5)
+    await rec.tick()  # the room stopped: the session ends
+
+    async with store.db.read() as s:
+        d = await replay(s, "default", sid, store.clock())
+        listed = await list_sessions(s, "default")
+        assert await list_sessions(s, "other-shop") == []
+    m = d["minutes"]
+    assert m["minute"] == [0, 1, 2] and m["sku"][:2] == ["sku-a", "sku-b"]
+    assert m["entries"][0] == 2 and m["leaves"][1] == 1 and m["danmaku"][0] == 1
+    assert m["answers"][1] == 1 and m["mood"][1] == 0.6
+    assert m["watch_s"][0] == 2 * 50  # 2 online from 10 s to 60 s of the minute
+    assert m["watch_s"][1] == 2 * 5 + 1 * 55  # 2 until the tick at 65 s, then 1 to 120 s
+    assert m["orders"][:2] == [1, 1]
+    mins = {o["id"]: o["minute"] for o in d["orders"]}
+    assert mins == {order_a["id"]: 0, order_b["id"]: 1}
+    segs = {g["sku"]: g for g in d["sales_by_segment"]}
+    assert segs["sku-a"]["units"] == {"sku-a": 2} and segs["sku-b"]["units"] == {"sku-b": 1}
+    assert segs["sku-a"]["product"] == "红枣" and segs["sku-a"]["paid_orders"] == 0
+    assert [b["sku"] for b in d["segments"]][:2] == ["sku-a", "sku-b"]
+    assert listed[0]["id"] == sid and not listed[0]["live"] and listed[0]["orders"] == 2
+    assert listed[0]["entries"] == 2 and listed[0]["peak_viewers"] == 2
+    assert not rooms.queues  # unsubscribed
+
+
+async def test_a_dead_servers_session_is_closed_at_its_last_minute(db_url, clock):
+    store = await open_store(db_url, secret_key=SECRET, clock=clock, background=False)
+    try:
+        rooms = Rooms()
+        rec = SessionRecorder(rooms, store, bucket_s=60)
+        await rec.tick()
+        sid = rec.open["r1"].id
+        clock.advance(seconds=130)
+        await rec.tick()  # minutes 0 and 1 written; then the process "dies"
+        started = clock()
+        clock.advance(hours=3)
+        fresh = SessionRecorder(rooms, store, bucket_s=60)
+        assert await fresh.close_dangling() == 1
+        async with store.db.read() as s:
+            rs = await s.get(RoomSession, sid)
+        assert rs.ended_at is not None and rs.ended_at < started
+        assert (rs.ended_at - rs.started_at).total_seconds() == 120
+    finally:
+        await store.close()
+
+
+async def test_migration_matches_the_models_and_downgrades(store, db_url):
+    await store.close()
+
+    def look(conn):
+        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        return set(inspect(conn).get_table_names()), [
+            d for d in diffs if any(t in repr(d) for t in MINE)
+        ]
+
+    from commerce.db import make_engine
+
+    async def schema():
+        engine = make_engine(db_url)
+        try:
+            async with engine.connect() as conn:
+                return await conn.run_sync(look)
+        finally:
+            await engine.dispose()
+
+    tables, diffs = await schema()
+    assert set(MINE) <= tables and diffs == []
+    await _alembic(db_url, command.downgrade, "0014")
+    tables, _ = await schema()
+    assert not set(MINE) & tables and "shipments" in tables
+    await _alembic(db_url, command.upgrade, "head")
+    tables, diffs = await schema()
+    assert set(MINE) <= tables and diffs == []
