@@ -79,6 +79,19 @@ class Settings:
     hls_push_url: str | None = None
     hls_url: str | None = None
     media_dir: str = "var/media"  # product photos uploaded from the workbench
+    # TURN (coturn, deploy/coturn.conf): viewers get these URLs with credentials made from
+    # the secret shared with the TURN server, good for turn_ttl seconds (streamer/turn.py)
+    turn_urls: list[str] = field(default_factory=list)
+    turn_secret: str | None = None
+    turn_ttl: int = 3600
+
+    def ice(self):
+        """The ICE servers viewers are handed (raises TurnConfigError when unusable)."""
+        from streamer.turn import IceConfig
+
+        return IceConfig(
+            tuple(self.ice_servers), tuple(self.turn_urls), self.turn_secret, self.turn_ttl
+        )
 
     def __post_init__(self) -> None:
         if self.demo_payments is None:
@@ -92,6 +105,7 @@ class Settings:
             demo_payments={"1": True, "0": False}.get(os.environ.get("YUNLIAN_DEMO_PAYMENTS", "")),
             online_voice=os.environ.get("YUNLIAN_ONLINE_VOICE", "0") == "1",
             douyin_secret=os.environ.get("YUNLIAN_DOUYIN_SECRET") or None,
+            turn_secret=os.environ.get("YUNLIAN_TURN_SECRET") or None,
         )
         workers = os.environ.get("YUNLIAN_WORKERS", "").strip()
         if workers:
@@ -143,6 +157,9 @@ class Settings:
             "admin_password_file",
             "hls_push_url",
             "hls_url",
+            "turn_urls",
+            "turn_secret",
+            "turn_ttl",
         ):
             if key in data:
                 setattr(self, key, data[key])
@@ -185,6 +202,10 @@ class Settings:
         for url in self.ice_servers:
             if not isinstance(url, str) or not url.startswith(("stun:", "turn:", "turns:")):
                 raise ConfigError(f"ice server {url!r} must be a stun:/turn: URL")
+        try:
+            self.ice()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
     def server_options(self) -> dict:
         """uvicorn settings the app relies on: a WebSocket message over `ws_max_bytes` is

@@ -41,11 +41,27 @@ function hangUp() {
   pc = null;
 }
 
+// ICE servers for viewers behind NAT: STUN, and TURN with credentials that expire, fetched
+// fresh for each connection. ?ice=relay forces the relay (what a viewer behind symmetric NAT
+// ends up using anyway).
+const forceRelay = new URLSearchParams(location.search).get('ice') === 'relay';
+
+async function iceConfig() {
+  let servers = [];
+  try {
+    const res = await fetch(`/api/rooms/${encodeURIComponent(roomId)}/ice-servers`, { cache: 'no-store' });
+    if (res.ok) servers = (await res.json()).iceServers || [];
+  } catch (e) { /* no TURN: host and STUN candidates still work on most networks */ }
+  return { iceServers: servers, iceTransportPolicy: forceRelay ? 'relay' : 'all' };
+}
+
 async function play() {
   if (window.hlsMode && window.hlsMode.active) return false; // watching in 省流模式
   const mine = ++generation;
   hangUp();
-  const peer = pc = new RTCPeerConnection();
+  const config = await iceConfig();
+  if (mine !== generation) return false;
+  const peer = pc = new RTCPeerConnection(config);
   const stream = new MediaStream();
   video.srcObject = stream;
   peer.ontrack = (e) => { stream.addTrack(e.track); };
