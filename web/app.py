@@ -34,6 +34,7 @@ from streamer.workers import WorkerEngine
 from web import (
     auth_api,
     dashboard_api,
+    janus_api,
     outputs_api,
     rooms_api,
     shop_api,
@@ -137,6 +138,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(auth_api.build_router(store, page))
         app.include_router(rooms_api.build_router(engine, settings, app.state.viewers))
         app.include_router(outputs_api.build_router(engine, settings))
+        janus_api.configure(engine, settings)
+        app.include_router(janus_api.build_router(engine, settings))
         app.include_router(shop_api.build_router(store))
         app.include_router(tickets_api.build_router(store))
         if settings.demo_room:
@@ -167,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 )
             )
             outputs_api.attach_hls(engine, settings, DEMO_ROOM)
+            await janus_api.attach(engine, settings, DEMO_ROOM)
         shown = settings.public_url or settings.listen_url
         if shown:
             announce(shown, engine.list_rooms(), password_file)

@@ -20,7 +20,7 @@ from streamer.engine_base import MAX_SDP_BYTES, ROOM_ID, EngineBase, EngineError
 from streamer.events import DanmakuAck, DanmakuRejected, chat_reply
 from streamer.listener import Heard
 from streamer.room import RoomConfig
-from web import outputs_api
+from web import janus_api, outputs_api
 from web.json_depth import too_deep
 from web.openapi_bodies import json_body, text_body
 from web.security import SHOP_ID, client_ip, principal
@@ -269,6 +269,7 @@ def build_router(
         )
         await rooms.claim(body.room_id, shop, by=who.username, title=info.get("title", ""))
         outputs_api.attach_hls(engine, settings, body.room_id)
+        await janus_api.attach(engine, settings, body.room_id)
         return info
 
     @r.post("/api/rooms/{room_id}/danmaku", status_code=202)

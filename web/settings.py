@@ -84,6 +84,13 @@ class Settings:
     turn_urls: list[str] = field(default_factory=list)
     turn_secret: str | None = None
     turn_ttl: int = 3600
+    # Janus (deploy/janus/): rooms forward their packets to a streaming mountpoint created
+    # through janus_url (HTTP API, with the plugin's admin key); browsers use
+    # janus_public_url (default janus_url). RTP goes to janus_rtp_host.
+    janus_url: str | None = None
+    janus_public_url: str | None = None
+    janus_admin_key: str | None = None
+    janus_rtp_host: str = "127.0.0.1"
 
     def ice(self):
         """The ICE servers viewers are handed (raises TurnConfigError when unusable)."""
@@ -106,6 +113,7 @@ class Settings:
             online_voice=os.environ.get("YUNLIAN_ONLINE_VOICE", "0") == "1",
             douyin_secret=os.environ.get("YUNLIAN_DOUYIN_SECRET") or None,
             turn_secret=os.environ.get("YUNLIAN_TURN_SECRET") or None,
+            janus_admin_key=os.environ.get("YUNLIAN_JANUS_ADMIN_KEY") or None,
         )
         workers = os.environ.get("YUNLIAN_WORKERS", "").strip()
         if workers:
@@ -160,6 +168,10 @@ class Settings:
             "turn_urls",
             "turn_secret",
             "turn_ttl",
+            "janus_url",
+            "janus_public_url",
+            "janus_admin_key",
+            "janus_rtp_host",
         ):
             if key in data:
                 setattr(self, key, data[key])

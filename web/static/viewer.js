@@ -36,6 +36,7 @@ function scheduleRetry() {
 }
 
 function hangUp() {
+  if (janusSession) { janusSession.close(); janusSession = null; }
   if (sessionUrl) { fetch(sessionUrl, { method: 'DELETE' }).catch(() => {}); sessionUrl = null; }
   try { if (pc) pc.close(); } catch (e) { /* already closed */ }
   pc = null;
@@ -45,6 +46,9 @@ function hangUp() {
 // fresh for each connection. ?ice=relay forces the relay (what a viewer behind symmetric NAT
 // ends up using anyway).
 const forceRelay = new URLSearchParams(location.search).get('ice') === 'relay';
+// ?via=janus: watch through the room's Janus mountpoint (janus-mode.js) instead of WHEP
+const viaJanus = new URLSearchParams(location.search).get('via') === 'janus';
+let janusSession = null;
 
 async function iceConfig() {
   let servers = [];
@@ -65,8 +69,6 @@ async function play() {
   const stream = new MediaStream();
   video.srcObject = stream;
   peer.ontrack = (e) => { stream.addTrack(e.track); };
-  peer.addTransceiver('video', { direction: 'recvonly' });
-  peer.addTransceiver('audio', { direction: 'recvonly' });
   peer.onconnectionstatechange = () => {
     if (mine !== generation) return;  // an old peer's last words
     const s = peer.connectionState;
@@ -79,6 +81,21 @@ async function play() {
       }, DISCONNECT_GRACE_MS);
     }
   };
+  if (viaJanus && window.janusWatch) {
+    try {
+      const watching = await window.janusWatch(peer, roomId, () => mine !== generation);
+      if (mine !== generation) { if (watching) watching.close(); return false; }
+      janusSession = watching;
+      return true;
+    } catch (e) {
+      if (mine !== generation) return false;
+      setStatus('暂时无法经 Janus 播放，正在重试');
+      scheduleRetry();
+      return false;
+    }
+  }
+  peer.addTransceiver('video', { direction: 'recvonly' });
+  peer.addTransceiver('audio', { direction: 'recvonly' });
   try {
     await peer.setLocalDescription(await peer.createOffer());
     await waitIce(peer, 2000);
@@ -108,6 +125,7 @@ async function play() {
 unmute.onclick = () => { video.muted = false; video.play(); unmute.style.display = 'none'; };
 
 window.addEventListener('pagehide', () => {
+  if (janusSession) janusSession.close();
   if (sessionUrl) fetch(sessionUrl, { method: 'DELETE', keepalive: true });
 });
 
@@ -380,6 +398,6 @@ function onShopEvent(ev) {
   }
 }
 
-window.yunlianViewer = { roomId, video, get pc() { return pc; } };
+window.yunlianViewer = { roomId, video, get pc() { return pc; }, get janus() { return janusSession; } };
 play();
 connectEvents();
