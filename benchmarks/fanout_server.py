@@ -113,9 +113,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--stamp", action="store_true", help="stamp frame indices into the picture")
+    ap.add_argument("--janus-url", help="forward the room to this Janus (bench janus)")
+    ap.add_argument("--janus-key", help="the Janus streaming plugin's admin key")
     args = ap.parse_args()
     db = tempfile.mkdtemp(prefix="yunlian-bench-") + "/bench.db"
-    app = create_app(Settings(db_url=f"sqlite+aiosqlite:///{db}", demo_room=True, stamp=args.stamp))
+    app = create_app(
+        Settings(
+            db_url=f"sqlite+aiosqlite:///{db}",
+            demo_room=True,
+            stamp=args.stamp,
+            janus_url=args.janus_url,
+            janus_admin_key=args.janus_key,
+        )
+    )
     # the benchmark's own routes, open on this loopback-only measuring server
     POLICY["/bench/relay/whep"] = {"POST": PUBLIC}
     POLICY["/bench/rendered/start"] = {"POST": PUBLIC}

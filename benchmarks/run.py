@@ -29,6 +29,7 @@ SECTIONS = {
     "flood": "benchmarks.bench_flood",
     "roomcost": "benchmarks.bench_roomcost",
     "rtmp": "benchmarks.bench_rtmp",
+    "janus": "benchmarks.bench_janus",
     "workers": "benchmarks.bench_workers",
     "workbench": "benchmarks.bench_workbench",
     "ops": "benchmarks.bench_ops",

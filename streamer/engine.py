@@ -47,6 +47,7 @@ from streamer.engine_base import (
 )
 from streamer.events import RoomStarted, RoomStopped, ShopNotice, ViewerJoined, ViewerLeft
 from streamer.fanout import PacketTrack, hook_keyframe_requests
+from streamer.janus import EngineJanus
 from streamer.listener import Heard
 from streamer.outputs import EngineOutputs
 from streamer.room import Room, RoomConfig
@@ -91,7 +92,7 @@ def _codecs(kind: str, mime: str) -> list:
     return wanted + [c for c in caps if c.mimeType.lower() == f"{kind}/rtx"]
 
 
-class Engine(EngineBase, EngineOutputs):
+class Engine(EngineBase, EngineOutputs, EngineJanus):
     """Runs rooms and their WebRTC viewers on the current event loop."""
 
     def __init__(
@@ -168,6 +169,7 @@ class Engine(EngineBase, EngineOutputs):
         room = self.room(room_id)
         for sid in [s.id for s in self.sessions.values() if s.room_id == room_id]:
             await self.whep_delete(room_id, sid)
+        await self.detach_janus(room_id)
         await room.stop()
         self.rooms.pop(room_id, None)
         self.publish(room_id, RoomStopped(room_id))

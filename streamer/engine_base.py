@@ -9,8 +9,11 @@ runs them in worker processes. The web layer sees only the methods below.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import re
 from collections import OrderedDict
+
+from aiortc.sdp import SessionDescription
 
 from avatars.personas import PERSONAS
 from danmaku.messages import RoomMessage
@@ -22,6 +25,10 @@ from streamer.room import RoomConfig
 
 ROOM_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_SDP_BYTES = 64 * 1024
+MAX_SDP_LINES = 2000
+MAX_MEDIA_SECTIONS = 8  # a viewer offers 2 (video, audio), maybe a data channel
+MAX_CANDIDATES = 64  # each one is an address the server would send ICE checks to
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tabs, CR, LF allowed
 MAX_VIEWERS_PER_ROOM = 200
 GLOBAL_SHOP_EVENTS = {"sold_out", "stock_changed"}
 MAX_QUESTION_CHARS = 200
@@ -91,7 +98,10 @@ ENGINE_ERRORS: dict[str, type[EngineError]] = {
 
 
 def check_offer(sdp: str) -> set[str]:
-    """Reject what aiortc should never see: not SDP, no media we can send, no H.264/Opus.
+    """Read a viewer's offer with aiortc's own SDP parser and refuse, with the reason, what
+    aiortc should never be handed: not SDP, unparseable lines, too many sections or
+    candidates, no media we can send, no H.264/Opus, a section that will not receive, or
+    missing ICE/DTLS parameters.
 
     Returns the media kinds the offer asks for."""
     if not isinstance(sdp, str):
@@ -100,18 +110,58 @@ def check_offer(sdp: str) -> set[str]:
         raise BadOffer(f"SDP offer larger than {MAX_SDP_BYTES} bytes")
     if not sdp.lstrip().startswith("v=0"):
         raise BadOffer("body is not an SDP offer (must start with v=0)")
-    kinds = re.findall(r"^m=(\w+) ", sdp, flags=re.MULTILINE)
-    if not kinds or not set(kinds) & {"audio", "video"}:
+    if _CONTROL.search(sdp):
+        raise BadOffer("SDP offer contains control characters")
+    lines = sdp.splitlines()
+    if len(lines) > MAX_SDP_LINES:
+        raise BadOffer(f"SDP offer has more than {MAX_SDP_LINES} lines")
+    if sum(1 for line in lines if line.startswith("m=")) > MAX_MEDIA_SECTIONS:
+        raise BadOffer(f"SDP offer has more than {MAX_MEDIA_SECTIONS} media sections")
+    try:
+        desc = SessionDescription.parse(sdp)
+    except Exception as exc:  # the parser fails with assorted errors; name it, keep it short
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise BadOffer(f"malformed SDP offer ({detail[:120]})") from None
+    media = [m for m in desc.media if m.kind in ("audio", "video")]
+    if not media:
         raise BadOffer("SDP offer has no audio or video section")
-    if "video" in kinds and not re.search(
-        r"^a=rtpmap:\d+ H264/90000", sdp, flags=re.MULTILINE | re.IGNORECASE
-    ):
-        raise BadOffer("SDP offer does not accept H.264 video")
-    if "audio" in kinds and not re.search(
-        r"^a=rtpmap:\d+ opus/48000", sdp, flags=re.MULTILINE | re.IGNORECASE
-    ):
-        raise BadOffer("SDP offer does not accept Opus audio")
-    return set(kinds) & {"audio", "video"}
+    if sum(len(m.ice_candidates) for m in desc.media) > MAX_CANDIDATES:
+        raise BadOffer(f"SDP offer has more than {MAX_CANDIDATES} ICE candidates")
+    for m in desc.media:
+        for c in m.ice_candidates:
+            _check_candidate(c)
+    for m in media:
+        codecs = {(c.mimeType.lower(), c.clockRate) for c in m.rtp.codecs}
+        if m.kind == "video" and ("video/h264", 90_000) not in codecs:
+            raise BadOffer("SDP offer does not accept H.264 video")
+        if m.kind == "audio" and ("audio/opus", 48_000) not in codecs:
+            raise BadOffer("SDP offer does not accept Opus audio")
+        if m.direction in ("sendonly", "inactive"):
+            raise BadOffer(f"SDP offer's {m.kind} section does not receive ({m.direction})")
+        if not m.ice.usernameFragment or not m.ice.password:
+            raise BadOffer("SDP offer has no ICE credentials (a=ice-ufrag, a=ice-pwd)")
+        if not m.rtcp_mux:
+            raise BadOffer("SDP offer does not use RTCP mux (a=rtcp-mux)")
+        if m.dtls is None or not m.dtls.fingerprints:
+            raise BadOffer("SDP offer has no DTLS fingerprint and setup role")
+    return {m.kind for m in media}
+
+
+def _check_candidate(c) -> None:
+    """A remote candidate is an address the server will send ICE checks to: an IP literal
+    (unicast) or a browser's mDNS name, a real port, UDP or TCP."""
+    if c.protocol.lower() not in ("udp", "tcp"):
+        raise BadOffer(f"ICE candidate protocol must be UDP or TCP, not {c.protocol[:16]!r}")
+    if not 0 < c.port < 65536 or c.component not in (1, 2):
+        raise BadOffer("ICE candidate has an invalid port or component")
+    if c.ip.endswith(".local") and len(c.ip) <= 255:
+        return
+    try:
+        addr = ipaddress.ip_address(c.ip)
+    except ValueError:
+        raise BadOffer(f"ICE candidate address {c.ip[:64]!r} is not an IP address") from None
+    if addr.is_multicast or addr.is_unspecified or (addr.version == 4 and addr.is_reserved):
+        raise BadOffer(f"ICE candidate address {c.ip} is not a unicast address")
 
 
 def check_comment(text: object) -> str:

@@ -37,6 +37,7 @@ from web import (
     auth_api,
     dashboard_api,
     health,
+    janus_api,
     live_console,
     logs,
     ops_api,
@@ -163,6 +164,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(auth_api.build_router(store, page))
         app.include_router(rooms_api.build_router(engine, settings, app.state.viewers))
         app.include_router(outputs_api.build_router(engine, settings))
+        janus_api.configure(engine, settings)
+        app.include_router(janus_api.build_router(engine, settings))
         app.include_router(shop_api.build_router(store))
         app.include_router(tickets_api.build_router(store, engine))
         if settings.demo_room:
@@ -197,6 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 )
             )
             outputs_api.attach_hls(engine, settings, DEMO_ROOM)
+            await janus_api.attach(engine, settings, DEMO_ROOM)
         # the ops desk: one sampler, the alert rules and their webhook (web/ops_*.py)
         alerts = AlertDesk(
             settings.alert_rules,

@@ -16,11 +16,11 @@ from avatars.personas import PERSONAS
 from commerce.api_models import Text
 from danmaku.seen import SeenFull
 from danmaku.sources.douyin import BadPush
-from streamer.engine_base import MAX_SDP_BYTES, EngineBase, EngineError
+from streamer.engine_base import MAX_SDP_BYTES, ROOM_ID, EngineBase, EngineError
 from streamer.events import DanmakuAck, DanmakuRejected, chat_reply
 from streamer.listener import Heard
 from streamer.room import RoomConfig
-from web import outputs_api
+from web import janus_api, outputs_api
 from web.json_depth import too_deep
 from web.openapi_bodies import json_body, text_body
 from web.security import SHOP_ID, client_ip, principal
@@ -203,9 +203,12 @@ def build_router(
             "Vary": "Origin",
         }
 
-    def ice_links() -> dict[str, str]:
-        links = [f'<{url}>; rel="ice-server"' for url in settings.ice_servers]
-        return {"Link": ", ".join(links)} if links else {}
+    ice = settings.ice()
+
+    def ice_links(room_id: str) -> dict[str, str]:
+        """ICE servers in WHEP's Link header (RFC 9725 4.6), TURN with fresh credentials."""
+        value = ice.link_header(room_id if ROOM_ID.match(room_id) else "-")
+        return {"Link": value} if value else {}
 
     @r.options("/api/rooms/{room_id}/whep")
     @r.options("/api/rooms/{room_id}/whep/{session_id}")
@@ -217,7 +220,16 @@ def build_router(
                 "Access-Control-Allow-Headers": WHEP_HEADERS,
                 "Access-Control-Max-Age": "600",
             }
-        return Response(status_code=204, headers={"Allow": WHEP_METHODS, **headers, **ice_links()})
+        links = ice_links(room_id)
+        return Response(status_code=204, headers={"Allow": WHEP_METHODS, **headers, **links})
+
+    @r.get("/api/rooms/{room_id}/ice-servers")
+    async def ice_servers(room_id: str, request: Request) -> JSONResponse:
+        """What the viewer page gives its RTCPeerConnection: STUN, and TURN with credentials
+        good for `ttl` seconds."""
+        engine.config_of(room_id)
+        body = {"iceServers": ice.ice_servers(room_id), "ttl": ice.ttl}
+        return JSONResponse(body, headers={"Cache-Control": "no-store", **cors(request)})
 
     @r.get("/api/backends")
     async def backends() -> list[dict]:
@@ -257,6 +269,7 @@ def build_router(
         )
         await rooms.claim(body.room_id, shop, by=who.username, title=info.get("title", ""))
         outputs_api.attach_hls(engine, settings, body.room_id)
+        await janus_api.attach(engine, settings, body.room_id)
         return info
 
     @r.post("/api/rooms/{room_id}/danmaku", status_code=202)
@@ -344,7 +357,7 @@ def build_router(
             content=answer,
             status_code=201,
             media_type="application/sdp",
-            headers={"Location": location, **cors(request), **ice_links()},
+            headers={"Location": location, **cors(request), **ice_links(room_id)},
         )
 
     @r.delete("/api/rooms/{room_id}/whep/{session_id}", name="whep_delete")

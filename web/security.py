@@ -141,6 +141,8 @@ POLICY: dict[str, dict[str, Rule]] = {
     "/api/rooms/{room_id}/outputs": {"GET": ROOM_MERCHANT, "POST": ROOM_MERCHANT},  # RTMP push
     "/api/rooms/{room_id}/outputs/{output_id}": {"DELETE": ROOM_MERCHANT},
     "/api/rooms/{room_id}/hls": {"GET": PUBLIC},  # 省流模式: where the room plays as HLS
+    "/api/rooms/{room_id}/ice-servers": {"GET": PUBLIC},  # TURN credentials that expire
+    "/api/rooms/{room_id}/janus": {"GET": PUBLIC},  # where the page watches through Janus
     "/api/rooms/{room_id}/banned-words": {"GET": ROOM_SERVICE, "POST": ROOM_SERVICE},
     "/api/rooms/{room_id}/banned-words/{word}": {"DELETE": ROOM_SERVICE},
     "/api/metrics": {"GET": WATCHERS},

@@ -130,6 +130,18 @@ class SettingsFields(BaseModel):
     hls_url: str | None = None
     media_dir: str = "var/media"  # product photos uploaded from the workbench
     schedule_tz: str = "Asia/Shanghai"  # the 7×24 schedule's local time (IANA zone name)
+    # TURN (coturn, deploy/coturn.conf): viewers get these URLs with credentials made from
+    # the secret shared with the TURN server, good for turn_ttl seconds (streamer/turn.py)
+    turn_urls: list[str] = Field(default_factory=list)
+    turn_secret: str | None = None
+    turn_ttl: int = 3600
+    # Janus (deploy/janus/): rooms forward their packets to a streaming mountpoint created
+    # through janus_url (HTTP API, with the plugin's admin key); browsers use
+    # janus_public_url (default janus_url). RTP goes to janus_rtp_host.
+    janus_url: str | None = None
+    janus_public_url: str | None = None
+    janus_admin_key: str | None = None
+    janus_rtp_host: str = "127.0.0.1"
     log_json: bool = False  # one JSON object a log line, with room and request ids (web/logs.py)
     log_level: str = "INFO"
     log_requests: bool = True  # with log_json: one access line a request
@@ -246,6 +258,19 @@ class SettingsFields(BaseModel):
         if self.demo_payments is None:
             self.demo_payments = self.demo_room
         return self
+
+    @model_validator(mode="after")
+    def _turn(self) -> SettingsFields:
+        self.ice()  # TurnConfigError is a ValueError: reported naming the key
+        return self
+
+    def ice(self):
+        """The ICE servers viewers are handed (raises TurnConfigError when unusable)."""
+        from streamer.turn import IceConfig
+
+        return IceConfig(
+            tuple(self.ice_servers), tuple(self.turn_urls), self.turn_secret, self.turn_ttl
+        )
 
 
 class Settings(SettingsFields, BaseSettings):

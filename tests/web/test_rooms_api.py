@@ -37,7 +37,7 @@ async def test_demo_room_is_listed_live(http):
         (
             VALID_SDP_HEAD
             + "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H264/90000\r\na=garbage\r\n",
-            "negotiate",
+            "ICE credentials",
         ),
     ],
 )

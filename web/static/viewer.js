@@ -36,21 +36,39 @@ function scheduleRetry() {
 }
 
 function hangUp() {
+  if (janusSession) { janusSession.close(); janusSession = null; }
   if (sessionUrl) { fetch(sessionUrl, { method: 'DELETE' }).catch(() => {}); sessionUrl = null; }
   try { if (pc) pc.close(); } catch (e) { /* already closed */ }
   pc = null;
+}
+
+// ICE servers for viewers behind NAT: STUN, and TURN with credentials that expire, fetched
+// fresh for each connection. ?ice=relay forces the relay (what a viewer behind symmetric NAT
+// ends up using anyway).
+const forceRelay = new URLSearchParams(location.search).get('ice') === 'relay';
+// ?via=janus: watch through the room's Janus mountpoint (janus-mode.js) instead of WHEP
+const viaJanus = new URLSearchParams(location.search).get('via') === 'janus';
+let janusSession = null;
+
+async function iceConfig() {
+  let servers = [];
+  try {
+    const res = await fetch(`/api/rooms/${encodeURIComponent(roomId)}/ice-servers`, { cache: 'no-store' });
+    if (res.ok) servers = (await res.json()).iceServers || [];
+  } catch (e) { /* no TURN: host and STUN candidates still work on most networks */ }
+  return { iceServers: servers, iceTransportPolicy: forceRelay ? 'relay' : 'all' };
 }
 
 async function play() {
   if (window.hlsMode && window.hlsMode.active) return false; // watching in 省流模式
   const mine = ++generation;
   hangUp();
-  const peer = pc = new RTCPeerConnection();
+  const config = await iceConfig();
+  if (mine !== generation) return false;
+  const peer = pc = new RTCPeerConnection(config);
   const stream = new MediaStream();
   video.srcObject = stream;
   peer.ontrack = (e) => { stream.addTrack(e.track); };
-  peer.addTransceiver('video', { direction: 'recvonly' });
-  peer.addTransceiver('audio', { direction: 'recvonly' });
   peer.onconnectionstatechange = () => {
     if (mine !== generation) return;  // an old peer's last words
     const s = peer.connectionState;
@@ -63,6 +81,21 @@ async function play() {
       }, DISCONNECT_GRACE_MS);
     }
   };
+  if (viaJanus && window.janusWatch) {
+    try {
+      const watching = await window.janusWatch(peer, roomId, () => mine !== generation);
+      if (mine !== generation) { if (watching) watching.close(); return false; }
+      janusSession = watching;
+      return true;
+    } catch (e) {
+      if (mine !== generation) return false;
+      setStatus('暂时无法经 Janus 播放，正在重试');
+      scheduleRetry();
+      return false;
+    }
+  }
+  peer.addTransceiver('video', { direction: 'recvonly' });
+  peer.addTransceiver('audio', { direction: 'recvonly' });
   try {
     await peer.setLocalDescription(await peer.createOffer());
     await waitIce(peer, 2000);
@@ -92,6 +125,7 @@ async function play() {
 unmute.onclick = () => { video.muted = false; video.play(); unmute.style.display = 'none'; };
 
 window.addEventListener('pagehide', () => {
+  if (janusSession) janusSession.close();
   if (sessionUrl) fetch(sessionUrl, { method: 'DELETE', keepalive: true });
 });
 
@@ -365,6 +399,6 @@ function onShopEvent(ev) {
   }
 }
 
-window.yunlianViewer = { roomId, video, get pc() { return pc; } };
+window.yunlianViewer = { roomId, video, get pc() { return pc; }, get janus() { return janusSession; } };
 play();
 connectEvents();

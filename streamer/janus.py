@@ -1,0 +1,250 @@
+"""Janus as a room's WebRTC fan-out: the room's packets, forwarded as RTP to a streaming
+mountpoint, with no second encode.
+
+A forward is one more consumer of the room's shared encode, like a WHEP viewer: it takes a
+`PacketTrack` per kind, packetizes with aiortc's own H.264/Opus packers (what a WHEP viewer's
+sender does) and sends the RTP over UDP to the ports Janus gave the mountpoint. Janus then
+serves any number of viewers through its own API; Python's cost is one viewer's worth.
+
+`JanusApi` speaks Janus's HTTP API (session, streaming-plugin handle, request) with a timeout
+on every call; creating and destroying mountpoints needs the plugin's admin key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+import struct
+from dataclasses import dataclass, field
+
+import httpx
+from aiortc.codecs.h264 import H264Encoder
+from aiortc.codecs.opus import OpusEncoder
+from aiortc.mediastreams import MediaStreamError
+
+log = logging.getLogger(__name__)
+
+API_TIMEOUT = 5.0  # seconds any one Janus HTTP call may take
+VIDEO_PT, AUDIO_PT = 96, 111
+H264_FMTP = "profile-level-id=42e01f;packetization-mode=1"
+
+
+class JanusError(Exception):
+    """Janus refused a request or did not answer in time; the message says which."""
+
+
+@dataclass
+class Mount:
+    """A room's mountpoint and the ports Janus listens on for its RTP."""
+
+    id: int
+    video_port: int
+    audio_port: int
+
+
+class JanusApi:
+    """Janus's HTTP API, as much of it as the app needs (streaming plugin, admin side)."""
+
+    def __init__(self, url: str, admin_key: str | None = None, timeout: float = API_TIMEOUT):
+        self.url = url.rstrip("/")
+        self.admin_key = admin_key
+        self.timeout = timeout
+
+    async def _call(self, http: httpx.AsyncClient, path: str, payload: dict) -> dict:
+        payload = {**payload, "transaction": secrets.token_hex(6)}
+        try:
+            res = await http.post(self.url + path, json=payload)
+            data = res.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise JanusError(f"Janus at {self.url} did not answer: {type(exc).__name__}") from None
+        if data.get("janus") == "error":
+            raise JanusError(f"Janus refused {payload['janus']}: {data['error'].get('reason')}")
+        return data
+
+    async def request(self, body: dict) -> dict:
+        """One streaming-plugin request in a session of its own; returns the plugin's data."""
+        async with httpx.AsyncClient(timeout=self.timeout) as http:
+            sid = (await self._call(http, "", {"janus": "create"}))["data"]["id"]
+            try:
+                hid = (
+                    await self._call(
+                        http, f"/{sid}", {"janus": "attach", "plugin": "janus.plugin.streaming"}
+                    )
+                )["data"]["id"]
+                res = await self._call(http, f"/{sid}/{hid}", {"janus": "message", "body": body})
+            finally:
+                try:
+                    await self._call(http, f"/{sid}", {"janus": "destroy"})
+                except JanusError:
+                    pass
+        data = (res.get("plugindata") or {}).get("data") or {}
+        if "error" in data:
+            raise JanusError(f"Janus streaming plugin: {data['error']}")
+        return data
+
+    def _admin(self, body: dict) -> dict:
+        return {**body, "admin_key": self.admin_key} if self.admin_key else body
+
+    async def create_mountpoint(self, room_id: str, description: str = "") -> Mount:
+        """An RTP mountpoint for H.264 + Opus on ports Janus picks (loopback only)."""
+        mount_id = random.randint(1, 2**31 - 1)
+        data = await self.request(
+            self._admin(
+                {
+                    "request": "create",
+                    "type": "rtp",
+                    "id": mount_id,
+                    "description": (description or room_id)[:64],
+                    "metadata": room_id,
+                    "media": [
+                        {
+                            "type": "video",
+                            "mid": "v",
+                            "port": 0,
+                            "pt": VIDEO_PT,
+                            "codec": "h264",
+                            "fmtp": H264_FMTP,
+                        },
+                        {"type": "audio", "mid": "a", "port": 0, "pt": AUDIO_PT, "codec": "opus"},
+                    ],
+                }
+            )
+        )
+        ports = {p["type"]: p["port"] for p in data["stream"]["ports"]}
+        return Mount(int(data["stream"]["id"]), ports["video"], ports["audio"])
+
+    async def destroy_mountpoint(self, mount_id: int) -> None:
+        await self.request(self._admin({"request": "destroy", "id": mount_id}))
+
+    async def mountpoint_info(self, mount_id: int) -> dict:
+        return (await self.request(self._admin({"request": "info", "id": mount_id})))["info"]
+
+
+def rtp_packet(pt: int, marker: bool, seq: int, ts: int, ssrc: int, payload: bytes) -> bytes:
+    return struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt, seq, ts, ssrc) + payload
+
+
+@dataclass
+class ForwardStats:
+    packets: int = 0
+    bytes: int = 0
+    frames: dict = field(default_factory=lambda: {"video": 0, "audio": 0})
+
+
+class RtpForward:
+    """Sends one room's packets, as RTP, to a mountpoint's ports. Runs on the event loop:
+    packetizing is what one WHEP viewer's sender would cost."""
+
+    def __init__(self, host: str, mount: Mount, video_track, audio_track) -> None:
+        self.host = host
+        self.mount = mount
+        self.tracks = (video_track, audio_track)
+        self.stats = ForwardStats()
+        self._transport: asyncio.DatagramTransport | None = None
+        self._tasks: list[asyncio.Task] = []
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._transport, _ = await loop.create_datagram_endpoint(
+            asyncio.DatagramProtocol, local_addr=("0.0.0.0", 0)
+        )
+        for track in self.tracks:
+            self._tasks.append(asyncio.ensure_future(self._pump(track)))
+
+    async def _pump(self, track) -> None:
+        video = track.kind == "video"
+        packer = H264Encoder() if video else OpusEncoder()
+        pt = VIDEO_PT if video else AUDIO_PT
+        port = self.mount.video_port if video else self.mount.audio_port
+        seq = random.randint(0, 0xFFFF)
+        ssrc = random.randint(1, 2**32 - 1)
+        ts_offset = random.randint(0, 2**32 - 1)
+        addr = (self.host, port)
+        try:
+            while True:
+                packet = await track.recv()
+                payloads, ts = packer.pack(packet)
+                ts = (ts + ts_offset) & 0xFFFFFFFF
+                last = len(payloads) - 1
+                for i, payload in enumerate(payloads):
+                    data = rtp_packet(pt, video and i == last, seq, ts, ssrc, payload)
+                    seq = (seq + 1) & 0xFFFF
+                    if self._transport is not None:
+                        self._transport.sendto(data, addr)
+                    self.stats.packets += 1
+                    self.stats.bytes += len(data)
+                self.stats.frames[track.kind] += 1
+        except MediaStreamError:
+            return
+
+    async def stop(self) -> None:
+        for track in self.tracks:
+            track.stop()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    def view(self) -> dict:
+        return {
+            "mountpoint": self.mount.id,
+            "rtp_packets": self.stats.packets,
+            "rtp_bytes": self.stats.bytes,
+            "frames": dict(self.stats.frames),
+        }
+
+
+class EngineJanus:
+    """The engine's door to Janus (mixed into `streamer.engine.Engine`): a room forwards
+    to one mountpoint while it is live."""
+
+    janus_api: JanusApi | None = None
+    janus_rtp_host: str = "127.0.0.1"
+
+    def room(self, room_id: str):  # provided by the engine
+        raise NotImplementedError
+
+    @property
+    def _forwards(self) -> dict[str, RtpForward]:
+        if not hasattr(self, "_janus_forwards"):
+            self._janus_forwards: dict[str, RtpForward] = {}
+        return self._janus_forwards
+
+    async def attach_janus(self, room_id: str) -> dict:
+        """Create the room's mountpoint and start forwarding its packets to it."""
+        room = self.room(room_id)
+        if self.janus_api is None:
+            raise JanusError("Janus is not configured on this server")
+        if room_id in self._forwards:
+            return self._forwards[room_id].view()
+        mount = await self.janus_api.create_mountpoint(room_id, room.config.title)
+        video, audio = room.new_tracks()
+        forward = RtpForward(self.janus_rtp_host, mount, video, audio)
+        self._forwards[room_id] = forward
+        await forward.start()
+        log.info("room %s: forwarding to Janus mountpoint %s", room_id, mount.id)
+        return forward.view()
+
+    def janus_mount(self, room_id: str) -> dict | None:
+        forward = self._forwards.get(room_id)
+        return forward.view() if forward else None
+
+    async def detach_janus(self, room_id: str) -> None:
+        forward = self._forwards.pop(room_id, None)
+        if forward is None:
+            return
+        room = getattr(self, "rooms", {}).get(room_id)
+        if room is not None:
+            room.drop_tracks(*forward.tracks)
+        await forward.stop()
+        if self.janus_api is not None:
+            try:
+                await self.janus_api.destroy_mountpoint(forward.mount.id)
+            except JanusError as exc:  # Janus gone: its mountpoints went with it
+                log.warning(
+                    "room %s: mountpoint %s not destroyed: %s", room_id, forward.mount.id, exc
+                )

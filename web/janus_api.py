@@ -1,0 +1,62 @@
+"""Watching a room through Janus: where the page finds the room's mountpoint.
+
+When `janus_url` is configured, every room that goes live forwards its packets to a Janus
+streaming mountpoint (streamer/janus.py). The viewer page asks here for Janus's public HTTP
+API address and the mountpoint id, then watches with Janus's own API (web/static/janus-mode.js).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, HTTPException
+
+from streamer.engine_base import EngineBase, RoomNotFound
+from streamer.janus import JanusApi, JanusError
+from web.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def configure(engine: EngineBase, settings: Settings) -> None:
+    """Give an in-process engine its Janus (room workers do not forward to Janus yet)."""
+    if settings.janus_url and hasattr(engine, "attach_janus"):
+        engine.janus_api = JanusApi(settings.janus_url, settings.janus_admin_key)
+        engine.janus_rtp_host = settings.janus_rtp_host
+
+
+async def attach(engine: EngineBase, settings: Settings, room_id: str) -> None:
+    """Forward a room that just went live to Janus; the room is live either way."""
+    if not settings.janus_url:
+        return
+    if not hasattr(engine, "attach_janus"):
+        log.warning("room %s: Janus forwarding needs rooms in the web process", room_id)
+        return
+    try:
+        await engine.attach_janus(room_id)
+    except JanusError as exc:
+        log.error("room %s: no Janus mountpoint: %s", room_id, exc)
+
+
+def build_router(engine: EngineBase, settings: Settings) -> APIRouter:
+    r = APIRouter()
+
+    @r.get("/api/rooms/{room_id}/janus")
+    async def janus(room_id: str) -> dict:
+        """Where the viewer page watches the room through Janus (its HTTP API)."""
+        if not settings.janus_url:
+            raise HTTPException(404, "本服务器未开启 Janus (Janus is not configured)")
+        try:
+            engine.config_of(room_id)
+        except RoomNotFound:
+            raise HTTPException(404, f"直播间未开播：{room_id[:64]}") from None
+        mount = engine.janus_mount(room_id) if hasattr(engine, "janus_mount") else None
+        if mount is None:
+            raise HTTPException(503, "直播间暂未接入 Janus，请用普通模式观看")
+        return {
+            "url": settings.janus_public_url or settings.janus_url,
+            "mountpoint": mount["mountpoint"],
+            "live": mount["frames"]["video"] > 0,
+        }
+
+    return r
