@@ -20,6 +20,7 @@ from commerce.errors import CommerceError
 from commerce.schedule import MAX_LINEUP, MAX_OUTPUTS
 from streamer.outputs import BadOutput, check_target
 from streamer.scheduler import Scheduler
+from web.openapi_bodies import json_body
 from web.pages import render
 from web.security import SHOP_ID, principal
 from web.shop_api import read_json
@@ -110,7 +111,7 @@ def build_router(store: Store, scheduler: Scheduler) -> APIRouter:
     async def list_slots(request: Request) -> dict:
         return await listing(shop(request)) | {"personas": personas()}
 
-    @r.post("/api/shop/schedule", status_code=201)
+    @r.post("/api/shop/schedule", status_code=201, openapi_extra=json_body(SlotIn))
     async def add_slot(request: Request) -> dict:
         body: SlotIn = await read_json(request, SlotIn)
         _check_persona(body.persona)
@@ -130,7 +131,7 @@ def build_router(store: Store, scheduler: Scheduler) -> APIRouter:
         slot = await call(store.schedule.get(shop(request), slot_id))
         return slot.view() | {"status": scheduler.describe(slot)}
 
-    @r.patch("/api/shop/schedule/{slot_id}")
+    @r.patch("/api/shop/schedule/{slot_id}", openapi_extra=json_body(SlotPatch))
     async def change_slot(slot_id: str, request: Request) -> dict:
         body: SlotPatch = await read_json(request, SlotPatch)
         _check_persona(body.persona)
