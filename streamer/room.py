@@ -290,6 +290,8 @@ class Room:
             # the last 10 s: per-frame render/encode/audio CPU ms and the media thread's share
             "cpu": self.cpu.summary(),
             "render_cache": self.renderer.cache_stats,
+            # the frame's pixels redrawn for the host a frame (the rest: cached layers)
+            "host_region_share": self.renderer.host_region_share,
             "silence_reused": self.encoder.silence_reused,
             "video_kbps": round(m.video_bytes * 8 / uptime / 1000, 1),
             "video_encodes": self.encoder.video_encodes,
