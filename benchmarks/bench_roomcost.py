@@ -148,18 +148,25 @@ def _ssim(a: np.ndarray, b: np.ndarray) -> float:
 X264_CASES = {
     "room (ultrafast, ABR 1.8 Mb/s + VBV)": {},
     "ABR 1.2 Mb/s + VBV": {"video_bitrate": 1_200_000},
-    "ABR 0.8 Mb/s + VBV": {"video_bitrate": 800_000},
+    "CRF 23 + VBV 1.8 Mb/s": {"x264": "crf=23"},
     "CRF 26 + VBV 1.8 Mb/s": {"x264": "crf=26"},
+    "CRF 28 + VBV 1.8 Mb/s": {"x264": "crf=28"},
+    "CRF 26, wider deadzones": {"x264": "crf=26:deadzone-inter=24:deadzone-intra=14"},
     "me=hex subme=2": {"x264": "me=hex:subme=2"},
     "aq-mode=1": {"x264": "aq-mode=1"},
+    "no fast P-skip": {"x264": "no-fast-pskip=1"},
     "2 slice threads": {"threads": 2},
     "superfast preset": {"preset": "superfast"},
 }
+ROOM_X264 = "room (ultrafast, ABR 1.8 Mb/s + VBV)"
+X264_ROUNDS = 2  # every case once a round, rounds in turn: load drifts hit all cases alike
+X264_NOISE = 0.05  # a case must be this much cheaper than the room's to count as cheaper
 
 
 def x264_options(frames: int = 150) -> dict:
     """CPU per frame (cv2 conversion + encode, process CPU time so that slice threads count)
-    and SSIM of the decoded luma against the source, on a live line of the landscape room."""
+    and SSIM of the decoded luma against the source, on a live line of the landscape room.
+    Each case runs X264_ROUNDS times, interleaved; its CPU is the median of its rounds."""
     r = AvatarRenderer(PERSONAS["xiaowang"])
     r.set_card(CARD)
     source = []
@@ -167,30 +174,50 @@ def x264_options(frames: int = 150) -> dict:
         if playing.started and playing.utterance is not None:
             r.set_caption(playing.utterance.speech.text)
         source.append(r.render(avatar_state(playing, n / FPS), n).copy())
-    out = {}
-    for name, opts in X264_CASES.items():
-        enc = RoomEncoder(**opts)
-        cpu, packets = [], []
-        for n, img in enumerate(source):
-            c0 = time.process_time()
-            packets += enc.encode_video(img, n)
-            cpu.append((time.process_time() - c0) * 1000)
-        dec = av.CodecContext.create("h264", "r")
-        scores = []
-        for n, frame in enumerate(f for p in packets for f in dec.decode(p)):
-            y = frame.to_ndarray(format="gray")
-            scores.append(_ssim(y, cv2.cvtColor(source[n], cv2.COLOR_BGR2GRAY)))
-        kbps = sum(p.size for p in packets) * 8 / (len(source) / FPS) / 1000
+    gray = [cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) for img in source]
+    rounds: dict[str, list[float]] = {name: [] for name in X264_CASES}
+    out: dict[str, dict] = {}
+    for _ in range(X264_ROUNDS):
+        for name, opts in X264_CASES.items():
+            enc = RoomEncoder(**opts)
+            cpu, packets = [], []
+            for n, img in enumerate(source):
+                c0 = time.process_time()
+                packets += enc.encode_video(img, n)
+                cpu.append((time.process_time() - c0) * 1000)
+            rounds[name].append(float(np.mean(cpu[10:])))
+            if name in out:
+                continue  # the same options encode the same stream: score it once
+            dec = av.CodecContext.create("h264", "r")
+            frames_out = [f for p in packets for f in dec.decode(p)]
+            scores = [_ssim(f.to_ndarray(format="gray"), gray[n]) for n, f in enumerate(frames_out)]
+            kbps = sum(p.size for p in packets) * 8 / (len(source) / FPS) / 1000
+            out[name] = {
+                "ssim_luma": round(float(np.mean(scores)), 4),
+                "ssim_min": round(float(np.min(scores)), 4),
+                "kbps": round(kbps, 1),
+            }
+    for name, cpu in rounds.items():
         out[name] = {
-            "cpu_ms_per_frame": round(float(np.mean(cpu[10:])), 3),
-            "ssim_luma": round(float(np.mean(scores)), 4),
-            "ssim_min": round(float(np.min(scores)), 4),
-            "kbps": round(kbps, 1),
+            "cpu_ms_per_frame": round(float(np.median(cpu)), 3),
+            "cpu_ms_rounds": [round(x, 3) for x in cpu],
+            **out[name],
         }
     # every frame at SSIM 0.95 or better: a mean would hide the blurred frames after a change
     ok = {k: v for k, v in out.items() if v["ssim_min"] >= 0.95}
-    pick = min(ok, key=lambda k: ok[k]["cpu_ms_per_frame"]) if ok else None
-    return {"cases": out, "cheapest_with_every_frame_at_ssim_0_95": pick}
+    room = out[ROOM_X264]["cpu_ms_per_frame"]
+    cheaper = {k: v for k, v in ok.items() if v["cpu_ms_per_frame"] < (1 - X264_NOISE) * room}
+    pick = min(cheaper, key=lambda k: cheaper[k]["cpu_ms_per_frame"]) if cheaper else ROOM_X264
+    return {
+        "cases": out,
+        "rounds": X264_ROUNDS,
+        "load_after": [round(x, 2) for x in os.getloadavg()],
+        "cheapest_with_every_frame_at_ssim_0_95": min(
+            ok, key=lambda k: ok[k]["cpu_ms_per_frame"], default=None
+        ),
+        # the room's settings stay unless a case is cheaper by more than the noise
+        "pick": pick,
+    }
 
 
 # --- a served room -----------------------------------------------------------------------
@@ -268,6 +295,7 @@ def live_room(server: Server, persona: str, floor_cores: float) -> dict:
     frames = s1["frames"] - s0["frames"]
     late = s1["skipped_frames_total"] - s0["skipped_frames_total"]
     return {
+        "load": [round(x, 2) for x in os.getloadavg()],
         "server_cores_proc": round(cores, 4),
         "room_cores_own_stats": cpu["cpu_share"],
         "ratio_to_floor_proc": round(cores / floor_cores, 2),
@@ -279,6 +307,7 @@ def live_room(server: Server, persona: str, floor_cores: float) -> dict:
         "late_frames": late,
         "late_pct": round(100 * late / max(frames + late, 1), 2),
         "silence_reused": s1["silence_reused"],
+        "host_region_share": s1.get("host_region_share"),
         "cache_hits": {k: v["hits"] for k, v in s1["render_cache"].items()},
         "cache_size": {k: [v["size"], v["limit"]] for k, v in s1["render_cache"].items()},
     }
@@ -307,6 +336,7 @@ def curve(server: Server, floor_cores: float, points: tuple[int, ...] = CURVE) -
             )
             worst = min((s1[r]["frames"] - s0[r]["frames"]) / wall for r in started)
             out[str(n)] = {
+                "load": [round(x, 2) for x in os.getloadavg()],
                 "server_cores": round(cores, 3),
                 "cores_per_room": round(cores / n, 4),
                 "ratio_per_room_to_floor": round(cores / n / floor_cores, 2),
@@ -342,6 +372,15 @@ def run() -> dict:
             "encode_isolation": results["isolation"][p]["encode_ms"],
         }
         for p in PERSONAS
+    }
+    live = results["live"]
+    results["summary"] = {
+        "cores_per_room_proc": {p: live[p]["server_cores_proc"] for p in PERSONAS},
+        "cores_per_room_own_stats": {p: live[p]["room_cores_own_stats"] for p in PERSONAS},
+        "ratio_to_floor_proc": {p: live[p]["ratio_to_floor_proc"] for p in PERSONAS},
+        "ratio_to_floor_own_stats": {p: live[p]["ratio_to_floor_own_stats"] for p in PERSONAS},
+        "rooms_with_0_late_frames": results["curve"]["most_rooms_with_0_late_frames"],
+        "load_at_end": [round(x, 2) for x in os.getloadavg()],
     }
     results["targets"] = {
         "cores_per_room": TARGET_CORES,
