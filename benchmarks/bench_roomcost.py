@@ -2,6 +2,8 @@
 
 - floor: the room's own x264 settings plus a full-frame cv2 BGR→I420 conversion, on a 720p25
   scene (the room's background) with a host-sized patch (the host) moving every frame;
+  floor_abr: the same with the rooms' former rate control (ABR 1.8 Mb/s + VBV), the floor
+  the cost issue was written against (the room now codes at a constant quantiser);
 - isolation: render, video and audio encode per frame on a real line, in this process;
 - live: a served room per persona, from its own stats ("cpu", the last 10 s) and from /proc
   (the whole server process, no viewers), as cores and as a ratio to the floor;
@@ -57,13 +59,14 @@ def _stats(xs: list[float]) -> dict:
 # --- in this process -------------------------------------------------------------------------
 
 
-def floor(frames: int = 300) -> dict:
-    """x264 (the room's settings) + cv2 full-frame conversion on a scene with a moving patch."""
+def floor(frames: int = 300, **encoder) -> dict:
+    """x264 (the room's settings, or `encoder`'s) + cv2 full-frame conversion on a scene
+    with a moving patch."""
     r = AvatarRenderer(PERSONAS["xiaowang"])
     scene = r._base[:, :, :3].copy()  # the room's own background, with no host
     x0, y0, x1, y1 = r.layout.char_box
     host = r.render(AvatarState(t=0.0))[y0:y1, x0:x1].copy()
-    enc = RoomEncoder()
+    enc = RoomEncoder(**encoder)
     cpu = []
     for n in range(frames):
         img = scene.copy()
@@ -145,20 +148,25 @@ def _ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(s.mean())
 
 
+ABR = {"qp": None}  # the rooms' settings before: ABR 1.8 Mb/s with a VBV of the same rate
 X264_CASES = {
-    "room (ultrafast, ABR 1.8 Mb/s + VBV)": {},
-    "ABR 1.2 Mb/s + VBV": {"video_bitrate": 1_200_000},
-    "CRF 23 + VBV 1.8 Mb/s": {"x264": "crf=23"},
-    "CRF 26 + VBV 1.8 Mb/s": {"x264": "crf=26"},
-    "CRF 28 + VBV 1.8 Mb/s": {"x264": "crf=28"},
-    "CRF 26, wider deadzones": {"x264": "crf=26:deadzone-inter=24:deadzone-intra=14"},
-    "me=hex subme=2": {"x264": "me=hex:subme=2"},
-    "aq-mode=1": {"x264": "aq-mode=1"},
-    "no fast P-skip": {"x264": "no-fast-pskip=1"},
-    "2 slice threads": {"threads": 2},
-    "superfast preset": {"preset": "superfast"},
+    "room (ultrafast, constant QP 28)": {},
+    "QP 26": {"qp": 26},
+    "QP 30": {"qp": 30},
+    "ABR 1.8 Mb/s + VBV (the rooms' before)": ABR,
+    "ABR 1.2 Mb/s + VBV": {**ABR, "video_bitrate": 1_200_000},
+    "ABR 1.8 Mb/s + VBV, qpmin 28": {**ABR, "x264": "qpmin=28"},
+    "CRF 23 + VBV 1.8 Mb/s": {**ABR, "x264": "crf=23"},
+    "CRF 28 + VBV 1.8 Mb/s": {**ABR, "x264": "crf=28"},
+    "CRF 28 qcomp 1 + VBV 1.8 Mb/s": {**ABR, "x264": "crf=28:qcomp=1"},
+    "ABR + aq-mode=1": {**ABR, "x264": "aq-mode=1"},
+    "QP 28, me=hex subme=2": {"x264": "me=hex:subme=2"},
+    "QP 28, wider deadzones": {"x264": "deadzone-inter=24:deadzone-intra=14"},
+    "QP 28, no fast P-skip": {"x264": "no-fast-pskip=1"},
+    "QP 28, 2 slice threads": {"threads": 2},
+    "QP 28, superfast preset": {"preset": "superfast"},
 }
-ROOM_X264 = "room (ultrafast, ABR 1.8 Mb/s + VBV)"
+ROOM_X264 = "room (ultrafast, constant QP 28)"
 X264_ROUNDS = 2  # every case once a round, rounds in turn: load drifts hit all cases alike
 X264_NOISE = 0.05  # a case must be this much cheaper than the room's to count as cheaper
 
@@ -279,7 +287,7 @@ class Server:
             self.proc.wait(10)
 
 
-def live_room(server: Server, persona: str, floor_cores: float) -> dict:
+def live_room(server: Server, persona: str, floor_cores: float, abr_floor_cores: float) -> dict:
     room = f"cost-{persona}"
     server.start(room, persona)
     try:
@@ -300,6 +308,8 @@ def live_room(server: Server, persona: str, floor_cores: float) -> dict:
         "room_cores_own_stats": cpu["cpu_share"],
         "ratio_to_floor_proc": round(cores / floor_cores, 2),
         "ratio_to_floor_own_stats": round(cpu["cpu_share"] / floor_cores, 2),
+        "ratio_to_abr_floor_proc": round(cores / abr_floor_cores, 2),
+        "ratio_to_abr_floor_own_stats": round(cpu["cpu_share"] / abr_floor_cores, 2),
         "render_ms": cpu["render_ms"],
         "encode_ms": cpu["encode_ms"],
         "audio_ms": cpu["audio_ms"],
@@ -313,7 +323,9 @@ def live_room(server: Server, persona: str, floor_cores: float) -> dict:
     }
 
 
-def curve(server: Server, floor_cores: float, points: tuple[int, ...] = CURVE) -> dict:
+def curve(
+    server: Server, floor_cores: float, abr_floor_cores: float, points: tuple[int, ...] = CURVE
+) -> dict:
     personas = list(PERSONAS)
     started: list[str] = []
     out = {}
@@ -340,6 +352,7 @@ def curve(server: Server, floor_cores: float, points: tuple[int, ...] = CURVE) -
                 "server_cores": round(cores, 3),
                 "cores_per_room": round(cores / n, 4),
                 "ratio_per_room_to_floor": round(cores / n / floor_cores, 2),
+                "ratio_per_room_to_abr_floor": round(cores / n / abr_floor_cores, 2),
                 "worst_room_fps": round(worst, 1),
                 "late_frames": late,
                 "late_pct": round(100 * late / max(frames + late, 1), 2),
@@ -355,11 +368,14 @@ def run() -> dict:
     results: dict = {"machine": {"cpus": os.cpu_count(), "load_at_start": os.getloadavg()}}
     fl = floor()
     results["floor"] = fl
+    # the floor the issue was written against: x264 at the rooms' former 1.8 Mb/s ABR + VBV
+    fl_abr = floor(**ABR)
+    results["floor_abr"] = fl_abr
     results["isolation"] = {p: isolation(p) for p in PERSONAS}
     server = Server()
     try:
-        results["live"] = {p: live_room(server, p, fl["cores"]) for p in PERSONAS}
-        results["curve"] = curve(server, fl["cores"])
+        results["live"] = {p: live_room(server, p, fl["cores"], fl_abr["cores"]) for p in PERSONAS}
+        results["curve"] = curve(server, fl["cores"], fl_abr["cores"])
     finally:
         server.close()
     results["floor_after"] = floor()  # the floor again: how much the machine drifted
@@ -379,6 +395,10 @@ def run() -> dict:
         "cores_per_room_own_stats": {p: live[p]["room_cores_own_stats"] for p in PERSONAS},
         "ratio_to_floor_proc": {p: live[p]["ratio_to_floor_proc"] for p in PERSONAS},
         "ratio_to_floor_own_stats": {p: live[p]["ratio_to_floor_own_stats"] for p in PERSONAS},
+        "ratio_to_abr_floor_proc": {p: live[p]["ratio_to_abr_floor_proc"] for p in PERSONAS},
+        "ratio_to_abr_floor_own_stats": {
+            p: live[p]["ratio_to_abr_floor_own_stats"] for p in PERSONAS
+        },
         "rooms_with_0_late_frames": results["curve"]["most_rooms_with_0_late_frames"],
         "load_at_end": [round(x, 2) for x in os.getloadavg()],
     }
