@@ -7,7 +7,7 @@
 - isolation: render, video and audio encode per frame on a real line, in this process;
 - live: a served room per persona, from its own stats ("cpu", the last 10 s) and from /proc
   (the whole server process, no viewers), as cores and as a ratio to the floor;
-- curve: rooms in one server process, 1 to 10: CPU, worst fps and late (skipped) frames;
+- curve: rooms in one server process, 1 to 14: CPU, worst fps and late (skipped) frames;
 - x264: encoder options for this content, CPU per frame and SSIM against the source.
 
 Usage: python -m benchmarks.run roomcost
@@ -42,7 +42,7 @@ LINES = (
     "谢谢家人们的支持，喜欢的点点关注，拍了的家人们马上发货。",
 )
 CARD = Card("阜平大枣", "29.9", "斤", ("个大肉厚", "皮薄核小"), category="jujube")
-CURVE = (1, 2, 4, 6, 8, 10)
+CURVE = (1, 2, 4, 6, 8, 10, 12, 14)
 LIVE_SECONDS = 20.0
 CURVE_SECONDS = 10.0
 TARGET_CORES = 0.15
