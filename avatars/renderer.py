@@ -2,8 +2,9 @@
 breathes, blinks, looks around, changes expression, gestures and moves its lips.
 
 The scene, banner and product card are drawn once into a cached BGRA layer. Each frame
-copies only the character's box from that layer, draws the host into it with skia and
-converts it into the reused BGR frame. Captions and countdowns are pasted from small
+copies only the host's region (where it is now and where it was last frame, from the
+bounds of its parts) from that layer, draws the host into it with skia and converts that
+region into the reused BGR frame. Captions and countdowns are pasted from small
 caches keyed by their text, so changing them every frame stays cheap and bounded.
 """
 
@@ -20,7 +21,15 @@ import skia
 
 from avatars import overlays
 from avatars.art import hosts
-from avatars.art.host import TILT_CACHE, Pose, draw_host
+from avatars.art.host import (
+    TILT_CACHE,
+    Placement,
+    Pose,
+    draw_host,
+    host_bounds,
+    paint_host,
+    place,
+)
 from avatars.art.scenes import draw_scene
 from avatars.cardlayer import FACE_CACHE, PART_CACHE, CardLayer, draw_into, intersects
 from avatars.cardlayer import bgra_surface as _bgra_surface
@@ -36,6 +45,7 @@ STAMP_BLOCK = 16
 HEAD_CX, HEAD_CY = LANDSCAPE.head
 CHAR_X0, CHAR_Y0, CHAR_X1, CHAR_Y1 = LANDSCAPE.char_box
 TEXT_CACHE = 48  # rendered captions / countdowns kept per renderer
+HOST_MARGIN = 3  # device px around the host's computed bounds (whole-pixel blits, AA)
 
 
 @dataclass
@@ -120,6 +130,8 @@ class AvatarRenderer:
         self._box = np.empty((y1 - y0, x1 - x0, 4), np.uint8)
         self._box_surface = _bgra_surface(self._box)
         self._box_in_frame = self._frame[y0:y1, x0:x1]  # a view: converted into in place
+        self._last_host: Box | None = None  # last frame's host region in the box (None: unknown)
+        self._host_pixels = 0  # pixels redrawn for the host, over all frames
 
     def take_dirty(self) -> list[Box] | None:
         """The boxes of the frame changed since the last call (None: the whole frame), so an
@@ -266,7 +278,10 @@ class AvatarRenderer:
     def render(self, state: AvatarState, frame_index: int = 0) -> np.ndarray:
         """Draw the frame for `state`; returns the shared BGR buffer (copy it to keep it)."""
         x0, y0, x1, y1 = self.layout.char_box
-        np.copyto(self._box, self._base[y0:y1, x0:x1])
+        placed = place(self.design, self.pose(state), self._sprites, self.cached)
+        rx0, ry0, rx1, ry1 = self._host_region(placed)
+        region = self._box[ry0:ry1, rx0:rx1]
+        np.copyto(region, self._base[y0 + ry0 : y0 + ry1, x0 + rx0 : x0 + rx1])
         c = self._box_surface.getCanvas()
         c.save()
         hx, hy = self.layout.head
@@ -275,16 +290,52 @@ class AvatarRenderer:
         if s != 1.0:
             c.scale(s, s)
         c.clipRect(skia.Rect.MakeLTRB(-1000, -1000, 1000, (self.layout.table_y - hy) / s))
-        draw_host(c, self.design, self.pose(state), self._sprites, self.cached)
+        paint_host(c, self.design, placed, self._sprites, self.cached)
         c.restore()
         self._box_surface.flushAndSubmit()
-        cv2.cvtColor(self._box, cv2.COLOR_BGRA2BGR, dst=self._box_in_frame)
-        self._touch(self.layout.char_box)
+        cv2.cvtColor(region, cv2.COLOR_BGRA2BGR, dst=self._box_in_frame[ry0:ry1, rx0:rx1])
+        self._touch((x0 + rx0, y0 + ry0, x0 + rx1, y0 + ry1))
+        self._host_pixels += (rx1 - rx0) * (ry1 - ry0)
         if self.stamp:
             self._draw_stamp(self._frame, frame_index)
             self._touch((0, self.height - STAMP_BLOCK, STAMP_BITS * STAMP_BLOCK, self.height))
         self._frames += 1
         return self._frame
+
+    def _host_region(self, placed: Placement) -> Box:
+        """The character box's part (box coordinates) redrawn this frame: where the host is
+        now and where it was last frame (its old pixels go back to the background). The
+        reference renderer redraws the whole box."""
+        x0, y0, x1, y1 = self.layout.char_box
+        w, h = x1 - x0, y1 - y0
+        if not self.cached:
+            return (0, 0, w, h)
+        b = host_bounds(self.design, placed, self._sprites)
+        hx, hy = self.layout.head
+        s = self.layout.scale
+        now = (
+            max(0, math.floor(b.left() * s + hx - x0) - HOST_MARGIN),
+            max(0, math.floor(b.top() * s + hy - y0) - HOST_MARGIN),
+            min(w, math.ceil(b.right() * s + hx - x0) + HOST_MARGIN),
+            min(h, math.ceil(b.bottom() * s + hy - y0) + HOST_MARGIN),
+        )
+        last, self._last_host = self._last_host, now
+        if last is None:
+            return (0, 0, w, h)
+        return (
+            min(now[0], last[0]),
+            min(now[1], last[1]),
+            max(now[2], last[2]),
+            max(now[3], last[3]),
+        )
+
+    @property
+    def host_region_share(self) -> float:
+        """The mean share of the frame's pixels redrawn for the host, over the frames so far
+        (everything else is served from the cached layers)."""
+        if not self._frames:
+            return 0.0
+        return round(self._host_pixels / (self._frames * self.width * self.height), 4)
 
     def character_mask(self, state: AvatarState) -> np.ndarray:
         """Boolean mask (frame-sized) of the pixels the host covers: the silhouette."""

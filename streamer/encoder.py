@@ -3,8 +3,10 @@
 Packets come out Annex-B with SPS/PPS in-band (what aiortc's H.264 `pack()` splits on),
 so every viewer's RTCRtpSender only packetizes them.
 
-Colour is converted with OpenCV straight into one reused YUV 4:2:0 frame, and only in the
-regions the renderer says changed; silence is encoded once and its packet reused.
+Video is coded at a constant quantiser (ROOM_QP): most of a room's frame does not change,
+and x264 then codes it as skipped blocks. Colour is converted with OpenCV straight into one
+reused YUV 4:2:0 frame, and only in the regions the renderer says changed; silence is
+encoded once and its packet reused.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ AUDIO_RATE = 48_000
 AUDIO_FRAME = 960  # 20 ms of Opus
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1
 SILENCE_SETTLE = 3  # silent chunks encoded before the encoder's silence is taken as steady
+# Constant quantiser 28, not 1.8 Mb/s ABR: on a live line (benchmarks/bench_roomcost.py,
+# section x264) it cost 1.17 ms a frame against 1.98, at 780 kb/s against 1,650, with every
+# frame at SSIM 0.984 or better against 0.955; its busiest second was 1.4 Mb/s against 2.2.
+# A rate-controlled x264 analyses every frame at half size for its rate control and keeps
+# spending bits on a background that did not change; a constant quantiser skips both.
+ROOM_QP = 28
 
 
 class RoomEncoder:
@@ -43,9 +51,11 @@ class RoomEncoder:
         preset: str = "ultrafast",
         threads: int = 1,
         x264: str = "",
+        qp: int | None = ROOM_QP,
     ) -> None:
-        """`preset`, `threads` and `x264` (extra x264-params, "key=value:...") are for
-        measuring alternatives; a room uses the defaults."""
+        """`qp`: a constant quantiser (None: average bitrate `video_bitrate`, capped by a VBV
+        of the same rate). `preset`, `threads` and `x264` (extra x264-params,
+        "key=value:...") are for measuring alternatives; a room uses the defaults."""
         self.width, self.height, self.fps = width, height, fps
         gop = max(1, int(fps * gop_seconds))
         v = av.CodecContext.create("libx264", "w")
@@ -53,7 +63,11 @@ class RoomEncoder:
         v.pix_fmt = "yuv420p"
         v.time_base = Fraction(1, fps)
         v.framerate = Fraction(fps, 1)
-        v.bit_rate = video_bitrate
+        if qp is None:
+            v.bit_rate = video_bitrate
+            rate = f"vbv-maxrate={video_bitrate // 1000}:vbv-bufsize={video_bitrate // 2000}"
+        else:
+            rate = f"qp={int(qp)}"
         v.gop_size = gop
         v.thread_count = threads
         v.options = {
@@ -61,8 +75,7 @@ class RoomEncoder:
             "tune": "zerolatency",
             "profile": "baseline",
             "x264-params": (
-                f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0:repeat-headers=1:"
-                f"vbv-maxrate={video_bitrate // 1000}:vbv-bufsize={video_bitrate // 2000}"
+                f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0:repeat-headers=1:{rate}"
                 + (f":{x264}" if x264 else "")
             ),
         }

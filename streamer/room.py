@@ -309,6 +309,8 @@ class Room:
             # the last 10 s: per-frame render/encode/audio CPU ms and the media thread's share
             "cpu": self.cpu.summary(),
             "render_cache": self.renderer.cache_stats,
+            # the frame's pixels redrawn for the host a frame (the rest: cached layers)
+            "host_region_share": self.renderer.host_region_share,
             "silence_reused": self.encoder.silence_reused,
             "video_kbps": round(m.recent.kbps(10), 1),  # the last 10 s, like fps
             "video_kbps_since_start": round(m.video_bytes * 8 / uptime / 1000, 1),

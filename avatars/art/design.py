@@ -76,6 +76,12 @@ class Design:
 class Sprite:
     image: skia.Image
     rect: skia.Rect  # where it goes, in design coordinates
+    ink: skia.Rect | None = None  # the part of `rect` with any paint on it (None: all of it)
+
+    @property
+    def covers(self) -> skia.Rect:
+        """Design coordinates of the pixels this sprite can change when blitted."""
+        return self.ink if self.ink is not None else self.rect
 
 
 def rasterise(
@@ -100,7 +106,21 @@ def rasterise(
         c.drawPicture(pic)
     surface.flushAndSubmit()
     w, h = surface.width() / scale, surface.height() / scale
-    return Sprite(surface.makeImageSnapshot(), skia.Rect.MakeLTRB(x0, t, x0 + w, t + h))
+    image = surface.makeImageSnapshot()
+    return Sprite(image, skia.Rect.MakeLTRB(x0, t, x0 + w, t + h), _ink(image, x0, t, scale))
+
+
+def _ink(image: skia.Image, x0: float, y0: float, scale: float) -> skia.Rect:
+    """The design-space rect of `image`'s painted pixels (top-left at x0, y0)."""
+    alpha = image.toarray()[:, :, 3]
+    rows, cols = alpha.any(axis=1), alpha.any(axis=0)
+    if not rows.any():
+        return skia.Rect.MakeLTRB(x0, y0, x0, y0)
+    top, bottom = int(rows.argmax()), len(rows) - int(rows[::-1].argmax())
+    left, right = int(cols.argmax()), len(cols) - int(cols[::-1].argmax())
+    return skia.Rect.MakeLTRB(
+        x0 + left / scale, y0 + top / scale, x0 + right / scale, y0 + bottom / scale
+    )
 
 
 def blit(c: skia.Canvas, s: Sprite) -> None:

@@ -10,7 +10,7 @@ import skia
 
 from avatars.art.design import Design, Sprite, blit, rasterise
 from avatars.art.face import FaceParts, draw_features
-from avatars.art.limbs import HandCache, draw_arm
+from avatars.art.limbs import HandCache, arm_bounds, draw_arm
 from avatars.gestures import ArmPose
 from avatars.motion import Body, Face, Mouth
 
@@ -76,37 +76,77 @@ class Sprites:
         return made
 
 
-def draw_host(c: skia.Canvas, d: Design, p: Pose, sprites: Sprites, cached: bool = True) -> None:
-    """Draw the host in pose `p`; `cached=False` draws the hands and face features from
-    their paths every time (the reference the cached parts are compared with)."""
+@dataclass(frozen=True)
+class Placement:
+    """Where the parts of pose `p` go: what `draw_host` draws, known before it draws."""
+
+    pose: Pose
+    lift: float  # the torso's breathing, whole device pixels
+    tilt: float  # the head's, quantised to TILT_STEP
+    head: tuple[float, float]  # the head's offset, whole device pixels
+    behind: Sprite
+    front: Sprite
+    arms: tuple[
+        tuple[int, ArmPose, Sprite | None], ...
+    ]  # (side, pose, cached hand), drawn in order
+
+
+def place(d: Design, p: Pose, sprites: Sprites, cached: bool = True) -> Placement:
     b = p.body
     s = sprites.scale
     lift = round(-1.6 * b.breath * s) / s  # whole device pixels: sprites blit, never resample
     tilt = max(-MAX_TILT, min(MAX_TILT, round((p.face.tilt + b.tilt) / TILT_STEP) * TILT_STEP))
     hx, hy = round(b.head_dx * s) / s, round((b.head_dy + p.face.nod) * s) / s
     behind, front = sprites.head(tilt)
+    other = p.other
+    if d.rest_other and other.hand == "rest":
+        up, fore, hand = d.rest_other
+        other = ArmPose(up + (other.upper - 14.0), fore, hand)
+    arms = []
+    for side, arm in ((-1, other), (1, p.near)):  # arms last: hands pass in front of the body
+        hand = sprites.hands.hand(side, arm.hand, p.prop, arm.fore) if cached else None
+        arms.append((side, arm, hand))
+    return Placement(p, lift, tilt, (hx, hy), behind, front, tuple(arms))
+
+
+def host_bounds(d: Design, pl: Placement, sprites: Sprites) -> skia.Rect:
+    """Design coordinates `paint_host(pl)` may change (the face lies inside the head)."""
+    hx, hy = pl.head
+    rect = sprites.torso.covers.makeOffset(0, pl.lift)
+    rect.join(pl.behind.covers.makeOffset(hx, hy))
+    rect.join(pl.front.covers.makeOffset(hx, hy))
+    for side, arm, hand in pl.arms:
+        rect.join(arm_bounds(d, side, arm, pl.lift, hand))
+    return rect
+
+
+def paint_host(
+    c: skia.Canvas, d: Design, pl: Placement, sprites: Sprites, cached: bool = True
+) -> None:
+    p = pl.pose
+    hx, hy = pl.head
     # torso breathes: shoulders rise, chest widens a hair
     c.save()
-    c.translate(0, lift)
+    c.translate(0, pl.lift)
     blit(c, sprites.torso)
     c.restore()
     # head
     c.save()
     c.translate(hx, hy)
-    blit(c, behind)
-    c.rotate(tilt, *PIVOT)
+    blit(c, pl.behind)
+    c.rotate(pl.tilt, *PIVOT)
     face = sprites.face if cached else None
-    draw_features(c, d, p.face, p.mouth, p.closure, p.gaze, tilt, face)
+    draw_features(c, d, p.face, p.mouth, p.closure, p.gaze, pl.tilt, face)
     c.restore()
     c.save()
     c.translate(hx, hy)
-    blit(c, front)
+    blit(c, pl.front)
     c.restore()
-    # arms last: hands pass in front of the body
-    other = p.other
-    if d.rest_other and other.hand == "rest":
-        up, fore, hand = d.rest_other
-        other = ArmPose(up + (other.upper - 14.0), fore, hand)
-    hands = sprites.hands if cached else None
-    draw_arm(c, d, -1, other, lift, p.prop, hands)
-    draw_arm(c, d, 1, p.near, lift, p.prop, hands)
+    for side, arm, hand in pl.arms:
+        draw_arm(c, d, side, arm, pl.lift, p.prop, None, hand)
+
+
+def draw_host(c: skia.Canvas, d: Design, p: Pose, sprites: Sprites, cached: bool = True) -> None:
+    """Draw the host in pose `p`; `cached=False` draws the hands and face features from
+    their paths every time (the reference the cached parts are compared with)."""
+    paint_host(c, d, place(d, p, sprites, cached), sprites, cached)

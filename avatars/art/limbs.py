@@ -87,6 +87,38 @@ def _dir(side: int, deg: float) -> tuple[float, float]:
     return side * math.sin(a), math.cos(a)
 
 
+def _joints(d: Design, side: int, arm: ArmPose, lift: float):
+    """Shoulder, elbow and wrist points, and the upper arm's and forearm's directions."""
+    sx, sy = side * d.shoulder_x, d.shoulder_y + lift
+    ux, uy = _dir(side, arm.upper)
+    ex, ey = sx + ux * d.upper_len, sy + uy * d.upper_len
+    fx, fy = _dir(side, arm.fore)
+    wx, wy = ex + fx * d.fore_len, ey + fy * d.fore_len
+    return (sx, sy), (ex, ey), (wx, wy), (ux, uy), (fx, fy)
+
+
+def arm_bounds(
+    d: Design,
+    side: int,
+    arm: ArmPose,
+    lift: float,
+    hand: Sprite | None = None,
+) -> skia.Rect:
+    """Design coordinates that `draw_arm` may paint (a little more) with `hand` at the
+    wrist (None: a hand drawn from its paths, anywhere within HAND_REACH)."""
+    (sx, sy), (ex, ey), (wx, wy), (ux, uy), (fx, fy) = _joints(d, side, arm, lift)
+    reach = (d.arm_width + 6) / 2 + 2  # the widest stroke (the cuff's shade) and its AA
+    xs = (sx, ex, wx, ex - ux * 16, ex + fx * 6)
+    ys = (sy, ey, wy, ey - uy * 16, ey + fy * 6)
+    rect = skia.Rect.MakeLTRB(min(xs) - reach, min(ys) - reach, max(xs) + reach, max(ys) + reach)
+    if hand is None:
+        covers = skia.Rect.MakeLTRB(-HAND_REACH, -HAND_REACH, HAND_REACH, HAND_REACH)
+    else:
+        covers = hand.covers
+    rect.join(covers.makeOffset(wx, wy))
+    return rect
+
+
 def draw_arm(
     c: skia.Canvas,
     d: Design,
@@ -95,14 +127,12 @@ def draw_arm(
     lift: float,
     prop: str | None,
     hands: HandCache | None = None,
+    hand: Sprite | None = None,
 ) -> None:
     """One arm with its hand (and the product when it holds one), shoulder lifted by `lift`;
-    with `hands`, the hand comes from that cache instead of being drawn."""
-    sx, sy = side * d.shoulder_x, d.shoulder_y + lift
-    ux, uy = _dir(side, arm.upper)
-    ex, ey = sx + ux * d.upper_len, sy + uy * d.upper_len
-    fx, fy = _dir(side, arm.fore)
-    wx, wy = ex + fx * d.fore_len, ey + fy * d.fore_len
+    with `hands`, the hand comes from that cache instead of being drawn (or is `hand`, when
+    the caller has already taken it from there)."""
+    (sx, sy), (ex, ey), (wx, wy), (ux, uy), (fx, fy) = _joints(d, side, arm, lift)
     width = d.arm_width
     for (ax, ay, bx, by), color, wdt in (
         ((sx, sy, ex, ey), d.sleeve_upper, width),
@@ -123,7 +153,7 @@ def draw_arm(
         band = stroke(d.cuff, width + 1)
         band.setStrokeCap(skia.Paint.kButt_Cap)
         c.drawPath(seg, band)
-    if hands is None:
+    if hand is None and hands is None:
         c.save()
         c.translate(wx, wy)
         draw_hand(c, d, side, arm.hand, prop, fx, fy)
@@ -131,7 +161,7 @@ def draw_arm(
         return
     c.save()
     c.translate(wx, wy)
-    blit(c, hands.hand(side, arm.hand, prop, arm.fore))
+    blit(c, hand if hand is not None else hands.hand(side, arm.hand, prop, arm.fore))
     c.restore()
 
 

@@ -127,3 +127,27 @@ def test_a_part_cache_keeps_its_limit_and_drops_the_least_recently_used():
         cache.get(key, lambda k=key: make(k))
     assert made == [1, 2, 3, 4, 2]  # 2 was the oldest when 4 came in
     assert cache.stats == {"size": 3, "limit": 3, "hits": 2, "misses": 5}
+
+
+class WholeBox(AvatarRenderer):
+    """Redraws the whole character box every frame (what the renderer did before it kept
+    track of the host's own region)."""
+
+    def render(self, state, frame_index=0):
+        self._last_host = None  # region unknown: the whole box
+        return super().render(state, frame_index)
+
+
+@pytest.mark.parametrize("orientation", list(SIZES))
+@pytest.mark.parametrize("persona", list(PERSONAS))
+def test_redrawing_only_the_hosts_region_gives_the_same_frames(persona, orientation):
+    w, h = SIZES[orientation]
+    states = live_states(persona, 150)
+    region = AvatarRenderer(PERSONAS[persona], width=w, height=h)
+    got = play(region, states, 3)
+    want = play(WholeBox(PERSONAS[persona], width=w, height=h), states, 3)
+    for n, (a, b) in enumerate(zip(got, want, strict=True)):
+        assert np.array_equal(a, b), f"frame {3 * n} differs"
+    x0, y0, x1, y1 = region.layout.char_box
+    box_share = (x1 - x0) * (y1 - y0) / (w * h)
+    assert 0.1 < region.host_region_share < 0.85 * box_share
