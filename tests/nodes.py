@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+SECRET_KEY = "nodes-test-secret-key-0123456789"
 
 
 def free_port() -> int:
@@ -147,11 +148,13 @@ class Node:
         self.url = f"http://127.0.0.1:{self.port}"
         self.node_id = node_id
         self.log_path = tmp / f"node-{node_id}.log"
+        self.cwd = tmp
         self.env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
             "YUNLIAN_NODE_SECRET": "test-node-secret-0123456789",
             "YUNLIAN_LEASE_TTL": "4",
+            "YUNLIAN_SECRET_KEY": SECRET_KEY,
             **env,
         }
         self.args = [
@@ -176,7 +179,7 @@ class Node:
     def start(self, wait: float = 90) -> Node:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            self.args, cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
+            self.args, cwd=self.cwd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
         )
         wait_for(self._healthy, wait, f"node {self.node_id} up")
         return self

@@ -79,6 +79,12 @@ class Settings:
     hls_push_url: str | None = None
     hls_url: str | None = None
     media_dir: str = "var/media"  # product photos uploaded from the workbench
+    # several nodes: rooms placed by lease rows in PostgreSQL, calls and events over Redis;
+    # None: one machine, the bus in-process (the default, and what `make run` does)
+    redis_url: str | None = None
+    node_id: str | None = None  # this node's name in the leases (default: host name + port)
+    lease_ttl: float = 10.0  # seconds a node's room lease lasts unless renewed
+    node_secret: str | None = None  # signs the messages between nodes (shared, >= 16 chars)
 
     def __post_init__(self) -> None:
         if self.demo_payments is None:
@@ -92,6 +98,10 @@ class Settings:
             demo_payments={"1": True, "0": False}.get(os.environ.get("YUNLIAN_DEMO_PAYMENTS", "")),
             online_voice=os.environ.get("YUNLIAN_ONLINE_VOICE", "0") == "1",
             douyin_secret=os.environ.get("YUNLIAN_DOUYIN_SECRET") or None,
+            redis_url=os.environ.get("YUNLIAN_REDIS") or None,
+            node_id=os.environ.get("YUNLIAN_NODE_ID") or None,
+            lease_ttl=float(os.environ.get("YUNLIAN_LEASE_TTL") or 10.0),
+            node_secret=os.environ.get("YUNLIAN_NODE_SECRET") or None,
         )
         workers = os.environ.get("YUNLIAN_WORKERS", "").strip()
         if workers:
