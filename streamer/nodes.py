@@ -165,8 +165,9 @@ class NodeEngine(EngineBase):
             began = time.monotonic()
             try:
                 async with asyncio.timeout(STEP_TIMEOUT):
-                    await step()
-                self._db_ok()
+                    touched = await step()
+                if touched is not False:  # False: the step did not need the database
+                    self._db_ok()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -200,12 +201,13 @@ class NodeEngine(EngineBase):
                     log.exception("room %s: position not read", rid)
         return out
 
-    async def _renew(self) -> None:
+    async def _renew(self) -> bool:
+        released = bool(self._releases)
         for room_id, epoch in list(self._releases.items()):
             await self.leases.release(room_id, epoch)
             self._releases.pop(room_id, None)
         if not self.held:
-            return
+            return released
         held = dict(self.held)
         kept = await self.leases.renew(held, self._positions())
         for room_id in set(held) - kept:
@@ -219,6 +221,7 @@ class NodeEngine(EngineBase):
             self.held.pop(room_id, None)
             self.holders.pop(room_id, None)
             self._spawn(self._stop_local(room_id), f"fence-{room_id}")
+        return True
 
     async def _stop_local(self, room_id: str) -> None:
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import time
 
 import httpx
@@ -15,7 +16,7 @@ from websockets.asyncio.client import connect
 from commerce import open_store
 from streamer.events import Reply
 from streamer.node_bus import NodeBus, decode, encode
-from tests.nodes import SECRET_KEY, Node, RedisServer, restart_postgres, wait_for
+from tests.nodes import SECRET_KEY, Node, RedisServer, free_port, restart_postgres, wait_for
 from tests.pg import create_database, postgres_server
 from tests.whep import WhepViewer
 
@@ -122,6 +123,43 @@ def test_a_room_started_on_a_is_watched_and_answered_through_b(cluster):
             assert event["text"], event
 
     asyncio.run(watch_and_ask())
+
+
+def test_nginx_from_deploy_fronts_both_nodes_with_websockets(cluster, tmp_path):
+    """deploy/nginx-nodes.conf for real, its compose service names pointed at A and B."""
+    from tests.test_deploy import DEPLOY, NGINX, loopback_nodes, nginx_main
+
+    a, b = cluster["a"], cluster["b"]
+    text = loopback_nodes((DEPLOY / "nginx-nodes.conf").read_text(), (a.port, b.port))
+    port = free_port()
+    site = tmp_path / "site.conf"
+    site.write_text(text.replace("listen 80;", f"listen 127.0.0.1:{port};"))
+    conf = nginx_main(tmp_path, site)
+    proc = subprocess.Popen(
+        [NGINX, "-p", str(tmp_path), "-c", str(conf), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    front = f"http://127.0.0.1:{port}"
+    try:
+        listed = wait_for(
+            lambda: httpx.get(front + "/api/rooms", timeout=5).json(), 20, "rooms via nginx"
+        )
+        assert [r["node"] for r in listed if r["room_id"] == ROOM] == ["a"]
+
+        async def events() -> dict:
+            ws_url = front.replace("http", "ws") + f"/api/rooms/{ROOM}/events"
+            async with connect(ws_url, open_timeout=15) as ws:
+                async with asyncio.timeout(40):
+                    while True:
+                        event = json.loads(await ws.recv())
+                        if event["type"] == "line":
+                            return event
+
+        assert asyncio.run(events())["text"]
+    finally:
+        proc.terminate()
+        proc.wait(15)
 
 
 def test_bad_input_through_a_node_gets_a_clear_error(cluster):
