@@ -31,6 +31,7 @@ SECTIONS = {
     "rtmp": "benchmarks.bench_rtmp",
     "workers": "benchmarks.bench_workers",
     "workbench": "benchmarks.bench_workbench",
+    "nodes": "benchmarks.bench_nodes",
 }
 RESULTS = Path(__file__).with_name("results.json")
 

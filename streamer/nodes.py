@@ -126,6 +126,11 @@ class NodeEngine(EngineBase):
 
     # --- life ----------------------------------------------------------------------
     async def start(self) -> None:
+        from scripts_gen import make_writer
+
+        # the first room's writer loads its dictionaries (~2 s): done now, so a room taken
+        # over from a dead node does not wait for it
+        make_writer(None)
         self._outbox = asyncio.Queue(OUTBOX)
         await self.bus.start()
         try:

@@ -177,10 +177,18 @@ class Node:
         self.proc: subprocess.Popen | None = None
 
     def start(self, wait: float = 90) -> Node:
+        self.spawn()
+        return self.wait_up(wait)
+
+    def spawn(self) -> Node:
+        """Start the process and return at once (see wait_up)."""
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             self.args, cwd=self.cwd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT
         )
+        return self
+
+    def wait_up(self, wait: float = 90) -> Node:
         wait_for(self._healthy, wait, f"node {self.node_id} up")
         return self
 
