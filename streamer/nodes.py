@@ -12,8 +12,8 @@ Failover is two small loops that never depend on each other or on earlier errors
 - scan, every second: refresh the cluster's room list and take over expired leases (up to
   the free room slots), starting each taken room from its saved position. A room this node
   cannot start is handed back (its lease left expired) for the next scan, here or elsewhere.
-After the database was unreachable, a node takes over nothing for one ttl, so holders renew
-their leases before anyone takes rooms that only look dead because the database was.
+After the database was unreachable, a node takes over nothing for two ttls, so holders
+renew their leases before anyone takes rooms that only look dead because the database was.
 """
 
 from __future__ import annotations
@@ -250,7 +250,7 @@ class NodeEngine(EngineBase):
         await self._refresh()
         if self._closing or self._db_ok_since is None:
             return
-        if time.monotonic() - self._db_ok_since < self.ttl:
+        if time.monotonic() - self._db_ok_since < 2 * self.ttl:
             return  # the database just came back: holders renew first
         free = self.local.max_rooms - len(self.local.configs()) - len(self.adopting)
         taken = await self.leases.take_expired(free)
