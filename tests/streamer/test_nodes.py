@@ -18,10 +18,13 @@ from streamer.events import Reply
 from streamer.node_bus import NodeBus, decode, encode
 from tests.nodes import SECRET_KEY, Node, RedisServer, free_port, restart_postgres, wait_for
 from tests.pg import create_database, postgres_server
+from tests.web.test_viewer_page_chromium import open_page
 from tests.whep import WhepViewer
 
 ROOM = "farm-1"
 PINNED = "fp-walnut-500g"
+VIDEO = "document.getElementById('video')"
+FRAMES = f"{VIDEO}.getVideoPlaybackQuality().totalVideoFrames"
 FAILOVER_LIMIT = 40.0  # seconds from kill -9 to the room running on B (target 15, see bench)
 
 
@@ -123,6 +126,18 @@ def test_a_room_started_on_a_is_watched_and_answered_through_b(cluster):
             assert event["text"], event
 
     asyncio.run(watch_and_ask())
+
+
+def test_chromium_on_b_plays_the_room_running_on_a(cluster):
+    async def watch() -> int:
+        async with open_page(cluster["b"], f"/rooms/{ROOM}") as page:
+            await page.wait_for_function(f"{VIDEO}.videoWidth > 0", timeout=40_000)
+            f0 = await page.evaluate(FRAMES)
+            await page.wait_for_timeout(1500)
+            return await page.evaluate(FRAMES) - f0
+
+    assert asyncio.run(watch()) >= 15
+    assert _metrics(cluster["a"], cluster["headers"])["node"]["held"] == [ROOM]
 
 
 def test_nginx_from_deploy_fronts_both_nodes_with_websockets(cluster, tmp_path):
@@ -282,8 +297,6 @@ def test_kill_9_of_node_a_moves_the_room_to_b_with_orders_and_promotions(cluster
             "pinned product presented on A",
         )
         time.sleep(2)  # one renewal: the saved position names the pinned product
-        a.kill9()
-        killed = time.monotonic()
 
         def moved():
             node = c.get("/api/metrics").json()["node"]
@@ -292,11 +305,29 @@ def test_kill_9_of_node_a_moves_the_room_to_b_with_orders_and_promotions(cluster
             res = c.get(f"/api/rooms/{ROOM}")
             return res.status_code == 200 and res.json()["frames"] >= 5 and res.json()
 
-        try:
-            stats = wait_for(moved, FAILOVER_LIMIT, "room running on B after kill -9 of A")
-        except AssertionError:
-            raise AssertionError(b.log_tail()) from None
-        took = time.monotonic() - killed
+        async def kill_while_watching() -> tuple[dict, float]:
+            # a viewer in Chromium on B's page: video again after A dies, without a reload
+            async with open_page(b, f"/rooms/{ROOM}") as page:
+                await page.wait_for_function(f"{VIDEO}.videoWidth > 0", timeout=40_000)
+                a.kill9()
+                killed = time.monotonic()
+                try:
+                    stats = await asyncio.to_thread(
+                        wait_for, moved, FAILOVER_LIMIT, "room running on B after kill -9 of A"
+                    )
+                except AssertionError:
+                    raise AssertionError(b.log_tail()) from None
+                took = time.monotonic() - killed
+                await page.wait_for_function("window.viewerReconnects >= 1", timeout=30_000)
+                await page.wait_for_function(f"{FRAMES} > 10", timeout=30_000)
+                f0 = await page.evaluate(FRAMES)
+                await page.wait_for_timeout(1500)
+                f1 = await page.evaluate(FRAMES)
+                assert f1 - f0 >= 10, f"only {f1 - f0} frames in 1.5 s after the move"
+                print(f"video again in Chromium {time.monotonic() - killed:.1f} s after kill -9")
+                return stats, took
+
+        stats, took = asyncio.run(kill_while_watching())
         print(f"room running on B {took:.1f} s after kill -9 of A")
         assert stats["current_sku"] == PINNED, stats
         promos = c.get(f"/api/shop/rooms/{ROOM}/promotions").json()
