@@ -22,9 +22,6 @@ import logging
 import time
 from collections.abc import Callable
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
-
 from danmaku import messages as danmaku_messages
 from streamer import events as room_events
 from streamer.listener import Heard
@@ -108,6 +105,11 @@ class NodeBus:
         self.channel = f"yl:node:{node_id}"
         self._key = secret.encode()
         self._on_message = on_message
+        # imported here: a server on one machine never needs the Redis client
+        import redis.asyncio as aioredis
+        from redis.exceptions import RedisError
+
+        self._errors = (RedisError, OSError, TimeoutError)
         self.redis = aioredis.Redis.from_url(
             url,
             socket_timeout=SEND_TIMEOUT,
@@ -154,7 +156,7 @@ class NodeBus:
         try:
             async with asyncio.timeout(SEND_TIMEOUT):
                 await self.redis.publish(channel, payload)
-        except (RedisError, OSError, TimeoutError) as exc:
+        except self._errors as exc:
             self.stats["send_failed"] += 1
             raise BusDown(f"node bus (Redis) unavailable: {type(exc).__name__}") from None
         self.stats["sent"] += 1
@@ -193,7 +195,7 @@ class NodeBus:
                         log.exception("node bus: message handler failed")
             except asyncio.CancelledError:
                 raise
-            except (RedisError, OSError, TimeoutError) as exc:
+            except self._errors as exc:
                 if self.connected:
                     log.error("node bus: lost Redis (%s); reconnecting", type(exc).__name__)
                 self.connected = False

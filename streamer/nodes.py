@@ -26,6 +26,7 @@ import time
 
 from streamer.engine_base import (
     ENGINE_ERRORS,
+    GLOBAL_SHOP_EVENTS,
     EngineBase,
     EngineError,
     NotConfigured,
@@ -552,8 +553,8 @@ class NodeEngine(EngineBase):
 
     def shop_event(self, room_id: str | None, kind: str, sku: str | None, data: dict) -> None:
         self.local.shop_event(room_id, kind, sku, data)
-        if room_id is not None and room_id in self.held and kind not in ("sold_out",):
-            return
+        if room_id is not None and room_id in self.held and kind not in GLOBAL_SHOP_EVENTS:
+            return  # this room's own event, and the room is here
         self._spawn(self._send_shop(room_id, kind, sku, data), "shop-event")
 
     async def _send_shop(self, room_id, kind, sku, data) -> None:

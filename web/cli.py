@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 import wave
 
@@ -44,6 +45,14 @@ def _serve(args: argparse.Namespace) -> int:
                 "error: set YUNLIAN_NODE_SECRET (16+ characters, the same on every node)",
                 file=sys.stderr,
             )
+            return 2
+        if not 2 <= settings.lease_ttl <= 300:
+            print("error: YUNLIAN_LEASE_TTL must be between 2 and 300 seconds", file=sys.stderr)
+            return 2
+        if settings.node_id is not None and not re.fullmatch(
+            r"[A-Za-z0-9_.-]{1,64}", settings.node_id
+        ):
+            print("error: --node-id must be 1-64 letters, digits, '.', '-' or '_'", file=sys.stderr)
             return 2
         if not settings.node_id:
             import socket

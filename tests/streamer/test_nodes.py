@@ -338,3 +338,32 @@ def test_kill_9_of_node_a_moves_the_room_to_b_with_orders_and_promotions(cluster
         takeovers = c.get("/api/metrics").json()["node"]["takeovers"]
         assert [t["room_id"] for t in takeovers] == [ROOM]
         assert [r["node"] for r in c.get("/api/rooms").json() if r["room_id"] == ROOM] == ["b"]
+
+
+@pytest.mark.parametrize(
+    "args, env, message",
+    [
+        (["--redis", "redis://127.0.0.1:1/0"], {}, "needs --db on PostgreSQL"),
+        (["--db", "postgresql+asyncpg://u@127.0.0.1:1/x", "--redis", "redis://r"], {}, "SECRET"),
+        (
+            ["--db", "postgresql+asyncpg://u@127.0.0.1:1/x", "--redis", "redis://r"],
+            {"YUNLIAN_NODE_SECRET": "0123456789abcdef", "YUNLIAN_LEASE_TTL": "0.5"},
+            "LEASE_TTL",
+        ),
+        (["--redis", "redis://r"], {"YUNLIAN_LEASE_TTL": "soon"}, "could not convert"),
+        (
+            ["--db", "postgresql+asyncpg://u@127.0.0.1:1/x", "--redis", "redis://r"],
+            {"YUNLIAN_NODE_SECRET": "0123456789abcdef", "YUNLIAN_NODE_ID": "a b/../c"},
+            "--node-id",
+        ),
+    ],
+)
+def test_bad_node_settings_exit_2_with_a_reason(args, env, message, monkeypatch, capsys):
+    from web.cli import main
+
+    for key in ("YUNLIAN_NODE_SECRET", "YUNLIAN_LEASE_TTL", "YUNLIAN_NODE_ID", "YUNLIAN_DB"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert main(["serve", "--no-demo", *args]) == 2
+    assert message in capsys.readouterr().err
