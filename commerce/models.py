@@ -629,3 +629,18 @@ class RoomSessionMinute(Base):
     persona: Mapped[str] = mapped_column(String(64), default="")  # the host on air
     sku: Mapped[str | None] = mapped_column(String(64))  # the script segment's product
     product: Mapped[str] = mapped_column(String(60), default="")
+
+
+class RoomLease(Base):
+    """Which node runs a room (`streamer.leases`): renewed by its holder, taken over by
+    another node once `expires_at` (the database's clock) has passed. `epoch` grows on
+    every takeover, so a node that lost a room can tell."""
+
+    __tablename__ = "room_leases"
+    room_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(64), index=True)
+    epoch: Mapped[int] = mapped_column(Integer, default=1)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    config: Mapped[dict] = mapped_column(JSON)  # the room's RoomConfig as plain data
+    resume: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # Director.position
+    renewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -28,6 +28,7 @@ from commerce.push_seen import PushSeenRows
 from danmaku.seen import SeenIds
 from danmaku.sources.douyin import FUTURE_SKEW
 from streamer.engine import Engine, EngineError
+from streamer.nodes import NodeEngine
 from streamer.room import RoomConfig
 from streamer.scheduler import Scheduler, zone
 from streamer.shop_feed import shop_catalog, ticket_desk
@@ -155,6 +156,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 open_ticket=ticket_desk(store),
                 **limits,
             )
+        if settings.redis_url:  # one node of several: leases in PostgreSQL, bus on Redis
+            engine = NodeEngine(
+                engine,
+                store.url,
+                settings.redis_url,
+                settings.node_id or "node",
+                settings.node_secret or "",
+                settings.lease_ttl,
+                store=store,
+                **limits,
+            )
+            try:
+                await engine.start()
+            except BaseException:
+                await engine.close()
+                await store.close()
+                await held.release()
+                raise
         app.state.engine, app.state.store = engine, store
         app.state.loop = asyncio.get_running_loop()
         first_password = await store.accounts.ensure_admin()
@@ -188,7 +207,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             backups.start()
         store.add_listener(lambda ev: engine.shop_event(ev.room_id, ev.kind, ev.sku, ev.data))
-        if settings.demo_room:
+        if settings.demo_room and DEMO_ROOM not in engine.configs():  # another node may hold it
             await store.rooms.claim(DEMO_ROOM, SHOP_ID, by="system", title="阜平大枣直播间")
             await engine.start_room(
                 RoomConfig(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 import wave
 
@@ -21,7 +22,7 @@ def _serve(args: argparse.Namespace) -> int:
             settings.load(args.config)
         if args.workers is not None:
             settings.workers = parse_workers(args.workers)
-    except ConfigError as exc:
+    except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.db:
@@ -31,6 +32,32 @@ def _serve(args: argparse.Namespace) -> int:
         settings.demo_payments = False
     if args.online_voice:
         settings.online_voice = True
+    if args.redis:
+        settings.redis_url = args.redis
+    if args.node_id:
+        settings.node_id = args.node_id
+    if settings.redis_url:
+        if not (settings.db_url or "").startswith("postgresql"):
+            print("error: --redis (several nodes) needs --db on PostgreSQL", file=sys.stderr)
+            return 2
+        if not settings.node_secret or len(settings.node_secret) < 16:
+            print(
+                "error: set YUNLIAN_NODE_SECRET (16+ characters, the same on every node)",
+                file=sys.stderr,
+            )
+            return 2
+        if not 2 <= settings.lease_ttl <= 300:
+            print("error: YUNLIAN_LEASE_TTL must be between 2 and 300 seconds", file=sys.stderr)
+            return 2
+        if settings.node_id is not None and not re.fullmatch(
+            r"[A-Za-z0-9_.-]{1,64}", settings.node_id
+        ):
+            print("error: --node-id must be 1-64 letters, digits, '.', '-' or '_'", file=sys.stderr)
+            return 2
+        if not settings.node_id:
+            import socket
+
+            settings.node_id = f"{socket.gethostname()}-{args.port}"
     shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     settings.listen_url = f"http://{shown_host}:{args.port}"
     try:
@@ -121,6 +148,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="room worker processes: N, 'auto' (one per core) or 0 (rooms in this process)",
     )
+    serve.add_argument(
+        "--redis",
+        default=None,
+        help="Redis URL: run as one node of several (needs --db on PostgreSQL)",
+    )
+    serve.add_argument("--node-id", default=None, help="this node's name (default: host:port)")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=_serve)
 

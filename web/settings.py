@@ -142,6 +142,12 @@ class SettingsFields(BaseModel):
     janus_public_url: str | None = None
     janus_admin_key: str | None = None
     janus_rtp_host: str = "127.0.0.1"
+    # several nodes: rooms placed by lease rows in PostgreSQL, calls and events over Redis;
+    # None: one machine, the bus in-process (the default, and what `make run` does)
+    redis_url: str | None = None  # env YUNLIAN_REDIS_URL, or `yunlian serve --redis URL`
+    node_id: str | None = None  # this node's name in the leases (default: host name + port)
+    lease_ttl: float = Field(default=10.0, ge=2, le=300)  # seconds a room lease lasts unrenewed
+    node_secret: str | None = None  # signs the messages between nodes (shared, >= 16 chars)
     log_json: bool = False  # one JSON object a log line, with room and request ids (web/logs.py)
     log_level: str = "INFO"
     log_requests: bool = True  # with log_json: one access line a request

@@ -1,0 +1,148 @@
+"""Failover between `yunlian serve` nodes: kill -9 of the node holding a room.
+
+Two real nodes (separate processes) share one real PostgreSQL (durable, as a shop runs it)
+and one real redis-server on loopback. A 720p25 room runs on one of them; each trial kills
+that node with SIGKILL and times, from the kill:
+- takeover: until the survivor's lease scan took the room's lease (its own wall clock,
+  from /api/metrics `node.takeovers`);
+- ticking: until the room, read over HTTP on the survivor every 50 ms, runs there with at
+  least 5 new frames.
+The killed node is started again at once (as systemd or compose would), so it boots while
+the survivor takes over; whichever node ends up with the room is timed. The lease ttl is short here (LEASE_TTL) to keep the run short; takeover is bounded by
+ttl + one scan (1 s), so with the default ttl of 10 s add the difference.
+
+Usage: python -m benchmarks.run nodes
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+TRIALS = 10
+LEASE_TTL = 4.0
+TRIAL_LIMIT = 60.0  # seconds a trial may take before it counts as a failure
+ROOM = "bench-failover"
+
+
+def run() -> dict:
+    from commerce import open_store
+    from tests.nodes import SECRET_KEY, Node, RedisServer
+    from tests.pg import create_database, postgres_server
+
+    tmp = Path(tempfile.mkdtemp(prefix="yunlian-bench-nodes-"))
+    with postgres_server(durable=True) as admin_url, RedisServer() as redis:
+        db_url = create_database(admin_url)
+
+        async def setup() -> str:
+            store = await open_store(db_url, secret_key=SECRET_KEY, background=False)
+            try:
+                user = await store.accounts.create_user(
+                    "bench", "基准测试-密码-0123456789", "admin"
+                )
+                return await store.accounts.create_token(user, "admin", "bench")
+            finally:
+                await store.close()
+
+        headers = {"Authorization": f"Bearer {asyncio.run(setup())}"}
+        env = {"YUNLIAN_LEASE_TTL": str(LEASE_TTL)}
+        nodes = {n: Node(db_url, redis.url, n, tmp, **env) for n in ("a", "b")}
+        try:
+            for node in nodes.values():
+                node.start()
+            res = httpx.post(
+                nodes["a"].url + "/api/rooms",
+                json={"room_id": ROOM, "title": "基准直播间"},
+                headers=headers,
+                timeout=60,
+            )
+            res.raise_for_status()
+            takeover, ticking, failures, taken_by_survivor = [], [], 0, 0
+            for _ in range(TRIALS):
+                holder = _holder(nodes, headers)
+                survivor = nodes["b" if holder.node_id == "a" else "a"]
+                time.sleep(1.0)  # a renewal since the last move
+                killed_wall = time.time()
+                killed = time.monotonic()
+                holder.kill9()
+                holder.stop()
+                # restarted at once, as systemd (Restart=always) or compose would do: it
+                # starts while the survivor takes over, and either may end up with the room
+                fresh = Node(db_url, redis.url, holder.node_id, tmp, **env).spawn()
+                nodes[holder.node_id] = fresh
+                got = _wait_ticking([survivor, fresh], headers, killed)
+                if got is None:
+                    failures += 1
+                else:
+                    node, took = got
+                    ticking.append(took)
+                    t = _takeover_at(node, headers)
+                    if t is not None:
+                        takeover.append(t - killed_wall)
+                    taken_by_survivor += node is survivor
+                fresh.wait_up()
+        finally:
+            for node in nodes.values():
+                node.stop()
+    return {
+        "trials": TRIALS,
+        "failures": failures,
+        "taken_by_survivor": taken_by_survivor,
+        "lease_ttl_s": LEASE_TTL,
+        "takeover_s": _summary(takeover),
+        "ticking_s": _summary(ticking),
+        "_note": "kill -9 of the node holding a 720p25 room; takeover by the other node's "
+        "lease scan (database clock), ticking = 5 frames on the new node read over HTTP",
+    }
+
+
+def _summary(values: list[float]) -> dict:
+    if not values:
+        return {"p50": None, "max": None, "n": 0}
+    return {
+        "p50": round(statistics.median(values), 2),
+        "max": round(max(values), 2),
+        "n": len(values),
+    }
+
+
+def _holder(nodes: dict, headers: dict):
+    deadline = time.monotonic() + TRIAL_LIMIT
+    while time.monotonic() < deadline:
+        for node in nodes.values():
+            try:
+                held = httpx.get(node.url + "/api/metrics", headers=headers, timeout=5).json()
+            except httpx.HTTPError:
+                continue
+            if ROOM in held["node"]["held"] and not held["node"]["adopting"]:
+                return node
+        time.sleep(0.2)
+    raise RuntimeError("no node holds the benchmark room")
+
+
+def _wait_ticking(nodes: list, headers: dict, since: float):
+    """(node, seconds) once one of `nodes` holds the room and it has 5 frames there."""
+    while time.monotonic() - since < TRIAL_LIMIT:
+        for node in nodes:
+            try:
+                metrics = httpx.get(node.url + "/api/metrics", headers=headers, timeout=2)
+                if ROOM not in metrics.json()["node"]["held"]:
+                    continue
+                res = httpx.get(f"{node.url}/api/rooms/{ROOM}", headers=headers, timeout=2)
+            except (httpx.HTTPError, ValueError):
+                continue  # the restarted node is not up yet
+            if res.status_code == 200 and res.json()["frames"] >= 5:
+                return node, round(time.monotonic() - since, 3)
+        time.sleep(0.05)
+    return None
+
+
+def _takeover_at(node, headers: dict) -> float | None:
+    metrics = httpx.get(node.url + "/api/metrics", headers=headers, timeout=5).json()
+    mine = [t for t in metrics["node"]["takeovers"] if t["room_id"] == ROOM]
+    return mine[-1]["took_at"] if mine else None
