@@ -47,7 +47,13 @@ from streamer.questions import Asker, Question, QuestionInbox
 from streamer.room_facts import RoomFacts, filler_line, flash_sale_line
 from streamer.room_mood import MoodKeeper
 from streamer.speaker import PRIORITY, Speaker
-from streamer.takeover import MAX_PENDING, TakeoverResult, check_mode, check_takeover
+from streamer.takeover import (
+    MAX_PENDING,
+    TakeoverInvalid,
+    TakeoverResult,
+    check_mode,
+    check_takeover,
+)
 from streamer.timeline import SpeechTimeline, Utterance
 
 log = logging.getLogger(__name__)
@@ -421,11 +427,25 @@ class Director:
             "sku": presenting,
             "product_index": self._product_index,
             "mood": self.moods.room.state(),
+            "answer_mode": self.answer_mode_info(),
         }
 
-    def resume(self, sku: str | None, product_index: int = 0, mood: dict | None = None) -> None:
+    def resume(
+        self,
+        sku: str | None,
+        product_index: int = 0,
+        mood: dict | None = None,
+        answer_mode: dict | None = None,
+    ) -> None:
         """Start from a saved position: `sku` is presented first (if it can be), the
-        lineup goes on from `product_index`, and the room keeps its mood."""
+        lineup goes on from `product_index`, and the room keeps its mood and the answer
+        mode the console set (for the time it had left)."""
+        if answer_mode and answer_mode.get("mode") not in (None, "spoken"):
+            left = answer_mode.get("seconds_left")
+            try:
+                self.set_answer_mode(answer_mode["mode"], left / 60 if left else None)
+            except (TakeoverInvalid, TypeError):
+                log.warning("room %s: saved answer mode unreadable, answers spoken", self.room_id)
         self._product_index = max(0, int(product_index))
         if sku:
             self._pinned = sku

@@ -137,3 +137,35 @@ async def test_console_in_chromium_with_workers(server):
         page = await signed_in(b, server, f"/workbench/live/{ROOM}")
         times = await console_plays_and_takes_over(server, page, http)
         print(f"console with workers: {times}")
+
+
+async def test_a_restored_room_keeps_the_answer_mode(server):
+    import os
+    import signal
+
+    engine = server.engine
+    async with httpx.AsyncClient(base_url=server.url, headers=server.headers("operator")) as http:
+        res = await http.post(
+            f"/api/rooms/{ROOM}/answer-mode", json={"mode": "muted", "minutes": 30}
+        )
+        assert res.status_code == 200
+
+        async def saved():
+            return (engine.positions.get(ROOM) or {}).get("answer_mode", {}).get("mode") == "muted"
+
+        await until(saved, 20, "the worker's report of the answer mode")
+        restored = len(engine.restored)
+        os.kill(engine.placement[ROOM].pid, signal.SIGKILL)
+
+        async def back():
+            return len(engine.restored) > restored
+
+        await until(back, 60, "the room restored on another worker")
+
+        async def muted():
+            res = await http.get(f"/api/rooms/{ROOM}/console")
+            return res.status_code == 200 and res.json()["answer_mode"]["mode"] == "muted"
+
+        await until(muted, 20, "the restored room's answer mode")
+        left = (await http.get(f"/api/rooms/{ROOM}/console")).json()["answer_mode"]
+        assert 25 * 60 < left["seconds_left"] <= 30 * 60
