@@ -243,6 +243,7 @@ class Director:
         self._mode_until: float | None = None
         self.recent_answers: deque[dict] = deque(maxlen=RECENT_ANSWERS)
         self.takeovers = 0
+        self._takeovers_synthesising = 0  # accepted, not yet on the timeline
 
     # --- what others read and set ---------------------------------------------------
     @property
@@ -659,19 +660,23 @@ class Director:
         result = check_takeover(text, products, self.live_events, banned_words)
         if not result.accepted:
             return result
-        if self.timeline.pending("takeover") >= MAX_PENDING:
+        if self.timeline.pending("takeover") + self._takeovers_synthesising >= MAX_PENDING:
             reason = f"前面还有 {MAX_PENDING} 句主播说没有说完，请稍后再发"
             return replace(result, accepted=False, busy=True, reasons=(reason,))
         source = {p.sku: p for p in products}.get(result.sku or "")
         line = Line(text=result.text, kind="takeover", product_sku=result.sku, expression="happy")
         self.takeovers += 1
-        await self.speaker.speak(
-            line,
-            interrupt=True,
-            source=source,
-            again=lambda: (None, None),  # its facts changed before it played: not said
-            fallback=self.current_product,
-        )
+        self._takeovers_synthesising += 1
+        try:
+            await self.speaker.speak(
+                line,
+                interrupt=True,
+                source=source,
+                again=lambda: (None, None),  # its facts changed before it played: not said
+                fallback=self.current_product,
+            )
+        finally:
+            self._takeovers_synthesising -= 1
         return result
 
     async def _settle_facts(self) -> None:
