@@ -208,5 +208,10 @@ async def test_ticket_desk_on_a_phone_shows_hostile_text_as_text(live_server):
         )
         width = await page.evaluate("document.documentElement.scrollWidth")
         reply = await item.locator("[data-reply] button").bounding_box()
+        # a ticket filed while the desk is open is announced (the desk polls every 10 s)
+        live_server.call(store.tickets.open(ROOM, "v-later", "后来的", "complaint", "少发了一袋"))
+        await page.locator("#new-tickets:not([hidden])", has_text="条新工单").wait_for(
+            timeout=30_000
+        )
     assert width <= PHONE["width"], f"the desk is {width} px wide on a 390 px phone"
     assert reply["height"] >= 40 and dialogs == []
