@@ -4,6 +4,11 @@ product list) and the desk with 60 open tickets (a third of them overdue). Media
 each, after one warm-up load: first contentful paint, the load event, and for the console the
 time until its figures are shown and until the first video frame is decoded.
 
+Lighthouse (mobile, its default simulated throttling) scores the console and the desk for
+performance and accessibility when `YUNLIAN_LIGHTHOUSE` names its command; it is an npm
+package, not a project dependency: `npm i -E lighthouse@12.2.3` in any folder, then
+`YUNLIAN_LIGHTHOUSE=$PWD/node_modules/.bin/lighthouse`. Without it the figure is not taken.
+
 Run alone with `python -m benchmarks.bench_console`; `make bench` runs it inside the
 workbench section.
 """
@@ -11,7 +16,10 @@ workbench section.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import statistics
+import subprocess
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -125,6 +133,50 @@ async def _paint(srv) -> dict:
     return out
 
 
+def _lighthouse(srv, paths: tuple[str, ...]) -> dict:
+    """Lighthouse's mobile performance and accessibility scores of each page (signed in)."""
+    command = os.environ.get("YUNLIAN_LIGHTHOUSE", "")
+    if not command:
+        return {"run": False, "why": "YUNLIAN_LIGHTHOUSE is not set (see the module's doc)"}
+    import httpx
+
+    name, password = srv.user("operator")
+    res = httpx.post(f"{srv.url}/api/auth/login", json={"username": name, "password": password})
+    res.raise_for_status()
+    cookie = "; ".join(f"{k}={v}" for k, v in res.cookies.items())
+    out: dict = {"run": True, "form_factor": "mobile (simulated throttling)"}
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in paths:
+            report = Path(tmp) / "report.json"
+            subprocess.run(
+                [
+                    command,
+                    f"{srv.url}{path}",
+                    "--quiet",
+                    "--output=json",
+                    f"--output-path={report}",
+                    "--only-categories=performance,accessibility",
+                    "--chrome-flags=--headless=new --no-sandbox --disable-gpu",
+                    "--extra-headers",
+                    json.dumps({"Cookie": cookie}),
+                ],
+                env={**os.environ, "CHROME_PATH": "/usr/bin/chromium"},
+                timeout=240,
+                check=True,
+            )
+            data = json.loads(report.read_text())
+            audits = data["audits"]
+            out[path] = {
+                "performance": round(data["categories"]["performance"]["score"] * 100),
+                "accessibility": round(data["categories"]["accessibility"]["score"] * 100),
+                "fcp": audits["first-contentful-paint"]["displayValue"],
+                "lcp": audits["largest-contentful-paint"]["displayValue"],
+                "tbt": audits["total-blocking-time"]["displayValue"],
+                "cls": audits["cumulative-layout-shift"]["displayValue"],
+            }
+    return out
+
+
 def run() -> dict:
     from tests.livesrv import LiveServer
 
@@ -134,6 +186,7 @@ def run() -> dict:
         ) as srv:
             _seed_tickets(srv)
             out = asyncio.run(_paint(srv))
+            out["lighthouse"] = _lighthouse(srv, ("/workbench/live/demo", "/workbench/tickets"))
     return out | {
         "loads": LOADS,
         "room": "demo (live, in the web process)",

@@ -37,6 +37,25 @@ OPS = frozenset(
 )
 
 
+# the argument types of the console's operations (checked by the worker before it acts):
+# a take-over line and the answer mode of one room
+ARG_TYPES: dict[str, tuple] = {
+    "take_over": (str, str),  # room id, the line
+    "set_answer_mode": (str, str, (int, float, type(None))),  # room id, mode, minutes
+}
+
+
+def check_args(op: str, args: tuple) -> None:
+    """Refuse a call whose arguments are not of its operation's types (EngineError)."""
+    types = ARG_TYPES.get(op)
+    if types is None:
+        return
+    if len(args) != len(types) or not all(
+        isinstance(a, t) and not isinstance(a, bool) for a, t in zip(args, types, strict=False)
+    ):
+        raise EngineError(f"bad arguments for bus operation {op!r}")
+
+
 @dataclass(frozen=True)
 class Call:
     id: int

@@ -47,7 +47,13 @@ from streamer.questions import Asker, Question, QuestionInbox
 from streamer.room_facts import RoomFacts, filler_line, flash_sale_line
 from streamer.room_mood import MoodKeeper
 from streamer.speaker import PRIORITY, Speaker
-from streamer.takeover import MAX_PENDING, TakeoverResult, check_mode, check_takeover
+from streamer.takeover import (
+    MAX_PENDING,
+    TakeoverInvalid,
+    TakeoverResult,
+    check_mode,
+    check_takeover,
+)
 from streamer.timeline import SpeechTimeline, Utterance
 
 log = logging.getLogger(__name__)
@@ -237,6 +243,7 @@ class Director:
         self._mode_until: float | None = None
         self.recent_answers: deque[dict] = deque(maxlen=RECENT_ANSWERS)
         self.takeovers = 0
+        self._takeovers_synthesising = 0  # accepted, not yet on the timeline
 
     # --- what others read and set ---------------------------------------------------
     @property
@@ -421,11 +428,25 @@ class Director:
             "sku": presenting,
             "product_index": self._product_index,
             "mood": self.moods.room.state(),
+            "answer_mode": self.answer_mode_info(),
         }
 
-    def resume(self, sku: str | None, product_index: int = 0, mood: dict | None = None) -> None:
+    def resume(
+        self,
+        sku: str | None,
+        product_index: int = 0,
+        mood: dict | None = None,
+        answer_mode: dict | None = None,
+    ) -> None:
         """Start from a saved position: `sku` is presented first (if it can be), the
-        lineup goes on from `product_index`, and the room keeps its mood."""
+        lineup goes on from `product_index`, and the room keeps its mood and the answer
+        mode the console set (for the time it had left)."""
+        if answer_mode and answer_mode.get("mode") not in (None, "spoken"):
+            left = answer_mode.get("seconds_left")
+            try:
+                self.set_answer_mode(answer_mode["mode"], left / 60 if left else None)
+            except (TakeoverInvalid, TypeError):
+                log.warning("room %s: saved answer mode unreadable, answers spoken", self.room_id)
         self._product_index = max(0, int(product_index))
         if sku:
             self._pinned = sku
@@ -639,19 +660,23 @@ class Director:
         result = check_takeover(text, products, self.live_events, banned_words)
         if not result.accepted:
             return result
-        if self.timeline.pending("takeover") >= MAX_PENDING:
+        if self.timeline.pending("takeover") + self._takeovers_synthesising >= MAX_PENDING:
             reason = f"前面还有 {MAX_PENDING} 句主播说没有说完，请稍后再发"
             return replace(result, accepted=False, busy=True, reasons=(reason,))
         source = {p.sku: p for p in products}.get(result.sku or "")
         line = Line(text=result.text, kind="takeover", product_sku=result.sku, expression="happy")
         self.takeovers += 1
-        await self.speaker.speak(
-            line,
-            interrupt=True,
-            source=source,
-            again=lambda: (None, None),  # its facts changed before it played: not said
-            fallback=self.current_product,
-        )
+        self._takeovers_synthesising += 1
+        try:
+            await self.speaker.speak(
+                line,
+                interrupt=True,
+                source=source,
+                again=lambda: (None, None),  # its facts changed before it played: not said
+                fallback=self.current_product,
+            )
+        finally:
+            self._takeovers_synthesising -= 1
         return result
 
     async def _settle_facts(self) -> None:

@@ -132,7 +132,10 @@ class Room:
         if self.config.resume:
             resume = self.config.resume
             self.director.resume(
-                resume.get("sku"), resume.get("product_index", 0), resume.get("mood")
+                resume.get("sku"),
+                resume.get("product_index", 0),
+                resume.get("mood"),
+                resume.get("answer_mode"),
             )
         self._director_task = asyncio.create_task(
             self.director.run(), name=f"director-{self.id}", context=room_context(self.id)

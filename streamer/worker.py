@@ -15,7 +15,7 @@ from multiprocessing.connection import Connection
 
 from avatars.voice import make_voice_chain
 from scripts_gen import make_writer
-from streamer.bus import OPS, Call, Published, Ready, Report, Result
+from streamer.bus import OPS, Call, Published, Ready, Report, Result, check_args
 from streamer.engine import Engine, EngineError, check_offer
 from streamer.events import RoomEvent
 from streamer.room import RoomConfig
@@ -101,6 +101,7 @@ class RoomWorker:
         engine = self.engine
         if op not in OPS:
             raise EngineError(f"unknown bus operation {op!r}")
+        check_args(op, args)
         if op == "ping":
             return os.getpid()
         if op == "start_room":

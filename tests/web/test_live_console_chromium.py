@@ -182,3 +182,36 @@ async def test_complaint_ticket_reply_shows_in_the_viewers_chat(live_server):
         await item.locator("[data-msg]", has_text="工单已关闭").wait_for()
         closed = live_server.call(store.tickets.get(ticket.id))
         assert closed.status == "closed" and closed.closed_by == "cs-main"
+
+
+async def test_ticket_desk_on_a_phone_shows_hostile_text_as_text(live_server):
+    store = live_server.store
+    t = live_server.call(
+        store.tickets.open(
+            ROOM,
+            "v-phone",
+            "<img src=x onerror=alert(1)>",
+            "complaint",
+            "<script>alert(2)</script>",
+        )
+    )
+    async with browser() as b:
+        page = await signed_in(b, live_server, "/workbench/tickets", role="cs", viewport=PHONE)
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: dialogs.append(d.message))
+        item = page.locator(f'[data-ticket="{t.id}"]')
+        await item.wait_for()
+        assert "<script>alert(2)</script>" in await item.locator(".td-text").text_content()
+        await page.wait_for_function(
+            f"document.querySelector('[data-ticket=\"{t.id}\"] [data-sla]').textContent"
+            ".startsWith('剩余')"
+        )
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        reply = await item.locator("[data-reply] button").bounding_box()
+        # a ticket filed while the desk is open is announced (the desk polls every 10 s)
+        live_server.call(store.tickets.open(ROOM, "v-later", "后来的", "complaint", "少发了一袋"))
+        await page.locator("#new-tickets:not([hidden])", has_text="条新工单").wait_for(
+            timeout=30_000
+        )
+    assert width <= PHONE["width"], f"the desk is {width} px wide on a 390 px phone"
+    assert reply["height"] >= 40 and dialogs == []

@@ -133,6 +133,12 @@ async def test_a_flood_of_takeovers_waits_its_turn(server):
             assert res.headers["retry-after"] and "请稍后再发" in res.json()["detail"]
     room = server.engine.rooms[ROOM]
     assert room.timeline.pending("takeover") <= 3
+    async with client(server) as http:  # sent at once: still no more than 3 waiting
+        codes = await asyncio.gather(
+            *(http.post(f"/api/rooms/{ROOM}/takeover", json={"text": line}) for _ in range(8))
+        )
+    assert {r.status_code for r in codes} <= {202, 429}
+    assert room.timeline.pending("takeover") <= 3
 
     async def drained():
         return room.timeline.pending("takeover") == 0

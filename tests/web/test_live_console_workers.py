@@ -12,7 +12,8 @@ import httpx
 import pytest
 import websockets
 
-from streamer.bus import OPS
+from streamer.bus import OPS, check_args
+from streamer.engine_base import EngineError
 from tests.livesrv import LiveServer
 from tests.web.test_live_console_chromium import console_plays_and_takes_over
 from tests.web.test_live_console_http import next_event, until, ws_url
@@ -41,6 +42,30 @@ def monkeypatch_module():
 
 def test_console_operations_are_typed_bus_operations():
     assert {"take_over", "set_answer_mode"} <= OPS
+    check_args("take_over", ("demo", "大家好"))
+    check_args("set_answer_mode", ("demo", "muted", 10))
+    check_args("set_answer_mode", ("demo", "spoken", None))
+    for op, args in (
+        ("take_over", ("demo",)),
+        ("take_over", ("demo", 5)),
+        ("take_over", ("demo", b"bytes")),
+        ("set_answer_mode", ("demo", "muted", "10")),
+        ("set_answer_mode", ("demo", "muted", True)),
+        ("set_answer_mode", ("demo", None, 5)),
+    ):
+        with pytest.raises(EngineError):
+            check_args(op, args)
+
+
+async def test_a_badly_typed_call_is_refused_by_the_worker(server):
+    handle = server.engine.placement[ROOM]
+
+    async def call():
+        return await server.engine._call(handle, "take_over", ROOM, 12345)
+
+    with pytest.raises(EngineError, match="bad arguments"):
+        server.call(call())
+    assert handle.alive
 
 
 async def test_takeover_and_answer_mode_cross_the_bus(server):
@@ -112,3 +137,35 @@ async def test_console_in_chromium_with_workers(server):
         page = await signed_in(b, server, f"/workbench/live/{ROOM}")
         times = await console_plays_and_takes_over(server, page, http)
         print(f"console with workers: {times}")
+
+
+async def test_a_restored_room_keeps_the_answer_mode(server):
+    import os
+    import signal
+
+    engine = server.engine
+    async with httpx.AsyncClient(base_url=server.url, headers=server.headers("operator")) as http:
+        res = await http.post(
+            f"/api/rooms/{ROOM}/answer-mode", json={"mode": "muted", "minutes": 30}
+        )
+        assert res.status_code == 200
+
+        async def saved():
+            return (engine.positions.get(ROOM) or {}).get("answer_mode", {}).get("mode") == "muted"
+
+        await until(saved, 20, "the worker's report of the answer mode")
+        restored = len(engine.restored)
+        os.kill(engine.placement[ROOM].pid, signal.SIGKILL)
+
+        async def back():
+            return len(engine.restored) > restored
+
+        await until(back, 60, "the room restored on another worker")
+
+        async def muted():
+            res = await http.get(f"/api/rooms/{ROOM}/console")
+            return res.status_code == 200 and res.json()["answer_mode"]["mode"] == "muted"
+
+        await until(muted, 20, "the restored room's answer mode")
+        left = (await http.get(f"/api/rooms/{ROOM}/console")).json()["answer_mode"]
+        assert 25 * 60 < left["seconds_left"] <= 30 * 60

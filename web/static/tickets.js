@@ -23,6 +23,21 @@
   tick();
   setInterval(tick, 1000);
 
+  // new tickets filed while the desk is open: say so (the page is not reordered under a hand)
+  const shown = new Set([...desk.querySelectorAll('.td-item')].map((li) => li.dataset.ticket));
+  async function poll() {
+    if (desk.dataset.status === 'closed') return;
+    try {
+      const res = await fetch('/api/tickets?status=open&limit=200');
+      if (!res.ok) return;
+      const fresh = (await res.json()).filter((t) => !shown.has(t.id)).length;
+      const note = document.getElementById('new-tickets');
+      note.hidden = fresh === 0;
+      document.getElementById('new-tickets-link').textContent = `有 ${fresh} 条新工单，点击刷新`;
+    } catch (e) { /* the next poll tries again */ }
+  }
+  setInterval(poll, 10000);
+
   async function post(path, body) {
     const res = await fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
     let data = {};
