@@ -107,6 +107,21 @@ async def test_a_new_operator_adds_a_product_starts_a_room_and_takes_over(server
         )
         assert t_wizard_video - t_first_click < 120  # bounded; the figure's target is 60 s
 
+        # muted, the console holds the room's sound back; 开声音 brings it in
+        assert (
+            await page.evaluate(
+                "document.getElementById('video').srcObject.getAudioTracks().length"
+            )
+            == 0
+        )
+        await page.click("#unmute")
+        await page.wait_for_function(
+            "document.getElementById('video').srcObject.getAudioTracks().length === 1"
+            " && !document.getElementById('video').muted",
+            timeout=WAIT,
+        )
+        assert await page.text_content("#unmute") == "静音"
+
         # 4. a wrong price is refused, with the reason shown, and nothing is said
         await page.fill("#takeover-text", "柿饼今天只要3.5元一盒")
         await page.click("#takeover-send")

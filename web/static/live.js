@@ -31,7 +31,7 @@
   video.addEventListener('loadeddata', () => { window.consoleTimes.video = performance.now(); }, { once: true });
   // the peer connection is the page's heaviest task: start it once the page has painted and
   // settled (after load, when the main thread is idle, at most 1 s later)
-  const startVideo = () => window.whep.play(`/api/rooms/${enc}/whep`, video, (s) => { status.textContent = STATUS[s] || s; });
+  const startVideo = () => window.whep.play(`/api/rooms/${enc}/whep`, video, (s) => { status.textContent = STATUS[s] || s; }, { lazyAudio: true });
   let player = null;
   const idle = window.requestIdleCallback || ((f) => setTimeout(f, 1));
   const afterLoad = () => idle(() => { player = startVideo(); }, { timeout: 1000 });
