@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench lint clean debian-packages system-deps
+.PHONY: run test bench lint clean debian-packages system-deps lighthouse
 
 $(VENV)/.run-installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -39,8 +39,15 @@ system-deps:
 test: system-deps $(VENV)/.test-installed
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
-bench: $(VENV)/.test-installed
+bench: $(VENV)/.test-installed lighthouse
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
+# Lighthouse (npm) for the bench's workbench_lighthouse section only, outside the repository
+# (Lighthouse 12: Debian 12's Node is older than Lighthouse 13 wants)
+LIGHTHOUSE_DIR ?= $(HOME)/.cache/yunlian-lighthouse
+lighthouse:
+	@test -x $(LIGHTHOUSE_DIR)/node_modules/.bin/lighthouse || \
+	  npm install --no-audit --no-fund --prefix $(LIGHTHOUSE_DIR) lighthouse@12.8.2
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .

@@ -34,6 +34,7 @@ SECTIONS = {
     "workbench": "benchmarks.bench_workbench",
     "ops": "benchmarks.bench_ops",
     "workbench_start": "benchmarks.bench_workbench_start",
+    "workbench_lighthouse": "benchmarks.bench_lighthouse",
     "nodes": "benchmarks.bench_nodes",
 }
 RESULTS = Path(__file__).with_name("results.json")

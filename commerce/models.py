@@ -414,7 +414,8 @@ class AnPair(Base):
 
 
 class AnState(Base):
-    """Key/value bookkeeping of the rollups (the orders.updated_at watermark)."""
+    """Key/value bookkeeping: the rollups' orders.updated_at watermark, and the schedule's
+    runs stopped by hand (`schedule_skip:<slot id>` → the run's start)."""
 
     __tablename__ = "an_state"
     key: Mapped[str] = mapped_column(String(32), primary_key=True)

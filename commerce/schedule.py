@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from commerce.errors import InvalidInput, NotFound
-from commerce.models import RoomSlot, ShopRoom
+from commerce.models import AnState, RoomSlot, ShopRoom
 from commerce.text import hidden_chars
 
 if TYPE_CHECKING:
@@ -34,6 +34,7 @@ MAX_OUTPUT_NAME = 32
 MAX_OUTPUT_URL = 512
 MAX_OUTPUT_KEY = 256
 MAX_SLOTS_PER_ROOM = 48
+SKIP_KEY = "schedule_skip:"  # an_state key of a slot's run stopped by hand: + slot id
 
 
 def parse_hhmm(value: object, what: str, end: bool = False) -> int:
@@ -269,6 +270,39 @@ class ScheduleService:
             slot = self._slot(row)
             await s.delete(row)
             return slot
+
+    # -- runs stopped by hand (they stay stopped until the slot's next run, across restarts)
+    async def skipped_runs(self) -> set[tuple[int, str]]:
+        """Every slot's run stopped by hand, as (slot id, run start in ISO local time)."""
+        async with self.store.db.read() as s:
+            rows = (await s.scalars(select(AnState).where(AnState.key.like(SKIP_KEY + "%")))).all()
+        out = set()
+        for row in rows:
+            tail = row.key[len(SKIP_KEY) :]
+            if tail.isdigit():
+                out.add((int(tail), row.value))
+        return out
+
+    async def skip_run(self, slot_id: int, run: str) -> None:
+        """Remember that this run of the slot was stopped by hand (one run per slot)."""
+        async with self.store.db.write() as s:
+            row = await s.get(AnState, f"{SKIP_KEY}{int(slot_id)}")
+            if row is None:
+                s.add(AnState(key=f"{SKIP_KEY}{int(slot_id)}", value=run[:64]))
+            else:
+                row.value = run[:64]
+
+    async def forget_runs(self, runs: set[tuple[int, str]]) -> None:
+        """Forget these hand stops (their run is over, or their slot is gone)."""
+        if not runs:
+            return
+        async with self.store.db.write() as s:
+            for slot_id, run in runs:
+                await s.execute(
+                    delete(AnState).where(
+                        AnState.key == f"{SKIP_KEY}{int(slot_id)}", AnState.value == run[:64]
+                    )
+                )
 
     async def check(self, spec: dict[str, Any]) -> None:
         """Refuse a new slot's spec as `add` would, before anything is written (the times,

@@ -8,7 +8,8 @@ down at a slot's end stops nothing it did not start.
 
 - A room the scheduler started is stopped when its slot ends, is deleted or disabled, or the
   next slot of the room begins (then the room restarts with that slot's host and lineup).
-- A room stopped by hand during its slot stays stopped until the slot's next run.
+- A room stopped by hand during its slot stays stopped until the slot's next run, also across
+  a restart (the run is remembered in the shop's database).
 - A room already live when its slot begins (started by hand) is left alone, and not stopped
   at the slot's end: the page shows the slot as 已被手动开播占用.
 - A start that fails (the server's room cap, say) is retried on the next pass, and its reason
@@ -85,7 +86,8 @@ class Scheduler:
         self.on_started = on_started
         self.douyin_rooms = dict(douyin_rooms or {})
         self._ours: dict[str, tuple[int, str]] = {}  # room id -> (slot id, run start)
-        self._skipped: set[tuple[int, str]] = set()  # runs stopped by hand
+        self._skipped: set[tuple[int, str]] = set()  # runs stopped by hand (persisted)
+        self._skips_loaded = False
         self._state: dict[int, dict] = {}  # slot id -> {"state", "detail", "since"}
         self._errors: dict[int, str] = {}  # the last start failure logged, per slot
         self._wake = asyncio.Event()
@@ -106,6 +108,9 @@ class Scheduler:
 
     async def _tick(self) -> dict:
         self.passes += 1
+        if not self._skips_loaded:  # the hand stops of runs before a restart
+            self._skipped |= await self.store.schedule.skipped_runs()
+            self._skips_loaded = True
         now = self.local_now()
         slots = await self.store.schedule.list()
         want: dict[str, tuple[Slot, datetime]] = {}
@@ -122,9 +127,10 @@ class Scheduler:
             wanted = want.get(room_id)
             wanted_key = (wanted[0].id, wanted[1].isoformat()) if wanted else None
             if room_id not in live:  # stopped by hand during its run: not again this run
-                del self._ours[room_id]
                 if wanted_key == key:
+                    await self.store.schedule.skip_run(*key)  # first: a failed pass retries
                     self._skipped.add(key)
+                del self._ours[room_id]
                 continue
             if wanted_key is not None and wanted_key[0] == key[0]:  # a whole-day slot's
                 self._ours[room_id] = wanted_key  # next run: the room just keeps going
@@ -153,7 +159,10 @@ class Scheduler:
                 self._set(slot.id, "busy")
             elif await self._start(slot, key):
                 started.append(room_id)
-        self._skipped &= active_keys
+        stale = self._skipped - active_keys
+        if stale:
+            await self.store.schedule.forget_runs(stale)
+            self._skipped -= stale
         for slot in slots:
             if slot.room_id in want and want[slot.room_id][0].id == slot.id:
                 continue

@@ -69,28 +69,11 @@ def add_page_routes(r: APIRouter, store: Store, call: Callable) -> None:
 
     @r.get("/trace/{batch_id}", response_class=HTMLResponse)
     async def trace_page(batch_id: str, request: Request):
-        from commerce.trace.page import report_lines, timeline
+        from commerce.trace.page import render_page
 
         view = await call(store.trace.batch_view(batch_id))
-        cp = view["checkpoint"] or {}
-        return render(
-            "shop_trace.html",
-            private=False,
-            title=view["product"],
-            batch_id=view["batch_id"],
-            origin_plot=view["origin_plot"],
-            harvest_date=view["harvest_date"],
-            expiry_date=view["expiry_date"],
-            certifications="、".join(view["certifications"]) or "无",
-            reports=report_lines(view["inspection_reports"]),
-            events=timeline(view["events"]),
-            tree_size=str(cp.get("tree_size", 0)),
-            root_hash=cp.get("root_hash", ""),
-            signature=cp.get("signature", ""),
-            public_key=cp.get("public_key", ""),
-            signed_at=cp.get("signed_at", ""),
-            view_json=Markup(json_for_script(view)),  # escaped for a <script> element already
-        )
+        # public: no Cache-Control: no-store; the view is escaped for a <script> element
+        return HTMLResponse(render_page(view, Markup(json_for_script(view))))
 
     @r.get("/trace/{batch_id}/qr.{fmt}")
     async def trace_qr(batch_id: str, fmt: str, request: Request) -> Response:

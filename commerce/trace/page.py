@@ -1,10 +1,24 @@
-"""What the public trace page shows, as data for its template (kept out of the web layer)."""
+"""The public trace page: what it shows, as data, and its Jinja2 template
+(`commerce/trace/templates/trace.html`, autoescaped: every value a farmer typed is text).
+The page works from a 360 px phone to a desktop; the web layer only serves it."""
 
 from __future__ import annotations
 
-import html
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from commerce.trace.merkle import verify_inclusion
+
+env = Environment(
+    loader=PackageLoader("commerce.trace", "templates"),
+    autoescape=True,  # every {{ value }} is HTML-escaped
+    undefined=StrictUndefined,  # a missing value fails the page instead of printing nothing
+    trim_blocks=True,
+    lstrip_blocks=True,
+    auto_reload=False,
+)
 
 # what the farmer's records call things, in the words a buyer reads
 FIELD_LABELS = {
@@ -32,18 +46,6 @@ FIELD_LABELS = {
 def labelled(details: dict) -> list[tuple[str, str]]:
     """`{"plot": "1号地块"}` → `[("地块", "1号地块")]`; unknown keys are shown as they are."""
     return [(FIELD_LABELS.get(str(k), str(k)), str(v)) for k, v in details.items()]
-
-
-def describe(details: dict) -> str:
-    """`{"plot": "1号地块"}` → `地块：1号地块`, escaped; unknown keys are shown as they are."""
-    return "；".join(f"{html.escape(k)}：{html.escape(v)}" for k, v in labelled(details))
-
-
-def describe_reports(reports: list) -> str:
-    """Inspection reports as readable lines instead of raw JSON."""
-    if not reports:
-        return "暂无"
-    return "<br>".join(describe(r) if isinstance(r, dict) else html.escape(str(r)) for r in reports)
 
 
 def report_lines(reports: list) -> list[list[tuple[str, str]] | str]:
@@ -74,3 +76,28 @@ def timeline(events: list[dict]) -> list[dict]:
             }
         )
     return items
+
+
+def render_page(view: dict[str, Any], view_json: Markup) -> str:
+    """The trace page of `store.trace.batch_view(...)`'s `view`. `view_json` is the view as
+    JSON already made safe for a `<script type="application/json">` element (the caller's
+    `json_for_script`): the one value the template prints unescaped."""
+    if not isinstance(view_json, Markup):
+        raise TypeError("view_json must be Markup made by json_for_script")
+    cp = view["checkpoint"] or {}
+    return env.get_template("trace.html").render(
+        title=view["product"],
+        batch_id=view["batch_id"],
+        origin_plot=view["origin_plot"],
+        harvest_date=view["harvest_date"],
+        expiry_date=view["expiry_date"],
+        certifications="、".join(view["certifications"]) or "无",
+        reports=report_lines(view["inspection_reports"]),
+        events=timeline(view["events"]),
+        tree_size=str(cp.get("tree_size", 0)),
+        root_hash=cp.get("root_hash", ""),
+        signature=cp.get("signature", ""),
+        public_key=cp.get("public_key", ""),
+        signed_at=cp.get("signed_at", ""),
+        view_json=view_json,
+    )

@@ -102,15 +102,23 @@ async def test_trace_page_json_parses_in_chromium_and_runs_nothing(store, http):
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS)
         try:
-            page = await browser.new_page()
+            page = await browser.new_page(viewport={"width": 360, "height": 740})
             await page.goto(f"{http.base_url}/trace/{batch}", wait_until="load")
             got = await page.evaluate(
                 "JSON.parse(document.getElementById('trace-data').textContent)"
             )
             pwned = await page.evaluate("window.pwned === undefined")
             scripts = await page.evaluate("document.scripts.length")
+            # a 360 px phone: nothing wider than the screen (hashes and long text wrap)
+            phone_width = await page.evaluate("document.documentElement.scrollWidth")
+            title = await page.inner_text("h1")
+            await page.set_viewport_size({"width": 1280, "height": 800})
+            main = await page.evaluate("document.querySelector('main').getBoundingClientRect()")
         finally:
             await browser.close()
     assert got == want
     assert got["origin_plot"] == HOSTILE
     assert pwned and scripts == 1
+    assert phone_width <= 360, f"the trace page is {phone_width} px wide on a 360 px phone"
+    assert title.startswith("阜平<大枣>&</script><script>window.pwned=1</script>")  # as text
+    assert main["width"] <= 720 and main["x"] > 200  # a centred column on a desktop

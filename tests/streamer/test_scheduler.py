@@ -248,3 +248,32 @@ async def test_a_whole_day_slot_keeps_its_room_live_past_midnight(shop):
     clock.at("00:00", day=8)
     assert await sched.tick() == {"started": [], "stopped": []}
     assert "w" in engine.configs()
+
+
+async def test_a_hand_stop_survives_a_restart_until_the_slots_next_run(shop):
+    store, engine = shop
+    clock = Clock()
+    s1 = await store.schedule.add("default", slot("h", "xiaowang", "06:00", "12:00"), "op")
+    clock.at("06:00")
+    first = Scheduler(engine, store, clock=clock)
+    assert (await first.tick())["started"] == ["h"]
+    await engine.stop_room("h")  # by hand, mid-run
+    clock.at("07:00")
+    assert await first.tick() == {"started": [], "stopped": []}
+    assert first.describe(s1)["state"] == "skipped"
+
+    # a restart mid-run: the new scheduler keeps the room stopped for this run
+    clock.at("08:00")
+    second = Scheduler(engine, store, clock=clock)
+    assert await second.tick() == {"started": [], "stopped": []}
+    assert "h" not in engine.configs()
+    assert second.describe(s1)["state"] == "skipped"
+
+    # the run ends: the hand stop is forgotten, and the next day's run starts
+    clock.at("13:00")
+    await second.tick()
+    assert await store.schedule.skipped_runs() == set()
+    clock.at("06:00", day=8)
+    third = Scheduler(engine, store, clock=clock)
+    assert (await third.tick())["started"] == ["h"]
+    await engine.stop_room("h")

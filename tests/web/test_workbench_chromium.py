@@ -7,6 +7,7 @@ import io
 import secrets
 from contextlib import asynccontextmanager
 
+import httpx
 from PIL import Image
 from playwright.async_api import async_playwright
 
@@ -100,12 +101,22 @@ async def test_operator_adds_a_product_with_a_photo_and_sees_it_listed(live_serv
 
 
 async def test_phone_viewer_buys_operator_ships_buyer_sees_tracking(live_server):
+    pinned = "fp-honey-500g"
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as http:
+        res = await http.post(
+            "/api/shop/rooms/demo/pin",
+            json={"sku": pinned},
+            headers=live_server.headers("operator"),
+        )
+    assert res.status_code < 300, res.text
     async with browser() as b:
         ctx = await b.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
         buyer = await ctx.new_page()
         buyer.set_default_timeout(WAIT)
         await buyer.goto(f"{live_server.url}/rooms/demo", wait_until="domcontentloaded")
-        await buyer.wait_for_function("!document.getElementById('buy').disabled")
+        await buyer.wait_for_function(
+            f"!document.getElementById('buy').disabled && currentSku === '{pinned}'"
+        )
         await buyer.tap("#buy")  # on a phone the first tap opens the order sheet
         await buyer.fill("#buyer-name", "李小花")
         await buyer.fill("#buyer-phone", "13812341234")
@@ -118,6 +129,8 @@ async def test_phone_viewer_buys_operator_ships_buyer_sees_tracking(live_server)
         await buyer.tap("#pay")
         await buyer.wait_for_selector("#order-link")
         order_id = (await buyer.inner_text("#buy-msg")).split("订单号")[1].split()[0]
+        order = live_server.call(live_server.store.orders.get(order_id))
+        assert [line["sku"] for line in order["items"]] == [pinned]  # the pinned product
         await buyer.click("#order-link")
         await buyer.wait_for_url(f"**/orders/{order_id}")  # the token left the address bar
         await buyer.wait_for_function(

@@ -29,7 +29,13 @@
   const STATUS = { connecting: '连接中…', connected: '直播中', retrying: '正在重连…', offline: '未开播' };
   if (root.dataset.orientation === 'portrait') root.classList.add('portrait');
   video.addEventListener('loadeddata', () => { window.consoleTimes.video = performance.now(); }, { once: true });
-  const player = window.whep.play(`/api/rooms/${enc}/whep`, video, (s) => { status.textContent = STATUS[s] || s; });
+  // the peer connection is the page's heaviest task: start it once the page has painted and
+  // settled (after load, when the main thread is idle, at most 1 s later)
+  const startVideo = () => window.whep.play(`/api/rooms/${enc}/whep`, video, (s) => { status.textContent = STATUS[s] || s; }, { lazyAudio: true });
+  let player = null;
+  const idle = window.requestIdleCallback || ((f) => setTimeout(f, 1));
+  const afterLoad = () => idle(() => { player = startVideo(); }, { timeout: 1000 });
+  if (document.readyState === 'complete') afterLoad(); else window.addEventListener('load', afterLoad, { once: true });
   $('unmute').onclick = () => { video.muted = !video.muted; video.play().catch(() => {}); $('unmute').textContent = video.muted ? '开声音' : '静音'; };
 
   // --- figures: one snapshot, polled, and refreshed on the events that change it ---------
@@ -103,7 +109,7 @@
         $('caption').className = 'lc-caption k-' + ev.kind;
       } else if (ev.type === 'answer' || ev.type === 'viewer_joined' || ev.type === 'viewer_left') refresh();
       else if (ev.type === 'shop' && ['stock_changed', 'order_paid', 'product_pinned'].includes(ev.kind)) refresh();
-      else if (ev.type === 'room_started') player.restart();
+      else if (ev.type === 'room_started' && player) player.restart();
       else if (ev.type === 'room_stopped') status.textContent = '直播已结束';
     };
     ws.onclose = () => setTimeout(connect, 3000);

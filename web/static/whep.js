@@ -14,10 +14,13 @@
     });
   }
 
-  // play(url, video, onStatus) -> { stop() }. onStatus gets 'connecting' | 'connected' |
-  // 'retrying' | 'offline' (the room is not live) with a reason.
-  function play(url, video, onStatus) {
+  // play(url, video, onStatus, opts) -> { stop() }. onStatus gets 'connecting' | 'connected' |
+  // 'retrying' | 'offline' (the room is not live) with a reason. opts.lazyAudio: while the
+  // video is muted, its audio track is held back (a cold audio output costs the page a
+  // long task of 200+ ms) and joins the picture when the video is unmuted.
+  function play(url, video, onStatus, opts) {
     const say = onStatus || function () {};
+    const lazyAudio = Boolean(opts && opts.lazyAudio);
     let pc = null; let location = null; let attempt = 0; let timer = null; let stopped = false;
 
     function hangUp() {
@@ -38,7 +41,15 @@
       const peer = pc = new RTCPeerConnection();
       const stream = new MediaStream();
       video.srcObject = stream;
-      peer.ontrack = (e) => stream.addTrack(e.track);
+      peer.ontrack = (e) => {
+        if (!(lazyAudio && e.track.kind === 'audio' && video.muted)) { stream.addTrack(e.track); return; }
+        const join = () => {
+          if (video.muted || peer !== pc) return;
+          video.removeEventListener('volumechange', join);
+          stream.addTrack(e.track);
+        };
+        video.addEventListener('volumechange', join);
+      };
       peer.addTransceiver('video', { direction: 'recvonly' });
       peer.addTransceiver('audio', { direction: 'recvonly' });
       peer.onconnectionstatechange = () => {

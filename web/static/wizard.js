@@ -82,13 +82,17 @@
       try { data = await res.json(); } catch (err) { /* empty */ }
       if (!res.ok) {
         const d = data.detail;
-        throw new Error(typeof d === 'string' ? d : Array.isArray(d) ? '填写有误，请检查直播间编号和标题' : `开播失败（${res.status}）`);
+        const text = typeof d === 'string' ? d : Array.isArray(d) ? d.map((x) => (x.loc || []).join('.')).join(' ') : '';
+        if (res.status === 422 && text.includes('room_id')) throw new Error(`直播间编号只能用字母、数字、- 和 _，最多 64 位（${text}）`);
+        if (res.status === 422 && text.includes('title')) throw new Error(`直播间标题最多 60 个字，不能有不可见字符（${text}）`);
+        throw new Error(text || `开播失败（${res.status}）`);
       }
       times.started = performance.now();
       $('#step-3').hidden = true; $('#wz-steps').hidden = true;
       $('#step-live').hidden = false;
       $('#wz-live-title').textContent = `直播中：${data.title || body.title}`;
       $('#wz-watch').href = `/rooms/${encodeURIComponent(roomId)}`;
+      $('#wz-console').href = `/workbench/live/${encodeURIComponent(roomId)}`;
       await play(roomId);
     } catch (err) {
       msg.className = 'msg err'; msg.textContent = err.message;
