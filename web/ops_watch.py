@@ -316,7 +316,8 @@ class OpsWatch:
             p = self._proc(pid) if pid else None
             if pid:
                 live.add(pid)
-            out.append(self._proc_view(str(w["index"]), p, bool(w.get("ready")), None, w))
+            lag = w.get("loop_lag_ms")
+            out.append(self._proc_view(str(w["index"]), p, bool(w.get("ready")), lag, w))
         for pid in set(self._procs) - live:
             self._procs.pop(pid, None)
         return out
