@@ -37,7 +37,7 @@ def test_a_request_line_carries_its_request_and_room_ids(server):
     logs.configure(True, "INFO", stream=buf)
     res = httpx.get(
         server.url + "/api/rooms/demo",
-        headers={**server.headers("ops"), "X-Request-ID": "req-0042"},
+        headers={**server.headers("admin"), "X-Request-ID": "req-0042"},
         timeout=10,
     )
     assert res.status_code == 200
