@@ -69,8 +69,8 @@ def test_a_rooms_media_thread_logs_with_its_room_id(server):
 
     def once(*_args) -> None:
         if not said.is_set():
-            said.set()
             logging.getLogger("tests.room").warning("帧已渲染")
+            said.set()  # after the line is written
 
     room.on_frame = once
     try:
