@@ -238,3 +238,33 @@ def test_a_dead_receiver_gets_retries_recorded_and_the_room_never_slows(tmp_path
         assert ticks >= 0.9 * 25 * elapsed  # the media clock kept its pace all along
         assert room.stats()["skipped_frames_total"] - late_before <= 0.05 * ticks
         assert srv.app.state.alerts.stats["failed_attempts"] >= 5
+
+
+def test_a_dead_llm_backend_raises_the_backend_alert(tmp_path):
+    dead = f"http://127.0.0.1:{free_port()}/v1"  # an OpenAI-style endpoint nobody serves
+    writers = {"llm": {"backend": "openai", "base_url": dead, "api_key": "k", "model": "m"}}
+    with (
+        RobotReceiver() as robot,
+        LiveServer(
+            tmp_path / "y.db",
+            demo_room=False,
+            ops_interval=0.5,
+            writers=writers,
+            alert_webhook=robot.url,
+            alert_retry_base_s=0.2,
+        ) as srv,
+    ):
+        with httpx.Client(base_url=srv.url, headers=srv.headers(), timeout=30) as admin:
+            res = admin.post("/api/rooms", json={"room_id": "llm", "writer": "llm"})
+            assert res.status_code in (200, 201), res.text
+            try:
+                res = admin.post("/api/rooms/llm/questions", json={"text": "蜂蜜多少钱一斤"})
+                assert res.status_code in (200, 202)
+                deadline = time.monotonic() + 40
+                while not any("【告警】语音/文案后端故障" in t for t in robot.texts()):
+                    assert time.monotonic() < deadline, robot.texts()
+                    time.sleep(0.1)
+                text = next(t for t in robot.texts() if "语音/文案后端故障" in t)
+                assert "直播间 llm" in text and "文案回退" in text
+            finally:
+                admin.post("/api/rooms/llm/stop")
