@@ -100,6 +100,7 @@ class Report:
     viewers: int = 0
     voice: dict = field(default_factory=dict)
     events_dropped: int = 0
+    loop_lag_ms: float = 0.0  # how late the worker's event loop woke for this report
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ passing it around. `web/logs.py` writes both into each JSON log line."""
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
+from datetime import UTC, datetime
 
 room_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("room_id", default=None)
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -29,3 +31,33 @@ class ContextFilter(logging.Filter):
         if getattr(record, "request_id", None) is None:
             record.request_id = request_id.get()
         return True
+
+
+class JsonFormatter(logging.Formatter):
+    """`{"ts","level","logger","msg","room_id","request_id", …extra}`, UTF-8 text kept."""
+
+    FIELDS = ("method", "path", "status", "ms")
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "room_id": getattr(record, "room_id", None),
+            "request_id": getattr(record, "request_id", None),
+        }
+        for key in self.FIELDS:
+            if hasattr(record, key):
+                out[key] = getattr(record, key)
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False, default=str)
+
+
+def json_handler(stream) -> logging.Handler:
+    """A handler writing JSON lines with the context's room and request ids."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(ContextFilter())
+    return handler

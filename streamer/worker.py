@@ -9,6 +9,7 @@ import asyncio
 import logging
 import os
 import signal
+import sys
 import threading
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
@@ -18,6 +19,7 @@ from scripts_gen import make_writer
 from streamer.bus import OPS, Call, Published, Ready, Report, Result, check_args
 from streamer.engine import Engine, EngineError, check_offer
 from streamer.events import RoomEvent
+from streamer.log_context import json_handler
 from streamer.room import RoomConfig
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,7 @@ class WorkerSpec:
     max_rooms: int = 64
     max_viewers_per_room: int = 200
     log_level: int = logging.INFO
+    log_json: bool = False  # JSON lines with room ids (streamer/log_context.py)
 
 
 class BusEngine(Engine):
@@ -58,6 +61,7 @@ class RoomWorker:
         self._closed = asyncio.Event()
         self._tasks: set[asyncio.Task] = set()
         self._send_lock = threading.Lock()
+        self.loop_lag_ms = 0.0
 
     def send(self, message) -> None:
         try:
@@ -165,6 +169,7 @@ class RoomWorker:
                 "failures": dict(voice.failures),
             },
             events_dropped=engine.events_dropped,
+            loop_lag_ms=self.loop_lag_ms,
         )
 
     async def serve(self) -> None:
@@ -189,10 +194,12 @@ class RoomWorker:
         self.send(Ready(os.getpid()))
         try:
             while not self._closed.is_set():
+                due = loop.time() + REPORT_EVERY
                 try:
                     async with asyncio.timeout(REPORT_EVERY):
                         await self._closed.wait()
                 except TimeoutError:
+                    self.loop_lag_ms = round(max(0.0, loop.time() - due) * 1000, 1)
                     self.send(self.report())
         finally:
             try:
@@ -207,10 +214,13 @@ def run_worker(conn: Connection, spec: WorkerSpec) -> None:
     """The worker process's entry point (a `spawn` target)."""
     # Ctrl-C reaches the whole process group: the web process closes the bus, we follow
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.basicConfig(
-        level=spec.log_level,
-        format=f"%(asctime)s %(levelname)s worker-{os.getpid()} %(name)s: %(message)s",
-    )
+    if spec.log_json:
+        logging.basicConfig(level=spec.log_level, handlers=[json_handler(sys.stderr)])
+    else:
+        logging.basicConfig(
+            level=spec.log_level,
+            format=f"%(asctime)s %(levelname)s worker-{os.getpid()} %(name)s: %(message)s",
+        )
     try:
         asyncio.run(RoomWorker(conn, spec).serve())
     finally:

@@ -437,6 +437,7 @@ class WorkerEngine(EngineBase):
                     "pid": w.pid,
                     "ready": w.alive,
                     "load": round(w.load(), 3),
+                    "loop_lag_ms": w.report.loop_lag_ms if w.report is not None else None,
                     "rooms": sorted(rid for rid, h in self.placement.items() if h is w),
                 }
                 for w in self.workers

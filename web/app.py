@@ -141,7 +141,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "max_viewers_per_room": settings.max_viewers_per_room,
         }
         if settings.workers > 0:  # rooms in worker processes; this process holds none
-            spec = WorkerSpec(db_url=store.url, online_voice=settings.online_voice)
+            spec = WorkerSpec(
+                db_url=store.url, online_voice=settings.online_voice, log_json=settings.log_json
+            )
             engine = WorkerEngine(spec, settings.workers, **limits)
             try:
                 await engine.start()

@@ -7,45 +7,21 @@ the request runs (and, with `log_requests`, one access line when it ends)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
 import time
 import uuid
-from datetime import UTC, datetime
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from streamer import log_context
-from streamer.log_context import ContextFilter
+from streamer.log_context import ContextFilter, JsonFormatter
 
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 ROOM_PATH = re.compile(r"^/(?:api/(?:shop/)?)?rooms/([A-Za-z0-9_-]{1,64})(?:/|$)")
 access = logging.getLogger("yunlian.access")
 MARK = "_yunlian_json"  # set on the handler this module installs
-
-
-class JsonFormatter(logging.Formatter):
-    """`{"ts","level","logger","msg","room_id","request_id", …extra}`, UTF-8 text kept."""
-
-    FIELDS = ("method", "path", "status", "ms")
-
-    def format(self, record: logging.LogRecord) -> str:
-        out = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-            "room_id": getattr(record, "room_id", None),
-            "request_id": getattr(record, "request_id", None),
-        }
-        for key in self.FIELDS:
-            if hasattr(record, key):
-                out[key] = getattr(record, key)
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, ensure_ascii=False, default=str)
 
 
 def configure(enabled: bool, level: str = "INFO", stream=None) -> logging.Handler | None:

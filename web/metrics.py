@@ -140,14 +140,14 @@ class EngineCollector:
         yield failures
         writer = CounterMetricFamily(
             "yunlian_writer_fallbacks",
-            "answers the template desk gave because the script backend failed or was late",
+            "lines and answers the template gave because the model backend failed or was late",
             labels=labels,
         )
         for rid, s in rooms.items():
             a = s.get("answers") or {}
             writer.add_metric(
                 [rid, workers.get(rid, "main")],
-                _num(a.get("writer_fallbacks")) + _num(a.get("writer_timeouts")),
+                _num(a.get("writer_fallbacks")) + _num((s.get("writer") or {}).get("fallbacks")),
             )
         yield writer
 

@@ -212,8 +212,10 @@ class OpsWatch:
         voice = s.get("voice") or {}
         counters = {
             "tts_fallbacks": _num(voice.get("fallbacks")),
+            # answers the template desk gave (timeouts included) + script lines the model
+            # backend failed to write
             "llm_fallbacks": _num(answers.get("writer_fallbacks"))
-            + _num(answers.get("writer_timeouts")),
+            + _num((s.get("writer") or {}).get("fallbacks")),
             "danmaku": _num(danmaku.get("messages")),
             "blocked": sum(_num(v) for v in (danmaku.get("blocked") or {}).values()),
             "tts_failures": sum(_num(v) for v in (voice.get("failures") or {}).values()),
@@ -316,7 +318,8 @@ class OpsWatch:
             p = self._proc(pid) if pid else None
             if pid:
                 live.add(pid)
-            out.append(self._proc_view(str(w["index"]), p, bool(w.get("ready")), None, w))
+            lag = w.get("loop_lag_ms")
+            out.append(self._proc_view(str(w["index"]), p, bool(w.get("ready")), lag, w))
         for pid in set(self._procs) - live:
             self._procs.pop(pid, None)
         return out

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +16,7 @@ import httpx
 import pytest
 import websockets
 
+from commerce.orders import LineRequest, OrderRequest
 from testkit.webhook import RobotReceiver, free_port
 from tests.livesrv import LiveServer
 from web.alert_rules import AlertRules
@@ -238,3 +241,86 @@ def test_a_dead_receiver_gets_retries_recorded_and_the_room_never_slows(tmp_path
         assert ticks >= 0.9 * 25 * elapsed  # the media clock kept its pace all along
         assert room.stats()["skipped_frames_total"] - late_before <= 0.05 * ticks
         assert srv.app.state.alerts.stats["failed_attempts"] >= 5
+
+
+def test_a_dead_llm_backend_raises_the_backend_alert(tmp_path):
+    dead = f"http://127.0.0.1:{free_port()}/v1"  # an OpenAI-style endpoint nobody serves
+    writers = {"llm": {"backend": "openai", "base_url": dead, "api_key": "k", "model": "m"}}
+    with (
+        RobotReceiver() as robot,
+        LiveServer(
+            tmp_path / "y.db",
+            demo_room=False,
+            ops_interval=0.5,
+            writers=writers,
+            alert_webhook=robot.url,
+            alert_retry_base_s=0.2,
+        ) as srv,
+    ):
+        with httpx.Client(base_url=srv.url, headers=srv.headers(), timeout=30) as admin:
+            res = admin.post("/api/rooms", json={"room_id": "llm", "writer": "llm"})
+            assert res.status_code in (200, 201), res.text
+            try:
+                res = admin.post("/api/rooms/llm/questions", json={"text": "蜂蜜多少钱一斤"})
+                assert res.status_code in (200, 202)
+                deadline = time.monotonic() + 40
+                while not any("【告警】语音/文案后端故障" in t for t in robot.texts()):
+                    assert time.monotonic() < deadline, robot.texts()
+                    time.sleep(0.1)
+                text = next(t for t in robot.texts() if "语音/文案后端故障" in t)
+                assert "直播间 llm" in text and "文案回退" in text
+            finally:
+                admin.post("/api/rooms/llm/stop")
+
+
+def test_a_killed_worker_raises_the_restart_alert_once(tmp_path):
+    with (
+        RobotReceiver() as robot,
+        LiveServer(
+            tmp_path / "y.db",
+            workers=1,
+            ops_interval=0.5,
+            alert_webhook=robot.url,
+            alert_retry_base_s=0.2,
+            alert_rules={"worker_restarted": {"hold_s": 2}},
+        ) as srv,
+    ):
+        deadline = time.monotonic() + 60
+        while not (srv.engine.workers[0].alive and srv.app.state.ops_watch.samples > 2):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        os.kill(srv.engine.workers[0].pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while not any("【已恢复】直播工作进程重启" in t for t in robot.texts()):
+            assert time.monotonic() < deadline, robot.texts()
+            time.sleep(0.2)
+        restart = [t for t in robot.texts() if "直播工作进程重启" in t]
+        assert len(restart) == 2 and "【告警】" in restart[0] and "重启 1 次" in restart[0]
+
+
+def test_payments_waiting_with_a_silent_provider_raise_the_payment_alert(tmp_path):
+    with (
+        RobotReceiver() as robot,
+        LiveServer(
+            tmp_path / "y.db",
+            ops_interval=0.5,
+            alert_webhook=robot.url,
+            alert_rules={"payments_silent": {"silent_s": 10}},
+        ) as srv,
+    ):
+        req = OrderRequest(
+            buyer_id="",
+            buyer_name="李四",
+            phone="13800001111",
+            address="河北省保定市阜平县城南庄镇1号",
+            items=(LineRequest("fp-honey-500g", 1),),
+            room_id="demo",
+        )
+        order, _ = srv.call(srv.store.orders.create(req, "ops-pay-1"))
+        srv.call(srv.store.payments.start(order["id"]))  # the buyer is at the cashier; no webhook
+        deadline = time.monotonic() + 40
+        while not any("【告警】支付回调长时间未到达" in t for t in robot.texts()):
+            assert time.monotonic() < deadline, robot.texts()
+            time.sleep(0.2)
+        text = next(t for t in robot.texts() if "支付回调" in t)
+        assert "1 笔支付" in text and "李四" not in text and "13800001111" not in text

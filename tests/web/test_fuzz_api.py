@@ -24,6 +24,8 @@ NOT_IN_SCHEMA = {
     ("GET", "/rooms/{room_id}"),
     ("GET", "/panel"),
     ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/ops"),
     ("GET", "/watch"),
     ("GET", "/login"),
     ("GET", "/admin/audit"),

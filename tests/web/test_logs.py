@@ -37,7 +37,7 @@ def test_a_request_line_carries_its_request_and_room_ids(server):
     logs.configure(True, "INFO", stream=buf)
     res = httpx.get(
         server.url + "/api/rooms/demo",
-        headers={**server.headers("ops"), "X-Request-ID": "req-0042"},
+        headers={**server.headers("admin"), "X-Request-ID": "req-0042"},
         timeout=10,
     )
     assert res.status_code == 200
@@ -69,8 +69,8 @@ def test_a_rooms_media_thread_logs_with_its_room_id(server):
 
     def once(*_args) -> None:
         if not said.is_set():
-            said.set()
             logging.getLogger("tests.room").warning("帧已渲染")
+            said.set()  # after the line is written
 
     room.on_frame = once
     try:

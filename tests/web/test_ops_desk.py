@@ -171,3 +171,30 @@ def test_sparklines_are_bounded_to_an_hour(server):
     assert len(hist["times"]) == SPARK_POINTS
     assert all(len(v) == SPARK_POINTS for v in hist["machine"].values())
     assert all(len(v) <= SPARK_POINTS for r in hist["rooms"].values() for v in r.values())
+
+
+def test_rooms_in_worker_processes_show_per_worker(tmp_path):
+    with LiveServer(tmp_path / "w.db", workers=1, ops_interval=0.5) as srv:
+        deadline = time.monotonic() + 60
+        snap = {}
+        while time.monotonic() < deadline:
+            snap = httpx.get(
+                srv.url + "/api/ops/snapshot", headers=srv.headers("ops"), timeout=10
+            ).json()
+            workers = {w["id"]: w for w in snap["workers"]}
+            rooms = {r["room_id"]: r for r in snap["rooms"]}
+            if (
+                "0" in workers
+                and workers["0"]["cpu"] is not None
+                and workers["0"]["loop_lag_ms"] is not None
+                and rooms.get("demo", {}).get("fps", 0) > 0
+            ):
+                break
+            time.sleep(0.3)
+        assert rooms["demo"]["worker"] == "0", snap
+        w = workers["0"]
+        assert w["up"] and w["pid"] and w["rss_mb"] > 0 and w["rooms"] == 1, w
+        assert workers["main"]["pid"] != w["pid"]
+        text = httpx.get(srv.url + "/metrics", headers=srv.headers("ops"), timeout=10).text
+        assert 'yunlian_room_fps{room="demo",worker="0"}' in text
+        assert 'yunlian_worker_up{worker="0"} 1.0' in text

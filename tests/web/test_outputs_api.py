@@ -75,7 +75,8 @@ async def test_stream_key_is_masked_everywhere_and_never_logged(live_server, htt
         api_metrics = (await http.get("/api/metrics")).text
         for text in (res.text, listed, stats, metrics, api_metrics):
             assert SECRET not in text and SECRET[:12] not in text
-        assert f'yunlian_output_up{{room="demo",output="{out["id"]}"}} 0' in metrics
+        up = f'yunlian_output_up{{output="{out["id"]}",room="demo",worker="main"}} 0.0'
+        assert up in metrics
         audit = (await http.get("/api/audit", params={"limit": 20})).text
         assert "rooms.outputs" in audit and SECRET not in audit
     finally:

@@ -127,7 +127,7 @@ async def test_metrics_are_exposed_for_ops(http):
     m = (await http.get("/api/metrics")).json()
     assert m["rooms"]["demo"]["frames"] > 0
     text = (await http.get("/metrics")).text
-    assert 'yunlian_room_fps{room="demo"}' in text
+    assert 'yunlian_room_fps{room="demo",worker="main"}' in text
 
 
 async def test_pages_are_served_in_chinese(http):

@@ -125,3 +125,18 @@ def test_config_check_accepts_a_good_file(tmp_path):
     res = _cli("config", "check", str(conf))
     assert res.returncode == 0, res.stderr
     assert "max_rooms" in res.stdout
+
+
+def test_serve_refuses_a_bad_environment_value_with_exit_2():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YUNLIAN_")}
+    res = subprocess.run(
+        [sys.executable, "-m", "web.cli", "serve", "--port", "0"],
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**env, "YUNLIAN_MAX_ROOMS": "lots"},
+    )
+    assert res.returncode == 2
+    assert "'max_rooms' from env YUNLIAN_MAX_ROOMS" in res.stderr and "Traceback" not in res.stderr
