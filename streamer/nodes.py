@@ -106,6 +106,7 @@ class NodeEngine(EngineBase):
         self.holders: dict[str, str] = {}  # room id -> node id
         self.held: dict[str, int] = {}  # rooms this node holds -> lease epoch
         self.adopting: set[str] = set()  # taken over, still starting here
+        self.moving: set[str] = set()  # rooms whose lease expired, not yet taken over
         self.takeovers: list[dict] = []
         self._releases: dict[str, int] = {}  # stopped rooms whose lease delete failed
         self._pending: dict[int, asyncio.Future] = {}
@@ -130,8 +131,9 @@ class NodeEngine(EngineBase):
         from scripts_gen import make_writer
 
         # the first room's writer loads its dictionaries (~2 s): done now, so a room taken
-        # over from a dead node does not wait for it
-        make_writer(None)
+        # over from a dead node does not wait for it (room workers do it themselves)
+        if not hasattr(self.local, "workers"):
+            make_writer(None)
         self._outbox = asyncio.Queue(OUTBOX)
         await self.bus.start()
         try:
@@ -237,9 +239,12 @@ class NodeEngine(EngineBase):
             log.warning("room %s: local stop failed: %s", room_id, exc)
 
     async def _refresh(self) -> None:
-        live = await self.leases.live()
+        leases = await self.leases.rooms()
         rooms, holders = {}, {}
-        for lease in live:
+        self.moving = {lease.room_id for lease in leases if lease.expired}
+        for lease in leases:
+            # an expired lease's room is moving: calls still go to its last node, which
+            # answers if it was only late to renew
             holders[lease.room_id] = lease.node_id
             rooms[lease.room_id] = self.rooms.get(lease.room_id) or config_from(lease.config)
         for rid in self.held:  # ours, whatever the last read said
@@ -401,7 +406,7 @@ class NodeEngine(EngineBase):
                 "persona": config.persona,
                 "width": config.width,
                 "height": config.height,
-                "live": node is not None and rid not in self.adopting,
+                "live": node is not None and rid not in self.adopting and rid not in self.moving,
                 "viewers": 0,
             }
             out.append(info | {"node": node})
@@ -413,6 +418,7 @@ class NodeEngine(EngineBase):
             "id": self.node_id,
             "held": sorted(self.held),
             "adopting": sorted(self.adopting),
+            "moving": sorted(self.moving),
             "cluster_rooms": {rid: self.holders.get(rid) for rid in sorted(self.rooms)},
             "database": self.db_ok,
             "bus": {

@@ -124,6 +124,11 @@ def test_a_room_started_on_a_is_watched_and_answered_through_b(cluster):
                     if event["type"] == "answer" and "核桃" in event["question"]:
                         break
             assert event["text"], event
+        # the questions alias on B waits for the text answer from the room on A
+        async with httpx.AsyncClient(base_url=b.url, timeout=15) as http:
+            res = await http.post(f"/api/rooms/{ROOM}/questions", json={"text": "大枣多少钱一斤"})
+        assert res.status_code == 200, res.text
+        assert res.json()["intent"] == "question" and res.json()["text"], res.json()
 
     asyncio.run(watch_and_ask())
 
@@ -270,6 +275,40 @@ def test_postgres_restart_rooms_keep_streaming_and_commands_resume(cluster):
     assert _metrics(a, headers)["node"]["held"] == [ROOM]
     assert _metrics(b, headers)["node"]["held"] == []
     assert _metrics(a, headers)["node"]["takeovers"] == []
+
+
+def test_a_node_with_room_workers_joins_and_b_stops_its_room(cluster, tmp_path):
+    """Rooms in worker processes on node C; watched through B, then stopped through B."""
+    b, headers = cluster["b"], cluster["headers"]
+    c = Node(cluster["db"], cluster["redis"].url, "c", tmp_path)
+    c.args[c.args.index("--workers") + 1] = "1"
+    try:
+        c.start()
+        res = httpx.post(
+            c.url + "/api/rooms", json={"room_id": "farm-2"}, headers=headers, timeout=60
+        )
+        assert res.status_code == 201, res.text
+        assert [w["rooms"] for w in _metrics(c, headers)["workers"]] == [["farm-2"]]
+
+        async def watch() -> None:
+            viewer = WhepViewer(b.url, room_id="farm-2")
+            await viewer.connect()
+            try:
+                await viewer.wait_frames(video=25, audio=50, timeout=40)
+            finally:
+                await viewer.close()
+
+        wait_for(lambda: _get(b, "/api/rooms/farm-2", headers).status_code == 200, 15, "on B")
+        asyncio.run(watch())
+        res = httpx.post(b.url + "/api/rooms/farm-2/stop", headers=headers, timeout=30)
+        assert res.is_success, res.text
+        assert _metrics(c, headers)["node"]["held"] == []
+        wait_for(lambda: _get(b, "/api/rooms/farm-2", headers).status_code == 404, 15, "gone on B")
+    finally:
+        c.stop()
+    # C's clean stop handed nothing over (it held nothing), and A still holds its room
+    time.sleep(1)
+    assert _metrics(cluster["a"], headers)["node"]["held"] == [ROOM]
 
 
 def test_kill_9_of_node_a_moves_the_room_to_b_with_orders_and_promotions(cluster):
