@@ -14,9 +14,18 @@ import pytest
 from websockets.asyncio.client import connect
 
 from commerce import open_store
+from danmaku.messages import Gift
 from streamer.events import Reply
 from streamer.node_bus import NodeBus, decode, encode
-from tests.nodes import SECRET_KEY, Node, RedisServer, free_port, restart_postgres, wait_for
+from tests.nodes import (
+    NODE_SECRET,
+    SECRET_KEY,
+    Node,
+    RedisServer,
+    free_port,
+    restart_postgres,
+    wait_for,
+)
 from tests.pg import create_database, postgres_server
 from tests.web.test_viewer_page_chromium import open_page
 from tests.whep import WhepViewer
@@ -209,13 +218,28 @@ def test_bad_input_through_a_node_gets_a_clear_error(cluster):
             await r.publish("yl:node:a", forged)
             await r.publish("yl:all", b"\x80\x04 pickle? no")
             await r.publish("yl:all", b"{" * 10_000)
+            await r.publish("yl:all", b"[" * 200_000)  # nesting deeper than json can parse
+            # a correctly signed call, replayed: served at most once, and never when stale
+            right = NodeBus(cluster["redis"].url, "evil", NODE_SECRET, print)
+            old = right.seal(
+                {
+                    "t": "call",
+                    "id": 7,
+                    "op": "stop_room",
+                    "room": ROOM,
+                    "from": "b",
+                    "ts": time.time() - 600,
+                }
+            )
+            await r.publish("yl:node:a", old)
+            await right.redis.aclose()
             await wrong.redis.aclose()
         finally:
             await r.aclose()
 
     asyncio.run(forge())
     wait_for(
-        lambda: _metrics(cluster["a"], headers)["node"]["bus"]["bad_signature"] >= 3,
+        lambda: _metrics(cluster["a"], headers)["node"]["bus"]["bad_signature"] >= 5,
         15,
         "bad messages counted",
     )
@@ -226,6 +250,12 @@ def test_bad_input_through_a_node_gets_a_clear_error(cluster):
         decode({"__dc__": "Popen", "f": {}})
     reply = decode(encode(Reply(ROOM, question_ids=("q1",), text="好", to=("v1",))))
     assert reply.question_ids == ("q1",) and reply.to == ("v1",)
+    gift = Gift(ROOM, "u1", "粉丝", source="douyin", dedup_id="m1", gift="花", count=3)
+    assert decode(encode([gift])) == [gift]
+    bus = NodeBus(cluster["redis"].url, "x", NODE_SECRET, print)
+    call = bus.seal({"t": "call", "id": 1, "from": "y", "ts": time.time()})
+    assert bus.open(call) is not None and bus.open(call) is None  # a replay
+    asyncio.run(bus.redis.aclose())
 
 
 def test_redis_restart_rooms_keep_streaming_and_commands_resume(cluster):
