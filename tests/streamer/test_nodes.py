@@ -286,6 +286,18 @@ def test_redis_restart_rooms_keep_streaming_and_commands_resume(cluster):
         "danmaku through B once Redis is back",
     )
     assert _metrics(a, headers)["node"]["held"] == [ROOM]  # never moved
+    assert asyncio.run(_next_line(b)), "room events reach B again"
+
+
+async def _next_line(node: Node) -> str:
+    """The text of the next line the room speaks, heard on `node`'s events socket."""
+    ws_url = node.url.replace("http", "ws") + f"/api/rooms/{ROOM}/events"
+    async with connect(ws_url, open_timeout=15) as ws:
+        async with asyncio.timeout(40):
+            while True:
+                event = json.loads(await ws.recv())
+                if event["type"] == "line":
+                    return event["text"]
 
 
 def test_postgres_restart_rooms_keep_streaming_and_commands_resume(cluster):
