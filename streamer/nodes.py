@@ -483,16 +483,19 @@ class NodeEngine(EngineBase):
                 return
             try:
                 event = decode(message.get("ev"))
-            except (TypeError, ValueError) as exc:
+            except Exception as exc:
                 log.warning("node bus: bad event dropped (%s)", exc)
                 return
             if not isinstance(event, RoomEvent):
                 return
-            if isinstance(event, RoomStopped) and self.holders.get(room_id) == message.get("from"):
+            sender, known = str(message.get("from")), self.holders.get(room_id)
+            if known not in (None, sender) and not isinstance(event, RoomStarted):
+                return  # from a node that lost the room (a fenced copy stopping): stale
+            if isinstance(event, RoomStopped):
                 self.rooms.pop(room_id, None)
                 self.holders.pop(room_id, None)
             elif isinstance(event, RoomStarted):
-                self.holders[room_id] = str(message.get("from"))
+                self.holders[room_id] = sender
             self.publish(room_id, event)
         elif kind == "call":
             self._spawn(self._serve_call(message), "serve-call")
