@@ -448,3 +448,33 @@ def test_bad_node_settings_exit_2_with_a_reason(args, env, message, monkeypatch,
         monkeypatch.setenv(key, value)
     assert main(["serve", "--no-demo", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_node_whose_lease_was_taken_stops_its_copy(cluster):
+    """Fencing: another holder (here a row rewritten as a node 'ghost' would take it) wins;
+    B's next renewal finds the lease gone and B stops its copy of the room."""
+    b, headers = cluster["b"], cluster["headers"]
+    assert _metrics(b, headers)["node"]["held"] == [ROOM]  # after the kill -9 test
+
+    async def steal() -> None:
+        from sqlalchemy import text
+
+        from streamer.leases import Leases
+
+        leases = Leases(cluster["db"], "ghost", ttl=60)
+        try:
+            async with leases.engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "UPDATE room_leases SET node_id = 'ghost', epoch = epoch + 1, "
+                        "expires_at = now() + interval '60 seconds' WHERE room_id = :r"
+                    ),
+                    {"r": ROOM},
+                )
+        finally:
+            await leases.close()
+
+    asyncio.run(steal())
+    wait_for(lambda: _metrics(b, headers)["node"]["held"] == [], 20, "B lets the room go")
+    wait_for(lambda: _metrics(b, headers)["rooms"] == {}, 30, "B's copy stopped")
+    assert "lease on room farm-1 lost" in b.log_tail(20_000)
