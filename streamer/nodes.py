@@ -107,7 +107,8 @@ class NodeEngine(EngineBase):
         self.held: dict[str, int] = {}  # rooms this node holds -> lease epoch
         self.adopting: set[str] = set()  # taken over, still starting here
         self.moving: set[str] = set()  # rooms whose lease expired, not yet taken over
-        self.takeovers: list[dict] = []
+        self.takeovers: list[dict] = []  # the last 100
+        self.takeover_count = 0
         self._releases: dict[str, int] = {}  # stopped rooms whose lease delete failed
         self._pending: dict[int, asyncio.Future] = {}
         self._ids = itertools.count(1)
@@ -324,6 +325,7 @@ class NodeEngine(EngineBase):
         self.adopting.discard(room_id)
         self.rooms[room_id] = config
         seconds = round(time.time() - took_at, 2)
+        self.takeover_count += 1
         self.takeovers = [
             *self.takeovers[-99:],
             {"room_id": room_id, "epoch": lease.epoch, "took_at": took_at, "start_s": seconds},
@@ -428,6 +430,7 @@ class NodeEngine(EngineBase):
                 "events_dropped": self.bus_events_dropped,
             },
             "takeovers": list(self.takeovers[-10:]),
+            "takeovers_total": self.takeover_count,
         }
         return out
 

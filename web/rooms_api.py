@@ -485,4 +485,18 @@ def prometheus_text(m: dict) -> str:
     out += outputs_api.prometheus_lines(m)
     out.append("# TYPE yunlian_voice_fallbacks counter")
     out.append(f"yunlian_voice_fallbacks {m['voice']['fallbacks']}")
+    node = m.get("node")  # one node of several (streamer/nodes.py)
+    if node:
+        bus = node["bus"]
+        for name, kind, value in (
+            ("rooms_held", "gauge", len(node["held"])),
+            ("rooms_moving", "gauge", len(node["moving"])),
+            ("database_ok", "gauge", int(node["database"])),
+            ("bus_connected", "gauge", int(bus["connected"])),
+            ("bus_rejected", "counter", bus["bad_signature"]),
+            ("bus_send_failed", "counter", bus["send_failed"]),
+            ("takeovers", "counter", node["takeovers_total"]),
+        ):
+            out.append(f"# TYPE yunlian_node_{name} {kind}")
+            out.append(f'yunlian_node_{name}{{node="{node["id"]}"}} {value}')
     return "\n".join(out) + "\n"

@@ -418,6 +418,9 @@ def test_kill_9_of_node_a_moves_the_room_to_b_with_orders_and_promotions(cluster
         assert got.status_code == 200 and got.json()["id"] == order_id, got.text
         takeovers = c.get("/api/metrics").json()["node"]["takeovers"]
         assert [t["room_id"] for t in takeovers] == [ROOM]
+        prom = c.get("/metrics").text
+        assert 'yunlian_node_takeovers{node="b"} 1' in prom, prom[-800:]
+        assert 'yunlian_node_rooms_held{node="b"} 1' in prom
         assert [r["node"] for r in c.get("/api/rooms").json() if r["room_id"] == ROOM] == ["b"]
 
 
