@@ -68,10 +68,29 @@ REMOTE_OPS = frozenset(
 )
 
 
+SECRET_KEYS = ("api_key",)  # never written to the lease table: each node has its own
+
+
 def config_data(config: RoomConfig) -> dict:
+    """A room's config for its lease row: no resume position, no writer secrets."""
     data = dataclasses.asdict(config)
     data.pop("resume", None)
+    if isinstance(data.get("writer"), dict):
+        data["writer"] = {k: v for k, v in data["writer"].items() if k not in SECRET_KEYS}
     return data
+
+
+def with_secrets(config: RoomConfig, writers: dict[str, dict]) -> RoomConfig:
+    """Put back a writer's secrets from this node's own configured backends (the one with
+    the same backend, URL and model)."""
+    writer = config.writer
+    if not writer or any(k in writer for k in SECRET_KEYS):
+        return config
+    same = ("backend", "base_url", "model", "model_dir")
+    for conf in writers.values():
+        if all(conf.get(k) == writer.get(k) for k in same):
+            return dataclasses.replace(config, writer={**writer, **conf})
+    return config
 
 
 def config_from(data: dict, resume: dict | None = None) -> RoomConfig:
@@ -93,10 +112,12 @@ class NodeEngine(EngineBase):
         secret: str,
         lease_ttl: float = 10.0,
         store=None,
+        writers: dict[str, dict] | None = None,
         **limits,
     ) -> None:
         super().__init__(**limits)
         self.local = local
+        self.writers = dict(writers or {})  # this node's script backends, secrets included
         self.node_id = node_id
         self.store = store
         self.leases = Leases(db_url, node_id, lease_ttl)
@@ -284,7 +305,7 @@ class NodeEngine(EngineBase):
         room_id = lease.room_id
         resume = dict(lease.resume or {})
         banned = list(resume.pop("banned", ()) or ())
-        config = config_from(lease.config, resume=resume)
+        config = with_secrets(config_from(lease.config, resume=resume), self.writers)
         try:
             if self.store is not None and not resume.get("sku"):
                 from streamer.shop_feed import pinned_sku
