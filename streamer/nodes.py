@@ -162,6 +162,9 @@ class NodeEngine(EngineBase):
             async with asyncio.timeout(STEP_TIMEOUT):
                 await self._refresh()
             self._db_ok()
+            # a node that starts takes expired leases at once: the grace below is for
+            # holders that lost the database, and this node held nothing
+            self._db_ok_since = time.monotonic() - 2 * self.ttl
         except Exception as exc:
             self._db_failed("first room list", exc)
         self._tasks = [
