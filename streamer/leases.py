@@ -37,6 +37,7 @@ class Lease:
     epoch: int
     config: dict
     resume: dict | None = None
+    expired: bool = False  # past its expiry: its node is dead or late, another may take it
 
 
 def _json(value):
@@ -177,32 +178,35 @@ class Leases:
             await conn.execute(text(sql), args)
 
     async def holder(self, room_id: str) -> Lease | None:
-        """Who holds a live lease on the room now; None if nobody does."""
+        """The room's lease (`expired` set when its node missed its renewals); None when
+        the room is not live anywhere."""
         async with self.engine.connect() as conn:
             r = (
                 await conn.execute(
                     text(
-                        "SELECT room_id, node_id, epoch, config, resume FROM room_leases "
-                        "WHERE room_id = :room AND expires_at >= now()"
+                        "SELECT room_id, node_id, epoch, config, resume, "
+                        "expires_at < now() AS expired FROM room_leases WHERE room_id = :room"
                     ),
                     {"room": room_id},
                 )
             ).first()
         if r is None:
             return None
-        return Lease(r.room_id, r.node_id, r.epoch, _json(r.config), _json(r.resume))
+        return Lease(r.room_id, r.node_id, r.epoch, _json(r.config), _json(r.resume), r.expired)
 
-    async def live(self) -> list[Lease]:
-        """Every live lease (the rooms of the whole cluster), oldest first."""
+    async def rooms(self) -> list[Lease]:
+        """Every room of the cluster: live leases, and expired ones (rooms being moved: a
+        row goes only when its room is stopped)."""
         async with self.engine.connect() as conn:
             rows = (
                 await conn.execute(
                     text(
-                        "SELECT room_id, node_id, epoch, config, resume FROM room_leases "
-                        "WHERE expires_at >= now() ORDER BY room_id"
+                        "SELECT room_id, node_id, epoch, config, resume, "
+                        "expires_at < now() AS expired FROM room_leases ORDER BY room_id"
                     )
                 )
             ).all()
         return [
-            Lease(r.room_id, r.node_id, r.epoch, _json(r.config), _json(r.resume)) for r in rows
+            Lease(r.room_id, r.node_id, r.epoch, _json(r.config), _json(r.resume), r.expired)
+            for r in rows
         ]

@@ -20,6 +20,7 @@ import hmac
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 from danmaku import messages as danmaku_messages
@@ -34,6 +35,11 @@ SEND_TIMEOUT = 3.0  # seconds for one publish; Redis slower than this counts as 
 RECONNECT_MIN, RECONNECT_MAX = 0.2, 2.0  # the listener's pause between reconnects
 MAX_MESSAGE_BYTES = 1024 * 1024
 MIN_SECRET_CHARS = 16
+# a signed message older or newer than this is refused, and a call is served once: someone
+# who can publish on Redis cannot replay a node's old command (node clocks may differ by
+# less than this)
+REPLAY_WINDOW = 120.0
+SEEN_CALLS = 10_000
 
 
 class BusDown(RuntimeError):
@@ -119,6 +125,7 @@ class NodeBus:
         self.connected = False
         self.stats = {"sent": 0, "received": 0, "bad_signature": 0, "send_failed": 0}
         self.reconnects = 0
+        self._seen: OrderedDict[tuple, None] = OrderedDict()
         self._task: asyncio.Task | None = None
         self._up = asyncio.Event()
 
@@ -142,9 +149,19 @@ class NodeBus:
             message = json.loads(body)
             if not isinstance(message, dict):
                 raise ValueError("not an object")
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            ts = message.get("ts")
+            if not isinstance(ts, int | float) or abs(time.time() - ts) > REPLAY_WINDOW:
+                raise ValueError("stale or undated (a replay?)")
+            key = (str(message.get("from")), message.get("t"), message.get("id"), ts)
+            if message.get("t") == "call":
+                if key in self._seen:
+                    raise ValueError("a call seen before (a replay)")
+                self._seen[key] = None
+                while len(self._seen) > SEEN_CALLS:
+                    self._seen.popitem(last=False)
+        except Exception as exc:  # anything hostile (deep nesting too): dropped, counted
             self.stats["bad_signature"] += 1
-            log.warning("node bus: message dropped (%s)", exc)
+            log.warning("node bus: message dropped (%s)", str(exc)[:200])
             return None
         return message
 

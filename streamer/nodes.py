@@ -68,10 +68,29 @@ REMOTE_OPS = frozenset(
 )
 
 
+SECRET_KEYS = ("api_key",)  # never written to the lease table: each node has its own
+
+
 def config_data(config: RoomConfig) -> dict:
+    """A room's config for its lease row: no resume position, no writer secrets."""
     data = dataclasses.asdict(config)
     data.pop("resume", None)
+    if isinstance(data.get("writer"), dict):
+        data["writer"] = {k: v for k, v in data["writer"].items() if k not in SECRET_KEYS}
     return data
+
+
+def with_secrets(config: RoomConfig, writers: dict[str, dict]) -> RoomConfig:
+    """Put back a writer's secrets from this node's own configured backends (the one with
+    the same backend, URL and model)."""
+    writer = config.writer
+    if not writer or any(k in writer for k in SECRET_KEYS):
+        return config
+    same = ("backend", "base_url", "model", "model_dir")
+    for conf in writers.values():
+        if all(conf.get(k) == writer.get(k) for k in same):
+            return dataclasses.replace(config, writer={**writer, **conf})
+    return config
 
 
 def config_from(data: dict, resume: dict | None = None) -> RoomConfig:
@@ -93,10 +112,12 @@ class NodeEngine(EngineBase):
         secret: str,
         lease_ttl: float = 10.0,
         store=None,
+        writers: dict[str, dict] | None = None,
         **limits,
     ) -> None:
         super().__init__(**limits)
         self.local = local
+        self.writers = dict(writers or {})  # this node's script backends, secrets included
         self.node_id = node_id
         self.store = store
         self.leases = Leases(db_url, node_id, lease_ttl)
@@ -106,7 +127,9 @@ class NodeEngine(EngineBase):
         self.holders: dict[str, str] = {}  # room id -> node id
         self.held: dict[str, int] = {}  # rooms this node holds -> lease epoch
         self.adopting: set[str] = set()  # taken over, still starting here
-        self.takeovers: list[dict] = []
+        self.moving: set[str] = set()  # rooms whose lease expired, not yet taken over
+        self.takeovers: list[dict] = []  # the last 100
+        self.takeover_count = 0
         self._releases: dict[str, int] = {}  # stopped rooms whose lease delete failed
         self._pending: dict[int, asyncio.Future] = {}
         self._ids = itertools.count(1)
@@ -130,14 +153,18 @@ class NodeEngine(EngineBase):
         from scripts_gen import make_writer
 
         # the first room's writer loads its dictionaries (~2 s): done now, so a room taken
-        # over from a dead node does not wait for it
-        make_writer(None)
+        # over from a dead node does not wait for it (room workers do it themselves)
+        if not hasattr(self.local, "workers"):
+            make_writer(None)
         self._outbox = asyncio.Queue(OUTBOX)
         await self.bus.start()
         try:
             async with asyncio.timeout(STEP_TIMEOUT):
                 await self._refresh()
             self._db_ok()
+            # a node that starts takes expired leases at once: the grace below is for
+            # holders that lost the database, and this node held nothing
+            self._db_ok_since = time.monotonic() - 2 * self.ttl
         except Exception as exc:
             self._db_failed("first room list", exc)
         self._tasks = [
@@ -237,9 +264,12 @@ class NodeEngine(EngineBase):
             log.warning("room %s: local stop failed: %s", room_id, exc)
 
     async def _refresh(self) -> None:
-        live = await self.leases.live()
+        leases = await self.leases.rooms()
         rooms, holders = {}, {}
-        for lease in live:
+        self.moving = {lease.room_id for lease in leases if lease.expired}
+        for lease in leases:
+            # an expired lease's room is moving: calls still go to its last node, which
+            # answers if it was only late to renew
             holders[lease.room_id] = lease.node_id
             rooms[lease.room_id] = self.rooms.get(lease.room_id) or config_from(lease.config)
         for rid in self.held:  # ours, whatever the last read said
@@ -278,7 +308,7 @@ class NodeEngine(EngineBase):
         room_id = lease.room_id
         resume = dict(lease.resume or {})
         banned = list(resume.pop("banned", ()) or ())
-        config = config_from(lease.config, resume=resume)
+        config = with_secrets(config_from(lease.config, resume=resume), self.writers)
         try:
             if self.store is not None and not resume.get("sku"):
                 from streamer.shop_feed import pinned_sku
@@ -319,6 +349,7 @@ class NodeEngine(EngineBase):
         self.adopting.discard(room_id)
         self.rooms[room_id] = config
         seconds = round(time.time() - took_at, 2)
+        self.takeover_count += 1
         self.takeovers = [
             *self.takeovers[-99:],
             {"room_id": room_id, "epoch": lease.epoch, "took_at": took_at, "start_s": seconds},
@@ -401,7 +432,7 @@ class NodeEngine(EngineBase):
                 "persona": config.persona,
                 "width": config.width,
                 "height": config.height,
-                "live": node is not None and rid not in self.adopting,
+                "live": node is not None and rid not in self.adopting and rid not in self.moving,
                 "viewers": 0,
             }
             out.append(info | {"node": node})
@@ -413,6 +444,7 @@ class NodeEngine(EngineBase):
             "id": self.node_id,
             "held": sorted(self.held),
             "adopting": sorted(self.adopting),
+            "moving": sorted(self.moving),
             "cluster_rooms": {rid: self.holders.get(rid) for rid in sorted(self.rooms)},
             "database": self.db_ok,
             "bus": {
@@ -422,6 +454,7 @@ class NodeEngine(EngineBase):
                 "events_dropped": self.bus_events_dropped,
             },
             "takeovers": list(self.takeovers[-10:]),
+            "takeovers_total": self.takeover_count,
         }
         return out
 
@@ -477,16 +510,19 @@ class NodeEngine(EngineBase):
                 return
             try:
                 event = decode(message.get("ev"))
-            except (TypeError, ValueError) as exc:
+            except Exception as exc:
                 log.warning("node bus: bad event dropped (%s)", exc)
                 return
             if not isinstance(event, RoomEvent):
                 return
-            if isinstance(event, RoomStopped) and self.holders.get(room_id) == message.get("from"):
+            sender, known = str(message.get("from")), self.holders.get(room_id)
+            if known not in (None, sender) and not isinstance(event, RoomStarted):
+                return  # from a node that lost the room (a fenced copy stopping): stale
+            if isinstance(event, RoomStopped):
                 self.rooms.pop(room_id, None)
                 self.holders.pop(room_id, None)
             elif isinstance(event, RoomStarted):
-                self.holders[room_id] = str(message.get("from"))
+                self.holders[room_id] = sender
             self.publish(room_id, event)
         elif kind == "call":
             self._spawn(self._serve_call(message), "serve-call")

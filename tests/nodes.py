@@ -18,6 +18,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY = "nodes-test-secret-key-0123456789"
+NODE_SECRET = "test-node-secret-0123456789"
 
 
 def free_port() -> int:
@@ -152,7 +153,7 @@ class Node:
         self.env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),
-            "YUNLIAN_NODE_SECRET": "test-node-secret-0123456789",
+            "YUNLIAN_NODE_SECRET": NODE_SECRET,
             "YUNLIAN_LEASE_TTL": "4",
             "YUNLIAN_SECRET_KEY": SECRET_KEY,
             **env,

@@ -167,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settings.node_secret or "",
                 settings.lease_ttl,
                 store=store,
+                writers=settings.writers,
                 **limits,
             )
             try:

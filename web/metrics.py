@@ -165,6 +165,22 @@ class EngineCollector:
         yield CounterMetricFamily(
             "yunlian_events_dropped", "room events dropped", value=m.get("events_dropped", 0)
         )
+        node = m.get("node")  # one node of several (streamer/nodes.py)
+        if node:
+            bus = node["bus"]
+            for name, kind, value, doc in (
+                ("rooms_held", "gauge", len(node["held"]), "rooms whose lease this node holds"),
+                ("rooms_moving", "gauge", len(node["moving"]), "rooms being taken over"),
+                ("database_ok", "gauge", int(node["database"]), "the lease database answers"),
+                ("bus_connected", "gauge", int(bus["connected"]), "the Redis bus is connected"),
+                ("bus_rejected", "counter", bus["bad_signature"], "bus messages rejected"),
+                ("bus_send_failed", "counter", bus["send_failed"], "bus sends that failed"),
+                ("takeovers", "counter", node["takeovers_total"], "rooms taken over"),
+            ):
+                family = GaugeMetricFamily if kind == "gauge" else CounterMetricFamily
+                f = family(f"yunlian_node_{name}", doc, labels=["node"])
+                f.add_metric([str(node["id"])], float(value))
+                yield f
 
 
 class Metrics:

@@ -181,3 +181,21 @@ def test_a_node_clock_skewed_by_30_s_does_not_decide_leases(db_url):
     asyncio.run(check())
     # 30 s behind: by its own clock the lease has 29 s left; the database says it expired
     assert _skewed("-30s", db_url, "take") == ["room-live"]
+
+
+def test_a_writer_s_api_key_never_reaches_the_lease_row():
+    from streamer.nodes import config_data, config_from, with_secrets
+    from streamer.room import RoomConfig
+
+    writer = {
+        "backend": "openai",
+        "base_url": "http://llm:8000/v1",
+        "model": "m",
+        "api_key": "sk-1",
+    }
+    data = config_data(RoomConfig("r1", writer=writer, resume={"sku": "x"}))
+    assert "api_key" not in json.dumps(data) and "resume" not in data
+    back = with_secrets(config_from(data), {"llm": dict(writer)})
+    assert back.writer == writer
+    # no configured backend matches: the room starts without the key (its writer falls back)
+    assert with_secrets(config_from(data), {}).writer == data["writer"]

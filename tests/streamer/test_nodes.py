@@ -14,9 +14,18 @@ import pytest
 from websockets.asyncio.client import connect
 
 from commerce import open_store
+from danmaku.messages import Gift
 from streamer.events import Reply
 from streamer.node_bus import NodeBus, decode, encode
-from tests.nodes import SECRET_KEY, Node, RedisServer, free_port, restart_postgres, wait_for
+from tests.nodes import (
+    NODE_SECRET,
+    SECRET_KEY,
+    Node,
+    RedisServer,
+    free_port,
+    restart_postgres,
+    wait_for,
+)
 from tests.pg import create_database, postgres_server
 from tests.web.test_viewer_page_chromium import open_page
 from tests.whep import WhepViewer
@@ -124,6 +133,11 @@ def test_a_room_started_on_a_is_watched_and_answered_through_b(cluster):
                     if event["type"] == "answer" and "核桃" in event["question"]:
                         break
             assert event["text"], event
+        # the questions alias on B waits for the text answer from the room on A
+        async with httpx.AsyncClient(base_url=b.url, timeout=15) as http:
+            res = await http.post(f"/api/rooms/{ROOM}/questions", json={"text": "大枣多少钱一斤"})
+        assert res.status_code == 200, res.text
+        assert res.json()["intent"] == "question" and res.json()["text"], res.json()
 
     asyncio.run(watch_and_ask())
 
@@ -204,13 +218,28 @@ def test_bad_input_through_a_node_gets_a_clear_error(cluster):
             await r.publish("yl:node:a", forged)
             await r.publish("yl:all", b"\x80\x04 pickle? no")
             await r.publish("yl:all", b"{" * 10_000)
+            await r.publish("yl:all", b"[" * 200_000)  # nesting deeper than json can parse
+            # a correctly signed call, replayed: served at most once, and never when stale
+            right = NodeBus(cluster["redis"].url, "evil", NODE_SECRET, print)
+            old = right.seal(
+                {
+                    "t": "call",
+                    "id": 7,
+                    "op": "stop_room",
+                    "room": ROOM,
+                    "from": "b",
+                    "ts": time.time() - 600,
+                }
+            )
+            await r.publish("yl:node:a", old)
+            await right.redis.aclose()
             await wrong.redis.aclose()
         finally:
             await r.aclose()
 
     asyncio.run(forge())
     wait_for(
-        lambda: _metrics(cluster["a"], headers)["node"]["bus"]["bad_signature"] >= 3,
+        lambda: _metrics(cluster["a"], headers)["node"]["bus"]["bad_signature"] >= 5,
         15,
         "bad messages counted",
     )
@@ -221,6 +250,12 @@ def test_bad_input_through_a_node_gets_a_clear_error(cluster):
         decode({"__dc__": "Popen", "f": {}})
     reply = decode(encode(Reply(ROOM, question_ids=("q1",), text="好", to=("v1",))))
     assert reply.question_ids == ("q1",) and reply.to == ("v1",)
+    gift = Gift(ROOM, "u1", "粉丝", source="douyin", dedup_id="m1", gift="花", count=3)
+    assert decode(encode([gift])) == [gift]
+    bus = NodeBus(cluster["redis"].url, "x", NODE_SECRET, print)
+    call = bus.seal({"t": "call", "id": 1, "from": "y", "ts": time.time()})
+    assert bus.open(call) is not None and bus.open(call) is None  # a replay
+    asyncio.run(bus.redis.aclose())
 
 
 def test_redis_restart_rooms_keep_streaming_and_commands_resume(cluster):
@@ -251,6 +286,18 @@ def test_redis_restart_rooms_keep_streaming_and_commands_resume(cluster):
         "danmaku through B once Redis is back",
     )
     assert _metrics(a, headers)["node"]["held"] == [ROOM]  # never moved
+    assert asyncio.run(_next_line(b)), "room events reach B again"
+
+
+async def _next_line(node: Node) -> str:
+    """The text of the next line the room speaks, heard on `node`'s events socket."""
+    ws_url = node.url.replace("http", "ws") + f"/api/rooms/{ROOM}/events"
+    async with connect(ws_url, open_timeout=15) as ws:
+        async with asyncio.timeout(40):
+            while True:
+                event = json.loads(await ws.recv())
+                if event["type"] == "line":
+                    return event["text"]
 
 
 def test_postgres_restart_rooms_keep_streaming_and_commands_resume(cluster):
@@ -270,6 +317,40 @@ def test_postgres_restart_rooms_keep_streaming_and_commands_resume(cluster):
     assert _metrics(a, headers)["node"]["held"] == [ROOM]
     assert _metrics(b, headers)["node"]["held"] == []
     assert _metrics(a, headers)["node"]["takeovers"] == []
+
+
+def test_a_node_with_room_workers_joins_and_b_stops_its_room(cluster, tmp_path):
+    """Rooms in worker processes on node C; watched through B, then stopped through B."""
+    b, headers = cluster["b"], cluster["headers"]
+    c = Node(cluster["db"], cluster["redis"].url, "c", tmp_path)
+    c.args[c.args.index("--workers") + 1] = "1"
+    try:
+        c.start()
+        res = httpx.post(
+            c.url + "/api/rooms", json={"room_id": "farm-2"}, headers=headers, timeout=60
+        )
+        assert res.status_code == 201, res.text
+        assert [w["rooms"] for w in _metrics(c, headers)["workers"]] == [["farm-2"]]
+
+        async def watch() -> None:
+            viewer = WhepViewer(b.url, room_id="farm-2")
+            await viewer.connect()
+            try:
+                await viewer.wait_frames(video=25, audio=50, timeout=40)
+            finally:
+                await viewer.close()
+
+        wait_for(lambda: _get(b, "/api/rooms/farm-2", headers).status_code == 200, 15, "on B")
+        asyncio.run(watch())
+        res = httpx.post(b.url + "/api/rooms/farm-2/stop", headers=headers, timeout=30)
+        assert res.is_success, res.text
+        assert _metrics(c, headers)["node"]["held"] == []
+        wait_for(lambda: _get(b, "/api/rooms/farm-2", headers).status_code == 404, 15, "gone on B")
+    finally:
+        c.stop()
+    # C's clean stop handed nothing over (it held nothing), and A still holds its room
+    time.sleep(1)
+    assert _metrics(cluster["a"], headers)["node"]["held"] == [ROOM]
 
 
 def test_kill_9_of_node_a_moves_the_room_to_b_with_orders_and_promotions(cluster):
@@ -337,6 +418,9 @@ def test_kill_9_of_node_a_moves_the_room_to_b_with_orders_and_promotions(cluster
         assert got.status_code == 200 and got.json()["id"] == order_id, got.text
         takeovers = c.get("/api/metrics").json()["node"]["takeovers"]
         assert [t["room_id"] for t in takeovers] == [ROOM]
+        prom = c.get("/metrics").text
+        assert 'yunlian_node_takeovers_total{node="b"} 1.0' in prom, prom[-800:]
+        assert 'yunlian_node_rooms_held{node="b"} 1.0' in prom
         assert [r["node"] for r in c.get("/api/rooms").json() if r["room_id"] == ROOM] == ["b"]
 
 
@@ -371,3 +455,33 @@ def test_bad_node_settings_exit_2_with_a_reason(args, env, message, monkeypatch,
         monkeypatch.setenv(key, value)
     assert main(["serve", "--no-demo", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_node_whose_lease_was_taken_stops_its_copy(cluster):
+    """Fencing: another holder (here a row rewritten as a node 'ghost' would take it) wins;
+    B's next renewal finds the lease gone and B stops its copy of the room."""
+    b, headers = cluster["b"], cluster["headers"]
+    assert _metrics(b, headers)["node"]["held"] == [ROOM]  # after the kill -9 test
+
+    async def steal() -> None:
+        from sqlalchemy import text
+
+        from streamer.leases import Leases
+
+        leases = Leases(cluster["db"], "ghost", ttl=60)
+        try:
+            async with leases.engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "UPDATE room_leases SET node_id = 'ghost', epoch = epoch + 1, "
+                        "expires_at = now() + interval '60 seconds' WHERE room_id = :r"
+                    ),
+                    {"r": ROOM},
+                )
+        finally:
+            await leases.close()
+
+    asyncio.run(steal())
+    wait_for(lambda: _metrics(b, headers)["node"]["held"] == [], 20, "B lets the room go")
+    wait_for(lambda: _metrics(b, headers)["rooms"] == {}, 30, "B's copy stopped")
+    assert "lease on room farm-1 lost" in b.log_tail(20_000)
