@@ -52,7 +52,11 @@ ROOM_START_TIMEOUT = 20.0
 STALL_TIMEOUT = 10.0  # a worker silent this long is killed and replaced
 STOP_TIMEOUT = 15.0
 CRASH_LOOP_PAUSE = 2.0  # seconds before replacing a worker that died while starting
-NEW_ROOM_LOAD = 0.25  # cores assumed for a room placed but not yet reported
+# Cores assumed for a room placed but not yet reported, and the least a reported room counts
+# for. A live room costs less (0.07-0.09 cores, `python -m benchmarks.run roomcost`) and one
+# just started reports almost nothing (its CPU window has hardly begun), so below this a
+# worker's rooms are counted rather than its CPU, and a lagging report cannot draw rooms.
+NEW_ROOM_LOAD = 0.1
 INFO_KEYS = (
     "room_id",
     "title",
@@ -102,7 +106,8 @@ class WorkerHandle:
 
     def load(self) -> float:
         reported = self.report.load if self.report else 0.0
-        return reported + NEW_ROOM_LOAD * len(self.placed)
+        rooms = len(self.report.rooms) if self.report else 0
+        return max(reported, NEW_ROOM_LOAD * rooms) + NEW_ROOM_LOAD * len(self.placed)
 
     def rooms(self) -> int:
         return len(self.report.rooms if self.report else ()) + len(self.placed)

@@ -86,12 +86,12 @@ class Placement:
     head: tuple[float, float]  # the head's offset, whole device pixels
     behind: Sprite
     front: Sprite
-    arms: tuple[
-        tuple[int, ArmPose, Sprite | None], ...
-    ]  # (side, pose, cached hand), drawn in order
+    # (side, arm pose, its hand from the cache or None: drawn from paths), in drawing order
+    arms: tuple[tuple[int, ArmPose, Sprite | None], ...]
 
 
 def place(d: Design, p: Pose, sprites: Sprites, cached: bool = True) -> Placement:
+    """Quantise pose `p` to whole pixels and cached steps, and take its cached layers."""
     b = p.body
     s = sprites.scale
     lift = round(-1.6 * b.breath * s) / s  # whole device pixels: sprites blit, never resample
@@ -123,6 +123,7 @@ def host_bounds(d: Design, pl: Placement, sprites: Sprites) -> skia.Rect:
 def paint_host(
     c: skia.Canvas, d: Design, pl: Placement, sprites: Sprites, cached: bool = True
 ) -> None:
+    """Draw the host as placed by `place` (with the same `cached`)."""
     p = pl.pose
     hx, hy = pl.head
     # torso breathes: shoulders rise, chest widens a hair

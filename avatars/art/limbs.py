@@ -119,6 +119,28 @@ def arm_bounds(
     return rect
 
 
+_ARM_PAINTS: dict[tuple, tuple] = {}  # a design's sleeve and cuff paints, made once
+
+
+def _arm_paints(d: Design) -> tuple[tuple[skia.Paint, ...], ...]:
+    """(upper sleeve, forearm, cuff band) paints, each shade then colour; never mutated."""
+    key = (d.id, d.sleeve_upper, d.sleeve_fore, d.cuff, d.arm_width)
+    made = _ARM_PAINTS.get(key)
+    if made is None:
+        width = d.arm_width
+        sleeves = tuple(
+            (stroke(shade(color, 0.62), wdt + 5), stroke(color, wdt))
+            for color, wdt in ((d.sleeve_upper, width), (d.sleeve_fore, width * 0.8))
+        )
+        cuff: tuple[skia.Paint, ...] = ()
+        if d.cuff is not None:
+            cuff = (stroke(shade(d.cuff, 0.7), width + 6), stroke(d.cuff, width + 1))
+            for band in cuff:
+                band.setStrokeCap(skia.Paint.kButt_Cap)
+        made = _ARM_PAINTS[key] = (*sleeves, cuff)
+    return made
+
+
 def draw_arm(
     c: skia.Canvas,
     d: Design,
@@ -133,26 +155,19 @@ def draw_arm(
     with `hands`, the hand comes from that cache instead of being drawn (or is `hand`, when
     the caller has already taken it from there)."""
     (sx, sy), (ex, ey), (wx, wy), (ux, uy), (fx, fy) = _joints(d, side, arm, lift)
-    width = d.arm_width
-    for (ax, ay, bx, by), color, wdt in (
-        ((sx, sy, ex, ey), d.sleeve_upper, width),
-        ((ex, ey, wx, wy), d.sleeve_fore, width * 0.8),
-    ):
+    upper, fore, cuff = _arm_paints(d)
+    for (ax, ay, bx, by), paints in (((sx, sy, ex, ey), upper), ((ex, ey, wx, wy), fore)):
         seg = skia.Path()
         seg.moveTo(ax, ay)
         seg.lineTo(bx, by)
-        c.drawPath(seg, stroke(shade(color, 0.62), wdt + 5))
-        c.drawPath(seg, stroke(color, wdt))
-    if d.cuff is not None:  # rolled sleeve or cuff band at the elbow
+        for paint in paints:
+            c.drawPath(seg, paint)
+    if cuff:  # rolled sleeve or cuff band at the elbow
         seg = skia.Path()
         seg.moveTo(ex - ux * 16, ey - uy * 16)
         seg.lineTo(ex + fx * 6, ey + fy * 6)
-        band = stroke(shade(d.cuff, 0.7), width + 6)
-        band.setStrokeCap(skia.Paint.kButt_Cap)
-        c.drawPath(seg, band)
-        band = stroke(d.cuff, width + 1)
-        band.setStrokeCap(skia.Paint.kButt_Cap)
-        c.drawPath(seg, band)
+        for paint in cuff:
+            c.drawPath(seg, paint)
     if hand is None and hands is None:
         c.save()
         c.translate(wx, wy)
