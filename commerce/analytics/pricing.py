@@ -203,6 +203,7 @@ async def report(store, today: date, weeks: int = 104) -> dict:
     from commerce.models import AnDaySku, Product, Sku
 
     start = today - timedelta(days=weeks * 7)
+    start -= timedelta(days=start.weekday())  # calendar weeks: the bins don't move with today
     async with store.db.read() as s:
         skus = (
             await s.execute(

@@ -70,6 +70,7 @@ async def test_series_yoy_and_mom_match_the_rollup_by_hand(store):
 async def test_rules_lineup_and_price_elasticity_from_history(store):
     await history.generate(store, years=2, customers=3000, orders=30_000, seed=12, end=END)
     svc = Analytics(store)
+    svc.today = lambda: END + timedelta(days=7)  # the window must not move with the calendar
     rules = await svc.rules()
     top = {(r["antecedent_name"], r["consequent_name"]): r for r in rules}
     assert ("大枣", "核桃") in top and top[("大枣", "核桃")]["lift"] > 1.3
@@ -85,12 +86,16 @@ async def test_rules_lineup_and_price_elasticity_from_history(store):
     w = lineup.index("fp-walnut-500g")
     assert abs(j - w) == 1 or lineup[0] in ("fp-walnut-500g", "fp-jujube-500g")
     prices = {p["sku"]: p for p in (await svc.prices())["items"]}
-    for item in prices.values():  # generated with -1.6 on first choices; add-ons dilute it
-        assert item["elasticity"] is not None and -2.6 < item["elasticity"] < -0.5, item
+    # generated with -1.6 on first choices; add-ons dilute it, most for 大枣 and 核桃, the two
+    # products most often bought beside another (about -0.3 and -0.6 here)
+    for item in prices.values():
+        assert item["elasticity"] is not None and -2.6 < item["elasticity"] < -0.2, item
         if item["band_low"] is None:
             assert item["note"].startswith("数据不足")
         else:
             assert "不会自动改价" in item["note"] and item["elasticity_high"] < 0
+    slopes = sorted(item["elasticity"] for item in prices.values())
+    assert -1.6 < slopes[len(slopes) // 2] < -0.7, slopes
 
 
 def test_elasticity_recovers_a_known_slope_through_the_seasons():
