@@ -198,7 +198,7 @@ async def _hls_client(session, url, stop_at, lat, errors, fetched) -> None:
                     await asyncio.sleep(1)
                     continue
                 text = await r.text()
-        except aiohttp.ClientError:
+        except (aiohttp.ClientError, TimeoutError):  # a fetch past 10 s counts as an error
             errors["playlist"] += 1
             await asyncio.sleep(1)
             continue
@@ -217,7 +217,7 @@ async def _hls_client(session, url, stop_at, lat, errors, fetched) -> None:
                     if r.status != 200 or not body:
                         errors["segment"] += 1
                         continue
-            except aiohttp.ClientError:
+            except (aiohttp.ClientError, TimeoutError):
                 errors["segment"] += 1
                 continue
             lat.append(time.monotonic() - t0)
@@ -265,14 +265,16 @@ async def _hls_load(nginx: NginxRtmp, clients: int) -> dict:
             # the pool's processes start (and import) before the clock starts
             await asyncio.gather(*(loop.run_in_executor(pool, time.sleep, 0.5) for _ in split))
             n0 = sum(_cpu(p) for p in ng_procs)
-            me0, w0 = _cpu(psutil.Process()), time.monotonic()
+            pushes = engine.rooms["hls"].outputs._pushes.values()
+            me = [psutil.Process(), *(psutil.Process(p._child.pid) for p, _ in pushes if p._child)]
+            me0, w0 = sum(_cpu(p) for p in me), time.monotonic()
             url = nginx.hls_url("hls")
             parts = await asyncio.gather(
                 *(loop.run_in_executor(pool, _client_proc, url, n, HLS_SECONDS) for n in split)
             )
             wall = time.monotonic() - w0
             nginx_cores = (sum(_cpu(p) for p in ng_procs) - n0) / wall
-            room_cores = (_cpu(psutil.Process()) - me0) / wall
+            room_cores = (sum(_cpu(p) for p in me) - me0) / wall  # with its push's process
         lat = sorted(x for part in parts for x in part["lat"])
         errors = {k: sum(part["errors"][k] for part in parts) for k in ("playlist", "segment")}
         fetched = [sum(part["bytes"] for part in parts)]
