@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from streamer.outputs import BadOutput, check_target
+from streamer.turn import IceConfig
 from web.urls import check_base_url
 
 WRITER_BACKENDS = ("template", "openai", "transformers")
@@ -22,6 +23,16 @@ class ConfigError(ValueError):
 
 
 MAX_WORKERS = 64
+
+
+def ice_config(settings: Settings) -> IceConfig:
+    """The ICE servers viewers are handed (TurnConfigError when they cannot work)."""
+    return IceConfig(
+        tuple(settings.ice_servers),
+        tuple(settings.turn_urls),
+        settings.turn_secret,
+        settings.turn_ttl,
+    )
 
 
 def parse_workers(value: object) -> int:
@@ -91,14 +102,6 @@ class Settings:
     janus_public_url: str | None = None
     janus_admin_key: str | None = None
     janus_rtp_host: str = "127.0.0.1"
-
-    def ice(self):
-        """The ICE servers viewers are handed (raises TurnConfigError when unusable)."""
-        from streamer.turn import IceConfig
-
-        return IceConfig(
-            tuple(self.ice_servers), tuple(self.turn_urls), self.turn_secret, self.turn_ttl
-        )
 
     def __post_init__(self) -> None:
         if self.demo_payments is None:
@@ -215,9 +218,15 @@ class Settings:
             if not isinstance(url, str) or not url.startswith(("stun:", "turn:", "turns:")):
                 raise ConfigError(f"ice server {url!r} must be a stun:/turn: URL")
         try:
-            self.ice()
+            ice_config(self)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        for key in ("janus_url", "janus_public_url"):
+            value = getattr(self, key)
+            if value is not None and (
+                not isinstance(value, str) or not value.startswith(("http://", "https://"))
+            ):
+                raise ConfigError(f"{key} must be an http:// or https:// URL")
 
     def server_options(self) -> dict:
         """uvicorn settings the app relies on: a WebSocket message over `ws_max_bytes` is
