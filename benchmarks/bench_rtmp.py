@@ -81,6 +81,9 @@ async def _phase(engine: Engine, room_id: str, outputs: int, nginx: NginxRtmp) -
     proc = psutil.Process()
     threads = {p._thread.native_id for p, _ in room.outputs._pushes.values()}
     hub = {room.outputs._hub.native_id} if outputs else set()
+    # each connection's FLV mux and network run in a process of its own (streamer/rtmp_child)
+    kids = [psutil.Process(p._child.pid) for p, _ in room.outputs._pushes.values() if p._child]
+    k0 = sum(_cpu(k) for k in kids)
     c0, t0, w0, f0 = _cpu(proc), _thread_cpu(threads), time.monotonic(), room.metrics.frames
     h0 = _thread_cpu(hub)
     s0 = room.metrics.skipped_frames
@@ -89,7 +92,8 @@ async def _phase(engine: Engine, room_id: str, outputs: int, nginx: NginxRtmp) -
     out = {
         "outputs": outputs,
         "process_cores": (_cpu(proc) - c0) / wall,
-        "push_threads_cores": (_thread_cpu(threads) - t0) / wall,  # FLV mux + network
+        "push_threads_cores": (_thread_cpu(threads) - t0) / wall,  # feeding the connections
+        "connection_processes_cores": (sum(_cpu(k) for k in kids) - k0) / wall,  # mux + network
         "hub_thread_cores": (_thread_cpu(hub) - h0) / wall,  # the shared AAC encode
         "aac_ms_per_tick": room.outputs.stats()["output_audio"]["aac_ms"],
         "fps": (room.metrics.frames - f0) / wall,
@@ -112,12 +116,18 @@ async def _cost(nginx: NginxRtmp) -> dict:
             phases.append(await _phase(engine, "bench", n, nginx))
         base = statistics.mean(p["process_cores"] for p in phases if p["outputs"] == 0)
         one = statistics.mean(p["process_cores"] for p in phases if p["outputs"] == 1)
+        one_conn = statistics.mean(
+            p["connection_processes_cores"] for p in phases if p["outputs"] == 1
+        )
         two = next(p for p in phases if p["outputs"] == 2)
         return {
             "room_cores_no_output": round(base, 4),
             "room_cores_one_output": round(one, 4),
-            "added_cores_per_output": round(one - base, 4),
-            "added_cores_two_outputs_each": round((two["process_cores"] - base) / 2, 4),
+            "added_cores_per_output": round(one - base + one_conn, 4),
+            "added_cores_two_outputs_each": round(
+                (two["process_cores"] - base + two["connection_processes_cores"]) / 2, 4
+            ),
+            "connection_process_cores_one_output": round(one_conn, 4),
             "push_threads_cores_one_output": round(
                 statistics.mean(p["push_threads_cores"] for p in phases if p["outputs"] == 1), 4
             ),
@@ -188,7 +198,7 @@ async def _hls_client(session, url, stop_at, lat, errors, fetched) -> None:
                     await asyncio.sleep(1)
                     continue
                 text = await r.text()
-        except aiohttp.ClientError:
+        except (aiohttp.ClientError, TimeoutError):  # a fetch past 10 s counts as an error
             errors["playlist"] += 1
             await asyncio.sleep(1)
             continue
@@ -207,7 +217,7 @@ async def _hls_client(session, url, stop_at, lat, errors, fetched) -> None:
                     if r.status != 200 or not body:
                         errors["segment"] += 1
                         continue
-            except aiohttp.ClientError:
+            except (aiohttp.ClientError, TimeoutError):
                 errors["segment"] += 1
                 continue
             lat.append(time.monotonic() - t0)
@@ -255,14 +265,16 @@ async def _hls_load(nginx: NginxRtmp, clients: int) -> dict:
             # the pool's processes start (and import) before the clock starts
             await asyncio.gather(*(loop.run_in_executor(pool, time.sleep, 0.5) for _ in split))
             n0 = sum(_cpu(p) for p in ng_procs)
-            me0, w0 = _cpu(psutil.Process()), time.monotonic()
+            pushes = engine.rooms["hls"].outputs._pushes.values()
+            me = [psutil.Process(), *(psutil.Process(p._child.pid) for p, _ in pushes if p._child)]
+            me0, w0 = sum(_cpu(p) for p in me), time.monotonic()
             url = nginx.hls_url("hls")
             parts = await asyncio.gather(
                 *(loop.run_in_executor(pool, _client_proc, url, n, HLS_SECONDS) for n in split)
             )
             wall = time.monotonic() - w0
             nginx_cores = (sum(_cpu(p) for p in ng_procs) - n0) / wall
-            room_cores = (_cpu(psutil.Process()) - me0) / wall
+            room_cores = (sum(_cpu(p) for p in me) - me0) / wall  # with its push's process
         lat = sorted(x for part in parts for x in part["lat"])
         errors = {k: sum(part["errors"][k] for part in parts) for k in ("playlist", "segment")}
         fetched = [sum(part["bytes"] for part in parts)]

@@ -34,6 +34,14 @@ H264_FMTP = "profile-level-id=42e01f;packetization-mode=1"
 class JanusError(Exception):
     """Janus refused a request or did not answer in time; the message says which."""
 
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code  # the streaming plugin's error code, when it gave one
+
+
+NO_SUCH_MOUNTPOINT = 455  # the streaming plugin's JANUS_STREAMING_ERROR_NO_SUCH_MOUNTPOINT
+CHECK_EVERY = 5.0  # seconds between checks that a room's mountpoint still exists
+
 
 @dataclass
 class Mount:
@@ -81,7 +89,7 @@ class JanusApi:
                     pass
         data = (res.get("plugindata") or {}).get("data") or {}
         if "error" in data:
-            raise JanusError(f"Janus streaming plugin: {data['error']}")
+            raise JanusError(f"Janus streaming plugin: {data['error']}", data.get("error_code"))
         return data
 
     def _admin(self, body: dict) -> dict:
@@ -144,6 +152,7 @@ class RtpForward:
         self.stats = ForwardStats()
         self._transport: asyncio.DatagramTransport | None = None
         self._tasks: list[asyncio.Task] = []
+        self.remounts = 0  # mountpoints created again after Janus lost ours
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -157,14 +166,14 @@ class RtpForward:
         video = track.kind == "video"
         packer = H264Encoder() if video else OpusEncoder()
         pt = VIDEO_PT if video else AUDIO_PT
-        port = self.mount.video_port if video else self.mount.audio_port
         seq = random.randint(0, 0xFFFF)
         ssrc = random.randint(1, 2**32 - 1)
         ts_offset = random.randint(0, 2**32 - 1)
-        addr = (self.host, port)
         try:
             while True:
                 packet = await track.recv()
+                # the mount may be replaced (Janus restarted): read its ports every time
+                addr = (self.host, self.mount.video_port if video else self.mount.audio_port)
                 payloads, ts = packer.pack(packet)
                 ts = (ts + ts_offset) & 0xFFFFFFFF
                 last = len(payloads) - 1
@@ -192,6 +201,7 @@ class RtpForward:
     def view(self) -> dict:
         return {
             "mountpoint": self.mount.id,
+            "remounts": self.remounts,
             "rtp_packets": self.stats.packets,
             "rtp_bytes": self.stats.bytes,
             "frames": dict(self.stats.frames),
@@ -226,8 +236,30 @@ class EngineJanus:
         forward = RtpForward(self.janus_rtp_host, mount, video, audio)
         self._forwards[room_id] = forward
         await forward.start()
+        forward._tasks.append(asyncio.ensure_future(self._keep_mounted(room_id, forward)))
         log.info("room %s: forwarding to Janus mountpoint %s", room_id, mount.id)
         return forward.view()
+
+    async def _keep_mounted(self, room_id: str, forward: RtpForward) -> None:
+        """Janus restarted (or lost the mountpoint): create it again and send there. Viewers
+        of the old one reconnect through GET /api/rooms/{id}/janus."""
+        api = self.janus_api
+        while api is not None:
+            await asyncio.sleep(CHECK_EVERY)
+            try:
+                await api.mountpoint_info(forward.mount.id)
+                continue
+            except JanusError as exc:
+                if exc.code != NO_SUCH_MOUNTPOINT:
+                    continue  # Janus unreachable: try again later
+            try:
+                room = self.room(room_id)
+                forward.mount = await api.create_mountpoint(room_id, room.config.title)
+                forward.remounts += 1
+                room.encoder.request_keyframe()  # the new mountpoint's viewers start at once
+                log.warning("room %s: Janus lost its mountpoint; now %s", room_id, forward.mount.id)
+            except Exception as exc:  # noqa: BLE001 - keep checking; the room is live either way
+                log.error("room %s: Janus mountpoint not recreated: %s", room_id, exc)
 
     def janus_mount(self, room_id: str) -> dict | None:
         forward = self._forwards.get(room_id)

@@ -1,28 +1,38 @@
-"""One RTMP push: muxes the room's shared H.264 and AAC packets into FLV, on its own thread.
+"""One RTMP push: the room's shared H.264 and AAC packets, muxed into FLV and sent.
 
 The room never waits for a push. Packets reach it through a bounded queue; when the queue
-is full the tick is dropped and counted. A failed connection or write is retried with
-exponential backoff and jitter, and each (re)connection starts on a fresh keyframe with
-timestamps counted from it. The stream key is kept sealed and is unsealed only to open the
-connection; errors are scrubbed of it before they are stored.
+is full the tick is dropped and counted. Each connection runs in a child process
+(`streamer.rtmp_child`): PyAV connects and handshakes holding the GIL with no timeout, so a
+server that never answers must not be able to freeze the room's process. The push thread
+feeds the child and holds it to deadlines: connected within `CONNECT_TIMEOUT`, and once
+live, never a write blocked longer than `IO_TIMEOUT`; past either the child is killed and
+the push reconnects. A failed connection or write is retried with exponential backoff and
+jitter, and each (re)connection starts on a fresh keyframe with timestamps counted from it.
+The stream key is kept sealed and is unsealed only to hand it to the child; errors are
+scrubbed of it before they are stored.
 """
 
 from __future__ import annotations
 
 import errno
-import io
+import fcntl
+import json
 import logging
+import os
+import pickle
 import queue
 import random
+import select
+import struct
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from fractions import Fraction
+from pathlib import Path
 from urllib.parse import quote
-
-import av
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +45,11 @@ STEADY = 10.0  # seconds connected after which the next failure retries from the
 RATE_WINDOW = 5.0  # seconds of sent bytes the bitrate is measured over
 
 STALL = 5.0  # seconds live without a byte sent before the push shows as stalled
+CONNECT_TIMEOUT = 10.0  # seconds to connect, handshake and send the FLV header
+IO_TIMEOUT = 10.0  # seconds a live push may send nothing (a peer that stopped reading)
+SPAWN_TIMEOUT = 30.0  # seconds the connection's process may take to start (a loaded machine)
+PIPE_BYTES = 1 << 20  # the child's stdin pipe: a keyframe tick fits many times over
+ROOT = Path(__file__).resolve().parents[1]
 # states, in the order a push normally moves through them; "stalled" is a live push whose
 # peer stopped reading (its writes block; the room drops ticks for it meanwhile)
 CONNECTING, LIVE, RETRYING, STOPPED, STALLED = (
@@ -96,6 +111,18 @@ def backoff(failures: int, rng: random.Random) -> float:
     return ceiling * (0.5 + 0.5 * rng.random())
 
 
+class IoTimeout(TimeoutError):
+    """A connect or write ran past its deadline; its sockets were shut down."""
+
+
+def scrub(text: str, key: str) -> str:
+    """The text without the stream key in any of its URL forms, cut to 300 characters."""
+    for form in {key, quote(key, safe=""), quote(key)}:
+        if form:
+            text = text.replace(form, "****")
+    return text[:300]
+
+
 class PushFailed(Exception):
     """A connection or write failed; the message is already scrubbed of the stream key."""
 
@@ -108,6 +135,8 @@ def hint_for(exc: BaseException, live: bool) -> str:
     """The likely cause, in the panel's words."""
     if live:
         return "推流中断，正在重连"
+    if isinstance(exc, IoTimeout):
+        return "推流服务器无响应（超时），正在重连"
     if isinstance(exc, ConnectionRefusedError):
         return "无法连接推流服务器（地址或端口不对，或服务器未开启）"
     if isinstance(exc, TimeoutError):
@@ -146,6 +175,7 @@ class RtmpPush:
         self._accepting = False  # a connection is being made or is live
         self._rng = random.Random()
         self._thread = threading.Thread(target=self._run, name=f"rtmp-{output_id}", daemon=True)
+        self._child: subprocess.Popen | None = None
 
     # --- room side -----------------------------------------------------------------------
     def start(self) -> None:
@@ -161,7 +191,11 @@ class RtmpPush:
             self.stats.dropped_ticks += 1
 
     def stop(self) -> None:
+        """Ends the push; a connection stuck on a dead peer is killed, never waited for."""
         self._stop.set()
+        child = self._child
+        if child is not None and child.poll() is None:
+            child.kill()
 
     def join(self, timeout: float) -> None:
         if self._thread.is_alive():
@@ -199,50 +233,125 @@ class RtmpPush:
         s.state, s.live_since, s.next_retry_in = STOPPED, None, None
 
     def _scrub(self, text: str, key: str) -> str:
-        for form in {key, quote(key, safe=""), quote(key)}:
-            if form:
-                text = text.replace(form, "****")
-        return text[:300]
+        return scrub(text, key)
+
+    def _spawn(self, key: str) -> tuple[subprocess.Popen, _ChildEvents]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        child = subprocess.Popen(
+            [sys.executable, "-m", "streamer.rtmp_child"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=str(ROOT),
+        )
+        try:
+            fcntl.fcntl(child.stdin.fileno(), 1031, PIPE_BYTES)  # F_SETPIPE_SZ
+        except OSError:
+            pass  # the default 64 KiB works too, with more waiting
+        os.set_blocking(child.stdin.fileno(), False)
+        events = _ChildEvents(child, self)
+        self._child = child
+        if self._stop.is_set():  # stop() came while spawning: it found no child to kill
+            child.kill()
+        config = json.dumps({"url": self.url, "key": key, "fps": self.fps}).encode() + b"\n"
+        self._write(child, config, time.monotonic() + SPAWN_TIMEOUT, "start")
+        return child, events
+
+    def _write(self, child: subprocess.Popen, data: bytes, deadline: float, what: str) -> None:
+        """Hand bytes to the child without ever blocking past `deadline`."""
+        fd = child.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            if self._stop.is_set():
+                raise _Stopped
+            if time.monotonic() > deadline:
+                raise IoTimeout(what)
+            _, ready, _ = select.select([], [fd], [], 0.2)
+            if not ready:
+                continue
+            try:
+                n = os.write(fd, view)
+            except BlockingIOError:
+                continue
+            except (BrokenPipeError, OSError):
+                raise _ChildGone from None
+            view = view[n:]
 
     def _stream(self) -> None:
-        """Connect, wait for a keyframe, then mux until stopped or a write fails."""
+        """Wait for a keyframe, start a connection process, feed it until stopped or it fails."""
         key = self._unseal(self._sealed_key)
-        target = f"{self.url.rstrip('/')}/{key}"
-        container = None
         self._accepting = True
+        child = None
+        events = None
+        s = self.stats
         try:
-            try:
-                container = av.open(target, "w", format="flv")
-                first = self._first_keyframe()
-                if first is None:
-                    return  # stopped while waiting
-                tick, key_index = first
-                video, audio = self._add_streams(container, tick.video[key_index][0])
-                container.start_encoding()  # connects, handshakes and sends the FLV header
-                s = self.stats
-                s.connects += 1
-                s.reconnects = s.connects - 1
-                s.state, s.live_since, s.last_sent_at = LIVE, time.time(), time.monotonic()
-                log.info("rtmp output %s: live to %s", self.id, self.url)
-                base = tick.video[key_index][1]
-                tick = Tick(tick.video[key_index:], tick.audio)
-                while not self._stop.is_set():
-                    self._mux(container, video, audio, tick, base)
-                    tick = self._next_tick()
-                    while tick is None and not self._stop.is_set():
-                        tick = self._next_tick()
-                    if tick is None:
-                        break
-            except (av.FFmpegError, OSError) as exc:
-                detail = f"{type(exc).__name__}: {exc} ({self.url})"
-                live = self.stats.state == LIVE
-                raise PushFailed(self._scrub(detail, key), hint_for(exc, live)) from None
+            first = self._first_keyframe()
+            if first is None:
+                return  # stopped while waiting
+            tick, key_index = first
+            tick = Tick(tick.video[key_index:], tick.audio)
+            child, events = self._spawn(key)
+            if not events.wait_ready(SPAWN_TIMEOUT, self._stop):
+                if self._stop.is_set():
+                    return
+                raise IoTimeout("start")
+            connect_by = time.monotonic() + CONNECT_TIMEOUT
+            while not self._stop.is_set():
+                if tick is not None:
+                    frame = pickle.dumps((tick.video, tick.audio), protocol=5)
+                    by = connect_by if not events.live else time.monotonic() + IO_TIMEOUT
+                    what = "write" if events.live else "connect"
+                    self._write(child, struct.pack("!I", len(frame)) + frame, by, what)
+                if events.failed:
+                    break
+                if not events.live and time.monotonic() > connect_by:
+                    raise IoTimeout("connect")
+                if events.live and time.monotonic() - s.last_sent_at > IO_TIMEOUT:
+                    raise IoTimeout("write")
+                tick = self._next_tick()
+            if self._stop.is_set():
+                return
+            raise _ChildGone
+        except _Stopped:
+            return
+        except IoTimeout as exc:
+            if self._stop.is_set():
+                return
+            what = str(exc)
+            limit = {"connect": CONNECT_TIMEOUT, "start": SPAWN_TIMEOUT}.get(what, IO_TIMEOUT)
+            err = IoTimeout(f"no answer from the server within {limit:.0f} s ({what})")
+            raise PushFailed(
+                scrub(f"IoTimeout: {err} ({self.url})", key), hint_for(err, False)
+            ) from None
+        except _ChildGone:
+            if self._stop.is_set():
+                return
+            if events is not None:
+                events.finish(2.0)
+            detail, hint = events.error if events and events.error else ("", "")
+            if not detail:
+                detail = f"the connection process ended ({self.url})"
+            if events is not None and events.live:
+                hint = "推流中断，正在重连"
+            raise PushFailed(scrub(detail, key), hint or "连接推流服务器失败") from None
         finally:
-            if container is not None:
+            if child is not None:
+                if child.poll() is None:
+                    child.kill()
                 try:
-                    container.close()
-                except Exception:  # noqa: BLE001 - a dead peer fails the trailer too; ignore
-                    pass
+                    child.wait(5)
+                except subprocess.TimeoutExpired:
+                    log.error("rtmp output %s: connection process did not exit", self.id)
+                for f in (child.stdin, child.stdout):
+                    try:
+                        f.close()
+                    except OSError:
+                        pass
+            if events is not None:
+                events.finish(2.0)
+            self._child = None
 
     def _next_tick(self) -> Tick | None:
         try:
@@ -270,39 +379,6 @@ class RtmpPush:
                     return tick, i
         return None
 
-    def _add_streams(self, container, keyframe: bytes):
-        """FLV needs the SPS/PPS up front: the room's keyframes carry them in-band, so the
-        video stream is templated from a demux of that one keyframe (no encoder is opened)."""
-        probe = av.open(io.BytesIO(keyframe), format="h264")
-        try:
-            video = container.add_stream_from_template(probe.streams.video[0])
-        finally:
-            probe.close()
-        video.time_base = Fraction(1, self.fps)
-        audio = container.add_stream("aac", rate=AUDIO_RATE, layout="mono")
-        audio.time_base = Fraction(1, AUDIO_RATE)
-        return video, audio
-
-    def _mux(self, container, video, audio, tick: Tick, base: int) -> None:
-        """Write one tick, timestamps counted from this connection's first keyframe."""
-        vtb, atb = Fraction(1, self.fps), Fraction(1, AUDIO_RATE)
-        abase = base * AUDIO_RATE // self.fps
-        for data, pts, dts, keyframe in tick.video:
-            p = av.Packet(data)
-            p.pts, p.dts, p.time_base, p.is_keyframe = pts - base, dts - base, vtb, keyframe
-            p.stream = video
-            container.mux(p)
-            self.stats.sent(len(data))
-        for data, pts in tick.audio:
-            if pts < abase:
-                continue  # sound from before the first picture of this connection
-            p = av.Packet(data)
-            p.pts = p.dts = pts - abase
-            p.time_base = atb
-            p.stream = audio
-            container.mux(p)
-            self.stats.sent(len(data))
-
     # --- view ----------------------------------------------------------------------------
     def view(self) -> dict:
         s = self.stats
@@ -325,3 +401,66 @@ class RtmpPush:
             "packets": s.packets,
             "bytes_sent": s.bytes_sent,
         }
+
+
+class _Stopped(Exception):
+    pass
+
+
+class _ChildGone(Exception):
+    pass
+
+
+class _ChildEvents:
+    """Reads a connection process's reports on a thread of its own: ready, live, bytes sent
+    after each tick, or the error it ended with."""
+
+    def __init__(self, child: subprocess.Popen, push: RtmpPush) -> None:
+        self.push = push
+        self.ready = threading.Event()
+        self.live = False
+        self.failed = False
+        self.error: tuple[str, str] | None = None
+        self._thread = threading.Thread(
+            target=self._read, args=(child.stdout,), name=f"rtmp-{push.id}-reports", daemon=True
+        )
+        self._thread.start()
+
+    def wait_ready(self, timeout: float, stop: threading.Event) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not stop.is_set():
+            if self.ready.wait(0.2):
+                return True
+            if self.failed:
+                return False
+        return False
+
+    def finish(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    def _read(self, stdout) -> None:
+        s = self.push.stats
+        try:
+            for raw in stdout:
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                if line.startswith("s "):
+                    sent, packets = (int(x) for x in line[2:].split())
+                    s.sent(sent)
+                    s.packets += packets - 1  # sent() counted one
+                elif line == "live":
+                    s.connects += 1
+                    s.reconnects = s.connects - 1
+                    s.state, s.live_since, s.last_sent_at = LIVE, time.time(), time.monotonic()
+                    self.live = True
+                    log.info("rtmp output %s: live to %s", self.push.id, self.push.url)
+                elif line == "ready":
+                    self.ready.set()
+                elif line.startswith("error "):
+                    try:
+                        data = json.loads(line[6:])
+                        self.error = (str(data["detail"]), str(data["hint"]))
+                    except (ValueError, KeyError, TypeError):
+                        self.error = ("the connection process failed", "")
+        except (OSError, ValueError):
+            pass
+        self.failed = True

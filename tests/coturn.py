@@ -17,6 +17,19 @@ TURNSERVER = "/usr/bin/turnserver"
 TEMPLATE = Path(__file__).resolve().parents[1] / "deploy" / "coturn.conf"
 
 
+def host_ip() -> str:
+    """This machine's first non-loopback IPv4 address (127.0.0.1 when it has none). Janus
+    (libnice) drops relay candidates on loopback, so a TURN server for Janus viewers relays
+    from the host's own address, as a real one relays from its public address."""
+    import ifaddr
+
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if isinstance(ip.ip, str) and not ip.ip.startswith("127."):
+                return ip.ip
+    return "127.0.0.1"
+
+
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -26,7 +39,7 @@ def free_udp_port() -> int:
 class Coturn:
     """One coturn on 127.0.0.1 that relays to loopback peers: `url` and `secret`."""
 
-    def __init__(self, prefix: Path, secret: str | None = None) -> None:
+    def __init__(self, prefix: Path, secret: str | None = None, relay_ip: str = "127.0.0.1"):
         self.prefix = Path(prefix)
         self.prefix.mkdir(parents=True, exist_ok=True)
         self.port = free_udp_port()
@@ -36,7 +49,7 @@ class Coturn:
         self.log = self.prefix / "turnserver.log"
         fields = {
             "LISTEN_IP": "127.0.0.1",
-            "RELAY_IP": "127.0.0.1",
+            "RELAY_IP": relay_ip,
             "PORT": str(self.port),
             "MIN_PORT": str(base),
             "MAX_PORT": str(base + 200),

@@ -7,6 +7,7 @@ dir, so it needs no root and leaves nothing behind. Every wait is bounded.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -48,6 +49,7 @@ class NginxRtmp:
         self.conf = self.prefix / "nginx.conf"
         self.log = self.prefix / "nginx.log"
         root = os.geteuid() == 0
+        self.publish_key = "key-" + secrets.token_hex(8)  # what the `keyed` app accepts
         fields = {
             "MODULE": rtmp_module(),
             # one process unless asked for workers; as root, workers stay root so that they
@@ -61,6 +63,7 @@ class NginxRtmp:
             "RTMP_PORT": str(self.rtmp_port),
             "HTTP_HOST": "127.0.0.1",
             "HTTP_PORT": str(self.http_port),
+            "PUBLISH_KEY": self.publish_key,
         }
         text = TEMPLATE.read_text()
         for k, v in fields.items():
@@ -70,6 +73,11 @@ class NginxRtmp:
     @property
     def rtmp_url(self) -> str:
         return f"rtmp://127.0.0.1:{self.rtmp_port}/live"
+
+    @property
+    def keyed_url(self) -> str:
+        """An application that, like a platform, takes only `publish_key` as stream key."""
+        return f"rtmp://127.0.0.1:{self.rtmp_port}/keyed"
 
     @property
     def http_url(self) -> str:

@@ -24,7 +24,7 @@ from web import janus_api, outputs_api
 from web.json_depth import too_deep
 from web.openapi_bodies import json_body, text_body
 from web.security import SHOP_ID, client_ip, principal
-from web.settings import Settings
+from web.settings import Settings, ice_config
 from web.urls import absolute
 from web.viewers import (
     COOKIE_MAX_AGE,
@@ -203,7 +203,7 @@ def build_router(
             "Vary": "Origin",
         }
 
-    ice = settings.ice()
+    ice = ice_config(settings)
 
     def ice_links(room_id: str) -> dict[str, str]:
         """ICE servers in WHEP's Link header (RFC 9725 4.6), TURN with fresh credentials."""

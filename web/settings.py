@@ -265,6 +265,13 @@ class SettingsFields(BaseModel):
             self.demo_payments = self.demo_room
         return self
 
+    @field_validator("janus_url", "janus_public_url")
+    @classmethod
+    def _janus_url(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError(f"{info.field_name} must be an http:// or https:// URL")
+        return v
+
     @model_validator(mode="after")
     def _turn(self) -> SettingsFields:
         self.ice()  # TurnConfigError is a ValueError: reported naming the key
@@ -353,6 +360,11 @@ class Settings(SettingsFields, BaseSettings):
             names = ", ".join(["template", *self.writers])
             raise ConfigError(f"no script backend named {name!r}; configured: {names}")
         return dict(self.writers[name])
+
+
+def ice_config(settings: SettingsFields):
+    """The ICE servers viewers are handed (raises TurnConfigError when unusable)."""
+    return settings.ice()
 
 
 def env_name(field: str) -> str:

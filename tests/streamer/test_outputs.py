@@ -21,7 +21,7 @@ from commerce.demo import DEMO_PRODUCTS
 from streamer.engine import Engine
 from streamer.outputs import MAX_OUTPUTS, BadOutput, RoomOutputs, TooManyOutputs, check_target
 from streamer.room import RoomConfig
-from streamer.rtmp_push import BACKOFF_CAP, BACKOFF_FIRST, backoff
+from streamer.rtmp_push import BACKOFF_CAP, BACKOFF_FIRST, IO_TIMEOUT, backoff
 from tests.livesrv import LiveServer, free_port
 from tests.nginx_rtmp import NginxRtmp
 from tests.whep import WhepViewer
@@ -305,7 +305,10 @@ async def _catalog(room_id=None):
     return list(DEMO_PRODUCTS)
 
 
-async def test_a_peer_that_stops_reading_shows_as_stalled_and_the_room_keeps_its_pace(tmp_path):
+async def test_a_peer_that_stops_reading_stalls_then_times_out_and_the_push_comes_back(tmp_path):
+    """A frozen server (SIGSTOP: connections open, nothing read) never hangs the muxer: the
+    push shows as stalled, its write times out, it reconnects by itself once the server
+    reads again; the room keeps its pace throughout."""
     ng = NginxRtmp(tmp_path / "nginx").start()
     engine = Engine(_catalog)
     try:
@@ -317,6 +320,10 @@ async def test_a_peer_that_stops_reading_shows_as_stalled_and_the_room_keeps_its
             o = engine.list_outputs("stall")[0]
             return o if o["state"] == name else None
 
+        async def timed_out():
+            o = engine.list_outputs("stall")[0]
+            return o if "超时" in o["error_hint"] and o["state"] != "live" else None
+
         await _wait(lambda: state("live"), 15, "the push did not go live")
         os.kill(ng.pid(), signal.SIGSTOP)  # nginx alive but reading nothing: writes block
         try:
@@ -324,11 +331,83 @@ async def test_a_peer_that_stops_reading_shows_as_stalled_and_the_room_keeps_its
             # the socket buffers (a few MB) fill first, then nothing more goes out
             stalled = await _wait(lambda: state("stalled"), 90, "the stall did not show", 0.5)
             assert stalled["dropped_ticks"] > 0  # the room dropped ticks for it, never waited
+            failed = await _wait(timed_out, IO_TIMEOUT + 15, "the blocked write never timed out")
+            assert "no answer from the server" in failed["last_error"]
             assert room.metrics.frames - frames0 >= 20 * 10
         finally:
             os.kill(ng.pid(), signal.SIGCONT)
-        back = await _wait(lambda: state("live"), 15, "the push did not come back")
-        assert back["id"] == oid
+        back = await _wait(lambda: state("live"), 60, "the push did not come back")
+        assert back["id"] == oid and back["reconnects"] >= 1
     finally:
         await engine.close()
         ng.stop()
+
+
+async def test_stopping_pushes_to_a_frozen_server_never_hangs(tmp_path):
+    """Outputs removed while their server is frozen (one mid-write, one mid-handshake) end
+    their threads at once: the blocked call is cut short, not waited for."""
+    ng = NginxRtmp(tmp_path / "nginx").start()
+    engine = Engine(_catalog)
+    try:
+        await engine.start_room(RoomConfig(room_id="frozen"))
+        outputs = engine.rooms["frozen"].outputs
+        live = engine.add_output("frozen", ng.rtmp_url, "a")["id"]
+
+        async def is_live():
+            return next(o for o in outputs.list() if o["id"] == live)["state"] == "live"
+
+        await _wait(is_live, 15, "the push did not go live")
+        os.kill(ng.pid(), signal.SIGSTOP)
+        try:
+            handshake = engine.add_output("frozen", ng.rtmp_url, "b")["id"]
+            await asyncio.sleep(2)  # b connects (the kernel accepts) and waits for nginx
+            pushes = [outputs.remove(oid) for oid in (live, handshake)]
+            t0 = time.monotonic()
+            await asyncio.to_thread(lambda: [p.join(10) for p in pushes])
+            assert not any(p._thread.is_alive() for p in pushes), "a push thread hung"
+            assert time.monotonic() - t0 < 5
+        finally:
+            os.kill(ng.pid(), signal.SIGCONT)
+    finally:
+        await engine.close()
+        ng.stop()
+
+
+async def test_a_wrong_stream_key_is_refused_clearly_while_the_right_one_goes_live(
+    tmp_path, caplog
+):
+    """A platform-like ingest (nginx-rtmp's on_publish checks the key) refuses a wrong key:
+    the push shows why and retries; the room's push with the right key is live meanwhile."""
+    caplog.set_level(logging.DEBUG)
+    ng = NginxRtmp(tmp_path / "nginx").start()
+    engine = Engine(_catalog)
+    wrong = "wrong-key-0123456789abcdef"
+    try:
+        await engine.start_room(RoomConfig(room_id="keys"))
+        bad = engine.add_output("keys", ng.keyed_url, wrong, "抖音")["id"]
+        good = engine.add_output("keys", ng.keyed_url, ng.publish_key, "快手")["id"]
+
+        async def view(oid):
+            return next(o for o in engine.list_outputs("keys") if o["id"] == oid)
+
+        async def refused():
+            o = await view(bad)
+            return o if o["failures"] >= 2 else None
+
+        async def live():
+            o = await view(good)
+            return o if o["state"] == "live" else None
+
+        o = await _wait(refused, 40, "the wrong key showed no error")
+        assert o["state"] in ("retrying", "connecting") and o["connects"] == 0
+        assert "拒绝了推流" in o["error_hint"] and "推流码" in o["error_hint"]
+        assert wrong not in o["last_error"] and "keyed" in o["last_error"]
+        ok = await _wait(live, 15, "the right key did not go live")
+        await asyncio.sleep(2)
+        assert (await view(good))["bytes_sent"] > ok["bytes_sent"]
+        info = await asyncio.to_thread(_read_rtmp, f"{ng.keyed_url}/{ng.publish_key}", 2.0)
+        assert info["video"] == ("h264", 1280, 720)
+    finally:
+        await engine.close()
+        ng.stop()
+    assert wrong not in caplog.text

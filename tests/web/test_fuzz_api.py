@@ -31,6 +31,7 @@ NOT_IN_SCHEMA = {
     ("GET", "/admin/audit"),
     ("GET", "/dashboard"),
     ("GET", "/analytics"),
+    ("GET", "/analytics/sessions"),
     ("GET", "/vendor/plotly.min.js"),
     ("GET", "/vendor/plotly-basic.min.js"),
     ("GET", "/openapi.json"),

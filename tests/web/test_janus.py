@@ -121,3 +121,30 @@ async def test_without_the_admin_key_janus_refuses_to_create_mountpoints(janus):
         await JanusApi(janus.api_url, "wrong-key").create_mountpoint("x")
     with pytest.raises(JanusError, match="did not answer"):
         await JanusApi("http://127.0.0.1:9/janus", timeout=2).create_mountpoint("x")
+
+
+async def test_after_janus_restarts_the_room_mounts_again_and_viewers_watch_again(server, janus):
+    before = await _mount(server)
+    janus.stop()
+    janus.start()  # the same config: same HTTP port, no mountpoints
+    async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+        deadline = time.monotonic() + 60
+        while True:
+            now = (await http.get("/api/rooms/demo/janus")).json()
+            if now.get("mountpoint") not in (None, before["mountpoint"]):
+                break
+            assert time.monotonic() < deadline, "the room did not mount again on the new Janus"
+            await asyncio.sleep(0.5)
+    with pytest.raises(JanusError) as gone:
+        await JanusApi(janus.api_url, janus.admin_key).mountpoint_info(before["mountpoint"])
+    assert gone.value.code == 455  # no such mountpoint: the check the room relies on
+    viewer = JanusViewer(now["url"], now["mountpoint"])
+    try:
+        await viewer.connect()
+        deadline = time.monotonic() + 40
+        while len(viewer.frames) < 25 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert len(viewer.frames) >= 25, f"decoded {len(viewer.frames)} frames after the restart"
+    finally:
+        await viewer.close()
+    assert server.engine.janus_mount("demo")["remounts"] >= 1

@@ -226,3 +226,54 @@ async def test_chromium_with_relay_only_ice_plays_the_room_through_coturn(server
             assert set(types["all"]) == {"relay"}, types
         finally:
             await browser.close()
+
+
+async def test_chromium_relay_only_through_coturn_watches_the_room_through_janus(tmp_path):
+    """All three together: the room forwards to Janus, and a viewer allowed only relay
+    candidates watches Janus's mountpoint through coturn (relaying from the host's address:
+    Janus drops relay candidates on loopback)."""
+    from tests.coturn import host_ip
+    from tests.janus import Janus
+
+    with (
+        Coturn(tmp_path / "coturn", relay_ip=host_ip()) as turn,
+        Janus(tmp_path / "janus") as janus,
+        LiveServer(
+            tmp_path / "yunlian.db",
+            turn_urls=[turn.url],
+            turn_secret=turn.secret,
+            janus_url=janus.api_url,
+            janus_admin_key=janus.admin_key,
+        ) as srv,
+    ):
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(
+                executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS
+            )
+            try:
+                page = await browser.new_page()
+                await page.goto(srv.url + "/rooms/demo?via=janus&ice=relay")
+                await page.wait_for_function(
+                    f"{VIDEO}.srcObject && {VIDEO}.videoWidth > 0", timeout=60_000
+                )
+                t0 = await page.evaluate(f"{VIDEO}.currentTime")
+                await page.wait_for_timeout(3000)
+                assert await page.evaluate(f"{VIDEO}.currentTime") - t0 > 1.5
+                selected = await page.evaluate(
+                    """async () => {
+                      const stats = await pc.getStats();
+                      let type = null;
+                      stats.forEach((s) => {
+                        if (s.type === 'transport' && s.selectedCandidatePairId) {
+                          const pair = stats.get(s.selectedCandidatePairId);
+                          type = stats.get(pair.localCandidateId).candidateType;
+                        }
+                      });
+                      return type;
+                    }"""
+                )
+                assert selected == "relay"
+                assert await page.evaluate("window.yunlianViewer.janus !== null")
+                assert len(srv.engine.sessions) == 0  # Janus carried it, not WHEP
+            finally:
+                await browser.close()
