@@ -23,6 +23,8 @@ ABNORMAL_DAILY_ORDERS = 5  # one buyer placing this many orders in a day looks l
 ABNORMAL_AMOUNT_X = 10  # an order this many times the 28-day average order value
 RFM_TTL = RFM_TTL_DEFAULT = 300.0  # seconds a computed RFM report is served
 RFM_TOP = 500  # churn-risk rows kept in the cached report
+BINS_TTL = 30.0  # seconds the order cloud's bins are served before they are counted again
+WARM_HORIZON = 14  # the forecast the analysis page asks for first
 
 
 class Analytics:
@@ -34,6 +36,9 @@ class Analytics:
         self._forecasts: dict[tuple, dict] = {}
         self._rfm: tuple[float, date, dict] | None = None
         self._tasks: list[asyncio.Task] = []
+        # one computation per key at a time: a second caller waits for the first one's result
+        self._inflight: dict[tuple, asyncio.Task] = {}
+        self._bins: dict[tuple, tuple[float, dict]] = {}
 
     def today(self) -> date:
         return china_day(self.store.clock())
@@ -48,16 +53,26 @@ class Analytics:
             self._tasks = [
                 loop.create_task(self.rollups.run(interval)),
                 loop.create_task(self._keep_warm(RFM_TTL / 2)),
+                loop.create_task(self._warm_up()),
             ]
 
     async def close(self) -> None:
-        for task in self._tasks:
+        for task in self._tasks + list(self._inflight.values()):
             task.cancel()
             try:
                 await task
-            except asyncio.CancelledError:
-                pass
-        self._tasks = []
+            except (asyncio.CancelledError, Exception):
+                pass  # stopping: a failed computation has been logged or returned already
+        self._tasks, self._inflight = [], {}
+
+    async def forget(self) -> None:
+        """Drop every cached report and warm up again: for a bulk import of history that
+        bypassed the order path (demo data), which the caches cannot notice."""
+        for task in list(self._inflight.values()):
+            task.cancel()
+        self._inflight, self._forecasts, self._rfm, self._bins = {}, {}, None, {}
+        if self._tasks:
+            self._tasks.append(asyncio.get_running_loop().create_task(self._warm_up()))
 
     # -- reports ----------------------------------------------------------------------------
     async def report(self, name: str, r: DateRange, **kw) -> dict:
@@ -70,6 +85,7 @@ class Analytics:
             "rooms": reports.by_room,
             "funnel": reports.funnel,
             "orders": reports.order_points,
+            "order_bins": reports.order_bins,
         }[name]
         async with self.store.db.read() as s:
             return await fn(s, r, **kw)
@@ -90,7 +106,55 @@ class Analytics:
         rep = cached[2]
         return {**rep, "churn_risk": rep["churn_risk"][:top]}
 
+    async def _once(self, key: tuple, make):
+        """`await make()`, run once for every caller that asks for `key` while it runs (in a
+        task of its own: a caller that goes away does not cancel it for the others)."""
+        self._inflight = {k: t for k, t in self._inflight.items() if not t.done()}
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(make())
+            self._inflight[key] = task
+        return await asyncio.shield(task)
+
+    async def _warm_up(self) -> None:
+        """Right after start: the customer report, then today's forecast of every product
+        (statsmodels imported off the loop first), so the first visitor does not pay for them."""
+        import importlib
+        import logging
+
+        try:
+            await self._compute_rfm()
+            await asyncio.to_thread(importlib.import_module, "statsmodels.tsa.holtwinters")
+            async with self.store.db.read() as s:
+                codes = list((await s.execute(select(Sku.code).order_by(Sku.code))).scalars())
+            for code in codes:
+                await self.forecast(code, WARM_HORIZON)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logging.getLogger(__name__).exception("analytics warm-up failed")
+
+    async def order_bins(self, r: DateRange) -> dict:
+        """The order cloud as day × amount-band counts, counted again at most every 30 s."""
+        loop = asyncio.get_running_loop()
+        key = (r.start, r.end)
+        hit = self._bins.get(key)
+        if hit is not None and loop.time() - hit[0] < BINS_TTL:
+            return hit[1]
+
+        async def make() -> dict:
+            out = await self.report("order_bins", r)
+            if len(self._bins) > 64:
+                self._bins.clear()
+            self._bins[key] = (loop.time(), out)
+            return out
+
+        return await self._once(("bins", *key), make)
+
     async def _compute_rfm(self) -> tuple[float, date, dict]:
+        return await self._once(("rfm",), self._rfm_now)
+
+    async def _rfm_now(self) -> tuple[float, date, dict]:
         await self.fresh()
         today = self.today()
         async with self.store.db.read() as s:
@@ -135,6 +199,10 @@ class Analytics:
         key = (sku, horizon, with_backtest, today)
         if key in self._forecasts:
             return self._forecasts[key]
+        return await self._once(("forecast", *key), lambda: self._forecast_now(key))
+
+    async def _forecast_now(self, key: tuple) -> dict:
+        sku, horizon, with_backtest, today = key
         async with self.store.db.read() as s:
             y = await forecast.daily_units(s, sku, today - timedelta(days=1))
         if y is None:
@@ -164,7 +232,8 @@ class Analytics:
             }
         if len(self._forecasts) > 256:
             self._forecasts.clear()
-        self._forecasts[key] = out
+        if not out["empty"]:  # no sales yet: cheap to say again, and soon out of date
+            self._forecasts[key] = out
         return out
 
     # -- first screen -------------------------------------------------------------------------
