@@ -153,7 +153,8 @@ def build_router(store: Store, engine: Any) -> DashboardRouter:
             "trend": await svc.report("series", parse_range(None, None, today, 90), grain="day"),
             "products": await svc.report("products", last30),
             "regions": await svc.report("regions", last30),
-            "warnings": await svc.warnings(),
+            # the churn list needs the customer report: not waited for (the page asks again)
+            "warnings": await svc.warnings(wait=False),
             "live": await live.snapshot(),
         }
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from commerce.analytics import basket, forecast, pricing, reports, rfm_sql, stock
 from commerce.analytics.calendar import china_day
-from commerce.analytics.reports import DateRange
+from commerce.analytics.reports import DateRange, parse_range
 from commerce.analytics.rollup import RollupSync
 from commerce.errors import InvalidInput, NotFound
 from commerce.models import AnDayRoom, AnOrder, Sku
@@ -39,6 +39,7 @@ class Analytics:
         # one computation per key at a time: a second caller waits for the first one's result
         self._inflight: dict[tuple, asyncio.Task] = {}
         self._bins: dict[tuple, tuple[float, dict]] = {}
+        self.warmed_in: float | None = None  # seconds the last warm-up took, once it is done
 
     def today(self) -> date:
         return china_day(self.store.clock())
@@ -71,6 +72,7 @@ class Analytics:
         for task in list(self._inflight.values()):
             task.cancel()
         self._inflight, self._forecasts, self._rfm, self._bins = {}, {}, None, {}
+        self.warmed_in = None
         if self._tasks:
             self._tasks.append(asyncio.get_running_loop().create_task(self._warm_up()))
 
@@ -117,18 +119,25 @@ class Analytics:
         return await asyncio.shield(task)
 
     async def _warm_up(self) -> None:
-        """Right after start: the customer report, then today's forecast of every product
-        (statsmodels imported off the loop first), so the first visitor does not pay for them."""
+        """Right after start, in the order the pages ask: the customer report (the dashboard's
+        warnings), the analysis page's first forecast (statsmodels imported off the loop
+        first), the order cloud's bins, then every other product's forecast."""
         import importlib
         import logging
 
+        t0 = asyncio.get_running_loop().time()
+        self.warmed_in = None
         try:
             await self._compute_rfm()
             await asyncio.to_thread(importlib.import_module, "statsmodels.tsa.holtwinters")
             async with self.store.db.read() as s:
-                codes = list((await s.execute(select(Sku.code).order_by(Sku.code))).scalars())
-            for code in codes:
+                codes = list((await s.execute(select(Sku.code).order_by(Sku.id))).scalars())
+            if codes:
+                await self.forecast(codes[0], WARM_HORIZON)
+            await self.order_bins(parse_range(None, None, self.today(), 365))
+            for code in codes[1:]:
                 await self.forecast(code, WARM_HORIZON)
+            self.warmed_in = round(asyncio.get_running_loop().time() - t0, 2)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -285,17 +294,29 @@ class Analytics:
             ]
         return out
 
-    async def warnings(self) -> dict:
-        """Low stock, near-expiry batches, abnormal orders and churn risk: the first screen."""
+    async def warnings(self, wait: bool = True) -> dict:
+        """Low stock, near-expiry batches, abnormal orders and churn risk: the first screen.
+        With `wait=False` a customer report not computed yet is not waited for: `churn` is
+        None and `churn_pending` True (it is being computed; ask again)."""
         st = await self.stock()
-        cust = await self.customers(top=10)
+        cust = None
+        if wait or (self._rfm is not None and self._rfm[1] == self.today()):
+            cust = await self.customers(top=10)
+        else:
+            await self._start_rfm()
         return {
             "stock": [i for i in st["items"] if i["warn"]],
             "near_expiry": st["near_expiry"],
             "abnormal_orders": await self.abnormal_orders(),
-            "churn": cust["churn_risk"],
-            "churn_total": cust["churn_risk_total"],
+            "churn": cust["churn_risk"] if cust else None,
+            "churn_total": cust["churn_risk_total"] if cust else None,
+            "churn_pending": cust is None,
         }
+
+    async def _start_rfm(self) -> None:
+        """The customer report, computed in the background (joined if already running)."""
+        task = asyncio.get_running_loop().create_task(self._compute_rfm())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def apply_promotion(self, batch_id: str, room_id: str | None = None) -> dict:
         """Create the suggested clearance coupon for a near-expiry batch (one click)."""

@@ -99,7 +99,12 @@ function drawWarnings(w) {
   const ab = $('w-abnormal'); ab.innerHTML = '';
   for (const a of w.abnormal_orders) li(ab, `${a.kind} ${a.day}：${a.detail}`);
   if (!w.abnormal_orders.length) li(ab, '近7天没有异常订单');
+  drawChurn(w);
+}
+
+function drawChurn(w) {
   const ch = $('w-churn'); ch.innerHTML = '';
+  if (w.churn_pending || !w.churn) { li(ch, '正在计算客户分层…'); return; }
   for (const c of w.churn.slice(0, 6)) li(ch, `${c.buyer_id.slice(0, 12)}…（${c.segment}）${c.recency_days}天未购，通常${c.interval_days}天复购`);
   if (!w.churn.length) li(ch, '暂无流失风险客户');
   else if (w.churn_total > 6) li(ch, `共 ${w.churn_total} 位，详见数据分析中心`);
@@ -157,7 +162,11 @@ async function dashboard() {
   await drawBars('c-products', s.products.rows, (r) => r.name, (r) => r.paid_gmv);
   await drawBars('c-regions', s.regions.rows.slice(0, 15), (r) => r.name, (r) => r.paid_gmv);
   connectLive();
-  dailyCard();  // after the first screen: the report is not on the first paint's path
+  // after the first screen: the churn list (when the customer report was still being
+  // computed) and the daily report are not on the first paint's path
+  if (s.warnings.churn_pending) getJSON('/api/dashboard/warnings').then(drawChurn).then(() => { window.__churnShown = true; }).catch(() => {});
+  else window.__churnShown = true;
+  dailyCard();
   // the cards follow the day: re-read them every 30 s instead of only on reload
   setInterval(() => getJSON('/api/dashboard/summary').then(showKpis).catch(() => {}), 30000);
 }
