@@ -285,19 +285,19 @@ def build_router(store: Store, engine: Any) -> DashboardRouter:
         )
 
     # -- the daily report (日报): JSON for the dashboard's card, HTML ready to be emailed --------
-    async def report_of(day: str | None) -> dict:
+    async def report_of(day: str | None, wait: bool) -> dict:
         async def make() -> dict:
-            return await daily_report(svc, parse_report_day(day, svc.today()))
+            return await daily_report(svc, parse_report_day(day, svc.today()), wait=wait)
 
         return await call(make())
 
     @r.get("/api/analytics/daily-report")
     async def daily(day: str | None = Query(None, max_length=10)) -> dict:
-        return await report_of(day)
+        return await report_of(day, wait=False)  # the card: never held by the customer report
 
     @r.get("/api/analytics/daily-report.html", response_class=HTMLResponse)
     async def daily_html(day: str | None = Query(None, max_length=10)) -> HTMLResponse:
-        html = render_html(await report_of(day))
+        html = render_html(await report_of(day, wait=True))  # to be mailed: complete
         return HTMLResponse(
             html,
             headers={

@@ -39,7 +39,10 @@ class Analytics:
         # one computation per key at a time: a second caller waits for the first one's result
         self._inflight: dict[tuple, asyncio.Task] = {}
         self._bins: dict[tuple, tuple[float, dict]] = {}
-        self.warmed_in: float | None = None  # seconds the last warm-up took, once it is done
+        self.warmed_in: float | None = None
+        self._prices: tuple[tuple, dict] | None = (
+            None  # seconds the last warm-up took, once it is done
+        )
 
     def today(self) -> date:
         return china_day(self.store.clock())
@@ -72,6 +75,7 @@ class Analytics:
         for task in list(self._inflight.values()):
             task.cancel()
         self._inflight, self._forecasts, self._rfm, self._bins = {}, {}, None, {}
+        self._prices = None
         self.warmed_in = None
         if self._tasks:
             self._tasks.append(asyncio.get_running_loop().create_task(self._warm_up()))
@@ -189,8 +193,27 @@ class Analytics:
         return await stock.report(self.store, self.today())
 
     async def prices(self) -> dict:
+        """The price advisor. It fits whole days before today, so its answer changes only
+        with the day or a product's price or cost: kept until one of them changes."""
         await self.fresh()
-        return await pricing.report(self.store, self.today())
+        today = self.today()
+        async with self.store.db.read() as s:
+            key = (
+                "prices",
+                today,
+                tuple(
+                    await s.execute(select(Sku.id, Sku.price_fen, Sku.cost_fen).order_by(Sku.id))
+                ),
+            )
+        if self._prices is not None and self._prices[0] == key:
+            return self._prices[1]
+
+        async def make() -> dict:
+            out = await pricing.report(self.store, today)
+            self._prices = (key, out)
+            return out
+
+        return await self._once(key, make)
 
     async def rules(self) -> list[dict]:
         await self.fresh()

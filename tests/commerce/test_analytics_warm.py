@@ -5,8 +5,10 @@ callers, the order cloud's bins count every order, and a bulk import is forgotte
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from commerce.analytics import forecast, history
+from commerce.analytics.daily import daily_report
 from commerce.analytics.reports import parse_range
 from commerce.analytics.service import Analytics
 
@@ -14,6 +16,8 @@ from commerce.analytics.service import Analytics
 async def test_warm_up_shared_computations_and_the_first_screen(store, monkeypatch):
     await history.generate(store, years=0.5, customers=600, orders=4000, seed=3)
     svc = Analytics(store)
+    card = await daily_report(svc, svc.today() - timedelta(days=1), wait=False)
+    assert any("正在计算" in a for a in card["actions"])  # the card is not held by RFM
     first = await svc.warnings(wait=False)  # nothing computed yet: not waited for
     assert first["churn_pending"] and first["churn"] is None and "stock" in first
     full = await svc.warnings()
@@ -41,6 +45,18 @@ async def test_warm_up_shared_computations_and_the_first_screen(store, monkeypat
         n = await s.scalar(select(func.count()).where(AnOrder.day.between(r.start, r.end)))
     assert bins["total"] == n == sum(map(sum, bins["counts"])) > 0
     assert await svc.order_bins(r) is bins  # served from the 30-s cache
+
+    p1 = await svc.prices()
+    assert await svc.prices() is p1  # same day, same prices: not fitted again
+    async with store.db.write() as s:
+        from sqlalchemy import update
+
+        from commerce.models import Sku
+
+        await s.execute(update(Sku).where(Sku.code == "fp-jujube-500g").values(price_fen=3300))
+    p2 = await svc.prices()
+    assert p2 is not p1
+    assert {i["sku"]: i["price"] for i in p2["items"]}["fp-jujube-500g"] == 33.0
 
     svc.start(interval=0.2)
     try:
