@@ -20,6 +20,7 @@ SECTIONS = {
     "scripts": "benchmarks.bench_scripts",
     "commerce": "benchmarks.bench_commerce",
     "analytics": "benchmarks.bench_analytics",
+    "analytics_http": "benchmarks.bench_analytics_http",
     "danmaku": "benchmarks.bench_danmaku",
     "avatars": "benchmarks.bench_avatars",
     "answers": "benchmarks.bench_answers",

@@ -332,6 +332,7 @@ class AnOrder(Base):
         Index("ix_an_orders_day", "day"),
         Index("ix_an_orders_room_day", "room_id", "day"),
         Index("ix_an_orders_buyer", "buyer_id"),
+        Index("ix_an_orders_day_amount", "day", "placed_fen"),  # the order cloud's bins
     )
     order_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     buyer_id: Mapped[str] = mapped_column(String(64))

@@ -194,6 +194,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await seed_history(store)  # a small sales history: the dashboard is never empty
         dashboard = dashboard_api.build_router(store, engine)
         app.include_router(dashboard)
+        app.state.analytics = dashboard.analytics
         sessions = sessions_api.build_router(store, engine)  # 场次复盘: records every session
         app.include_router(sessions)
         sessions.start()

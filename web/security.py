@@ -92,6 +92,7 @@ POLICY: dict[str, dict[str, Rule]] = {
     "/admin/audit": {"GET": PUBLIC},
     "/vendor/plotly.min.js": {"GET": PUBLIC},
     "/vendor/plotly-basic.min.js": {"GET": PUBLIC},
+    "/vendor/plotly-cartesian.min.js": {"GET": PUBLIC},
     "/trace/{batch_id}": {"GET": PUBLIC},
     "/trace/{batch_id}/qr.{fmt}": {"GET": PUBLIC},
     # --- the farmer's workbench (web/workbench.py): pages for shop staff; edits for
@@ -220,6 +221,7 @@ POLICY: dict[str, dict[str, Rule]] = {
     },
     "/api/analytics/forecast/{sku}": {"GET": MERCHANT},
     "/api/analytics/daily-report": {"GET": MERCHANT},
+    "/api/analytics/orders/bins": {"GET": MERCHANT},
     "/api/analytics/daily-report.html": {"GET": MERCHANT},
     "/api/analytics/promotions/{batch_id}/apply": {"POST": MERCHANT},
     "/api/analytics/segments/{segment}/members.csv": {"GET": MERCHANT},

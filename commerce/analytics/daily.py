@@ -98,14 +98,18 @@ async def _sessions(svc: Analytics, day: date, shop_id: str) -> list[dict]:
         ]
 
 
-async def daily_report(svc: Analytics, day: date, shop_id: str = "default") -> dict:
-    """The report of one China day (figures from the rollups, brought up to date first)."""
+async def daily_report(
+    svc: Analytics, day: date, shop_id: str = "default", wait: bool = True
+) -> dict:
+    """The report of one China day (figures from the rollups, brought up to date first).
+    With `wait=False` (the dashboard's card) a customer report still being computed is not
+    waited for: the churn line says so instead."""
     one = DateRange(day, day)
     k = await svc.report("kpis", one)
     k_prev = await svc.report("kpis", DateRange(day - timedelta(days=1), day - timedelta(days=1)))
     k_week = await svc.report("kpis", DateRange(day - timedelta(days=7), day - timedelta(days=7)))
     products = (await svc.report("products", one))["rows"]
-    warnings = await svc.warnings()
+    warnings = await svc.warnings(wait=wait)
     sessions = await _sessions(svc, day, shop_id)
 
     def fig(key: str) -> dict:
@@ -123,7 +127,9 @@ async def daily_report(svc: Analytics, day: date, shop_id: str = "default") -> d
         actions.append(f"补货：{item['name']}（{item['sku']}）{item['message']}")
     for b in warnings["near_expiry"][:3]:
         actions.append(f"临期：{b['sku']} 批次 {b['batch_id']}，{b['suggestion']['reason']}")
-    if warnings["churn_total"]:
+    if warnings["churn_pending"]:
+        actions.append("回访：客户分层正在计算，稍后刷新可见流失风险客户")
+    elif warnings["churn_total"]:
         actions.append(
             f"回访：{warnings['churn_total']} 位老客户有流失风险，可在数据分析中心给他们发券"
         )

@@ -83,7 +83,9 @@ def _fit(values: np.ndarray):
             damped_trend=True,
             seasonal="add",
             seasonal_periods=7,
-            initialization_method="estimated",
+            # initial level, trend and season from the first weeks rather than optimised with
+            # the smoothing weights: 4 parameters instead of 12, about 5x faster a backtest
+            initialization_method="heuristic",
         ).fit(optimized=True)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from commerce.analytics import basket, forecast, pricing, reports, rfm_sql, stock
 from commerce.analytics.calendar import china_day
-from commerce.analytics.reports import DateRange
+from commerce.analytics.reports import DateRange, parse_range
 from commerce.analytics.rollup import RollupSync
 from commerce.errors import InvalidInput, NotFound
 from commerce.models import AnDayRoom, AnOrder, Sku
@@ -23,6 +23,8 @@ ABNORMAL_DAILY_ORDERS = 5  # one buyer placing this many orders in a day looks l
 ABNORMAL_AMOUNT_X = 10  # an order this many times the 28-day average order value
 RFM_TTL = RFM_TTL_DEFAULT = 300.0  # seconds a computed RFM report is served
 RFM_TOP = 500  # churn-risk rows kept in the cached report
+BINS_TTL = 30.0  # seconds the order cloud's bins are served before they are counted again
+WARM_HORIZON = 14  # the forecast the analysis page asks for first
 
 
 class Analytics:
@@ -34,6 +36,13 @@ class Analytics:
         self._forecasts: dict[tuple, dict] = {}
         self._rfm: tuple[float, date, dict] | None = None
         self._tasks: list[asyncio.Task] = []
+        # one computation per key at a time: a second caller waits for the first one's result
+        self._inflight: dict[tuple, asyncio.Task] = {}
+        self._bins: dict[tuple, tuple[float, dict]] = {}
+        self.warmed_in: float | None = None
+        self._prices: tuple[tuple, dict] | None = (
+            None  # seconds the last warm-up took, once it is done
+        )
 
     def today(self) -> date:
         return china_day(self.store.clock())
@@ -48,16 +57,28 @@ class Analytics:
             self._tasks = [
                 loop.create_task(self.rollups.run(interval)),
                 loop.create_task(self._keep_warm(RFM_TTL / 2)),
+                loop.create_task(self._warm_up()),
             ]
 
     async def close(self) -> None:
-        for task in self._tasks:
+        for task in self._tasks + list(self._inflight.values()):
             task.cancel()
             try:
                 await task
-            except asyncio.CancelledError:
-                pass
-        self._tasks = []
+            except (asyncio.CancelledError, Exception):
+                pass  # stopping: a failed computation has been logged or returned already
+        self._tasks, self._inflight = [], {}
+
+    async def forget(self) -> None:
+        """Drop every cached report and warm up again: for a bulk import of history that
+        bypassed the order path (demo data), which the caches cannot notice."""
+        for task in list(self._inflight.values()):
+            task.cancel()
+        self._inflight, self._forecasts, self._rfm, self._bins = {}, {}, None, {}
+        self._prices = None
+        self.warmed_in = None
+        if self._tasks:
+            self._tasks.append(asyncio.get_running_loop().create_task(self._warm_up()))
 
     # -- reports ----------------------------------------------------------------------------
     async def report(self, name: str, r: DateRange, **kw) -> dict:
@@ -70,6 +91,7 @@ class Analytics:
             "rooms": reports.by_room,
             "funnel": reports.funnel,
             "orders": reports.order_points,
+            "order_bins": reports.order_bins,
         }[name]
         async with self.store.db.read() as s:
             return await fn(s, r, **kw)
@@ -90,7 +112,62 @@ class Analytics:
         rep = cached[2]
         return {**rep, "churn_risk": rep["churn_risk"][:top]}
 
+    async def _once(self, key: tuple, make):
+        """`await make()`, run once for every caller that asks for `key` while it runs (in a
+        task of its own: a caller that goes away does not cancel it for the others)."""
+        self._inflight = {k: t for k, t in self._inflight.items() if not t.done()}
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(make())
+            self._inflight[key] = task
+        return await asyncio.shield(task)
+
+    async def _warm_up(self) -> None:
+        """Right after start, in the order the pages ask: the customer report (the dashboard's
+        warnings), the analysis page's first forecast (statsmodels imported off the loop
+        first), the order cloud's bins, then every other product's forecast."""
+        import importlib
+        import logging
+
+        t0 = asyncio.get_running_loop().time()
+        self.warmed_in = None
+        try:
+            await self._compute_rfm()
+            await asyncio.to_thread(importlib.import_module, "statsmodels.tsa.holtwinters")
+            async with self.store.db.read() as s:
+                codes = list((await s.execute(select(Sku.code).order_by(Sku.id))).scalars())
+            if codes:
+                await self.forecast(codes[0], WARM_HORIZON)
+            await self.order_bins(parse_range(None, None, self.today(), 365))
+            for code in codes[1:]:
+                await self.forecast(code, WARM_HORIZON)
+            self.warmed_in = round(asyncio.get_running_loop().time() - t0, 2)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logging.getLogger(__name__).exception("analytics warm-up failed")
+
+    async def order_bins(self, r: DateRange) -> dict:
+        """The order cloud as day × amount-band counts, counted again at most every 30 s."""
+        loop = asyncio.get_running_loop()
+        key = (r.start, r.end)
+        hit = self._bins.get(key)
+        if hit is not None and loop.time() - hit[0] < BINS_TTL:
+            return hit[1]
+
+        async def make() -> dict:
+            out = await self.report("order_bins", r)
+            if len(self._bins) > 64:
+                self._bins.clear()
+            self._bins[key] = (loop.time(), out)
+            return out
+
+        return await self._once(("bins", *key), make)
+
     async def _compute_rfm(self) -> tuple[float, date, dict]:
+        return await self._once(("rfm",), self._rfm_now)
+
+    async def _rfm_now(self) -> tuple[float, date, dict]:
         await self.fresh()
         today = self.today()
         async with self.store.db.read() as s:
@@ -116,8 +193,27 @@ class Analytics:
         return await stock.report(self.store, self.today())
 
     async def prices(self) -> dict:
+        """The price advisor. It fits whole days before today, so its answer changes only
+        with the day or a product's price or cost: kept until one of them changes."""
         await self.fresh()
-        return await pricing.report(self.store, self.today())
+        today = self.today()
+        async with self.store.db.read() as s:
+            key = (
+                "prices",
+                today,
+                tuple(
+                    await s.execute(select(Sku.id, Sku.price_fen, Sku.cost_fen).order_by(Sku.id))
+                ),
+            )
+        if self._prices is not None and self._prices[0] == key:
+            return self._prices[1]
+
+        async def make() -> dict:
+            out = await pricing.report(self.store, today)
+            self._prices = (key, out)
+            return out
+
+        return await self._once(key, make)
 
     async def rules(self) -> list[dict]:
         await self.fresh()
@@ -135,6 +231,10 @@ class Analytics:
         key = (sku, horizon, with_backtest, today)
         if key in self._forecasts:
             return self._forecasts[key]
+        return await self._once(("forecast", *key), lambda: self._forecast_now(key))
+
+    async def _forecast_now(self, key: tuple) -> dict:
+        sku, horizon, with_backtest, today = key
         async with self.store.db.read() as s:
             y = await forecast.daily_units(s, sku, today - timedelta(days=1))
         if y is None:
@@ -164,7 +264,8 @@ class Analytics:
             }
         if len(self._forecasts) > 256:
             self._forecasts.clear()
-        self._forecasts[key] = out
+        if not out["empty"]:  # no sales yet: cheap to say again, and soon out of date
+            self._forecasts[key] = out
         return out
 
     # -- first screen -------------------------------------------------------------------------
@@ -216,17 +317,29 @@ class Analytics:
             ]
         return out
 
-    async def warnings(self) -> dict:
-        """Low stock, near-expiry batches, abnormal orders and churn risk: the first screen."""
+    async def warnings(self, wait: bool = True) -> dict:
+        """Low stock, near-expiry batches, abnormal orders and churn risk: the first screen.
+        With `wait=False` a customer report not computed yet is not waited for: `churn` is
+        None and `churn_pending` True (it is being computed; ask again)."""
         st = await self.stock()
-        cust = await self.customers(top=10)
+        cust = None
+        if wait or (self._rfm is not None and self._rfm[1] == self.today()):
+            cust = await self.customers(top=10)
+        else:
+            await self._start_rfm()
         return {
             "stock": [i for i in st["items"] if i["warn"]],
             "near_expiry": st["near_expiry"],
             "abnormal_orders": await self.abnormal_orders(),
-            "churn": cust["churn_risk"],
-            "churn_total": cust["churn_risk_total"],
+            "churn": cust["churn_risk"] if cust else None,
+            "churn_total": cust["churn_risk_total"] if cust else None,
+            "churn_pending": cust is None,
         }
+
+    async def _start_rfm(self) -> None:
+        """The customer report, computed in the background (joined if already running)."""
+        task = asyncio.get_running_loop().create_task(self._compute_rfm())
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
     async def apply_promotion(self, batch_id: str, room_id: str | None = None) -> dict:
         """Create the suggested clearance coupon for a near-expiry batch (one click)."""

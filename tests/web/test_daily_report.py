@@ -151,6 +151,9 @@ async def test_dashboard_card_in_chromium(dash):
         head = await page.locator("#daily-head").text_content()
         href = await page.locator("#daily-html").get_attribute("href")
         items = await page.locator("#daily-top li").count()
+        await page.wait_for_function("window.__churnShown === true", timeout=60_000)
+        churn = await page.locator("#w-churn").text_content()
+    assert "正在计算" not in churn and churn
     assert shown != "error" and re.fullmatch(r"\d{4}-\d\d-\d\d", shown)
     assert head and "加载中" not in head and href.endswith("day=" + shown) and items >= 1
     assert page.errors == [] and page.outside == []

@@ -43,7 +43,7 @@ class DashServer:
         async def lifespan(a):
             async with inner(a) as state:
                 router = None
-                if not any(getattr(r, "path", "") == "/dashboard" for r in a.routes):
+                if getattr(a.state, "analytics", None) is None:  # app.py did not build it
                     router = dashboard_api.build_router(a.state.store, a.state.engine)
                     a.include_router(router)
                 if history and history_orders:
@@ -52,6 +52,8 @@ class DashServer:
                     )
                 elif history:
                     await seed_history(a.state.store)
+                if history and router is None:  # the app's own dashboard started before it
+                    await a.state.analytics.forget()
                 try:
                     yield state
                 finally:
@@ -110,7 +112,7 @@ def get(srv, path: str, **kw) -> httpx.Response:
 def test_pages_and_local_plotly_are_served(dash):
     pages = (
         ("/dashboard", "智能仪表板", "/vendor/plotly-basic.min.js"),
-        ("/analytics", "数据分析中心", "/vendor/plotly.min.js"),
+        ("/analytics", "数据分析中心", "/vendor/plotly-cartesian.min.js"),
     )
     for path, title, script in pages:
         r = get(dash, path)
@@ -123,6 +125,10 @@ def test_pages_and_local_plotly_are_served(dash):
     assert 1_000_000 < len(basic.content) < 1_500_000  # bars and lines: the dashboard's traces
     version = re.search(rb"plotly\.js v(\S+)", full.content[:200])[1]  # the package's own
     assert b"plotly.js (basic - minified) v" + version in basic.content[:200]
+    cartesian = get(dash, "/vendor/plotly-cartesian.min.js")  # the analysis centre's
+    assert 1_000_000 < len(cartesian.content) < 1_700_000
+    assert b"plotly.js (cartesian - minified) v" + version in cartesian.content[:200]
+    assert cartesian.headers["content-encoding"] == "gzip"
     # on the wire: gzip to a browser that takes it (httpx decodes it back), a day's cache
     assert basic.headers["content-encoding"] == "gzip"
     assert int(basic.headers["content-length"]) < 450_000
@@ -312,3 +318,27 @@ def test_a_segment_exports_as_csv_and_gets_its_own_coupon(dash):
         headers=dash.headers("operator"),
     )
     assert unknown.status_code == 404 and unknown.json()["detail"]
+
+
+def test_order_bins_count_every_order_of_the_range(dash):
+    b = get(dash, "/api/analytics/orders/bins").json()
+    pts = get(dash, "/api/analytics/orders?limit=100000").json()
+    assert b["total"] == pts["total"] == sum(map(sum, b["counts"])) > 0
+    assert len(b["counts"]) == len(b["bands"]) and all(
+        len(c) == len(b["days"]) for c in b["counts"]
+    )
+    day = b["days"][-1]
+    one = get(dash, f"/api/analytics/orders/bins?start={day}&end={day}").json()
+    assert one["days"] == [day]
+    assert [c[0] for c in one["counts"]] == [c[-1] for c in b["counts"]]
+    assert len(get(dash, "/api/analytics/orders/bins").content) < 100_000  # kB, not MB
+    rev = get(dash, "/api/analytics/orders/bins?start=2026-05-01&end=2026-04-01").json()
+    assert rev["total"] == 0 and rev["range"]["empty"]
+    for bad in ("start=2026-13-01", "end=" + "9" * 5000, "start=1900-01-01&end=2026-01-01"):
+        r = get(dash, "/api/analytics/orders/bins?" + bad)
+        assert r.status_code == 422 and r.json()["detail"]
+    assert httpx.get(dash.url + "/api/analytics/orders/bins", timeout=30).status_code == 401
+    ops = httpx.get(
+        dash.url + "/api/analytics/orders/bins", headers=dash.headers("ops"), timeout=30
+    )
+    assert ops.status_code == 403

@@ -81,32 +81,35 @@ async def test_dashboard_first_screen_loads_offline_without_errors(big):
     assert load_s < 15  # the benchmark measures it; this only catches a hang
 
 
-async def test_analytics_center_draws_a_100k_point_webgl_chart(big):
+async def test_analytics_center_draws_every_order_as_bins_after_the_first_screen(big):
     async with browser_page(big) as page:
-        await page.goto(big.url + "/analytics?points=100000")
+        await page.goto(big.url + "/analytics")
         await page.wait_for_function("window.__dashReady === true", timeout=90_000)
+        await page.wait_for_function("window.__cloudReady === true", timeout=90_000)
         points = await page.evaluate("window.__ordersPlotted")
         trace = await page.evaluate(
             "(() => { const d = document.getElementById('c-orders').data[0];"
-            " return [d.type, d.x.length]; })()"
+            " return [d.type, d.z.flat().reduce((a, b) => a + b, 0)]; })()"
         )
-        gl = await page.evaluate("document.querySelectorAll('#c-orders canvas').length")
         heat = await page.evaluate("document.getElementById('c-heat').data[0].type")
-        funnel = await page.evaluate("document.getElementById('c-funnel').data[0].type")
+        funnel = await page.evaluate("document.getElementById('c-funnel').data[0]")
         label = await page.text_content("#orders-n")
+        full = await page.evaluate("typeof Plotly.register === 'function' && !!window.Plotly")
         segments = await page.locator("#crm-seg option").count()
         await page.click("#crm button[type=submit]")  # a coupon for the first segment
         await page.wait_for_function(
             "document.getElementById('crm-msg').textContent.length > 0", timeout=30_000
         )
         crm = await page.text_content("#crm-msg")
+        bins = await (await page.request.get(big.url + "/api/analytics/orders/bins")).json()
     assert page.errors == []
     assert page.outside == []
-    assert points == 100_000 and trace == ["scattergl", 100_000]
-    assert "显示最新 100,000 单" in label and label.startswith("共 "), label  # of more
+    # every order of the last 365 days (over 100,000), not the newest 100,000
+    assert points == bins["total"] > 100_000 and trace == ["heatmap", bins["total"]]
+    assert f"共 {bins['total']:,} 单" in label, label
     assert segments >= 2 and crm.startswith("已给"), crm
-    assert gl >= 1
-    assert heat == "heatmap" and funnel == "funnel"
+    assert heat == "heatmap" and funnel["type"] == "bar" and "上一步的" in funnel["text"][1]
+    assert full
 
 
 async def test_phone_width_and_reversed_range_show_empty_states(big):

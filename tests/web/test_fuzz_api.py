@@ -34,6 +34,8 @@ NOT_IN_SCHEMA = {
     ("GET", "/analytics/sessions"),
     ("GET", "/vendor/plotly.min.js"),
     ("GET", "/vendor/plotly-basic.min.js"),
+    ("GET", "/vendor/plotly-cartesian.min.js"),
+    ("GET", "/analytics/sessions"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),

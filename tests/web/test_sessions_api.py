@@ -27,14 +27,15 @@ def poll(fn, what: str, timeout: float = 60.0, every: float = 0.1):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory):
+@pytest.fixture(scope="module", params=[1, 0], ids=["room-worker", "in-process"])
+def srv(request, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setattr(sessions_api, "BUCKET_S", BUCKET)
     mp.setattr(sessions_api, "TICK_S", 0.2)
     try:
-        # the demo room runs in a room worker: its events reach the recorder over the bus
-        with LiveServer(tmp_path_factory.mktemp("sessions") / "shop.db", workers=1) as s:
+        # with a worker, the demo room's events reach the recorder over the bus
+        db = tmp_path_factory.mktemp("sessions") / "shop.db"
+        with LiveServer(db, workers=request.param) as s:
             yield s
     finally:
         mp.undo()

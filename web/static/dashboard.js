@@ -8,7 +8,10 @@ const yuan = (v) => '¥' + Number(v || 0).toLocaleString('zh-CN', { maximumFract
 const pct = (v) => (v === null || v === undefined) ? '—' : (v * 100).toFixed(1) + '%';
 
 async function getJSON(url) {
-  const res = await fetch(url);
+  // the page's head starts its first requests while plotly.js is still loading
+  const early = window.__early && window.__early[url];
+  if (early) delete window.__early[url];
+  const res = await (early || fetch(url));
   const body = await res.json().catch(() => ({}));
   if (!res.ok) throw new Error(body.detail || ('请求失败 ' + res.status));
   return body;
@@ -96,7 +99,12 @@ function drawWarnings(w) {
   const ab = $('w-abnormal'); ab.innerHTML = '';
   for (const a of w.abnormal_orders) li(ab, `${a.kind} ${a.day}：${a.detail}`);
   if (!w.abnormal_orders.length) li(ab, '近7天没有异常订单');
+  drawChurn(w);
+}
+
+function drawChurn(w) {
   const ch = $('w-churn'); ch.innerHTML = '';
+  if (w.churn_pending || !w.churn) { li(ch, '正在计算客户分层…'); return; }
   for (const c of w.churn.slice(0, 6)) li(ch, `${c.buyer_id.slice(0, 12)}…（${c.segment}）${c.recency_days}天未购，通常${c.interval_days}天复购`);
   if (!w.churn.length) li(ch, '暂无流失风险客户');
   else if (w.churn_total > 6) li(ch, `共 ${w.churn_total} 位，详见数据分析中心`);
@@ -154,7 +162,11 @@ async function dashboard() {
   await drawBars('c-products', s.products.rows, (r) => r.name, (r) => r.paid_gmv);
   await drawBars('c-regions', s.regions.rows.slice(0, 15), (r) => r.name, (r) => r.paid_gmv);
   connectLive();
-  dailyCard();  // after the first screen: the report is not on the first paint's path
+  // after the first screen: the churn list (when the customer report was still being
+  // computed) and the daily report are not on the first paint's path
+  if (s.warnings.churn_pending) getJSON('/api/dashboard/warnings').then(drawChurn).then(() => { window.__churnShown = true; }).catch(() => {});
+  else window.__churnShown = true;
+  dailyCard();
   // the cards follow the day: re-read them every 30 s instead of only on reload
   setInterval(() => getJSON('/api/dashboard/summary').then(showKpis).catch(() => {}), 30000);
 }
@@ -289,7 +301,14 @@ async function analytics() {
   if (rg.heat && rg.heat.provinces.length) await plot('c-heat', [{ type: 'heatmap', x: rg.heat.months, y: rg.heat.provinces, z: rg.heat.values, colorscale: 'YlOrRd', colorbar: { title: { text: '元' } } }], { margin: { l: 70, r: 10, t: 10, b: 40 }, yaxis: { autorange: 'reversed' } });
   else empty('c-heat');
   if (!fu.stages[0].value && !fu.stages[2].value) empty('c-funnel');
-  else await plot('c-funnel', [{ type: 'funnel', y: fu.stages.map((s) => s.stage), x: fu.stages.map((s) => s.value), textinfo: 'value+percent previous', marker: { color: ['#f4a582', '#e9967a', '#e64a19', '#aa3c28'] } }], { margin: { l: 80, r: 10, t: 10, b: 20 } });
+  else await drawFunnel(fu.stages);
+}
+
+// The funnel as bars (the page's plotly bundle has no funnel trace): each stage with its
+// share of the stage before it.
+function drawFunnel(stages) {
+  const text = stages.map((st, i) => i && stages[i - 1].value ? `${st.value.toLocaleString('zh-CN')}（上一步的${(st.value / stages[i - 1].value * 100).toFixed(1)}%）` : st.value.toLocaleString('zh-CN'));
+  return plot('c-funnel', [{ type: 'bar', orientation: 'h', y: stages.map((st) => st.stage), x: stages.map((st) => st.value), text, textposition: 'auto', hoverinfo: 'y+text', marker: { color: ['#f4a582', '#e9967a', '#e64a19', '#aa3c28'] } }], { margin: { l: 80, r: 10, t: 10, b: 20 }, yaxis: { autorange: 'reversed' } });
 }
 
 async function analyticsStatic() {
@@ -333,19 +352,15 @@ function crmSegments(names) {
   });
 }
 
-async function orderCloud(limit) {
-  const q = query();
-  q.set('limit', String(limit || 100000));
-  const d = await getJSON('/api/analytics/orders?' + q);
-  const shown = d.amount.length, total = d.total === undefined ? shown : d.total;
-  $('orders-n').textContent = total > shown
-    ? `共 ${total.toLocaleString('zh-CN')} 单，显示最新 ${shown.toLocaleString('zh-CN')} 单（WebGL 绘制）`
-    : `共 ${shown.toLocaleString('zh-CN')} 单（WebGL 绘制）`;
-  if (!d.amount.length) return empty('c-orders', '所选时间内没有订单');
-  // Spread each day's orders across the day so that they do not stack on one line.
-  const x = d.day.map((s, i) => new Date(Date.parse(s) + ((i * 2654435761) % 86400000)));
-  await plot('c-orders', [{ type: 'scattergl', mode: 'markers', x, y: d.amount, marker: { size: 3, opacity: 0.35, color: '#aa3c28' }, name: '订单' }], { yaxis: { title: { text: '订单金额（元）' }, type: 'log' } });
-  window.__ordersPlotted = d.amount.length;
+// Every order of the range, counted by day and amount band on the server (a few kB for a
+// year), drawn after the first screen.
+async function orderCloud() {
+  const d = await getJSON('/api/analytics/orders/bins?' + query());
+  $('orders-n').textContent = `共 ${d.total.toLocaleString('zh-CN')} 单（全部订单，按天和金额区间计数）`;
+  if (!d.total) { empty('c-orders', '所选时间内没有订单'); window.__ordersPlotted = 0; window.__cloudReady = true; return; }
+  await plot('c-orders', [{ type: 'heatmap', x: d.days, y: d.bands, z: d.counts, colorscale: 'YlOrRd', hovertemplate: '%{x} %{y}: %{z}单<extra></extra>', colorbar: { title: { text: '单' } } }], { margin: { l: 80, r: 10, t: 10, b: 40 }, yaxis: { type: 'category', title: { text: '订单金额' } } });
+  window.__ordersPlotted = d.total;
+  window.__cloudReady = true;
 }
 
 async function main() {
@@ -357,9 +372,10 @@ async function main() {
       $('drill-up').addEventListener('click', () => { const [y, m] = drillState.pop() || []; drill(y, m).catch(showError); });
       $('fc-sku').addEventListener('change', () => forecast().catch(showError));
       $('fc-h').addEventListener('change', () => forecast().catch(showError));
-      await analytics();
-      await Promise.all([drill(), analyticsStatic()]);
-      await orderCloud(Number(new URLSearchParams(location.search).get('points')) || 100000);
+      await Promise.all([analytics(), drill(), analyticsStatic()]);
+      window.__dashReady = true;  // the first screen is drawn; the order cloud follows
+      await orderCloud();
+      return;
     }
     window.__dashReady = true;
   } catch (e) { showError(e); }

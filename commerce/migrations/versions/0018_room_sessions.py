@@ -1,5 +1,6 @@
 """场次复盘: room sessions and their minute-by-minute rows (audience, chat, mood, sales, and
-the script segment and host on air).
+the script segment and host on air); and an index that lets the order cloud count a year of
+orders by day and amount from the index alone.
 
 Revision ID: 0018
 Revises: 0014
@@ -53,9 +54,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["session_id"], ["room_sessions.id"]),
         sa.PrimaryKeyConstraint("session_id", "minute"),
     )
+    op.create_index("ix_an_orders_day_amount", "an_orders", ["day", "placed_fen"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_an_orders_day_amount", table_name="an_orders")
     op.drop_table("room_session_minutes")
     op.drop_index("ix_room_sessions_shop_started", table_name="room_sessions")
     op.drop_index("ix_room_sessions_room_id", table_name="room_sessions")
