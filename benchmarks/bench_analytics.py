@@ -260,7 +260,7 @@ def _first_load(db: Path, runs: int = 3) -> dict:
 
 
 def run(quick: bool = False) -> dict:
-    from tests.pg import create_database, postgres_server
+    from testkit.pg import create_database, postgres_server
 
     orders = 100_000 if quick else ORDERS
     with tempfile.TemporaryDirectory() as d:

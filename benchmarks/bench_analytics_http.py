@@ -71,7 +71,7 @@ def _server(db_url: str):
 
     import uvicorn
 
-    from tests.livesrv import free_port
+    from testkit.livesrv import free_port
     from tests.web.test_dashboard_api import DashServer
     from web.app import Settings, create_app
 
@@ -220,7 +220,7 @@ def run() -> dict:
         out["sqlite_generate"] = asyncio.run(_generate(url, orders))
         out["sqlite"] = _measure(url, out["sqlite_generate"].pop("_token"))
     if os.environ.get("YUNLIAN_BENCH_PG"):
-        from tests.pg import create_database, postgres_server
+        from testkit.pg import create_database, postgres_server
 
         with postgres_server(durable=True) as admin:
             url = create_database(admin)

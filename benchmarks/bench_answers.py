@@ -322,7 +322,7 @@ async def _onsets(srv) -> dict:
 
 
 def onsets() -> dict:
-    from tests.livesrv import LiveServer
+    from testkit.livesrv import LiveServer
 
     with tempfile.TemporaryDirectory() as tmp, LiveServer(Path(tmp) / "b.db", stamp=False) as srv:
         time.sleep(3)

@@ -410,7 +410,7 @@ def trace_figures(n: int = 1_000_000) -> dict:
 
 def run(quick: bool = False) -> dict:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.pg import create_database, postgres_server
+    from testkit.pg import create_database, postgres_server
 
     out: dict = {"targets": TARGETS}
     with tempfile.TemporaryDirectory(prefix="yl-bench-") as tmp:

@@ -178,7 +178,7 @@ def _lighthouse(srv, paths: tuple[str, ...]) -> dict:
 
 
 def run() -> dict:
-    from tests.livesrv import LiveServer
+    from testkit.livesrv import LiveServer
 
     with tempfile.TemporaryDirectory() as tmp:
         with LiveServer(

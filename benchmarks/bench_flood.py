@@ -83,7 +83,7 @@ async def _flood_round(srv) -> dict:
 
 
 def measure(viewer_limits: bool) -> dict:
-    from tests.livesrv import LiveServer
+    from testkit.livesrv import LiveServer
 
     with tempfile.TemporaryDirectory() as d:
         with LiveServer(Path(d) / "yunlian.db", stamp=False, viewer_limits=viewer_limits) as srv:

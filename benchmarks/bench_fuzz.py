@@ -16,7 +16,7 @@ import psutil
 
 
 def run() -> dict:
-    from tests.livesrv import LiveServer
+    from testkit.livesrv import LiveServer
     from tests.web.fuzzing import fuzz
     from tests.web.test_fuzz_api import FUZZ_EXAMPLES
 

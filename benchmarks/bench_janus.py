@@ -1,7 +1,7 @@
 """Janus vs the Python fan-out, in the same run: cores per viewer and viewers per core.
 
 One server process (benchmarks/fanout_server.py: the real app, its demo room live) forwards
-its room to a real Janus (Debian's package, deploy/janus/, tests/janus.py). Receive-only
+its room to a real Janus (Debian's package, deploy/janus/, testkit/janus.py). Receive-only
 clients that do not decode (aiortc with a null decoder, in their own process) watch N at a
 time, either directly over WHEP (the room's own aiortc peers) or through Janus's streaming
 plugin. For each N the server's and Janus's CPU are read from /proc over the same window;
@@ -24,8 +24,8 @@ import httpx
 import psutil
 
 from benchmarks.bench_media import _mark
-from tests.janus import Janus
-from tests.nginx_rtmp import free_port
+from testkit.janus import Janus
+from testkit.nginx_rtmp import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 NS = tuple(int(n) for n in os.environ.get("YUNLIAN_BENCH_JANUS_NS", "10,20").split(","))

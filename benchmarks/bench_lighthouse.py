@@ -98,7 +98,7 @@ def audit(binary: str, url: str, cookie: str, out: Path) -> dict:
 
 
 def run() -> dict:
-    from tests.livesrv import LiveServer
+    from testkit.livesrv import LiveServer
 
     binary = lighthouse_bin()
     version = subprocess.run(

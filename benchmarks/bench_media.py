@@ -21,8 +21,8 @@ from avatars.renderer import AvatarRenderer, Card, read_stamp
 from avatars.voice import ESpeakVoice
 from streamer.encoder import RoomEncoder
 from streamer.timeline import SpeechTimeline, Utterance, avatar_state
-from tests.livesrv import free_port
-from tests.whep import WhepViewer
+from testkit.livesrv import free_port
+from testkit.whep import WhepViewer
 
 ROOT = Path(__file__).resolve().parent.parent
 FANOUT_NS = (1, 5, 20)

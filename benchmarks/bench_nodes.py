@@ -33,8 +33,8 @@ ROOM = "bench-failover"
 
 def run() -> dict:
     from commerce import open_store
-    from tests.nodes import SECRET_KEY, Node, RedisServer
-    from tests.pg import create_database, postgres_server
+    from testkit.nodes import SECRET_KEY, Node, RedisServer
+    from testkit.pg import create_database, postgres_server
 
     tmp = Path(tempfile.mkdtemp(prefix="yunlian-bench-nodes-"))
     with postgres_server(durable=True) as admin_url, RedisServer() as redis:

@@ -37,7 +37,7 @@ from avatars.renderer import read_stamp
 from commerce.demo import DEMO_PRODUCTS
 from streamer.engine import Engine
 from streamer.room import RoomConfig
-from tests.nginx_rtmp import NginxRtmp
+from testkit.nginx_rtmp import NginxRtmp
 
 PHASE = float(os.environ.get("YUNLIAN_BENCH_RTMP_PHASE", "15"))  # seconds per phase
 CLIENT_PROCS = 2  # load processes (aiohttp, no decoding), apart from the room's process

@@ -137,7 +137,7 @@ def _filters(srv) -> dict:
 
 
 def run() -> dict:
-    from tests.livesrv import LiveServer
+    from testkit.livesrv import LiveServer
 
     old = os.environ.get("YUNLIAN_SECRET_KEY")
     os.environ["YUNLIAN_SECRET_KEY"] = SECRET  # the server reads the generated buyers' PII

@@ -87,7 +87,7 @@ async def _runs(srv) -> list[dict]:
 
 
 def run() -> dict:
-    from tests.livesrv import LiveServer
+    from testkit.livesrv import LiveServer
 
     with tempfile.TemporaryDirectory() as tmp:
         with LiveServer(Path(tmp) / "bench.db", stamp=False, demo_room=False) as srv:

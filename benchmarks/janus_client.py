@@ -13,7 +13,7 @@ import sys
 import aiortc.rtcrtpreceiver as receiver_module
 
 from benchmarks.fanout_client import NullDecoder
-from tests.janus import JanusViewer
+from testkit.janus import JanusViewer
 
 receiver_module.get_decoder = lambda codec: NullDecoder()
 

@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ import traceback
 import pytest
 import pytest_asyncio
 
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 
 THREAD_GRACE = 10.0  # seconds a module's threads get to finish after its last test
 TASK_GRACE = 2.0  # seconds an async test's leftover tasks get to finish after it

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from commerce import open_store
 from commerce.catalog import BatchSpec
 from commerce.facts import ProductFacts
-from tests.pg import create_database, postgres_server
+from testkit.pg import create_database, postgres_server
 from web.shop_api import build_router
 
 SECRET = "test-secret-key"

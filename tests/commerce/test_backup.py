@@ -23,9 +23,9 @@ from commerce.backup import (
 )
 from commerce.errors import BackupError, BadBackupFile
 from commerce.models import Order
+from testkit.pg import create_database
 from tests.commerce.conftest import SECRET, add_product
 from tests.commerce.test_store import paid_order, req
-from tests.pg import create_database
 from web.cli import main as cli
 
 

@@ -27,9 +27,9 @@ from commerce.db_lock import hold
 from commerce.errors import DatabaseInUse
 from commerce.models import Order, User
 from commerce.restore import checked_backup, restore_checked
+from testkit.livesrv import free_port
 from tests.commerce.conftest import SECRET
 from tests.commerce.test_backup import _shop
-from tests.livesrv import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 OTHER_SECRET = "another-farm-server-key"

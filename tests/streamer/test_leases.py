@@ -13,7 +13,7 @@ import pytest
 
 from commerce import open_store
 from streamer.leases import LeaseError, Leases
-from tests.pg import create_database, postgres_server
+from testkit.pg import create_database, postgres_server
 
 ROOT = Path(__file__).resolve().parents[2]
 

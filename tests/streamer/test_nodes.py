@@ -17,7 +17,7 @@ from commerce import open_store
 from danmaku.messages import Gift
 from streamer.events import Reply
 from streamer.node_bus import NodeBus, decode, encode
-from tests.nodes import (
+from testkit.nodes import (
     NODE_SECRET,
     SECRET_KEY,
     Node,
@@ -26,9 +26,9 @@ from tests.nodes import (
     restart_postgres,
     wait_for,
 )
-from tests.pg import create_database, postgres_server
+from testkit.pg import create_database, postgres_server
+from testkit.whep import WhepViewer
 from tests.web.test_viewer_page_chromium import open_page
-from tests.whep import WhepViewer
 
 ROOM = "farm-1"
 PINNED = "fp-walnut-500g"

@@ -22,9 +22,9 @@ from streamer.engine import Engine
 from streamer.outputs import MAX_OUTPUTS, BadOutput, RoomOutputs, TooManyOutputs, check_target
 from streamer.room import RoomConfig
 from streamer.rtmp_push import BACKOFF_CAP, BACKOFF_FIRST, IO_TIMEOUT, backoff
-from tests.livesrv import LiveServer, free_port
-from tests.nginx_rtmp import NginxRtmp
-from tests.whep import WhepViewer
+from testkit.livesrv import LiveServer, free_port
+from testkit.nginx_rtmp import NginxRtmp
+from testkit.whep import WhepViewer
 
 SECRET = "sk-Yunlian-secret-0123456789abcdef"
 

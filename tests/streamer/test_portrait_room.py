@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import websockets
 
-from tests.whep import WhepViewer
+from testkit.whep import WhepViewer
 
 ROOM = "li-portrait"
 

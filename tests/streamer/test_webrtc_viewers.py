@@ -6,7 +6,7 @@ import httpx
 import numpy as np
 
 from avatars.renderer import HEIGHT, WIDTH, mouth_pixels, read_stamp
-from tests.whep import WhepViewer
+from testkit.whep import WhepViewer
 
 
 async def test_viewer_decodes_720p_video_and_opus_speech(live_server):

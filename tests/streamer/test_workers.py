@@ -16,8 +16,8 @@ from streamer.engine_base import MAX_SDP_BYTES, BadOffer, EngineError, RoomNotFo
 from streamer.room import RoomConfig
 from streamer.worker import WorkerSpec
 from streamer.workers import WorkerEngine
-from tests.livesrv import LiveServer
-from tests.whep import WhepViewer
+from testkit.livesrv import LiveServer
+from testkit.whep import WhepViewer
 
 PINNED = "fp-walnut-500g"
 RESTORE_LIMIT = 10.0  # seconds from kill -9 to the room ticking again

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 
 from streamer.room import RoomConfig
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 
 ROLES = ("admin", "operator", "cs", "ops", "anonymous")
 CALL_TIMEOUT = 15.0  # seconds one request may take before the case counts as a failure

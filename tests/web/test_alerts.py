@@ -17,8 +17,8 @@ import pytest
 import websockets
 
 from commerce.orders import LineRequest, OrderRequest
+from testkit.livesrv import LiveServer
 from testkit.webhook import RobotReceiver, free_port
-from tests.livesrv import LiveServer
 from web.alert_rules import AlertRules
 from web.alerts import AlertDesk
 

@@ -16,7 +16,7 @@ import pytest
 from commerce.backup import backup
 from commerce.crypto import load_secret
 from commerce.order_state import PUBLIC_TRANSITIONS
-from tests.livesrv import LiveServer, free_port
+from testkit.livesrv import LiveServer, free_port
 from web.middleware import UNSAFE, action_name
 from web.security import forwarded_ip, iter_routes, rule_for
 from web.settings import ConfigError, Settings

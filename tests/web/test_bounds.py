@@ -16,8 +16,8 @@ from aiortc import RTCPeerConnection
 from playwright.async_api import async_playwright
 
 from commerce.text import hidden_chars
+from testkit.livesrv import LiveServer
 from tests.commerce.test_trace_public import decode_qr
-from tests.livesrv import LiveServer
 from tests.web.test_viewer_page_chromium import CHROMIUM_FLAGS
 
 SKU = "fp-jujube-500g"

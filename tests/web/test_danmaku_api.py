@@ -10,7 +10,7 @@ import pytest
 import websockets
 
 from danmaku.sources.douyin import sign
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 
 SECRET = "push-secret-for-tests"
 

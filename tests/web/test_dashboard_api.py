@@ -16,7 +16,7 @@ import uvicorn
 import websockets
 
 from commerce.demo import seed_history
-from tests.livesrv import LiveServer, free_port
+from testkit.livesrv import LiveServer, free_port
 from web import dashboard_api
 from web.app import Settings, create_app
 

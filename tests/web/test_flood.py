@@ -18,7 +18,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 
 FLOOD_SECONDS = 30
 VIEWER_ADDRESS = "127.0.0.2"  # the flood comes from 127.0.0.1

@@ -12,7 +12,7 @@ import asyncio
 import httpx
 import pytest
 
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 from tests.web.fuzzing import ROLES, fuzz
 from web.security import iter_routes
 

@@ -14,8 +14,8 @@ import pytest
 import uvicorn
 from sqlalchemy.engine import make_url
 
-from tests.livesrv import free_port
-from tests.pg import create_database, postgres_server
+from testkit.livesrv import free_port
+from testkit.pg import create_database, postgres_server
 from web.app import Settings, create_app
 
 

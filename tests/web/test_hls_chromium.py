@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 import pytest
 from playwright.async_api import async_playwright
 
-from tests.livesrv import LiveServer
-from tests.nginx_rtmp import NginxRtmp
+from testkit.livesrv import LiveServer
+from testkit.nginx_rtmp import NginxRtmp
 from tests.web.test_viewer_page_chromium import CHROMIUM_FLAGS
 
 VIDEO = "document.getElementById('video')"

@@ -12,8 +12,8 @@ import pytest
 from playwright.async_api import async_playwright
 
 from streamer.janus import JanusApi, JanusError
-from tests.janus import Janus, JanusViewer
-from tests.livesrv import LiveServer
+from testkit.janus import Janus, JanusViewer
+from testkit.livesrv import LiveServer
 from tests.web.test_viewer_page_chromium import CHROMIUM_FLAGS
 
 VIDEO = "document.getElementById('video')"

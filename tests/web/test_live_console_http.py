@@ -18,7 +18,7 @@ from sqlalchemy import update
 
 from commerce.models import Ticket
 from commerce.orders import LineRequest, OrderRequest
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 
 ROOM = "demo"
 

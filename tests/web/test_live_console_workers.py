@@ -14,7 +14,7 @@ import websockets
 
 from streamer.bus import OPS, check_args
 from streamer.engine_base import EngineError
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 from tests.web.test_live_console_chromium import console_plays_and_takes_over
 from tests.web.test_live_console_http import next_event, until, ws_url
 from tests.web.test_workbench_chromium import browser, signed_in

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 from web import logs
 
 

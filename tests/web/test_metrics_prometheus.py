@@ -11,7 +11,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.livesrv import LiveServer, free_port
+from testkit.livesrv import LiveServer, free_port
 
 PROMETHEUS = "/usr/bin/prometheus"
 

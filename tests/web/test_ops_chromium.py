@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.async_api import async_playwright
 
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 from tests.web.test_viewer_page_chromium import CHROMIUM_FLAGS
 from tests.web.test_workbench_http import HONEY, paid_order
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 from web.ops_watch import SPARK_POINTS
 
 BUYER_WORDS = ("buyer", "phone", "address", "nickname", "user_id", "order_id")

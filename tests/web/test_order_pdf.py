@@ -16,7 +16,7 @@ from pypdf import PdfReader
 
 from commerce.analytics.rollup import RollupSync
 from commerce.orders import LineRequest, OrderRequest
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 from web import order_pdf
 
 MILLET = "fp-millet-2500g"

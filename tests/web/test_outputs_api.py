@@ -10,7 +10,7 @@ import re
 import httpx
 import pytest
 
-from tests.livesrv import free_port
+from testkit.livesrv import free_port
 from web.settings import ConfigError, Settings
 
 SECRET = "live_889900_Fuping-dates?expires=1790000000&sign=0a1b2c3d4e5f"

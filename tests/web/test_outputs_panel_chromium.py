@@ -1,7 +1,7 @@
 """多平台推流 in the panel, in headless Chromium: a bad address is refused with its reason, a
 target that does not answer shows its error, and the stream key is never shown."""
 
-from tests.livesrv import free_port
+from testkit.livesrv import free_port
 from tests.web.test_panel_chromium import log_in
 from tests.web.test_viewer_page_chromium import open_page
 

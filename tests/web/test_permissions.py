@@ -10,7 +10,7 @@ import httpx
 import pytest
 import websockets
 
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 from web.security import ROLES, iter_routes, rule_for
 
 SAMPLE = {

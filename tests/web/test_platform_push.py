@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from danmaku.sources.douyin import sign
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 
 SECRET = "push-secret-枣乡"
 ROOMS = {"r1": "dy-7300000001", "r2": "dy-7300000002"}  # our room -> its Douyin room

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from tests.whep import WhepViewer
+from testkit.whep import WhepViewer
 
 VALID_SDP_HEAD = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"
 

@@ -18,7 +18,7 @@ import pytest
 
 from commerce import open_store
 from streamer.scheduler import zone
-from tests.livesrv import LiveServer, free_port
+from testkit.livesrv import LiveServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from aiortc import RTCPeerConnection
 
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 
 
 @pytest.fixture(scope="module")

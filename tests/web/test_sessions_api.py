@@ -10,7 +10,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 from web import sessions_api
 
 BUCKET = 2  # seconds a replay row covers in these tests (60 in production)

@@ -11,7 +11,7 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 
 HONEY = "fp-honey-500g"
 GHOST = "ghost2"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.async_api import async_playwright
 
-from tests.livesrv import free_port
+from testkit.livesrv import free_port
 from tests.web.test_viewer_page_chromium import CHROMIUM_FLAGS
 
 VENDOR = Path(__file__).resolve().parents[1] / "vendor" / "whip-whep"

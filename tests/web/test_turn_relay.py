@@ -25,8 +25,8 @@ from aiortc.mediastreams import MediaStreamError
 from playwright.async_api import async_playwright
 
 from streamer.turn import IceConfig, TurnConfigError, turn_password
-from tests.coturn import Coturn
-from tests.livesrv import LiveServer
+from testkit.coturn import Coturn
+from testkit.livesrv import LiveServer
 from tests.web.test_viewer_page_chromium import CHROMIUM_FLAGS
 
 VIDEO = "document.getElementById('video')"
@@ -232,8 +232,8 @@ async def test_chromium_relay_only_through_coturn_watches_the_room_through_janus
     """All three together: the room forwards to Janus, and a viewer allowed only relay
     candidates watches Janus's mountpoint through coturn (relaying from the host's address:
     Janus drops relay candidates on loopback)."""
-    from tests.coturn import host_ip
-    from tests.janus import Janus
+    from testkit.coturn import host_ip
+    from testkit.janus import Janus
 
     with (
         Coturn(tmp_path / "coturn", relay_ip=host_ip()) as turn,

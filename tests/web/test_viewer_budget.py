@@ -20,7 +20,7 @@ import websockets
 from aiortc import RTCPeerConnection
 
 from streamer.frame_rate import FrameWindow
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 from tests.web.test_danmaku_api import next_event, ws_url
 
 

@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 from tests.web.test_viewer_page_chromium import open_page
 
 FRAMES = "document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 from tests.web.test_workbench_chromium import PHONE, browser, signed_in
 
 PLAY_WAIT = 60_000  # ms: a cold room's first frame on a loaded machine

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from commerce.orders import LineRequest, OrderRequest
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 
 APPLE = "fp-apple-5kg"
 HONEY = "fp-honey-500g"

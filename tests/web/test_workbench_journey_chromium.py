@@ -12,7 +12,7 @@ import pytest
 
 from commerce.orders import LineRequest, OrderRequest
 from streamer.room import RoomConfig
-from tests.livesrv import LiveServer
+from testkit.livesrv import LiveServer
 from tests.web.test_workbench_chromium import WAIT, browser, photo_png, signed_in
 
 PLAY_WAIT = 60_000  # ms: a cold room's first frame on a loaded machine

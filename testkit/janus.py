@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.nginx_rtmp import free_port
+from testkit.nginx_rtmp import free_port
 
 JANUS = "/usr/bin/janus"
 LIBDIR = Path("/usr/lib/x86_64-linux-gnu/janus")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from aioice import stun
 
-from tests.nginx_rtmp import free_port
+from testkit.nginx_rtmp import free_port
 
 TURNSERVER = "/usr/bin/turnserver"
 TEMPLATE = Path(__file__).resolve().parents[1] / "deploy" / "coturn.conf"

@@ -107,7 +107,7 @@ def restart_postgres(admin_url: str, down_for: float = 1.0) -> None:
             await conn.close()
 
     data = asyncio.run(_datadir())
-    from tests.pg import _runner, find_bindir
+    from testkit.pg import _runner, find_bindir
 
     prefix, _ = _runner()
     ctl = prefix + [f"{find_bindir()}/pg_ctl", "-D", data]
