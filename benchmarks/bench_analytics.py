@@ -229,8 +229,8 @@ def _first_load(db: Path, runs: int = 3) -> dict:
     """Headless Chromium: navigation start to the first screen drawn, on loopback."""
     from playwright.sync_api import sync_playwright
 
-    from tests.web.test_dashboard_api import DashServer
-    from tests.web.test_dashboard_chromium import FLAGS
+    from testkit.chromium import FLAGS
+    from testkit.dash import DashServer
 
     times = []
     with DashServer(db, history=False) as srv, sync_playwright() as p:

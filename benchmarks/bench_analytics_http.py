@@ -71,8 +71,8 @@ def _server(db_url: str):
 
     import uvicorn
 
+    from testkit.dash import DashServer
     from testkit.livesrv import free_port
-    from tests.web.test_dashboard_api import DashServer
     from web.app import Settings, create_app
 
     class Server(DashServer):
@@ -92,7 +92,7 @@ def _browser(srv, api_calls: dict[str, list]) -> dict:
     """Chromium loads of both pages; fills `api_calls[page]` with the /api/ URLs requested."""
     from playwright.sync_api import sync_playwright
 
-    from tests.web.test_dashboard_chromium import FLAGS
+    from testkit.chromium import FLAGS
 
     out: dict = {}
     with sync_playwright() as p:

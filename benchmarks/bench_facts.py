@@ -2,7 +2,7 @@
 facts it speaks.
 
 A real Director (template writer, eSpeak) and timeline run on a fast media clock over an
-in-memory shop (tests/streamer/live_shop.py). Every 10 media seconds the shop changes: mostly
+in-memory shop (testkit/live_shop.py). Every 10 media seconds the shop changes: mostly
 the price of the product on screen, also flash sales starting and ending and stock moving.
 Figures are media-time seconds (what a viewer would experience), not wall time.
 """
@@ -18,8 +18,18 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
-from tests.streamer.live_shop import EPOCH, FRAME, LiveRoom, Sale, Shop, Truth, money_in
-from tests.streamer.test_live_facts import APPLE, MILLET, demo_shop
+from testkit.live_shop import (
+    APPLE,
+    EPOCH,
+    FRAME,
+    MILLET,
+    LiveRoom,
+    Sale,
+    Shop,
+    Truth,
+    demo_shop,
+    money_in,
+)
 
 CHANGE_EVERY = 10.0
 HOUR = float(os.environ.get("BENCH_FACTS_SECONDS", 3600))

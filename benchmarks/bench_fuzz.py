@@ -16,9 +16,8 @@ import psutil
 
 
 def run() -> dict:
+    from testkit.fuzzing import FUZZ_EXAMPLES, fuzz
     from testkit.livesrv import LiveServer
-    from tests.web.fuzzing import fuzz
-    from tests.web.test_fuzz_api import FUZZ_EXAMPLES
 
     proc = psutil.Process()
     with tempfile.TemporaryDirectory() as tmp:

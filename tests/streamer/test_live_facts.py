@@ -4,7 +4,7 @@ Facts are bound at speech time: prices change, flash sales start and end, stock 
 the host talks, and every line as it starts, every caption and every card frame shows the
 fact sheet current at that instant (one phrase of latency allowed for speech, two frames for
 the card). The room runs on a fast media clock with a real Director, template writer and
-eSpeak; the shop is a mutable table (tests/streamer/live_shop.py) or a real store.
+eSpeak; the shop is a mutable table (testkit/live_shop.py) or a real store.
 """
 
 from __future__ import annotations
@@ -24,27 +24,23 @@ from scripts_gen.reactions import stock_phrase
 from scripts_gen.template import TemplateWriter, spoken_promo
 from streamer.live_facts import FactRef, FactSnapshot, Stage, countdown_text, refs_for
 from streamer.timeline import SpeechTimeline
-from tests.commerce.conftest import SECRET, Clock, add_product
-from tests.streamer.live_shop import (
+from testkit.live_shop import (
+    APPLE,
     EPOCH,
     FRAME,
+    MILLET,
     LiveRoom,
     Sale,
     Shop,
     Truth,
+    demo_shop,
     money_in,
     settle,
 )
+from tests.commerce.conftest import SECRET, Clock, add_product
 
-APPLE, MILLET = "fp-apple-5kg", "fp-millet-2500g"
 PHRASE = 1.5  # one phrase of latency, in media seconds
 CARD_LATENCY = 2 * FRAME
-
-
-def demo_shop() -> Shop:
-    base = {p.sku: replace(p, promo=None) for p in DEMO_PRODUCTS if p.sku in (APPLE, MILLET)}
-    assert len(base) == 2
-    return Shop(base)
 
 
 # --- the pieces ----------------------------------------------------------------------------

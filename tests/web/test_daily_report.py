@@ -12,8 +12,9 @@ import httpx
 import pytest
 
 from commerce.analytics.daily import render_html
+from testkit.dash import DashServer
 from tests.web.test_cli import cli
-from tests.web.test_dashboard_api import DashServer, get
+from tests.web.test_dashboard_api import get
 
 
 @pytest.fixture(scope="module")

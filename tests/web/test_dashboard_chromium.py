@@ -10,18 +10,9 @@ from urllib.parse import urlparse
 import pytest
 from playwright.async_api import async_playwright
 
-from tests.web.test_dashboard_api import DashServer
+from testkit.chromium import FLAGS
+from testkit.dash import DashServer
 
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--enable-unsafe-swiftshader",  # software WebGL for scattergl on a GPU-less machine
-]
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
 

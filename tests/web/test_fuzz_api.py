@@ -12,11 +12,10 @@ import asyncio
 import httpx
 import pytest
 
+from testkit.fuzzing import FUZZ_EXAMPLES, ROLES, fuzz
 from testkit.livesrv import LiveServer
-from tests.web.fuzzing import ROLES, fuzz
 from web.security import iter_routes
 
-FUZZ_EXAMPLES = 8
 # Routes the schema leaves out on purpose: HTML pages, FastAPI's own docs, static files and
 # WebSockets (the events socket has its own hostile-input tests).
 NOT_IN_SCHEMA = {

@@ -221,3 +221,6 @@ def _note(report: FuzzReport, seen: set[str], line: str) -> None:
     if key not in seen:
         seen.add(key)
         report.failures.append(line)
+
+
+FUZZ_EXAMPLES = 8  # generated cases a route, in the test and the benchmark

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from avatars.personas import PERSONAS
 from avatars.voice import SAMPLE_RATE, ESpeakVoice, VoiceChain
+from commerce.demo import DEMO_PRODUCTS
 from commerce.facts import ProductFacts
 from scripts_gen.numerals import MONEY_UNITS, parse_numbers
 from scripts_gen.reactions import stock_phrase
@@ -195,3 +196,13 @@ class Truth:
                 if p.title == card.title and Decimal(card.price) == p.price:
                     return True
         return False
+
+
+APPLE, MILLET = "fp-apple-5kg", "fp-millet-2500g"
+
+
+def demo_shop() -> Shop:
+    """The demo catalog's apples and millet, without promotions, as a mutable shop."""
+    base = {p.sku: replace(p, promo=None) for p in DEMO_PRODUCTS if p.sku in (APPLE, MILLET)}
+    assert len(base) == 2
+    return Shop(base)
