@@ -32,6 +32,8 @@ OPS = frozenset(
         "shop_event",
         "take_over",
         "set_answer_mode",
+        "add_output",
+        "remove_output",
         "ping",
     }
 )
@@ -42,6 +44,9 @@ OPS = frozenset(
 ARG_TYPES: dict[str, tuple] = {
     "take_over": (str, str),  # room id, the line
     "set_answer_mode": (str, str, (int, float, type(None))),  # room id, mode, minutes
+    # room id, URL, stream key, name, internal, output id (chosen by the web process)
+    "add_output": (str, str, str, str, bool, str),
+    "remove_output": (str, str),  # room id, output id
 }
 
 
@@ -51,7 +56,8 @@ def check_args(op: str, args: tuple) -> None:
     if types is None:
         return
     if len(args) != len(types) or not all(
-        isinstance(a, t) and not isinstance(a, bool) for a, t in zip(args, types, strict=False)
+        isinstance(a, t) and (t is bool or not isinstance(a, bool))
+        for a, t in zip(args, types, strict=False)
     ):
         raise EngineError(f"bad arguments for bus operation {op!r}")
 

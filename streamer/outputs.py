@@ -173,13 +173,24 @@ class RoomOutputs:
                 push.offer(tick)
 
     # --- control (event loop side) -------------------------------------------------------
-    def add(self, url: str, key: str, name: str = "", internal: bool = False) -> dict:
+    def add(
+        self,
+        url: str,
+        key: str,
+        name: str = "",
+        internal: bool = False,
+        output_id: str | None = None,
+    ) -> dict:
+        """Start a push; `output_id` is given by a caller that keeps its own record (the web
+        process of room workers, so an output keeps its id when its worker is replaced)."""
         check_target(url, key, name)
         with self._lock:
             own = sum(1 for _, v in self._pushes.values() if not v["internal"])
             if not internal and own >= MAX_OUTPUTS:
                 raise TooManyOutputs(f"a room has at most {MAX_OUTPUTS} outputs")
-            output_id = uuid.uuid4().hex[:12]
+            output_id = output_id or uuid.uuid4().hex[:12]
+            if output_id in self._pushes:
+                raise BadOutput(f"output {output_id!r} exists")
             view = {
                 "id": output_id,
                 "name": name,
@@ -264,9 +275,15 @@ class EngineOutputs:
         raise NotImplementedError
 
     def add_output(
-        self, room_id: str, url: str, key: str, name: str = "", internal: bool = False
+        self,
+        room_id: str,
+        url: str,
+        key: str,
+        name: str = "",
+        internal: bool = False,
+        output_id: str | None = None,
     ) -> dict:
-        return self.room(room_id).outputs.add(url, key, name, internal)
+        return self.room(room_id).outputs.add(url, key, name, internal, output_id)
 
     def list_outputs(self, room_id: str) -> list[dict]:
         return self.room(room_id).outputs.list()

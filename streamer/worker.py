@@ -20,6 +20,7 @@ from streamer.bus import OPS, Call, Published, Ready, Report, Result, check_args
 from streamer.engine import Engine, EngineError, check_offer
 from streamer.events import RoomEvent
 from streamer.log_context import json_handler
+from streamer.outputs import OutputError
 from streamer.room import RoomConfig
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,14 @@ class RoomWorker:
         if op == "shop_event":
             engine.shop_event(*args)
             return None
+        if op in ("add_output", "remove_output"):  # checked by the web process already
+            try:
+                if op == "remove_output":
+                    return engine.remove_output(*args)
+                room_id, url, key, name, internal, output_id = args
+                return engine.add_output(room_id, url, key, name, internal, output_id)
+            except OutputError as exc:  # named across the bus, never a traceback
+                raise EngineError(f"{op}: {exc}") from None
         return await getattr(engine, op)(*args)
 
     async def _start_room(self, config: RoomConfig) -> dict:

@@ -16,12 +16,15 @@ import itertools
 import logging
 import multiprocessing
 import os
+import secrets
 import signal
 import socket
 import threading
 import time
+import uuid
 from dataclasses import replace
 
+from commerce.crypto import Keys
 from danmaku.messages import RoomMessage
 from danmaku.seen import SeenIds
 from danmaku.sources.douyin import FRESHNESS
@@ -30,7 +33,6 @@ from streamer.engine_base import (
     GLOBAL_SHOP_EVENTS,
     MAX_VIEWERS_PER_ROOM,
     EngineBase,
-    NotConfigured,
     RoomNotFound,
     RoomUnavailable,
     check_comment,
@@ -39,6 +41,13 @@ from streamer.engine_base import (
 )
 from streamer.events import RoomStopped
 from streamer.listener import Heard
+from streamer.outputs import (
+    MAX_OUTPUTS,
+    OutputNotFound,
+    TooManyOutputs,
+    check_target,
+    mask_key,
+)
 from streamer.room import RoomConfig
 from streamer.worker import WorkerSpec, run_worker
 
@@ -57,6 +66,23 @@ CRASH_LOOP_PAUSE = 2.0  # seconds before replacing a worker that died while star
 # just started reports almost nothing (its CPU window has hardly begun), so below this a
 # worker's rooms are counted rather than its CPU, and a lagging report cannot draw rooms.
 NEW_ROOM_LOAD = 0.1
+# an output's state until its worker's report has it
+PENDING_OUTPUT = {
+    "state": "connecting",
+    "kbps": 0.0,
+    "connects": 0,
+    "reconnects": 0,
+    "failures": 0,
+    "last_error": "",
+    "error_hint": "",
+    "last_error_at": None,
+    "next_retry_in": None,
+    "live_since": None,
+    "dropped_ticks": 0,
+    "queued_ticks": 0,
+    "packets": 0,
+    "bytes_sent": 0,
+}
 INFO_KEYS = (
     "room_id",
     "title",
@@ -198,6 +224,9 @@ class WorkerEngine(EngineBase):
         self._closing = False
         self._supervisor: asyncio.Task | None = None
         self._recoveries: set[asyncio.Task] = set()
+        # room id -> output id -> {"view", "key" (sealed)}: what a restored room pushes to
+        self._outputs: dict[str, dict[str, dict]] = {}
+        self._output_keys = Keys(secrets.token_bytes(32))
 
     # --- the pool ----------------------------------------------------------------
     async def start(self) -> None:
@@ -300,6 +329,7 @@ class WorkerEngine(EngineBase):
                 if handle is not None:
                     handle.placed.discard(room_id)
                 continue
+            await self._restore_outputs(handle, room_id)
             seconds = round(time.monotonic() - died_at, 2)
             self.restored.append({"room_id": room_id, "seconds": seconds, "worker": handle.pid})
             self.restored = self.restored[-100:]
@@ -309,6 +339,7 @@ class WorkerEngine(EngineBase):
         if self.rooms.pop(room_id, None) is not None:
             self.placement.pop(room_id, None)
             self.positions.pop(room_id, None)
+            self._outputs.pop(room_id, None)
             self.publish(room_id, RoomStopped(room_id))
 
     async def _least_loaded(self, wait: float = START_TIMEOUT) -> WorkerHandle:
@@ -391,6 +422,7 @@ class WorkerEngine(EngineBase):
             self.placement.pop(room_id, None)
             self.positions.pop(room_id, None)
             self._infos.pop(room_id, None)
+            self._outputs.pop(room_id, None)
             handle.placed.discard(room_id)
 
     def _stats(self, room_id: str) -> dict | None:
@@ -399,18 +431,71 @@ class WorkerEngine(EngineBase):
             return None
         return handle.report.rooms.get(room_id)
 
-    # RTMP/HLS outputs run beside a room's encoder, inside its worker; the bus does not carry
-    # them yet, so a server with room workers says so instead of failing
+    # --- RTMP/HLS outputs: they push from the room's encoder inside its worker. The web
+    # process keeps each room's outputs (the key sealed with a key of its own), checks
+    # requests here so a bad one never crosses the bus, answers at once and tells the
+    # worker; a room restored on a new worker gets its outputs back with the same ids.
     def add_output(
         self, room_id: str, url: str, key: str, name: str = "", internal: bool = False
     ) -> dict:
-        raise NotConfigured("多平台推流暂不支持房间工作进程模式，请用 --workers 0 启动")
+        self.config_of(room_id)
+        check_target(url, key, name)
+        outputs = self._outputs.setdefault(room_id, {})
+        own = sum(1 for o in outputs.values() if not o["view"]["internal"])
+        if not internal and own >= MAX_OUTPUTS:
+            raise TooManyOutputs(f"a room has at most {MAX_OUTPUTS} outputs")
+        output_id = uuid.uuid4().hex[:12]
+        view = {
+            "id": output_id,
+            "name": name,
+            "url": url,
+            "stream_key": mask_key(key),
+            "internal": bool(internal),
+            "created_at": time.time(),
+        }
+        outputs[output_id] = {"view": view, "key": self._output_keys.encrypt(key)}
+        self._output_call(room_id, "add_output", url, key, name, bool(internal), output_id)
+        log.info("room %s: output %s added (%s)", room_id, output_id, url)
+        return {**view, **PENDING_OUTPUT}
 
     def list_outputs(self, room_id: str) -> list[dict]:
-        return []
+        self.config_of(room_id)
+        reported = {o["id"]: o for o in (self._stats(room_id) or {}).get("outputs", ())}
+        return [
+            reported.get(oid) or {**o["view"], **PENDING_OUTPUT}
+            for oid, o in self._outputs.get(room_id, {}).items()
+        ]
 
     def remove_output(self, room_id: str, output_id: str) -> None:
-        raise NotConfigured("多平台推流暂不支持房间工作进程模式，请用 --workers 0 启动")
+        self.config_of(room_id)
+        if self._outputs.get(room_id, {}).pop(output_id, None) is None:
+            raise OutputNotFound(f"no output {output_id!r} in room {room_id}")
+        self._output_call(room_id, "remove_output", output_id)
+        log.info("room %s: output %s removed", room_id, output_id)
+
+    def _output_call(self, room_id: str, op: str, *args) -> None:
+        """Tell the room's worker (sent now, in order; its answer is awaited off the caller)."""
+
+        async def call() -> None:
+            try:
+                await self._room_call(room_id, op, *args)
+            except Exception as exc:  # a restored room gets its outputs from the record
+                log.error("room %s: %s on its worker failed: %s", room_id, op, exc)
+
+        task = asyncio.get_running_loop().create_task(call(), name=f"{op}-{room_id}")
+        self._recoveries.add(task)
+        task.add_done_callback(self._recoveries.discard)
+
+    async def _restore_outputs(self, handle: WorkerHandle, room_id: str) -> None:
+        for oid, o in list(self._outputs.get(room_id, {}).items()):
+            v = o["view"]
+            key = self._output_keys.decrypt(o["key"])
+            try:
+                await self._call(
+                    handle, "add_output", room_id, v["url"], key, v["name"], v["internal"], oid
+                )
+            except Exception as exc:
+                log.error("room %s: output %s not restored: %s", room_id, oid, exc)
 
     def list_rooms(self) -> list[dict]:
         out = []

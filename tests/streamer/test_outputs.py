@@ -411,3 +411,85 @@ async def test_a_wrong_stream_key_is_refused_clearly_while_the_right_one_goes_li
         await engine.close()
         ng.stop()
     assert wrong not in caplog.text
+
+
+@pytest.fixture
+def worker_server(tmp_path):
+    """The app with its rooms in a worker process, pushing the demo room to its own nginx."""
+    ng = NginxRtmp(tmp_path / "nginx")
+    ng.start()
+    try:
+        with LiveServer(
+            tmp_path / "yunlian.db",
+            workers=1,
+            hls_push_url=ng.rtmp_url,
+            hls_url=ng.http_url + "/hls/{room_id}.m3u8",
+        ) as srv:
+            yield srv, ng
+    finally:
+        ng.stop()
+
+
+async def test_outputs_of_a_room_in_a_worker_push_list_remove_and_survive_its_restart(
+    worker_server,
+):
+    server, ng = worker_server
+    async with httpx.AsyncClient(
+        base_url=server.url, timeout=30, headers=server.headers("admin")
+    ) as http:
+        # the HLS push (attach_hls) crosses the bus and goes live from the worker
+        hls = await _wait(lambda: _live_internal(http), 60, "the HLS push did not go live", 0.5)
+        assert hls["internal"] and hls["stream_key"] == "****"
+        info = await asyncio.to_thread(_read_rtmp, f"{ng.rtmp_url}/demo", 3.0)
+        assert info["video"] == ("h264", 1280, 720) and len(info["video_pts"]) > 10
+        # a platform push: answered at once with its key masked, then live
+        res = await http.post(
+            "/api/rooms/demo/outputs",
+            json={"url": ng.rtmp_url, "stream_key": SECRET, "name": "快手"},
+        )
+        assert res.status_code == 201, res.text
+        out = res.json()
+        assert out["stream_key"] == "****" + SECRET[-4:] and out["name"] == "快手"
+        assert SECRET not in res.text
+        oid = out["id"]
+        await _wait(lambda: _state_is(http, oid, "live"), 60, "the push did not go live", 0.5)
+        assert SECRET not in (await http.get("/api/rooms/demo/outputs")).text
+        # bad input is refused before it reaches the worker, with its reason
+        bad = await http.post(
+            "/api/rooms/demo/outputs", json={"url": "http://example.com/live", "stream_key": "k"}
+        )
+        assert bad.status_code == 422 and "rtmp://" in bad.json()["detail"], bad.text
+        # at most four of the room's own outputs (the HLS push is not one of them)
+        more = []
+        for _ in range(3):
+            r = await http.post(
+                "/api/rooms/demo/outputs",
+                json={"url": f"rtmp://127.0.0.1:{free_port()}/live", "stream_key": "k"},
+            )
+            assert r.status_code == 201, r.text
+            more.append(r.json()["id"])
+        fifth = await http.post(
+            "/api/rooms/demo/outputs", json={"url": ng.rtmp_url, "stream_key": "k5"}
+        )
+        assert fifth.status_code == 409, fifth.text
+        for m in more:
+            assert (await http.delete(f"/api/rooms/demo/outputs/{m}")).status_code == 200
+        assert (await http.delete(f"/api/rooms/demo/outputs/{more[0]}")).status_code == 404
+        assert {o["id"] for o in await _outputs(http)} == {hls["id"], oid}
+
+        # the worker dies: the room is restored elsewhere with its outputs, same ids, live
+        async def restarted():
+            m = (await http.get("/api/metrics")).json()
+            return m["worker_restarts"] >= 1 and any(
+                r["room_id"] == "demo" for r in m["rooms_restored"]
+            )
+
+        pid = next(w["pid"] for w in (await http.get("/api/metrics")).json()["workers"])
+        os.kill(pid, signal.SIGKILL)
+        await _wait(restarted, 90, "the room was not restored", 0.5)
+        back = await _wait(lambda: _state_is(http, oid, "live"), 60, "push not back", 0.5)
+        assert back["stream_key"] == "****" + SECRET[-4:]
+        await _wait(lambda: _live_internal(http), 60, "the HLS push did not come back", 0.5)
+        assert {o["id"] for o in await _outputs(http)} == {hls["id"], oid}
+        assert (await http.delete(f"/api/rooms/demo/outputs/{oid}")).status_code == 200
+        assert {o["id"] for o in await _outputs(http)} == {hls["id"]}
