@@ -493,3 +493,20 @@ async def test_outputs_of_a_room_in_a_worker_push_list_remove_and_survive_its_re
         assert {o["id"] for o in await _outputs(http)} == {hls["id"], oid}
         assert (await http.delete(f"/api/rooms/demo/outputs/{oid}")).status_code == 200
         assert {o["id"] for o in await _outputs(http)} == {hls["id"]}
+
+
+def test_output_calls_on_the_worker_bus_have_checked_argument_types():
+    from streamer.bus import OPS, check_args
+    from streamer.engine_base import EngineError
+
+    assert {"add_output", "remove_output"} <= OPS
+    check_args("add_output", ("demo", "rtmp://h/live", "k", "抖音", True, "abc123"))
+    check_args("remove_output", ("demo", "abc123"))
+    for op, args in [
+        ("add_output", ("demo", "rtmp://h/live", "k", "抖音", 1, "abc123")),  # not a bool
+        ("add_output", ("demo", "rtmp://h/live", None, "", False, "abc123")),
+        ("add_output", ("demo", "rtmp://h/live", "k")),
+        ("remove_output", ("demo", 7)),
+    ]:
+        with pytest.raises(EngineError, match=op):
+            check_args(op, args)
