@@ -220,7 +220,15 @@ class OpsWatch:
             "blocked": sum(_num(v) for v in (danmaku.get("blocked") or {}).values()),
             "tts_failures": sum(_num(v) for v in (voice.get("failures") or {}).values()),
         }
-        d = self._deltas.setdefault(rid, Deltas()).add(now, counters)
+        deltas = self._deltas.get(rid)
+        if deltas is None:
+            deltas = self._deltas[rid] = Deltas()
+            age = time.time() - _num(s.get("started_at"))
+            if 0 <= age < WINDOW:  # a room seen in its first seconds: its own counters began
+                # at 0 when it started (the voice chain's are the process's, so not those)
+                own = ("llm_fallbacks", "danmaku", "blocked")
+                deltas.add(now - age, {k: 0.0 for k in own})
+        d = deltas.add(now, counters)
         if rid not in self._room_sessions:
             started = s.get("started_at")
             self._room_sessions[rid] = (
