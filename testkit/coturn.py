@@ -12,6 +12,7 @@ from pathlib import Path
 from aioice import stun
 
 from testkit.nginx_rtmp import free_port
+from testkit.proc import end_process, log_tail
 
 TURNSERVER = "/usr/bin/turnserver"
 TEMPLATE = Path(__file__).resolve().parents[1] / "deploy" / "coturn.conf"
@@ -91,32 +92,19 @@ class Coturn:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"turnserver exited at start: {self._log_tail()}")
+                raise RuntimeError(f"turnserver exited at start: {self.log_text()}")
             if self._answers():
                 return self
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"turnserver did not answer within {timeout:g} s: {self._log_tail()}")
-
-    def _log_tail(self) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-2000:]
-        except OSError:
-            return "(no log)"
+        raise RuntimeError(f"turnserver did not answer within {timeout:g} s: {self.log_text()}")
 
     def stop(self, timeout: float = 10.0) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
+        end_process(proc, timeout)
 
     def log_text(self) -> str:
-        return self._log_tail()
+        return log_tail(self.log, 2000)
 
     def __enter__(self) -> Coturn:
         return self.start()

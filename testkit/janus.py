@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from testkit.nginx_rtmp import free_port
+from testkit.proc import end_process, log_tail
 
 JANUS = "/usr/bin/janus"
 LIBDIR = Path("/usr/lib/x86_64-linux-gnu/janus")
@@ -100,21 +101,11 @@ class Janus:
         return self.proc.pid if self.proc else None
 
     def log_text(self) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-3000:]
-        except OSError:
-            return "(no log)"
+        return log_tail(self.log)
 
     def stop(self, timeout: float = 10.0) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
+        end_process(proc, timeout)
 
     def __enter__(self) -> Janus:
         return self.start()

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from testkit.proc import end_process
+
 NGINX = "/usr/sbin/nginx"
 MODULE_DIRS = ("/usr/lib/nginx/modules", "/usr/share/nginx/modules")
 TEMPLATE = Path(__file__).resolve().parents[1] / "deploy" / "nginx-rtmp.conf"
@@ -114,14 +116,7 @@ class NginxRtmp:
 
     def stop(self, timeout: float = 10.0) -> None:
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()  # fast shutdown: connections close at once
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout)
+        end_process(proc, timeout)  # fast shutdown: connections close at once
 
     def kill(self) -> None:
         """A crash, not a shutdown: the pushes see their connection die."""
