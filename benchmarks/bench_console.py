@@ -24,17 +24,13 @@ import tempfile
 from datetime import timedelta
 from pathlib import Path
 
+from testkit.chromium import AUTOPLAY, sign_in
+from testkit.chromium import FLAGS as KIT_FLAGS
+
+FLAGS = [*KIT_FLAGS, AUTOPLAY]
+
 LOADS = 5
 TICKETS = 60
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 TIMES = (
     "[performance.getEntriesByName('first-contentful-paint')[0].startTime,"
     " performance.getEntriesByType('navigation')[0].loadEventEnd]"
@@ -80,11 +76,7 @@ async def _paint(srv) -> dict:
         try:
             page = await (await browser.new_context()).new_page()
             page.set_default_timeout(60_000)
-            await page.goto(f"{srv.url}/login?next=/workbench", wait_until="domcontentloaded")
-            await page.fill("#username", name)
-            await page.fill("#password", password)
-            await page.click("#login")
-            await page.wait_for_url(f"{srv.url}/workbench")  # not the login URL's ?next=
+            await sign_in(page, srv.url, name, password, "/workbench")
 
             fcp, load, figures, video = [], [], [], []
             for _ in range(LOADS + 1):  # the first load warms caches and is not counted

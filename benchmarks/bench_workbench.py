@@ -22,19 +22,13 @@ from pathlib import Path
 
 import httpx
 
+from testkit.chromium import FLAGS, sign_in
+
 ORDERS = 100_000
 LOADS = 5
 FILTER_SAMPLES = 200
 SECRET = "bench-workbench"
 PAGES = {"home": "/workbench", "products": "/workbench/products", "orders": "/workbench/orders"}
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -66,11 +60,7 @@ async def _paint(srv) -> dict:
             ctx = await browser.new_context()
             page = await ctx.new_page()
             page.set_default_timeout(60_000)
-            await page.goto(f"{srv.url}/login?next=/workbench", wait_until="domcontentloaded")
-            await page.fill("#username", name)
-            await page.fill("#password", password)
-            await page.click("#login")
-            await page.wait_for_url("**/workbench")
+            await sign_in(page, srv.url, name, password, "/workbench")
             for key, path in PAGES.items():
                 fcp, interactive = [], []
                 for _ in range(LOADS + 1):  # the first load warms caches and is not counted

@@ -16,16 +16,12 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from testkit.chromium import AUTOPLAY, sign_in
+from testkit.chromium import FLAGS as KIT_FLAGS
+
+FLAGS = [*KIT_FLAGS, AUTOPLAY]
+
 RUNS = 5
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 
 async def _runs(srv) -> list[dict]:
@@ -39,11 +35,7 @@ async def _runs(srv) -> list[dict]:
             ctx = await browser.new_context()
             page = await ctx.new_page()
             page.set_default_timeout(90_000)
-            await page.goto(f"{srv.url}/login?next=/workbench/start", wait_until="domcontentloaded")
-            await page.fill("#username", name)
-            await page.fill("#password", password)
-            await page.click("#login")
-            await page.wait_for_url(f"{srv.url}/workbench/start")
+            await sign_in(page, srv.url, name, password, "/workbench/start")
             calls: dict[str, float] = {}
 
             def finished(req) -> None:
