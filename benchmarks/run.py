@@ -21,6 +21,7 @@ SECTIONS = {
     "commerce": "benchmarks.bench_commerce",
     "analytics": "benchmarks.bench_analytics",
     "analytics_http": "benchmarks.bench_analytics_http",
+    "analytics_probe": "benchmarks.bench_analytics_probe",
     "danmaku": "benchmarks.bench_danmaku",
     "avatars": "benchmarks.bench_avatars",
     "answers": "benchmarks.bench_answers",
