@@ -76,7 +76,8 @@ class _Open:
 
 
 class SessionRecorder:
-    """Records every live room's session; `start()` runs it, `close()` ends open sessions."""
+    """Records every live room's session; `start()` runs it, `close()` ends open sessions
+    (or, on one node of several, leaves them open for the node the rooms are handed to)."""
 
     def __init__(
         self, engine: Any, store: Store, shop_id: str = "default", bucket_s: int = BUCKET_S
@@ -118,9 +119,14 @@ class SessionRecorder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        # one node of several stopping hands its rooms over: their sessions go on there
+        handed_over = getattr(self.engine, "holds_room", None) is not None
         for rid in list(self.open):
             with contextlib.suppress(Exception):
-                await self._end(rid)
+                if handed_over:
+                    await self._let_go(rid, self.store.clock())
+                else:
+                    await self._end(rid)
 
     async def close_dangling(self) -> int:
         """Sessions a killed server left open end where their last minute ended, once no

@@ -198,6 +198,30 @@ async def test_two_nodes_one_writer_and_a_hand_over_keeps_one_session(store, clo
     assert sessions[0]["live"] is False
 
 
+async def test_a_node_stopping_hands_its_session_over(store, clock):
+    """A node's clean stop hands its rooms over: the session stays open with the minute so
+    far, and the node that takes the room goes on with it."""
+    a, b = NodeRooms(holds=True), NodeRooms(holds=False)
+    rec_a, rec_b = SessionRecorder(a, store, bucket_s=60), SessionRecorder(b, store, bucket_s=60)
+    await rec_a.tick()
+    sid = rec_a.open["r1"].id
+    a.emit(type="danmaku", text="你好")
+    clock.advance(seconds=20)
+    await rec_a.close()  # the node stops
+    async with store.db.read() as s:
+        assert (await s.get(RoomSession, sid)).ended_at is None
+    clock.advance(seconds=10)
+    b.holds = True
+    await rec_b.tick()
+    assert rec_b.open["r1"].id == sid
+    clock.advance(seconds=40)
+    await rec_b.tick()
+    async with store.db.read() as s:
+        d = await replay(s, "default", sid, store.clock())
+    assert d["minutes"]["minute"] == [0] and d["minutes"]["danmaku"] == [1]
+    await rec_b.close()
+
+
 async def test_a_session_recorded_elsewhere_is_not_closed_as_dangling(store, clock):
     """A node starting up does not close a session another node is recording (its last
     minute is recent); it closes one nobody has written to for STALE_BUCKETS minutes."""
