@@ -282,15 +282,20 @@ def run(quick: bool = False) -> dict:
 
 async def _refresh_and_prices(orders: int = ORDERS) -> dict:
     """The idle rollup refresh and the price advisor alone, on SQLite at `orders` orders:
-    `python -m benchmarks.bench_analytics --refresh` (about 2 minutes at 1M orders)."""
+    `python -m benchmarks.run analytics_prices` (about 2 minutes at 1M orders; the history is
+    `bench_analytics_http`'s, so YUNLIAN_BENCH_DB_CACHE=DIR reuses one generated today).
+    Per product: the elasticity the advisor recovers, its 95 % interval and R², against the
+    generator's −1.6 (which drives a basket's first item only; add-ons do not respond to
+    price, so a product's whole demand responds less)."""
+    from benchmarks import bench_analytics_http as http
     from commerce import open_store
-    from commerce.analytics import history
+    from commerce.analytics.history import ELASTICITY
     from commerce.analytics.service import Analytics
 
     with tempfile.TemporaryDirectory() as d:
-        store = await open_store(f"sqlite:///{d}/big.db", secret_key=SECRET, background=False)
+        url, gen = http.sqlite_db(d, orders)
+        store = await open_store(url, secret_key=http.SECRET, background=False)
         try:
-            gen = await history.generate(store, years=2, customers=CUSTOMERS, orders=orders, seed=1)
             svc = Analytics(store)
             await svc.rollups.sync(force=True)
             times = []
@@ -298,17 +303,43 @@ async def _refresh_and_prices(orders: int = ORDERS) -> dict:
                 t = time.perf_counter()
                 await svc.rollups.sync(force=True)
                 times.append((time.perf_counter() - t) * 1000)
-            prices = (await svc.prices())["items"]
+            t = time.perf_counter()
+            advice = await svc.prices()
+            advisor_ms = (time.perf_counter() - t) * 1000
         finally:
             await store.close()
+    prices = advice["items"]
+    recovered = [p["elasticity"] for p in prices if p["elasticity"] is not None]
     return {
-        "orders": gen.orders,
+        "orders": gen["orders"],
+        "weeks": advice.get("weeks"),
         "rollup_refresh_idle_ms": {"p50": round(_p(times, 0.5), 1), "max": round(max(times), 1)},
+        "advisor_ms": round(advisor_ms, 1),
+        "generator_first_item_elasticity": ELASTICITY,
         "price_advisor": {
-            p["name"]: [p["elasticity"], p["elasticity_low"], p["elasticity_high"]] for p in prices
+            p["name"]: {
+                "sku": p["sku"],
+                "elasticity": p["elasticity"],
+                "ci95": [p["elasticity_low"], p["elasticity_high"]],
+                "r2": p["r2"],
+                "true_in_ci95": p["elasticity_low"] is not None
+                and p["elasticity_low"] <= ELASTICITY <= p["elasticity_high"],
+                "suggests": p["band_low"] is not None,
+                "objective": p["objective"],
+            }
+            for p in prices
         },
+        "elasticity_range": [min(recovered), max(recovered)] if recovered else None,
+        "elasticity_median": round(statistics.median(recovered), 3) if recovered else None,
         "price_advisor_suggests": sum(p["band_low"] is not None for p in prices),
     }
+
+
+def run_prices() -> dict:
+    """`python -m benchmarks.run analytics_prices` (YUNLIAN_BENCH_ORDERS, default 1M)."""
+    import os
+
+    return asyncio.run(_refresh_and_prices(int(os.environ.get("YUNLIAN_BENCH_ORDERS", ORDERS))))
 
 
 if __name__ == "__main__":

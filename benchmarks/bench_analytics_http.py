@@ -1,7 +1,8 @@
 """What the analytics pages actually call, measured on their real calls.
 
 `python -m benchmarks.run analytics_http` (1,000,000 orders by default; set
-YUNLIAN_BENCH_ORDERS for a quicker run, and YUNLIAN_BENCH_PG=1 to repeat it on PostgreSQL).
+YUNLIAN_BENCH_ORDERS for a quicker run, and YUNLIAN_BENCH_PG=1 to repeat it on PostgreSQL;
+YUNLIAN_BENCH_DB_CACHE=DIR reuses a SQLite history generated earlier the same day).
 
 1. Headless Chromium, signed in as the shop's operator, loads `/dashboard` and `/analytics` on
    loopback: the first load after the server starts (cold), then 5 loads (median). "Ready" is
@@ -63,6 +64,48 @@ async def _generate(url: str, orders: int) -> dict:
         return {"orders": gen.orders, "generate_s": round(gen_s, 1), "_token": token}
     finally:
         await store.close()
+
+
+def _code_key() -> str:
+    """What a cached database depends on: the generator and the schema (migrations)."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    files = sorted((root / "commerce" / "migrations" / "versions").glob("*.py"))
+    files += sorted((root / "commerce" / "analytics").glob("history*.py"))
+    for f in files:
+        h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def sqlite_db(d: str, orders: int) -> tuple[str, dict]:
+    """A SQLite file in directory `d` with `orders` generated orders and the bench operator:
+    (url, what `_generate` returned, its token included). With YUNLIAN_BENCH_DB_CACHE=DIR a
+    file generated today (China day) by the same generator and schema is copied from DIR
+    instead of generated again (about 100 s at 1M orders), and a new one is left there."""
+    import shutil
+    from datetime import UTC, datetime, timedelta
+
+    url = f"sqlite+aiosqlite:///{d}/big.db"
+    cache = os.environ.get("YUNLIAN_BENCH_DB_CACHE")
+    if not cache:
+        return url, asyncio.run(_generate(url, orders))
+    day = (datetime.now(UTC) + timedelta(hours=8)).date().isoformat()
+    stem = Path(cache) / f"analytics-{orders}-{day}-{_code_key()}"
+    db, meta = stem.with_suffix(".db"), stem.with_suffix(".json")
+    if db.exists() and meta.exists():
+        for suffix in ("-wal", ""):
+            if Path(f"{db}{suffix}").exists():
+                shutil.copyfile(f"{db}{suffix}", f"{d}/big.db{suffix}")
+        return url, json.loads(meta.read_text()) | {"cached": True}
+    gen = asyncio.run(_generate(url, orders))
+    Path(cache).mkdir(parents=True, exist_ok=True)
+    for suffix in ("-wal", ""):  # the store is closed, so the WAL is normally folded in
+        if Path(f"{d}/big.db{suffix}").exists():
+            shutil.copyfile(f"{d}/big.db{suffix}", f"{db}{suffix}")
+    meta.write_text(json.dumps(gen))
+    return url, gen
 
 
 def _server(db_url: str):
@@ -216,8 +259,7 @@ def run() -> dict:
     orders = int(os.environ.get("YUNLIAN_BENCH_ORDERS", "1000000"))
     out: dict = {"orders_target": orders}
     with tempfile.TemporaryDirectory() as d:
-        url = f"sqlite+aiosqlite:///{d}/big.db"
-        out["sqlite_generate"] = asyncio.run(_generate(url, orders))
+        url, out["sqlite_generate"] = sqlite_db(d, orders)
         out["sqlite"] = _measure(url, out["sqlite_generate"].pop("_token"))
     if os.environ.get("YUNLIAN_BENCH_PG"):
         from testkit.pg import create_database, postgres_server

@@ -21,6 +21,8 @@ SECTIONS = {
     "commerce": "benchmarks.bench_commerce",
     "analytics": "benchmarks.bench_analytics",
     "analytics_http": "benchmarks.bench_analytics_http",
+    "analytics_probe": "benchmarks.bench_analytics_probe",
+    "analytics_prices": "benchmarks.bench_analytics_prices",
     "danmaku": "benchmarks.bench_danmaku",
     "avatars": "benchmarks.bench_avatars",
     "answers": "benchmarks.bench_answers",

@@ -421,6 +421,10 @@ class NodeEngine(EngineBase):
         self.rooms.pop(room_id, None)
         self.holders.pop(room_id, None)
 
+    def holds_room(self, room_id: str) -> bool:
+        """Whether this node runs `room_id` now (holds its lease): what records its session."""
+        return room_id in self.held and room_id not in self.adopting
+
     def list_rooms(self) -> list[dict]:
         local = {r["room_id"]: r for r in self.local.list_rooms()}
         out = []

@@ -195,7 +195,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dashboard = dashboard_api.build_router(store, engine)
         app.include_router(dashboard)
         app.state.analytics = dashboard.analytics
-        sessions = sessions_api.build_router(store, engine)  # 场次复盘: records every session
+        sessions = sessions_api.build_router(store, engine, settings.session_bucket_s)  # 场次复盘
         app.include_router(sessions)
         sessions.start()
         app.include_router(workbench.build_router(store, engine, dashboard.analytics))

@@ -33,9 +33,9 @@ class SessionsRouter(APIRouter):
         await self.recorder.close()
 
 
-def build_router(store: Store, engine: Any) -> SessionsRouter:
+def build_router(store: Store, engine: Any, bucket_s: int | None = None) -> SessionsRouter:
     r = SessionsRouter()
-    r.recorder = SessionRecorder(engine, store, shop_id=SHOP_ID, bucket_s=BUCKET_S)
+    r.recorder = SessionRecorder(engine, store, shop_id=SHOP_ID, bucket_s=bucket_s or BUCKET_S)
 
     async def call(coro):
         try:

@@ -158,6 +158,8 @@ class SettingsFields(BaseModel):
     alert_webhook_kind: Literal["wecom", "dingtalk"] = "wecom"
     alert_retries: int = Field(default=5, ge=0, le=20)  # after the first attempt
     alert_retry_base_s: float = Field(default=1.0, gt=0, le=60)  # doubled each retry
+    # seconds a 场次复盘 row covers (default: web/sessions_api.py's BUCKET_S, 60)
+    session_bucket_s: int | None = Field(default=None, ge=1, le=3600)
 
     # --- checks ----------------------------------------------------------------------------
     @field_validator("workers", mode="before")

@@ -10,7 +10,8 @@ keeps a margin for transactions that commit later than their clock reading.
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+import time
+from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -311,6 +312,8 @@ class RollupSync:
         self._lock = asyncio.Lock()
         self._last = 0.0
         self._cache: dict[str, str] = {}
+        # the last runs that read the orders: (monotonic start, seconds, orders changed)
+        self.runs: deque[tuple[float, float, int]] = deque(maxlen=2000)
 
     def _decrypt(self, token: str) -> str:
         # Demo and repeat buyers reuse one sealed address; decrypt each once.
@@ -328,11 +331,13 @@ class RollupSync:
             if not force and loop.time() - self._last < self.min_interval:
                 return 0
             total = 0
+            t0 = time.monotonic()
             while True:
                 n, more = await self.store.db.run_write(_sync, self._decrypt, limit)
                 total += n
                 if not more:
                     break
+            self.runs.append((t0, time.monotonic() - t0, total))
             self._last = loop.time()
             return total
 

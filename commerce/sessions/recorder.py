@@ -10,6 +10,16 @@ Per minute: viewers online at its end and at peak, entries (`viewer_joined`), le
 answers, the room's mood, orders and GMV placed in the room during the minute, and what was on
 air: the host (persona) and the script segment's product (the one on air longest in the
 minute, from the room's `line` events and its `current_sku`).
+
+Several processes, one database: a room's minutes are written by one recorder, the one whose
+engine runs the room. Room workers (`--workers N`) forward their rooms' events to the web
+process, whose recorder is the only one. With several nodes (`--redis`), every node lists
+every room but only the lease holder records it (the engine's optional `holds_room`). When
+the room moves to another node (a takeover after a crash, or a hand-over), the new holder
+resumes the room's open session where the last minute written ended, adding to a partial
+minute the previous holder flushed as it let go, so the session has each minute once. A
+session nobody has written for STALE_BUCKETS minutes (its server died and the room did not
+come back) is closed at its last minute, by whichever recorder notices first.
 """
 
 from __future__ import annotations
@@ -32,6 +42,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 BUCKET_S = 60
 MAX_OPEN = 1000  # sessions followed at once (a bound, far above any server's rooms)
+STALE_BUCKETS = 3  # an open session with no minute written for this long is a dead one's
+DANGLING_EVERY = 30  # ticks between looks for dead sessions
 
 
 @dataclass
@@ -64,7 +76,8 @@ class _Open:
 
 
 class SessionRecorder:
-    """Records every live room's session; `start()` runs it, `close()` ends open sessions."""
+    """Records every live room's session; `start()` runs it, `close()` ends open sessions
+    (or, on one node of several, leaves them open for the node the rooms are handed to)."""
 
     def __init__(
         self, engine: Any, store: Store, shop_id: str = "default", bucket_s: int = BUCKET_S
@@ -76,6 +89,7 @@ class SessionRecorder:
         self.open: dict[str, _Open] = {}
         self._task: asyncio.Task | None = None
         self._lock = asyncio.Lock()
+        self._ticks = 0
 
     # -- lifecycle ------------------------------------------------------------------------
     def start(self, interval: float = 1.0) -> None:
@@ -90,6 +104,9 @@ class SessionRecorder:
         while True:
             try:
                 await self.tick()
+                self._ticks += 1
+                if self._ticks % DANGLING_EVERY == 0:
+                    await self.close_dangling()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -102,12 +119,21 @@ class SessionRecorder:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        # one node of several stopping hands its rooms over: their sessions go on there
+        handed_over = getattr(self.engine, "holds_room", None) is not None
         for rid in list(self.open):
             with contextlib.suppress(Exception):
-                await self._end(rid)
+                if handed_over:
+                    await self._let_go(rid, self.store.clock())
+                else:
+                    await self._end(rid)
 
     async def close_dangling(self) -> int:
-        """Sessions a killed server left open end where their last minute ended."""
+        """Sessions a killed server left open end where their last minute ended, once no
+        minute has been written for STALE_BUCKETS minutes (a session another node is still
+        recording writes one every minute)."""
+        now = self.store.clock()
+        closed = 0
         async with self.store.db.write() as s:
             rows = (
                 await s.execute(
@@ -125,18 +151,26 @@ class SessionRecorder:
                     )
                 )
                 end = started + timedelta(seconds=((last or 0) + 1) * bucket)
+                if now - end < timedelta(seconds=STALE_BUCKETS * bucket):
+                    continue  # recorded elsewhere, or its room may come back: not yet
                 await s.execute(
                     update(RoomSession).where(RoomSession.id == sid).values(ended_at=end)
                 )
-        return len(rows)
+                closed += 1
+        return closed
 
     # -- recording ------------------------------------------------------------------------
     async def tick(self) -> None:
         async with self._lock:
             now = self.store.clock()
-            live = {r["room_id"]: r for r in self.engine.list_rooms() if r.get("live", True)}
+            listed = {r["room_id"]: r for r in self.engine.list_rooms() if r.get("live", True)}
+            holds = getattr(self.engine, "holds_room", None)
+            live = {rid: r for rid, r in listed.items() if holds is None or holds(rid)}
             for rid in [r for r in self.open if r not in live]:
-                await self._end(rid, now)
+                if rid in listed:  # live on another node now: its holder goes on recording
+                    await self._let_go(rid, now)
+                else:
+                    await self._end(rid, now)
             for rid, info in live.items():
                 o = self.open.get(rid)
                 if o is None:
@@ -162,6 +196,15 @@ class SessionRecorder:
             persona=str(info.get("persona") or ""),
             last=now,
         )
+        try:
+            if await self._resume(o, str(shop)[:64], now):
+                self.open[rid] = o
+                log.info("session %s of room %s resumed at minute %d", o.id, rid, o.minute)
+                return o
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.engine.unsubscribe(rid, o.queue)
+            raise
         async with self.store.db.write() as s:
             s.add(
                 RoomSession(
@@ -178,6 +221,54 @@ class SessionRecorder:
         self.open[rid] = o
         log.info("session %s of room %s started", o.id, rid)
         return o
+
+    async def _resume(self, o: _Open, shop: str, now: datetime) -> bool:
+        """Take over the room's open session when its last minute ended lately (another
+        process recorded it until the room moved here): go on from the first minute not
+        written, adding to a partial minute the previous holder flushed as it let go."""
+        async with self.store.db.read() as s:
+            row = (
+                await s.execute(
+                    select(RoomSession.id, RoomSession.started_at, RoomSession.bucket_s)
+                    .where(
+                        RoomSession.room_id == o.room_id,
+                        RoomSession.shop_id == shop,
+                        RoomSession.ended_at.is_(None),
+                    )
+                    .order_by(RoomSession.started_at.desc())
+                    .limit(1)
+                )
+            ).first()
+            if row is None or row.bucket_s != self.bucket_s:
+                return False
+            n = await s.scalar(
+                select(func.max(RoomSessionMinute.minute)).where(
+                    RoomSessionMinute.session_id == row.id
+                )
+            )
+            last = await s.get(RoomSessionMinute, (row.id, n)) if n is not None else None
+        written_to = row.started_at + timedelta(
+            seconds=((last.minute + 1) if last else 0) * row.bucket_s
+        )
+        if now - written_to >= timedelta(seconds=STALE_BUCKETS * self.bucket_s):
+            return False  # a dead session: closed by close_dangling, this one starts anew
+        o.id, o.started_at = row.id, row.started_at
+        now_minute = self._minute_of(o, now)
+        if last is not None and last.minute >= now_minute:  # partial: go on adding to it
+            o.minute = last.minute
+            o.cur = _Minute(
+                entries=last.entries,
+                leaves=last.leaves,
+                watch_s=float(last.watch_s),
+                danmaku=last.danmaku,
+                answers=last.answers,
+                peak=last.peak,
+            )
+            if last.sku:
+                o.products[last.sku] = last.product
+        else:
+            o.minute = last.minute + 1 if last is not None else 0
+        return True
 
     def _drain(self, o: _Open) -> None:
         q = o.queue
@@ -271,6 +362,17 @@ class SessionRecorder:
             else:
                 for k, v in values.items():
                     setattr(row, k, v)
+
+    async def _let_go(self, rid: str, now: datetime) -> None:
+        """The room runs on another node now: write what this minute has so far (the new
+        holder adds to it) and stop following, leaving the session open for it."""
+        o = self.open.pop(rid)
+        with contextlib.suppress(Exception):
+            self.engine.unsubscribe(rid, o.queue)
+        self._drain(o)
+        await self._roll(o, now)
+        await self._flush(o)
+        log.info("session %s of room %s handed to the room's new node", o.id, rid)
 
     async def _end(self, rid: str, now: datetime | None = None) -> None:
         o = self.open.pop(rid)

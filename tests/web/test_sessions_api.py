@@ -27,13 +27,14 @@ def poll(fn, what: str, timeout: float = 60.0, every: float = 0.1):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture(scope="module", params=[1, 0], ids=["room-worker", "in-process"])
+@pytest.fixture(scope="module", params=[2, 0], ids=["two-room-workers", "in-process"])
 def srv(request, tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setattr(sessions_api, "BUCKET_S", BUCKET)
     mp.setattr(sessions_api, "TICK_S", 0.2)
     try:
-        # with a worker, the demo room's events reach the recorder over the bus
+        # with workers (`--workers 2`), the demo room's events reach the web process's
+        # recorder, the only one, over the bus
         db = tmp_path_factory.mktemp("sessions") / "shop.db"
         with LiveServer(db, workers=request.param) as s:
             yield s
@@ -84,7 +85,7 @@ def test_scripted_orders_land_in_their_segment_minute(srv):
         timeout=90,
     )
     sid = live[0]["id"]
-    assert live[0]["room_id"] == "demo"
+    assert live[0]["room_id"] == "demo" and len(live) == 1, live  # recorded once
     pin_and_wait(srv, SKU_A)
     a_orders = [order(srv, SKU_A, 2), order(srv, SKU_A, 1)]
     res = api(
@@ -107,6 +108,7 @@ def test_scripted_orders_land_in_their_segment_minute(srv):
 
     d = poll(replayed, "the orders' minutes written", timeout=30)
     m = d["minutes"]
+    assert m["minute"] == list(range(len(m["minute"])))  # each minute once, none missing
     mins = {o["id"]: o["minute"] for o in d["orders"]}
     for oid in a_orders:
         assert m["sku"][mins[oid]] == SKU_A, (oid, mins[oid], m["sku"])
