@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 FLOOD_SECONDS = 30
 QUIET_SECONDS = 10
@@ -58,9 +59,10 @@ async def _flood_round_with(srv, stats_client: httpx.AsyncClient, flood_seconds:
             raise RuntimeError(f"the demo room never ran 11 s: {st}")
         await asyncio.sleep(0.5)
     st = await stats()
-    f0, t0 = st["frames"], time.monotonic()
+    f0, t0, c0 = st["frames"], time.monotonic(), _cpu()
     await asyncio.sleep(QUIET_SECONDS)
     quiet_fps = ((await stats())["frames"] - f0) / (time.monotonic() - t0)
+    quiet_cores = _cores(c0, _cpu(), time.monotonic() - t0)
     transport = httpx.AsyncHTTPTransport(local_address=VIEWER_ADDRESS)
     async with httpx.AsyncClient(base_url=srv.url, timeout=10, transport=transport) as viewer:
         await viewer.get("/rooms/demo")
@@ -75,6 +77,8 @@ async def _flood_round_with(srv, stats_client: httpx.AsyncClient, flood_seconds:
         )
         st = await stats()
         f0, s0, t0 = st["frames"], st["skipped_frames_total"], time.monotonic()
+        c0 = _cpu(exclude=flood.pid)
+        heard0 = st.get("danmaku", {}).get("messages", 0)
         fps, refused, sent = [], 0, 0
         try:
             while time.monotonic() - t0 < flood_seconds:
@@ -91,6 +95,7 @@ async def _flood_round_with(srv, stats_client: httpx.AsyncClient, flood_seconds:
                     refused += 1
             st = await stats()
             elapsed = time.monotonic() - t0
+            flood_cores = _cores(c0, _cpu(exclude=flood.pid), elapsed)
             frames, skipped = st["frames"] - f0, st["skipped_frames_total"] - s0
             out, _ = await asyncio.wait_for(flood.communicate(), 60)
         finally:
@@ -107,7 +112,29 @@ async def _flood_round_with(srv, stats_client: httpx.AsyncClient, flood_seconds:
         "viewer_lines_sent": sent,
         "flood_http_requests": sum(v for k, v in counts.items() if k.startswith("http_")),
         "flood_ws_messages_sent": counts.get("ws_sent", 0),
+        # this process (web server + the benchmark's own loop) and its room workers, in cores
+        "cores_quiet": quiet_cores,
+        "cores_flood": flood_cores,
+        "messages_heard_by_room": st.get("danmaku", {}).get("messages", 0) - heard0,
     }
+
+
+def _cpu(exclude: int | None = None) -> dict[str, float]:
+    """CPU seconds of this process ("web") and of its children (room workers), by role."""
+    me = psutil.Process()
+    out = {"web": sum(me.cpu_times()[:2]), "workers": 0.0}
+    for child in me.children(recursive=True):
+        if child.pid == exclude:
+            continue
+        try:
+            out["workers"] += sum(child.cpu_times()[:2])
+        except psutil.NoSuchProcess:
+            continue
+    return out
+
+
+def _cores(a: dict[str, float], b: dict[str, float], wall: float) -> dict[str, float]:
+    return {k: round(max(0.0, b[k] - a[k]) / wall, 3) for k in a}
 
 
 def measure(viewer_limits: bool, workers: int = 0, flood_seconds: float = FLOOD_SECONDS) -> dict:
