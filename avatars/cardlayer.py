@@ -6,6 +6,7 @@ own words and box, so a price or a title that changes every frame costs one smal
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -13,6 +14,7 @@ import numpy as np
 import skia
 
 from avatars import overlays
+from avatars.layout import scale_box
 from avatars.overlays import Box, CardGeometry
 
 PART_CACHE = 48  # rendered part patches kept per card layer
@@ -30,11 +32,19 @@ def bgra_surface(arr: np.ndarray) -> skia.Surface:
     return skia.Surface.MakeRasterDirect(info, arr, arr.strides[0])
 
 
-def draw_into(tile: np.ndarray, origin: tuple[int, int], draw: Callable[[skia.Canvas], None]):
-    """Run `draw` on a BGRA tile whose top-left is `origin` in frame coordinates."""
+def draw_into(
+    tile: np.ndarray,
+    origin: tuple[int, int],
+    draw: Callable[[skia.Canvas], None],
+    scale: tuple[float, float] = (1.0, 1.0),
+):
+    """Run `draw` on a BGRA tile whose top-left is `origin` in frame pixels; `draw` works in
+    design coordinates, which are frame pixels times `scale`."""
     surface = bgra_surface(tile)
     c = surface.getCanvas()
     c.translate(-origin[0], -origin[1])
+    if scale != (1.0, 1.0):
+        c.scale(*scale)
     draw(c)
     surface.flushAndSubmit()
     return tile
@@ -43,16 +53,30 @@ def draw_into(tile: np.ndarray, origin: tuple[int, int], draw: Callable[[skia.Ca
 class CardLayer:
     """Patches that turn the frame's card area into a given `Card`, only what changed."""
 
-    def __init__(self, box: Box, countdown: Box, scene: np.ndarray, chrome: np.ndarray) -> None:
+    def __init__(
+        self,
+        box: Box,
+        countdown: Box,
+        scene: np.ndarray,
+        chrome: np.ndarray,
+        design: tuple[Box, Box] | None = None,
+        scale: tuple[float, float] = (1.0, 1.0),
+    ) -> None:
+        """`box` and `countdown` are in frame pixels; a scaled frame (480p) passes the
+        design's card and countdown boxes (`design`), which the card is drawn in, and the
+        frame's `scale` against them."""
         self.box, self.countdown = box, countdown
+        self._design_box, self._design_countdown = design or (box, countdown)
+        self.scale = scale
         self._scene, self._chrome = scene, chrome  # full-frame BGRA: no card / empty card
         h, w = scene.shape[:2]
         x0, y0, x1, y1 = box
+        shadow = math.ceil(SHADOW * max(scale))
         self.shadow_box: Box = (
-            max(0, x0 - SHADOW),
-            max(0, y0 - SHADOW),
-            min(w, x1 + SHADOW),
-            min(h, y1 + SHADOW),
+            max(0, x0 - shadow),
+            max(0, y0 - shadow),
+            min(w, x1 + shadow),
+            min(h, y1 + shadow),
         )
         self._faces: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._parts: OrderedDict[tuple, np.ndarray] = OrderedDict()
@@ -79,8 +103,8 @@ class CardLayer:
         if self._shown.get("face") != face_key:
             self._shown = {"face": face_key}
             out.append((self.box, face[:, :, :3]))
-        cd = self.countdown if card.countdown else None
-        g = overlays.card_geometry(self.box, card.title, cd)
+        cd = self._design_countdown if card.countdown else None
+        g = overlays.card_geometry(self._design_box, card.title, cd)
         parts = (
             ("title", g.title, (card.title, g.title_lines), overlays.card_title, (card.title,)),
             (
@@ -112,8 +136,16 @@ class CardLayer:
             else:
                 self.hits += 1
                 self._parts.move_to_end(key)
-            out.append((box, patch))
+            out.append((self._pixels(box), patch))
         return out
+
+    def _pixels(self, box: Box) -> Box:
+        """A design box of the card in frame pixels, inside the card."""
+        if self.scale == (1.0, 1.0):
+            return box
+        x0, y0, x1, y1 = scale_box(box, *self.scale)
+        cx0, cy0, cx1, cy1 = self.box
+        return (max(x0, cx0), max(y0, cy0), min(x1, cx1), min(y1, cy1))
 
     def _face(self, key: tuple) -> np.ndarray:
         face = self._faces.get(key)
@@ -123,7 +155,9 @@ class CardLayer:
             return face
         x0, y0, _, _ = self.box
         tile = np.ascontiguousarray(_crop(self._chrome, self.box))
-        face = draw_into(tile, (x0, y0), lambda c: overlays.card_face(c, self.box, *key))
+        face = draw_into(
+            tile, (x0, y0), lambda c: overlays.card_face(c, self._design_box, *key), self.scale
+        )
         self.redraws += 1
         self._faces[key] = face
         if len(self._faces) > FACE_CACHE:
@@ -132,9 +166,9 @@ class CardLayer:
 
     def _draw_part(self, face: np.ndarray, box: Box, g: CardGeometry, draw, args) -> np.ndarray:
         cx, cy = self.box[0], self.box[1]
-        x0, y0, x1, y1 = box
+        x0, y0, x1, y1 = self._pixels(box)
         tile = np.ascontiguousarray(face[y0 - cy : y1 - cy, x0 - cx : x1 - cx])
-        draw_into(tile, (x0, y0), lambda c: draw(c, g, *args))
+        draw_into(tile, (x0, y0), lambda c: draw(c, g, *args), self.scale)
         self.redraws += 1
         return np.ascontiguousarray(tile[:, :, :3])
 

@@ -79,7 +79,8 @@ class Card:
 
 
 class AvatarRenderer:
-    """Renders one persona at 1280×720 (or 720×1280) into a reused BGR buffer."""
+    """Renders one persona at 1280×720, 720×1280 or their 480p sizes (854×480, 480×854)
+    into a reused BGR buffer."""
 
     mouth_box = LANDSCAPE.mouth_box()  # x0, y0, x1, y1 of the landscape layout
 
@@ -114,14 +115,19 @@ class AvatarRenderer:
         # layers: scene (static) -> base (+ card) -> frame (+ caption, countdown, host)
         self._scene = self._draw_scene()
         self._chrome = self._scene.copy()  # the scene with an empty card on it
-        chrome = _bgra_surface(self._chrome)
-        overlays.card_chrome(chrome.getCanvas(), self.layout.card)
-        chrome.flushAndSubmit()
+        lay, d = self.layout, self.layout.base
+        self._scale = (lay.sx, lay.sy)  # frame pixels per design unit (1, 1 at 720p)
+        draw_into(self._chrome, (0, 0), lambda c: overlays.card_chrome(c, d.card), self._scale)
         # the caption and countdown pills without words: each new text only draws its words
         self._caption_pill = self._blank(self._scene, self.layout.caption, overlays.caption_pill)
         self._pill = self._blank(self._chrome, self.layout.countdown, overlays.countdown_pill)
         self._card_layer = CardLayer(
-            self.layout.card, self.layout.countdown, self._scene, self._chrome
+            lay.card,
+            lay.countdown,
+            self._scene,
+            self._chrome,
+            design=(d.card, d.countdown),
+            scale=self._scale,
         )
         self._base = self._scene.copy()
         self._base_surface = _bgra_surface(self._base)
@@ -145,12 +151,13 @@ class AvatarRenderer:
 
     # --- static layers -------------------------------------------------------------
     def _draw_scene(self) -> np.ndarray:
-        lay = self.layout
+        d = self.layout.base  # drawn in the design's coordinates, scaled to this frame
         img = np.zeros((self.height, self.width, 4), np.uint8)
         surface = _bgra_surface(img)
         c = surface.getCanvas()
-        draw_scene(c, self.persona.id, self.width, self.height, lay.table_y, lay.head[0])
-        overlays.banner(c, self.width, self.persona.name, self.persona.role)
+        c.scale(self.layout.sx, self.layout.sy)
+        draw_scene(c, self.persona.id, d.width, d.height, d.table_y, d.head[0])
+        overlays.banner(c, d.width, self.persona.name, self.persona.role)
         surface.flushAndSubmit()
         return img
 
@@ -242,11 +249,20 @@ class AvatarRenderer:
             self._frame[y0:y1, x0:x1] = self._base[y0:y1, x0:x1, :3]
         self._countdown = value
 
+    def _design(self, box: Box) -> Box:
+        """The design box drawn into the layout's pixel `box` (itself at 720p)."""
+        lay = self.layout
+        for name in ("caption", "countdown", "card"):
+            if getattr(lay, name) == box:
+                return getattr(lay.base, name)
+        raise ValueError(f"not a layout box: {box}")
+
     def _blank(self, under: np.ndarray, box: tuple[int, int, int, int], draw) -> np.ndarray:
         """The BGRA tile of `box` over `under` (full frame) with `draw(c, box)` on it."""
         x0, y0, x1, y1 = box
         tile = np.ascontiguousarray(under[y0:y1, x0:x1])
-        return draw_into(tile, (x0, y0), lambda c: draw(c, box))
+        design = self._design(box)
+        return draw_into(tile, (x0, y0), lambda c: draw(c, design), self._scale)
 
     def _cached(
         self,
@@ -267,7 +283,8 @@ class AvatarRenderer:
         x0, y0 = box[0], box[1]
         tile = under.copy()
         if value:
-            draw_into(tile, (x0, y0), lambda c: draw(c, box, value))
+            design = self._design(box)
+            draw_into(tile, (x0, y0), lambda c: draw(c, design, value), self._scale)
         patch = np.ascontiguousarray(tile[:, :, :3])
         cache[value] = patch
         if len(cache) > TEXT_CACHE:
@@ -405,7 +422,10 @@ def read_stamp(bgr_or_gray: np.ndarray) -> int:
 
 def mouth_pixels(bgr: np.ndarray, tolerance: int = 40) -> int:
     """Count mouth-interior pixels in the mouth box (how open the lips are in a decoded frame)."""
-    lay = layout_for(bgr.shape[1], bgr.shape[0]) if bgr.shape[0] > bgr.shape[1] else LANDSCAPE
+    try:
+        lay = layout_for(bgr.shape[1], bgr.shape[0])
+    except ValueError:  # a frame of another size: read it as the landscape room's
+        lay = LANDSCAPE
     x0, y0, x1, y1 = lay.mouth_box()
     roi = bgr[y0:y1, x0 - 10 : x1 + 10].astype(np.int16)
     diff = np.abs(roi - np.array(MOUTH_INTERIOR, np.int16)).max(axis=2)

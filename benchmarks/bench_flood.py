@@ -8,6 +8,10 @@ while an ordinary viewer on another address chats every 2 s. Figures come from t
 own counters: frames drawn a second and frames skipped during the flood, the lowest
 10-second fps, and how many of the ordinary viewer's lines were refused.
 
+The room's figures are read over HTTP (`GET /api/rooms/demo`, from another address than
+the flood's), so the same round measures a room in a worker process: `measure(True,
+workers=2)` (used by `benchmarks.bench_workers`).
+
 `python -m benchmarks.run flood` (or `python -m benchmarks.bench_flood`).
 """
 
@@ -21,20 +25,44 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 
 FLOOD_SECONDS = 30
 QUIET_SECONDS = 10
 VIEWER_ADDRESS = "127.0.0.2"
+STATS_ADDRESS = "127.0.0.3"  # the benchmark's own reads: neither the flood's nor the viewer's
 
 
-async def _flood_round(srv) -> dict:
-    room = srv.engine.rooms["demo"]
-    while time.time() - room.metrics.started_at < 11:  # the 10 s window is full
+async def _flood_round(srv, flood_seconds: float = FLOOD_SECONDS) -> dict:
+    stats_client = httpx.AsyncClient(
+        base_url=srv.url,
+        timeout=30,
+        headers=srv.headers("admin"),
+        transport=httpx.AsyncHTTPTransport(local_address=STATS_ADDRESS),
+    )
+    async with stats_client:
+        return await _flood_round_with(srv, stats_client, flood_seconds)
+
+
+async def _flood_round_with(srv, stats_client: httpx.AsyncClient, flood_seconds: float) -> dict:
+    async def stats() -> dict:
+        res = await stats_client.get("/api/rooms/demo")
+        res.raise_for_status()
+        return res.json()
+
+    deadline = time.monotonic() + 120
+    while True:  # the 10 s window is full
+        st = (await stats_client.get("/api/rooms/demo")).json()
+        if "started_at" in st and time.time() - st["started_at"] >= 11:
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the demo room never ran 11 s: {st}")
         await asyncio.sleep(0.5)
-    m = room.metrics
-    f0, s0, t0 = m.frames, m.skipped_frames, time.monotonic()
+    st = await stats()
+    f0, t0, c0 = st["frames"], time.monotonic(), _cpu()
     await asyncio.sleep(QUIET_SECONDS)
-    quiet_fps = (m.frames - f0) / (time.monotonic() - t0)
+    quiet_fps = ((await stats())["frames"] - f0) / (time.monotonic() - t0)
+    quiet_cores = _cores(c0, _cpu(), time.monotonic() - t0)
     transport = httpx.AsyncHTTPTransport(local_address=VIEWER_ADDRESS)
     async with httpx.AsyncClient(base_url=srv.url, timeout=10, transport=transport) as viewer:
         await viewer.get("/rooms/demo")
@@ -44,15 +72,18 @@ async def _flood_round(srv) -> dict:
             "benchmarks.flood_client",
             srv.url,
             "--seconds",
-            str(FLOOD_SECONDS),
+            str(flood_seconds),
             stdout=asyncio.subprocess.PIPE,
         )
-        f0, s0, t0 = m.frames, m.skipped_frames, time.monotonic()
+        st = await stats()
+        f0, s0, t0 = st["frames"], st["skipped_frames_total"], time.monotonic()
+        c0 = _cpu(exclude=flood.pid)
+        heard0 = st.get("danmaku", {}).get("messages", 0)
         fps, refused, sent = [], 0, 0
         try:
-            while time.monotonic() - t0 < FLOOD_SECONDS:
+            while time.monotonic() - t0 < flood_seconds:
                 await asyncio.sleep(2.0)
-                fps.append(room.stats()["fps"])
+                fps.append((await stats())["fps"])
                 sent += 1
                 try:
                     res = await viewer.post(
@@ -62,8 +93,10 @@ async def _flood_round(srv) -> dict:
                     refused += res.status_code != 202 or res.json().get("reason") != "ok"
                 except httpx.HTTPError:
                     refused += 1
+            st = await stats()
             elapsed = time.monotonic() - t0
-            frames, skipped = m.frames - f0, m.skipped_frames - s0
+            flood_cores = _cores(c0, _cpu(exclude=flood.pid), elapsed)
+            frames, skipped = st["frames"] - f0, st["skipped_frames_total"] - s0
             out, _ = await asyncio.wait_for(flood.communicate(), 60)
         finally:
             if flood.returncode is None:
@@ -79,15 +112,41 @@ async def _flood_round(srv) -> dict:
         "viewer_lines_sent": sent,
         "flood_http_requests": sum(v for k, v in counts.items() if k.startswith("http_")),
         "flood_ws_messages_sent": counts.get("ws_sent", 0),
+        # this process (web server + the benchmark's own loop) and its room workers, in cores
+        "cores_quiet": quiet_cores,
+        "cores_flood": flood_cores,
+        "messages_heard_by_room": st.get("danmaku", {}).get("messages", 0) - heard0,
     }
 
 
-def measure(viewer_limits: bool) -> dict:
+def _cpu(exclude: int | None = None) -> dict[str, float]:
+    """CPU seconds of this process ("web") and of its children (room workers), by role."""
+    me = psutil.Process()
+    out = {"web": sum(me.cpu_times()[:2]), "workers": 0.0}
+    for child in me.children(recursive=True):
+        if child.pid == exclude:
+            continue
+        try:
+            out["workers"] += sum(child.cpu_times()[:2])
+        except psutil.NoSuchProcess:
+            continue
+    return out
+
+
+def _cores(a: dict[str, float], b: dict[str, float], wall: float) -> dict[str, float]:
+    return {k: round(max(0.0, b[k] - a[k]) / wall, 3) for k in a}
+
+
+def measure(viewer_limits: bool, workers: int = 0, flood_seconds: float = FLOOD_SECONDS) -> dict:
+    """One flood round on a fresh server; `workers`: its room worker processes (0: the demo
+    room runs in the web process)."""
     from testkit.livesrv import LiveServer
 
     with tempfile.TemporaryDirectory() as d:
-        with LiveServer(Path(d) / "yunlian.db", stamp=False, viewer_limits=viewer_limits) as srv:
-            return asyncio.run(_flood_round(srv))
+        with LiveServer(
+            Path(d) / "yunlian.db", stamp=False, viewer_limits=viewer_limits, workers=workers
+        ) as srv:
+            return asyncio.run(_flood_round(srv, flood_seconds))
 
 
 def run() -> dict:

@@ -61,8 +61,9 @@ def _stats(xs: list[float]) -> dict:
 
 def floor(frames: int = 300, **encoder) -> dict:
     """x264 (the room's settings, or `encoder`'s) + cv2 full-frame conversion on a scene
-    with a moving patch."""
-    r = AvatarRenderer(PERSONAS["xiaowang"])
+    with a moving patch; `width` and `height` in `encoder` pick the frame size (720p)."""
+    size = {k: encoder[k] for k in ("width", "height") if k in encoder}
+    r = AvatarRenderer(PERSONAS["xiaowang"], **size)
     scene = r._base[:, :, :3].copy()  # the room's own background, with no host
     x0, y0, x1, y1 = r.layout.char_box
     host = r.render(AvatarState(t=0.0))[y0:y1, x0:x1].copy()

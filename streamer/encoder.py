@@ -35,6 +35,7 @@ SILENCE_SETTLE = 3  # silent chunks encoded before the encoder's silence is take
 # A rate-controlled x264 analyses every frame at half size for its rate control and keeps
 # spending bits on a background that did not change; a constant quantiser skips both.
 ROOM_QP = 28
+VIDEO_BITRATE_720P = 1_800_000  # the ABR rate when `qp` is None, scaled by the frame's pixels
 
 
 class RoomEncoder:
@@ -45,7 +46,7 @@ class RoomEncoder:
         width: int = 1280,
         height: int = 720,
         fps: int = 25,
-        video_bitrate: int = 1_800_000,
+        video_bitrate: int | None = None,
         gop_seconds: float = 2.0,
         audio_bitrate: int = 48_000,
         preset: str = "ultrafast",
@@ -55,8 +56,11 @@ class RoomEncoder:
     ) -> None:
         """`qp`: a constant quantiser (None: average bitrate `video_bitrate`, capped by a VBV
         of the same rate). `preset`, `threads` and `x264` (extra x264-params,
-        "key=value:...") are for measuring alternatives; a room uses the defaults."""
+        "key=value:...") are for measuring alternatives; a room uses the defaults. The
+        default `video_bitrate` is 1.8 Mb/s at 720p, scaled by pixels (800 kb/s at 480p)."""
         self.width, self.height, self.fps = width, height, fps
+        if video_bitrate is None:
+            video_bitrate = int(round(VIDEO_BITRATE_720P * width * height / (1280 * 720), -3))
         gop = max(1, int(fps * gop_seconds))
         v = av.CodecContext.create("libx264", "w")
         v.width, v.height = width, height

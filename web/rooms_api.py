@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Request, WebSocket, WebSocketDisco
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from avatars.layout import frame_size
 from avatars.personas import PERSONAS
 from commerce.api_models import Text
 from danmaku.seen import SeenFull
@@ -49,6 +50,8 @@ class RoomStart(BaseModel):
     lineup: list[str] | None = Field(default=None, max_length=50)
     writer: str | None = Field(default=None, max_length=64)
     orientation: Literal["landscape", "portrait"] = "landscape"  # portrait: 720×1280 (竖屏)
+    # 720p: 1280×720 (720×1280 portrait); 480p (省流): 854×480 (480×854), about half the CPU
+    resolution: Literal["720p", "480p"] = "720p"
     # the Douyin room whose live-data pushes this room takes (signed x-roomid must match)
     douyin_room_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -251,6 +254,7 @@ def build_router(
         writer = settings.writer(body.writer)
         shop = who.shop_id or SHOP_ID
         rooms = request.app.state.store.rooms
+        size = frame_size(body.resolution, portrait=body.orientation == "portrait")
         if await rooms.claim(body.room_id, shop, by=who.username, live=False) != shop:
             raise HTTPException(403, f"直播间 {body.room_id} 属于其他店铺 (not your shop's room)")
         info = await engine.start_room(
@@ -262,8 +266,8 @@ def build_router(
                 writer=writer,
                 shop_id=shop,
                 owner=who.username if who.role == "operator" else "",
-                width=720 if body.orientation == "portrait" else 1280,
-                height=1280 if body.orientation == "portrait" else 720,
+                width=size[0],
+                height=size[1],
                 douyin_room_id=body.douyin_room_id or settings.douyin_rooms.get(body.room_id, ""),
             )
         )

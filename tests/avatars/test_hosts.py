@@ -222,5 +222,5 @@ def test_odd_states_still_render(state):
 
 
 def test_unsupported_frame_size_is_a_clear_error():
-    with pytest.raises(ValueError, match="1280x720 or 720x1280"):
+    with pytest.raises(ValueError, match="1280x720, 720x1280, 854x480, 480x854"):
         AvatarRenderer(PERSONAS["xiaowang"], width=640, height=480)

@@ -17,7 +17,12 @@ LINES = (
     "谢谢家人们的支持，喜欢的点点关注，拍了的家人们马上发货。",
 )
 EXPRESSIONS = ("happy", "excited", "neutral", "thinking")
-SIZES = {"landscape": (1280, 720), "portrait": (720, 1280)}
+SIZES = {
+    "landscape": (1280, 720),
+    "portrait": (720, 1280),
+    "landscape 480p": (854, 480),
+    "portrait 480p": (480, 854),
+}
 CARD = Card("阜平大枣", "29.9", "斤", ("个大肉厚", "皮薄核小"), category="jujube")
 
 

@@ -79,6 +79,28 @@ async def test_a_room_in_a_worker_streams_to_an_aiortc_viewer(worker_server):
     assert len(v.tracks["video"].frames) >= 50
 
 
+async def test_a_480p_portrait_room_in_a_worker_streams_at_480_by_854(worker_server):
+    staff = worker_server.headers("admin")
+    body = {"room_id": "w-480p", "persona": "xiaozhang", "orientation": "portrait"}
+    async with httpx.AsyncClient(base_url=worker_server.url, timeout=30, headers=staff) as http:
+        res = await http.post("/api/rooms", json=body | {"resolution": "480p"})
+        assert res.status_code == 201, res.text
+        try:
+            assert _worker_of(worker_server, "w-480p")["pid"] != os.getpid()
+            v = WhepViewer(worker_server.url, room_id="w-480p", keep_images=True)
+            await v.connect()
+            try:
+                await v.wait_frames(video=25, audio=25, timeout=30)
+            finally:
+                await v.close()
+            video = v.tracks["video"]
+            assert (video.width, video.height) == (480, 854)
+            info = (await http.get("/api/rooms/w-480p")).json()
+            assert (info["width"], info["height"], info["orientation"]) == (480, 854, "portrait")
+        finally:
+            await http.post("/api/rooms/w-480p/stop")
+
+
 async def test_a_question_is_answered_across_the_bus(worker_server):
     async with httpx.AsyncClient(base_url=worker_server.url, timeout=10) as c:
         res = await c.post("/api/rooms/demo/questions", json={"text": "大枣多少钱一斤"})

@@ -1,5 +1,5 @@
-"""开播向导 and 排班 in headless Chromium: an operator picks a host and two products and the
-room plays on the wizard's page over WHEP (time from the first click printed); on a 390×844
+"""开播向导 and 排班 in headless Chromium: an operator picks a host, two products and 480p
+(省流) and the room plays on the wizard's page over WHEP at 854×480 (time from the first click printed); on a 390×844
 phone an operator adds a slot from the 排班 page, and an overlapping one is refused with the
 reason shown as text."""
 
@@ -31,6 +31,10 @@ async def test_the_wizard_starts_a_room_that_plays_on_its_page(server):
         await page.fill("#wz-title", "阜平苹果<b>专场</b>")
         room = await page.input_value("#wz-room")
         assert room.startswith("fp-")
+        # 清晰度: 720p 高清 by default; this room goes out at 480p 省流
+        assert await page.input_value("#wz-resolution") == "720p"
+        assert "480p 省流" in await page.text_content("#wz-resolution")
+        await page.select_option("#wz-resolution", "480p")
         await page.click("#wz-start")
         await page.wait_for_function(
             "window.wizardTimes.playing !== null && document.querySelector('#wz-video').videoWidth > 0",
@@ -45,6 +49,8 @@ async def test_the_wizard_starts_a_room_that_plays_on_its_page(server):
         assert await page.text_content("#wz-live-title") == "直播中：阜平苹果<b>专场</b>"  # text
         config = server.engine.configs()[room]
         assert config.persona == "xiaoli"
+        assert (config.width, config.height) == (854, 480)
+        assert await page.evaluate("document.querySelector('#wz-video').videoWidth") == 854
         assert config.lineup == ["fp-apple-5kg", "fp-honey-500g"]
         # a second start under the same id is refused, and the reason is shown
         await page.goto(f"{server.url}/workbench/start")

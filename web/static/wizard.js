@@ -74,6 +74,7 @@
     const body = {
       room_id: roomId, persona, title: $('#wz-title').value.trim(),
       lineup: lineup.length ? lineup : null, orientation: $('#wz-orientation').value,
+      resolution: $('#wz-resolution').value,
     };
     btn.disabled = true; msg.className = 'msg'; msg.textContent = '正在开播…';
     try {
