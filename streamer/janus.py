@@ -201,6 +201,8 @@ class RtpForward:
     def view(self) -> dict:
         return {
             "mountpoint": self.mount.id,
+            "video_port": self.mount.video_port,
+            "audio_port": self.mount.audio_port,
             "remounts": self.remounts,
             "rtp_packets": self.stats.packets,
             "rtp_bytes": self.stats.bytes,
@@ -224,21 +226,48 @@ class EngineJanus:
             self._janus_forwards: dict[str, RtpForward] = {}
         return self._janus_forwards
 
-    async def attach_janus(self, room_id: str) -> dict:
-        """Create the room's mountpoint and start forwarding its packets to it."""
+    async def attach_janus(self, room_id: str, previous: Mount | None = None) -> dict:
+        """Create the room's mountpoint and start forwarding its packets to it. `previous`:
+        the mountpoint the room forwarded to before its process died (room workers); when
+        Janus still has it for this room, the room sends there again and its viewers stay."""
         room = self.room(room_id)
         if self.janus_api is None:
             raise JanusError("Janus is not configured on this server")
         if room_id in self._forwards:
             return self._forwards[room_id].view()
-        mount = await self.janus_api.create_mountpoint(room_id, room.config.title)
+        mount = None
+        if previous is not None:
+            mount = await self._take_over(room_id, previous)
+        if mount is None:
+            mount = await self.janus_api.create_mountpoint(room_id, room.config.title)
+        if room_id in self._forwards:  # attached meanwhile (two calls raced)
+            try:
+                if mount is not previous:
+                    await self.janus_api.destroy_mountpoint(mount.id)
+            except JanusError:
+                pass
+            return self._forwards[room_id].view()
         video, audio = room.new_tracks()
         forward = RtpForward(self.janus_rtp_host, mount, video, audio)
         self._forwards[room_id] = forward
         await forward.start()
         forward._tasks.append(asyncio.ensure_future(self._keep_mounted(room_id, forward)))
+        if mount is previous:  # its viewers are waiting: a picture at once
+            room.encoder.request_keyframe()
         log.info("room %s: forwarding to Janus mountpoint %s", room_id, mount.id)
         return forward.view()
+
+    async def _take_over(self, room_id: str, previous: Mount) -> Mount | None:
+        """`previous` when Janus still has it as this room's mountpoint, else None."""
+        try:
+            info = await self.janus_api.mountpoint_info(previous.id)
+        except JanusError as exc:
+            log.info("room %s: mountpoint %s not taken over: %s", room_id, previous.id, exc)
+            return None
+        if info.get("metadata") != room_id:
+            return None
+        log.info("room %s: forwarding to its mountpoint %s again", room_id, previous.id)
+        return previous
 
     async def _keep_mounted(self, room_id: str, forward: RtpForward) -> None:
         """Janus restarted (or lost the mountpoint): create it again and send there. Viewers

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
@@ -144,6 +145,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             spec = WorkerSpec(
                 db_url=store.url, online_voice=settings.online_voice, log_json=settings.log_json
             )
+            if settings.janus_url:  # each worker forwards its rooms to Janus
+                spec = replace(
+                    spec,
+                    janus_url=settings.janus_url,
+                    janus_admin_key=settings.janus_admin_key,
+                    janus_rtp_host=settings.janus_rtp_host,
+                )
             engine = WorkerEngine(spec, settings.workers, **limits)
             try:
                 await engine.start()
