@@ -45,6 +45,7 @@ from streamer.janus import JanusError
 from streamer.listener import Heard
 from streamer.outputs import (
     MAX_OUTPUTS,
+    BadOutput,
     OutputNotFound,
     TooManyOutputs,
     check_target,
@@ -449,7 +450,13 @@ class WorkerEngine(EngineBase):
     # requests here so a bad one never crosses the bus, answers at once and tells the
     # worker; a room restored on a new worker gets its outputs back with the same ids.
     def add_output(
-        self, room_id: str, url: str, key: str, name: str = "", internal: bool = False
+        self,
+        room_id: str,
+        url: str,
+        key: str,
+        name: str = "",
+        internal: bool = False,
+        output_id: str | None = None,
     ) -> dict:
         self.config_of(room_id)
         check_target(url, key, name)
@@ -457,7 +464,9 @@ class WorkerEngine(EngineBase):
         own = sum(1 for o in outputs.values() if not o["view"]["internal"])
         if not internal and own >= MAX_OUTPUTS:
             raise TooManyOutputs(f"a room has at most {MAX_OUTPUTS} outputs")
-        output_id = uuid.uuid4().hex[:12]
+        output_id = output_id or uuid.uuid4().hex[:12]
+        if output_id in outputs:
+            raise BadOutput(f"output {output_id!r} exists")
         view = {
             "id": output_id,
             "name": name,

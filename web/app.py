@@ -193,7 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             password_file = keep_first_password(settings, store.url, first_password)
         app.include_router(auth_api.build_router(store, page))
         app.include_router(rooms_api.build_router(engine, settings, app.state.viewers))
-        app.include_router(outputs_api.build_router(engine, settings))
+        app.include_router(outputs_api.build_router(engine, settings, store))
         janus_api.configure(engine, settings)
         app.include_router(janus_api.build_router(engine, settings))
         app.include_router(shop_api.build_router(store))
@@ -231,6 +231,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 )
             )
             outputs_api.attach_hls(engine, settings, DEMO_ROOM)
+            await outputs_api.restore_saved(engine, store, DEMO_ROOM)
             await janus_api.attach(engine, settings, DEMO_ROOM)
         # the ops desk: one sampler, the alert rules and their webhook (web/ops_*.py)
         alerts = AlertDesk(
@@ -260,7 +261,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine,
             store,
             tz=settings.schedule_tz,
-            on_started=lambda room_id: outputs_api.attach_hls(engine, settings, room_id),
+            on_started=outputs_api.on_started(engine, settings, store),
             douyin_rooms=settings.douyin_rooms,
         )
         app.state.scheduler = scheduler
