@@ -128,7 +128,7 @@ class Run:
     """What one process's players saw."""
 
     def __init__(self) -> None:
-        self.fetch: list[float] = []  # seconds per segment fetch
+        self.fetch: list[tuple[float, float]] = []  # (when, seconds) per segment fetch
         self.edge: list[tuple[float, float]] = []  # (when, seconds behind the live edge)
         self.errors = {"connect": 0, "playlist": 0, "segment": 0}
         self.bytes = 0
@@ -200,7 +200,7 @@ async def player(url: str, stop_at: float, run: Run, scratch: memoryview, delay:
                 conn.transport.abort()
                 break
             done = time.monotonic()
-            run.fetch.append(done - t)
+            run.fetch.append((done, done - t))
             run.bytes += got
             run.segments += 1
             if run.first_seen[seg] > t0 + target:  # appeared while the run was on
@@ -229,7 +229,7 @@ def run_process(url: str, clients: int, seconds: float, seed: int = 0) -> dict:
             )
         )
         return {
-            "fetch": run.fetch,
+            "fetch": [(w - t0, d) for w, d in run.fetch],
             "edge": [(w - t0, d) for w, d in run.edge],
             "errors": run.errors,
             "bytes": run.bytes,
@@ -253,7 +253,9 @@ def _q(values: list[float], q: float) -> float | None:
 
 
 def summarize(parts: list[dict], clients: int, seconds: float, wall: float) -> dict:
-    fetch = [x for p in parts for x in p["fetch"]]
+    fetch = [x for p in parts for _, x in p["fetch"]]
+    # once every player has arrived and caught up (after the first third): steady state
+    steady = [x for p in parts for w, x in p["fetch"] if w >= seconds / 3]
     edge = [e for p in parts for e in p["edge"]]
     delays = [d for _, d in edge]
     third = seconds / 3
@@ -277,6 +279,7 @@ def summarize(parts: list[dict], clients: int, seconds: float, wall: float) -> d
         "segment_fetch_p50_ms": ms(_q(fetch, 0.5)),
         "segment_fetch_p95_ms": ms(_q(fetch, 0.95)),
         "segment_fetch_max_ms": ms(max(fetch) if fetch else None),
+        "segment_fetch_p95_steady_ms": ms(_q(steady, 0.95)),
         "errors": errors,
         "gbit_per_s_served": round(sum(p["bytes"] for p in parts) * 8 / wall / 1e9, 2),
         "edge_delay_p50_s": None if not delays else round(_q(delays, 0.5), 2),

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from commerce import open_store
-from testkit.livesrv import free_port
+from testkit.livesrv import LiveServer, free_port
 from testkit.nginx_rtmp import NginxRtmp
 from tests.streamer.test_outputs import _read_rtmp
 
@@ -154,3 +154,46 @@ def test_an_added_output_pushes_again_after_kill_9_and_a_restart(tmp_path, nginx
     finally:
         http.close()
         kill9(proc)
+
+
+async def test_with_room_workers_a_saved_output_pushes_again_when_the_room_starts_again(tmp_path):
+    """Room workers: the output is saved by the web process and pushed by whichever worker
+    holds the room each time it goes live; removed, it stays gone."""
+    with (
+        NginxRtmp(tmp_path / "nginx") as nginx,
+        LiveServer(tmp_path / "shop.db", workers=1) as server,
+    ):
+        async with httpx.AsyncClient(
+            base_url=server.url, timeout=30, headers=server.headers("admin")
+        ) as http:
+
+            async def live(oid: str) -> dict | None:
+                deadline = time.monotonic() + 45
+                while time.monotonic() < deadline:
+                    res = await http.get("/api/rooms/demo/outputs")
+                    if res.status_code == 200:
+                        for o in res.json():
+                            if o["id"] == oid and o["state"] == "live":
+                                return o
+                    await asyncio.sleep(0.3)
+                raise AssertionError(f"output {oid} not live: {res.text}")
+
+            async def restart_room() -> None:
+                assert (await http.post("/api/rooms/demo/stop")).status_code == 200
+                res = await http.post("/api/rooms", json={"room_id": "demo", "persona": "xiaowang"})
+                assert res.status_code == 201, res.text
+
+            body = {"url": nginx.rtmp_url, "stream_key": KEY, "name": "B站"}
+            res = await http.post("/api/rooms/demo/outputs", json=body)
+            assert res.status_code == 201, res.text
+            oid = res.json()["id"]
+            await live(oid)
+            await restart_room()
+            again = await live(oid)
+            assert again["name"] == "B站" and KEY not in str(again)
+            info = await asyncio.to_thread(_read_rtmp, f"{nginx.rtmp_url}/{KEY}", 3.0)
+            assert info["video"] == ("h264", 1280, 720)
+            assert (await http.delete(f"/api/rooms/demo/outputs/{oid}")).status_code == 200
+            await restart_room()
+            await asyncio.sleep(2)
+            assert [o["id"] for o in (await http.get("/api/rooms/demo/outputs")).json()] == []
