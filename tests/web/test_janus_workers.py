@@ -134,3 +134,27 @@ async def test_after_kill_9_of_the_worker_forwarding_resumes_and_the_viewer_keep
     listed = await JanusApi(janus.api_url, janus.admin_key).request({"request": "list"})
     rooms = [m.get("metadata") for m in listed["list"]]
     assert rooms.count("demo") == 1, listed
+
+
+async def test_when_janus_lost_the_mountpoint_the_restored_room_makes_a_new_one(server, janus):
+    before = await _mount(server)
+    api = JanusApi(janus.api_url, janus.admin_key)
+    await api.destroy_mountpoint(before["mountpoint"])  # as if Janus had restarted
+    victim = _worker_pid(server, "demo")
+    os.kill(victim, signal.SIGKILL)
+    killed = time.monotonic()
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        while True:
+            res = await http.get("/api/rooms/demo/janus")
+            now = res.json() if res.status_code == 200 else {}
+            if now.get("live") and now["mountpoint"] != before["mountpoint"]:
+                break
+            assert time.monotonic() - killed < RESTORE_LIMIT, f"no new mountpoint: {res.text}"
+            await asyncio.sleep(0.2)
+    assert (await api.mountpoint_info(now["mountpoint"]))["metadata"] == "demo"
+    viewer = JanusViewer(now["url"], now["mountpoint"])
+    try:
+        await viewer.connect()
+        await _frames(viewer, 25, 40)
+    finally:
+        await viewer.close()
