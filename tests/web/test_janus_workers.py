@@ -158,3 +158,32 @@ async def test_when_janus_lost_the_mountpoint_the_restored_room_makes_a_new_one(
         await _frames(viewer, 25, 40)
     finally:
         await viewer.close()
+
+
+async def test_a_room_takes_over_the_mountpoint_a_dead_server_left_and_destroys_the_rest(
+    server, janus
+):
+    """A server killed with its rooms leaves their mountpoints in Janus: the room, started
+    again, sends to one of them (its viewers stay) and no mountpoint of it piles up."""
+    api = JanusApi(janus.api_url, janus.admin_key)
+    left = [await api.create_mountpoint("jleft", "留下的") for _ in range(2)]
+    async with httpx.AsyncClient(
+        base_url=server.url, timeout=30, headers=server.headers("admin")
+    ) as http:
+        res = await http.post("/api/rooms", json={"room_id": "jleft", "persona": "xiaoli"})
+        assert res.status_code == 201, res.text
+        try:
+            mount = (await http.get("/api/rooms/jleft/janus")).json()
+            assert mount["mountpoint"] in {m.id for m in left}
+            listed = (await api.request({"request": "list"}))["list"]
+            assert [m["id"] for m in listed if m.get("metadata") == "jleft"] == [
+                mount["mountpoint"]
+            ]
+            viewer = JanusViewer(mount["url"], mount["mountpoint"])
+            try:
+                await viewer.connect()
+                await _frames(viewer, 25, 40)
+            finally:
+                await viewer.close()
+        finally:
+            assert (await http.post("/api/rooms/jleft/stop")).status_code == 200
