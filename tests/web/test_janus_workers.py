@@ -187,3 +187,20 @@ async def test_a_room_takes_over_the_mountpoint_a_dead_server_left_and_destroys_
                 await viewer.close()
         finally:
             assert (await http.post("/api/rooms/jleft/stop")).status_code == 200
+
+
+def test_serve_refuses_a_janus_url_that_is_not_http(tmp_path):
+    import subprocess
+    import sys
+
+    res = subprocess.run(
+        [sys.executable, "-m", "web.cli", "serve", "--port", "0", "--janus-url", "ftp://x/janus"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 2
+    assert "--janus-url must be an http:// or https:// URL" in res.stderr
+    assert "Traceback" not in res.stderr
