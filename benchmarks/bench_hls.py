@@ -12,6 +12,8 @@ Usage: python -m benchmarks.run hls
   YUNLIAN_BENCH_HLS_CLIENTS=1000,5000   players per run (default 5000)
   YUNLIAN_BENCH_HLS_SECONDS=60          seconds per run (default 60)
   YUNLIAN_BENCH_HLS_PROCS=2             load processes (default: one per core)
+  YUNLIAN_BENCH_HLS_RAMP=2              seconds over which the players arrive (default 2: a
+                                        flash crowd, each fetching 2 segments as it joins)
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def _room_procs(engine: Engine, room_id: str) -> list[psutil.Process]:
     return [psutil.Process(), *(psutil.Process(p._child.pid) for p, _ in pushes if p._child)]
 
 
-async def _one(tmp: Path, clients: int, seconds: float, procs: int | None) -> dict:
+async def _one(tmp: Path, clients: int, seconds: float, procs: int | None, ramp: float) -> dict:
     nginx = NginxRtmp(tmp / f"hls{clients}", workers=2).start()
     engine = Engine(_catalog)
     try:
@@ -68,7 +70,8 @@ async def _one(tmp: Path, clients: int, seconds: float, procs: int | None) -> di
         idle = (_cpu(room) - r0) / (time.monotonic() - w0)
         room = _room_procs(engine, "hls")  # the push may have reconnected
         n0, r0, w0 = _cpu(ng_procs), _cpu(room), time.monotonic()
-        out = await asyncio.to_thread(run_load, nginx.hls_url("hls"), clients, seconds, procs)
+        url = nginx.hls_url("hls")
+        out = await asyncio.to_thread(run_load, url, clients, seconds, procs, ramp)
         wall = time.monotonic() - w0
         loaded = (_cpu(room) - r0) / wall
         out |= {
@@ -94,11 +97,12 @@ async def _run() -> dict:
         if "YUNLIAN_BENCH_HLS_PROCS" in os.environ
         else None
     )
+    ramp = float(os.environ.get("YUNLIAN_BENCH_HLS_RAMP", "2"))
     tmp = Path(tempfile.mkdtemp(prefix="bench-hls-"))
     out: dict = {}
     load0 = os.getloadavg()[0]
     for n in counts:
-        out[f"hls_{n}"] = await _one(tmp, n, seconds, procs)
+        out[f"hls_{n}"] = await _one(tmp, n, seconds, procs, ramp)
     out["machine"] = {
         "cpus": os.cpu_count(),
         "load_avg_1m_before": round(load0, 2),

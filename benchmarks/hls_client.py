@@ -157,7 +157,7 @@ async def player(url: str, stop_at: float, run: Run, scratch: memoryview, delay:
     host, port = parts.hostname, parts.port or 80
     base = parts.path.rsplit("/", 1)[0]
     playlist_req = _request(parts.netloc, parts.path)
-    await asyncio.sleep(delay)  # players arrive spread over the first target duration
+    await asyncio.sleep(delay)  # players arrive spread over the ramp
     conn: Conn | None = None
     seen: set[str] = set()
     while loop.time() < stop_at:
@@ -210,8 +210,9 @@ async def player(url: str, stop_at: float, run: Run, scratch: memoryview, delay:
             await asyncio.sleep(wait)
 
 
-def run_process(url: str, clients: int, seconds: float, seed: int = 0) -> dict:
-    """One load process: `clients` players for `seconds` (then the stragglers' last fetch)."""
+def run_process(url: str, clients: int, seconds: float, seed: int = 0, ramp: float = 2.0) -> dict:
+    """One load process: `clients` players for `seconds` (then the stragglers' last fetch),
+    arriving spread over the first `ramp` seconds."""
     import uvloop
 
     random.seed(seed)
@@ -224,7 +225,7 @@ def run_process(url: str, clients: int, seconds: float, seed: int = 0) -> dict:
         stop_at = loop.time() + seconds
         await asyncio.gather(
             *(
-                player(url, stop_at, run, scratch, random.uniform(0, 2.0), t0)
+                player(url, stop_at, run, scratch, random.uniform(0, ramp), t0)
                 for _ in range(clients)
             )
         )
@@ -252,14 +253,17 @@ def _q(values: list[float], q: float) -> float | None:
     return values[min(len(values) - 1, int(len(values) * q))]
 
 
-def summarize(parts: list[dict], clients: int, seconds: float, wall: float) -> dict:
+def summarize(
+    parts: list[dict], clients: int, seconds: float, wall: float, ramp: float = 2.0
+) -> dict:
     fetch = [x for p in parts for _, x in p["fetch"]]
     # once every player has arrived and caught up (after the first third): steady state
-    steady = [x for p in parts for w, x in p["fetch"] if w >= seconds / 3]
+    settled = max(seconds / 3, ramp + 4.0)
+    steady = [x for p in parts for w, x in p["fetch"] if w >= settled]
     edge = [e for p in parts for e in p["edge"]]
     delays = [d for _, d in edge]
     third = seconds / 3
-    early = [d for w, d in edge if w < third + 2]
+    early = [d for w, d in edge if w < max(third, ramp) + 2]
     late = [d for w, d in edge if w >= seconds - third]
     errors = {k: sum(p["errors"][k] for p in parts) for k in ("connect", "playlist", "segment")}
     segments = sum(p["segments"] for p in parts)
@@ -273,6 +277,7 @@ def summarize(parts: list[dict], clients: int, seconds: float, wall: float) -> d
     return {
         "clients": clients,
         "processes": len(parts),
+        "ramp_s": ramp,
         "seconds": round(wall, 1),
         "segments_fetched": segments,
         "segments_per_client_per_s": round(segments / clients / wall, 3) if clients else 0,
@@ -304,9 +309,11 @@ def kept_up(summary: dict, target: float = 2.0) -> bool:
     )
 
 
-def run_load(url: str, clients: int, seconds: float, processes: int | None = None) -> dict:
-    """`clients` players over `processes` (default: one per core) for `seconds`; the summary
-    (see `summarize`) plus whether the players kept up."""
+def run_load(
+    url: str, clients: int, seconds: float, processes: int | None = None, ramp: float = 2.0
+) -> dict:
+    """`clients` players over `processes` (default: one per core) for `seconds`, arriving over
+    the first `ramp` seconds; the summary (see `summarize`) plus whether they kept up."""
     from concurrent.futures import ProcessPoolExecutor
 
     procs = max(1, min(processes or os.cpu_count() or 1, clients))
@@ -315,9 +322,13 @@ def run_load(url: str, clients: int, seconds: float, processes: int | None = Non
     with ProcessPoolExecutor(procs, mp_context=ctx) as pool:
         list(pool.map(time.sleep, [0.3] * procs))  # started and imported before the clock
         w0 = time.monotonic()
-        parts = list(pool.map(run_process, [url] * procs, split, [seconds] * procs, range(procs)))
+        parts = list(
+            pool.map(
+                run_process, [url] * procs, split, [seconds] * procs, range(procs), [ramp] * procs
+            )
+        )
         wall = time.monotonic() - w0
-    out = summarize(parts, clients, seconds, wall)
+    out = summarize(parts, clients, seconds, wall, ramp)
     out["kept_up"] = kept_up(out)
     return out
 
@@ -328,10 +339,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clients", type=int, default=1000)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--procs", type=int, default=None, help="load processes (default: cores)")
+    ap.add_argument("--ramp", type=float, default=2.0, help="seconds over which players arrive")
     args = ap.parse_args(argv)
     if urlsplit(args.url).scheme != "http":
         ap.error("only http:// playlists (put the client next to nginx, not behind TLS)")
-    print(json.dumps(run_load(args.url, args.clients, args.seconds, args.procs), indent=2))
+    out = run_load(args.url, args.clients, args.seconds, args.procs, args.ramp)
+    print(json.dumps(out, indent=2))
     return 0
 
 
