@@ -148,6 +148,7 @@ def test_an_added_output_pushes_again_after_kill_9_and_a_restart(tmp_path, nginx
         assert all(o["id"] != oid for o in http.get("/api/rooms/demo/outputs").json())
         for bad in ("nope", "x" * 300, "%27%20OR%201%3D1--"):
             assert http.delete(f"/api/rooms/demo/outputs/{bad}").status_code == 404
+        assert KEY not in log.read_text(errors="replace"), "the stream key reached the log"
     except BaseException:
         print(log.read_text(errors="replace")[-4000:])
         raise
