@@ -32,6 +32,7 @@ SECTIONS = {
     "flood": "benchmarks.bench_flood",
     "roomcost": "benchmarks.bench_roomcost",
     "rtmp": "benchmarks.bench_rtmp",
+    "hls": "benchmarks.bench_hls",
     "janus": "benchmarks.bench_janus",
     "workers": "benchmarks.bench_workers",
     "workbench": "benchmarks.bench_workbench",

@@ -646,3 +646,19 @@ class RoomLease(Base):
     config: Mapped[dict] = mapped_column(JSON)  # the room's RoomConfig as plain data
     resume: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # Director.position
     renewed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RoomOutput(Base):
+    """An RTMP output a room's staff added through the API or panel (a platform, a CDN):
+    pushed again whenever the room goes live, until it is removed. The stream key is sealed
+    (AES-GCM, commerce/crypto.py), never stored in clear."""
+
+    __tablename__ = "room_outputs"
+    __table_args__ = (Index("ix_room_outputs_room", "room_id"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # the output's id
+    room_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(64), default="")
+    url: Mapped[str] = mapped_column(String(512))
+    key: Mapped[str] = mapped_column(String(1024))  # sealed stream key
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)

@@ -51,6 +51,7 @@ class Store:
         from commerce.orders import OrderService
         from commerce.payments import PaymentService, SimulatedProvider
         from commerce.promo_service import PromotionService
+        from commerce.room_outputs import RoomOutputs
         from commerce.rooms import RoomRegistry
         from commerce.schedule import ScheduleService
         from commerce.tickets import TicketService
@@ -67,6 +68,7 @@ class Store:
         self.rooms = RoomRegistry(self)
         self.schedule = ScheduleService(self)
         self.danmaku_labels = LabelService(self)
+        self.room_outputs = RoomOutputs(self)
 
     @property
     def url(self) -> str:

@@ -34,6 +34,7 @@ OPS = frozenset(
         "set_answer_mode",
         "add_output",
         "remove_output",
+        "attach_janus",
         "ping",
     }
 )
@@ -47,6 +48,9 @@ ARG_TYPES: dict[str, tuple] = {
     # room id, URL, stream key, name, internal, output id (chosen by the web process)
     "add_output": (str, str, str, str, bool, str),
     "remove_output": (str, str),  # room id, output id
+    # room id, and the mountpoint a dead worker forwarded to (id, video port, audio port;
+    # zeros for none): the room takes it over when Janus still has it
+    "attach_janus": (str, int, int, int),
 }
 
 

@@ -201,6 +201,8 @@ class RtpForward:
     def view(self) -> dict:
         return {
             "mountpoint": self.mount.id,
+            "video_port": self.mount.video_port,
+            "audio_port": self.mount.audio_port,
             "remounts": self.remounts,
             "rtp_packets": self.stats.packets,
             "rtp_bytes": self.stats.bytes,
@@ -224,21 +226,66 @@ class EngineJanus:
             self._janus_forwards: dict[str, RtpForward] = {}
         return self._janus_forwards
 
-    async def attach_janus(self, room_id: str) -> dict:
-        """Create the room's mountpoint and start forwarding its packets to it."""
+    async def attach_janus(self, room_id: str, previous: Mount | None = None) -> dict:
+        """Create the room's mountpoint and start forwarding its packets to it. A mountpoint
+        Janus still holds for this room from a process that died (`previous`, from a room
+        worker's last report, or found by listing) is taken over: its viewers stay."""
         room = self.room(room_id)
         if self.janus_api is None:
             raise JanusError("Janus is not configured on this server")
         if room_id in self._forwards:
             return self._forwards[room_id].view()
-        mount = await self.janus_api.create_mountpoint(room_id, room.config.title)
+        mount = await self._take_over(room_id, previous)
+        taken = mount is not None
+        if mount is None:
+            mount = await self.janus_api.create_mountpoint(room_id, room.config.title)
+        if room_id in self._forwards:  # attached meanwhile (two calls raced)
+            if not taken:
+                try:
+                    await self.janus_api.destroy_mountpoint(mount.id)
+                except JanusError:
+                    pass
+            return self._forwards[room_id].view()
         video, audio = room.new_tracks()
         forward = RtpForward(self.janus_rtp_host, mount, video, audio)
         self._forwards[room_id] = forward
         await forward.start()
         forward._tasks.append(asyncio.ensure_future(self._keep_mounted(room_id, forward)))
+        if taken:  # its viewers are waiting: a picture at once
+            room.encoder.request_keyframe()
         log.info("room %s: forwarding to Janus mountpoint %s", room_id, mount.id)
         return forward.view()
+
+    async def _take_over(self, room_id: str, previous: Mount | None) -> Mount | None:
+        """The room's mountpoint left by a process of ours that died (a room worker killed,
+        the whole server killed): `previous` when known, else found by its metadata. The
+        room sends there again, so its viewers keep watching; other leftovers of the room
+        are destroyed. None when Janus has none (it restarted) or does not answer."""
+        api = self.janus_api
+        ids = [previous.id] if previous is not None else []
+        try:
+            listed = (await api.request({"request": "list"})).get("list") or []
+            ids += [m["id"] for m in listed if m.get("metadata") == room_id and m["id"] not in ids]
+        except (JanusError, KeyError, TypeError) as exc:
+            log.info("room %s: Janus mountpoints not listed: %s", room_id, exc)
+        found = None
+        for mount_id in ids:
+            try:
+                info = await api.mountpoint_info(mount_id)
+            except JanusError:
+                continue
+            if info.get("metadata") != room_id:
+                continue
+            ports = {m.get("type"): m.get("port") for m in info.get("media") or ()}
+            if found is None and ports.get("video") and ports.get("audio"):
+                found = Mount(int(mount_id), int(ports["video"]), int(ports["audio"]))
+                log.info("room %s: forwarding to its mountpoint %s again", room_id, mount_id)
+                continue
+            try:
+                await api.destroy_mountpoint(mount_id)
+            except JanusError:
+                pass
+        return found
 
     async def _keep_mounted(self, room_id: str, forward: RtpForward) -> None:
         """Janus restarted (or lost the mountpoint): create it again and send there. Viewers

@@ -653,11 +653,17 @@ class NodeEngine(EngineBase):
 
     # RTMP/HLS outputs run beside the room's encoder: only on the node that holds it
     def add_output(
-        self, room_id: str, url: str, key: str, name: str = "", internal: bool = False
+        self,
+        room_id: str,
+        url: str,
+        key: str,
+        name: str = "",
+        internal: bool = False,
+        output_id: str | None = None,
     ) -> dict:
         if room_id not in self.held:
             raise NotConfigured("推流设置请在房间所在节点操作")
-        return self.local.add_output(room_id, url, key, name, internal)
+        return self.local.add_output(room_id, url, key, name, internal, output_id=output_id)
 
     def list_outputs(self, room_id: str) -> list[dict]:
         return self.local.list_outputs(room_id) if room_id in self.held else []

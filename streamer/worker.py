@@ -19,6 +19,7 @@ from scripts_gen import make_writer
 from streamer.bus import OPS, Call, Published, Ready, Report, Result, check_args
 from streamer.engine import Engine, EngineError, check_offer
 from streamer.events import RoomEvent
+from streamer.janus import JanusApi, JanusError, Mount
 from streamer.log_context import json_handler
 from streamer.outputs import OutputError
 from streamer.room import RoomConfig
@@ -39,6 +40,10 @@ class WorkerSpec:
     max_viewers_per_room: int = 200
     log_level: int = logging.INFO
     log_json: bool = False  # JSON lines with room ids (streamer/log_context.py)
+    # Janus (streamer/janus.py): the worker's rooms forward to mountpoints made through it
+    janus_url: str | None = None
+    janus_admin_key: str | None = None
+    janus_rtp_host: str = "127.0.0.1"
 
 
 class BusEngine(Engine):
@@ -122,6 +127,13 @@ class RoomWorker:
         if op == "shop_event":
             engine.shop_event(*args)
             return None
+        if op == "attach_janus":
+            room_id, mount_id, video_port, audio_port = args
+            previous = Mount(mount_id, video_port, audio_port) if mount_id > 0 else None
+            try:
+                return await engine.attach_janus(room_id, previous)
+            except JanusError as exc:  # named across the bus, never a traceback
+                raise EngineError(f"attach_janus: {exc}") from None
         if op in ("add_output", "remove_output"):  # checked by the web process already
             try:
                 if op == "remove_output":
@@ -160,8 +172,11 @@ class RoomWorker:
             except Exception:
                 log.exception("room %s: stats failed", rid)
                 continue
-            stats[rid] = s
             load += s["cpu"].get("cpu_share", 0.0)
+            mount = engine.janus_mount(rid)
+            if mount is not None:
+                s = {**s, "janus": mount}
+            stats[rid] = s
             positions[rid] = room.director.position() | {
                 "banned": room.listener.moderator.banned_words()
             }
@@ -196,6 +211,9 @@ class RoomWorker:
             max_rooms_per_owner=self.spec.max_rooms,
             max_viewers_per_room=self.spec.max_viewers_per_room,
         )
+        if self.spec.janus_url:
+            self.engine.janus_api = JanusApi(self.spec.janus_url, self.spec.janus_admin_key)
+            self.engine.janus_rtp_host = self.spec.janus_rtp_host
         # the first room's writer loads its dictionaries (~2 s): done before Ready, so a
         # room restored here after a crash does not wait for it
         make_writer(None)

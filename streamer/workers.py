@@ -33,6 +33,7 @@ from streamer.engine_base import (
     GLOBAL_SHOP_EVENTS,
     MAX_VIEWERS_PER_ROOM,
     EngineBase,
+    EngineError,
     RoomNotFound,
     RoomUnavailable,
     check_comment,
@@ -40,9 +41,11 @@ from streamer.engine_base import (
     check_simulation,
 )
 from streamer.events import RoomStopped
+from streamer.janus import JanusError
 from streamer.listener import Heard
 from streamer.outputs import (
     MAX_OUTPUTS,
+    BadOutput,
     OutputNotFound,
     TooManyOutputs,
     check_target,
@@ -227,6 +230,9 @@ class WorkerEngine(EngineBase):
         # room id -> output id -> {"view", "key" (sealed)}: what a restored room pushes to
         self._outputs: dict[str, dict[str, dict]] = {}
         self._output_keys = Keys(secrets.token_bytes(32))
+        # room id -> its Janus forward as last seen (attach result or report); a room listed
+        # here forwards to Janus, and a restored room takes its mountpoint over
+        self._janus: dict[str, dict] = {}
 
     # --- the pool ----------------------------------------------------------------
     async def start(self) -> None:
@@ -264,6 +270,9 @@ class WorkerEngine(EngineBase):
                 if self.placement.get(rid) is handle:
                     self.positions[rid] = position
                     self._infos.pop(rid, None)
+                    mount = message.rooms.get(rid, {}).get("janus")
+                    if mount is not None and rid in self._janus:
+                        self._janus[rid] = mount
         elif isinstance(message, Ready):
             handle.ready.set()
 
@@ -306,6 +315,8 @@ class WorkerEngine(EngineBase):
         self.restarts += 1
         orphans = [rid for rid, h in self.placement.items() if h is dead]
         for rid in orphans:
+            if rid in self._janus:  # not forwarding until its new worker says so
+                self._janus[rid] = {**self._janus[rid], "stale": True}
             task = asyncio.create_task(self._restore(rid, died_at), name=f"restore-{rid}")
             self._recoveries.add(task)
             task.add_done_callback(self._recoveries.discard)
@@ -330,6 +341,7 @@ class WorkerEngine(EngineBase):
                     handle.placed.discard(room_id)
                 continue
             await self._restore_outputs(handle, room_id)
+            await self._restore_janus(handle, room_id)
             seconds = round(time.monotonic() - died_at, 2)
             self.restored.append({"room_id": room_id, "seconds": seconds, "worker": handle.pid})
             self.restored = self.restored[-100:]
@@ -340,6 +352,7 @@ class WorkerEngine(EngineBase):
             self.placement.pop(room_id, None)
             self.positions.pop(room_id, None)
             self._outputs.pop(room_id, None)
+            self._janus.pop(room_id, None)
             self.publish(room_id, RoomStopped(room_id))
 
     async def _least_loaded(self, wait: float = START_TIMEOUT) -> WorkerHandle:
@@ -423,6 +436,7 @@ class WorkerEngine(EngineBase):
             self.positions.pop(room_id, None)
             self._infos.pop(room_id, None)
             self._outputs.pop(room_id, None)
+            self._janus.pop(room_id, None)
             handle.placed.discard(room_id)
 
     def _stats(self, room_id: str) -> dict | None:
@@ -436,7 +450,13 @@ class WorkerEngine(EngineBase):
     # requests here so a bad one never crosses the bus, answers at once and tells the
     # worker; a room restored on a new worker gets its outputs back with the same ids.
     def add_output(
-        self, room_id: str, url: str, key: str, name: str = "", internal: bool = False
+        self,
+        room_id: str,
+        url: str,
+        key: str,
+        name: str = "",
+        internal: bool = False,
+        output_id: str | None = None,
     ) -> dict:
         self.config_of(room_id)
         check_target(url, key, name)
@@ -444,7 +464,9 @@ class WorkerEngine(EngineBase):
         own = sum(1 for o in outputs.values() if not o["view"]["internal"])
         if not internal and own >= MAX_OUTPUTS:
             raise TooManyOutputs(f"a room has at most {MAX_OUTPUTS} outputs")
-        output_id = uuid.uuid4().hex[:12]
+        output_id = output_id or uuid.uuid4().hex[:12]
+        if output_id in outputs:
+            raise BadOutput(f"output {output_id!r} exists")
         view = {
             "id": output_id,
             "name": name,
@@ -496,6 +518,44 @@ class WorkerEngine(EngineBase):
                 )
             except Exception as exc:
                 log.error("room %s: output %s not restored: %s", room_id, oid, exc)
+
+    # --- Janus: the room's worker forwards its packets to the mountpoint (streamer/janus.py)
+    async def attach_janus(self, room_id: str) -> dict:
+        """Forward the room to a Janus mountpoint from its worker."""
+        self.config_of(room_id)
+        try:
+            view = await self._room_call(room_id, "attach_janus", 0, 0, 0)
+        except RoomNotFound:
+            raise
+        except EngineError as exc:  # Janus refused or is gone; the room is live either way
+            raise JanusError(str(exc)) from None
+        self._janus[room_id] = view
+        return view
+
+    def janus_mount(self, room_id: str) -> dict | None:
+        view = self._janus.get(room_id)
+        return None if view is None or view.get("stale") else view
+
+    async def _restore_janus(self, handle: WorkerHandle, room_id: str) -> None:
+        """A restored room forwards to Janus again: to its old mountpoint when Janus still
+        has it (its viewers keep watching), else to a new one."""
+        view = self._janus.get(room_id)
+        if view is None:
+            return
+        try:
+            fresh = await self._call(
+                handle,
+                "attach_janus",
+                room_id,
+                int(view.get("mountpoint") or 0),
+                int(view.get("video_port") or 0),
+                int(view.get("audio_port") or 0),
+            )
+        except Exception as exc:
+            log.error("room %s: Janus forwarding not restored: %s", room_id, exc)
+            return
+        if room_id in self._janus:
+            self._janus[room_id] = fresh
 
     def list_rooms(self) -> list[dict]:
         out = []

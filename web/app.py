@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
@@ -144,6 +145,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             spec = WorkerSpec(
                 db_url=store.url, online_voice=settings.online_voice, log_json=settings.log_json
             )
+            if settings.janus_url:  # each worker forwards its rooms to Janus
+                spec = replace(
+                    spec,
+                    janus_url=settings.janus_url,
+                    janus_admin_key=settings.janus_admin_key,
+                    janus_rtp_host=settings.janus_rtp_host,
+                )
             engine = WorkerEngine(spec, settings.workers, **limits)
             try:
                 await engine.start()
@@ -185,7 +193,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             password_file = keep_first_password(settings, store.url, first_password)
         app.include_router(auth_api.build_router(store, page))
         app.include_router(rooms_api.build_router(engine, settings, app.state.viewers))
-        app.include_router(outputs_api.build_router(engine, settings))
+        app.include_router(outputs_api.build_router(engine, settings, store))
         janus_api.configure(engine, settings)
         app.include_router(janus_api.build_router(engine, settings))
         app.include_router(shop_api.build_router(store))
@@ -223,6 +231,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 )
             )
             outputs_api.attach_hls(engine, settings, DEMO_ROOM)
+            await outputs_api.restore_saved(engine, store, DEMO_ROOM)
             await janus_api.attach(engine, settings, DEMO_ROOM)
         # the ops desk: one sampler, the alert rules and their webhook (web/ops_*.py)
         alerts = AlertDesk(
@@ -252,7 +261,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine,
             store,
             tz=settings.schedule_tz,
-            on_started=lambda room_id: outputs_api.attach_hls(engine, settings, room_id),
+            on_started=outputs_api.on_started(engine, settings, store),
             douyin_rooms=settings.douyin_rooms,
         )
         app.state.scheduler = scheduler

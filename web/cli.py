@@ -36,6 +36,11 @@ def _serve(args: argparse.Namespace) -> int:
         settings.redis_url = args.redis
     if args.node_id:
         settings.node_id = args.node_id
+    if args.janus_url:
+        if not args.janus_url.startswith(("http://", "https://")):
+            print("error: --janus-url must be an http:// or https:// URL", file=sys.stderr)
+            return 2
+        settings.janus_url = args.janus_url
     if settings.redis_url:
         if not (settings.db_url or "").startswith("postgresql"):
             print("error: --redis (several nodes) needs --db on PostgreSQL", file=sys.stderr)
@@ -154,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="Redis URL: run as one node of several (needs --db on PostgreSQL)",
     )
     serve.add_argument("--node-id", default=None, help="this node's name (default: host:port)")
+    serve.add_argument(
+        "--janus-url",
+        default=None,
+        help="Janus's HTTP API: every room forwards to a mountpoint there "
+        "(the admin key in YUNLIAN_JANUS_ADMIN_KEY)",
+    )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=_serve)
 

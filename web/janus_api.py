@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def configure(engine: EngineBase, settings: Settings) -> None:
-    """Give an in-process engine its Janus (room workers do not forward to Janus yet)."""
+    """Give the engine its Janus (room workers get theirs through their WorkerSpec)."""
     if settings.janus_url and hasattr(engine, "attach_janus"):
         engine.janus_api = JanusApi(settings.janus_url, settings.janus_admin_key)
         engine.janus_rtp_host = settings.janus_rtp_host

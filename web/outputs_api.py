@@ -1,20 +1,29 @@
 """A room's RTMP outputs (platforms, CDNs) and its HLS address, over REST.
 
 Shop staff of the room add, list and remove outputs (web/security.py: ROOM_MERCHANT). A
-stream key goes in once and only ever comes back masked.
+stream key goes in once and only ever comes back masked. Added outputs are saved in the shop
+database (key sealed) and pushed again whenever the room next goes live, after a restart too;
+removing one forgets it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from streamer.engine import Engine, RoomNotFound
+from streamer.engine import Engine, EngineError, RoomNotFound
 from streamer.outputs import MAX_KEY, MAX_NAME, MAX_URL, OutputError, OutputNotFound, TooManyOutputs
 from web.settings import Settings
+
+if TYPE_CHECKING:
+    from commerce.store import Store
 
 log = logging.getLogger(__name__)
 HLS_OUTPUT = "本地HLS"
@@ -51,7 +60,49 @@ def attach_hls(engine: Engine, settings: Settings, room_id: str) -> None:
             log.error("room %s: no HLS push: %s", room_id, exc)
 
 
-def build_router(engine: Engine, settings: Settings) -> APIRouter:
+async def restore_saved(engine: Engine, store: Store, room_id: str) -> int:
+    """Push a room that just went live to the outputs its staff saved (same ids); returns
+    how many started. The room is live either way: a failure is logged, never raised."""
+    try:
+        saved = await store.room_outputs.list(room_id)
+        have = {o["id"] for o in engine.list_outputs(room_id)}
+    except Exception as exc:
+        log.error("room %s: saved outputs not read: %s", room_id, exc)
+        return 0
+    started = 0
+    for o in saved:
+        if o.id in have:  # already pushing (a room restored by its worker keeps its own)
+            continue
+        try:
+            key = store.room_outputs.stream_key(o)
+        except Exception:  # sealed under another secret key: the staff must enter it again
+            log.error("room %s: output %s: its stream key cannot be opened", room_id, o.id)
+            continue
+        try:
+            engine.add_output(room_id, o.url, key, o.name, output_id=o.id)
+            started += 1
+        except (OutputError, EngineError) as exc:
+            log.error("room %s: saved output %s not started: %s", room_id, o.id, exc)
+    if saved:
+        log.info("room %s: %d of %d saved outputs started", room_id, started, len(saved))
+    return started
+
+
+def on_started(engine: Engine, settings: Settings, store: Store) -> Callable[[str], None]:
+    """A hook for a room that just went live (the scheduler's): its HLS push, then its saved
+    outputs (read from the shop database off the caller)."""
+    tasks: set[asyncio.Task] = set()
+
+    def hook(room_id: str) -> None:
+        attach_hls(engine, settings, room_id)
+        task = asyncio.get_running_loop().create_task(restore_saved(engine, store, room_id))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    return hook
+
+
+def build_router(engine: Engine, settings: Settings, store: Store | None = None) -> APIRouter:
     r = APIRouter()
 
     @r.get("/api/rooms/{room_id}/outputs")
@@ -59,18 +110,41 @@ def build_router(engine: Engine, settings: Settings) -> APIRouter:
         return engine.list_outputs(room_id)
 
     @r.post("/api/rooms/{room_id}/outputs", status_code=201)
-    async def add_output(room_id: str, body: OutputIn):
+    async def add_output(room_id: str, body: OutputIn, request: Request):
         try:
-            return engine.add_output(room_id, body.url, body.stream_key, body.name)
+            view = engine.add_output(room_id, body.url, body.stream_key, body.name)
         except OutputError as exc:
             return output_error(exc)
+        if store is not None:  # kept: the room pushes there again when it next goes live
+            who = getattr(request.state, "principal", None)
+            try:
+                await store.room_outputs.save(
+                    room_id,
+                    view["id"],
+                    body.url,
+                    body.stream_key,
+                    body.name,
+                    getattr(who, "username", "") or "",
+                )
+            except Exception as exc:
+                log.error("room %s: output %s not saved: %s", room_id, view["id"], exc)
+                with contextlib.suppress(OutputError, EngineError):
+                    engine.remove_output(room_id, view["id"])
+                raise HTTPException(503, "推流设置未能保存，请稍后再试") from None
+        return view
 
     @r.delete("/api/rooms/{room_id}/outputs/{output_id}")
     async def remove_output(room_id: str, output_id: str):
+        forgotten = False
+        if store is not None:
+            forgotten = await store.room_outputs.remove(room_id, output_id)
         try:
             engine.remove_output(room_id, output_id)
-        except OutputError as exc:
-            return output_error(exc)
+        except (OutputError, RoomNotFound) as exc:
+            if not forgotten:  # neither pushing nor saved
+                if isinstance(exc, RoomNotFound):
+                    raise
+                return output_error(exc)
         return {"id": output_id, "removed": True}
 
     @r.get("/api/rooms/{room_id}/hls")

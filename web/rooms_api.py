@@ -273,6 +273,7 @@ def build_router(
         )
         await rooms.claim(body.room_id, shop, by=who.username, title=info.get("title", ""))
         outputs_api.attach_hls(engine, settings, body.room_id)
+        await outputs_api.restore_saved(engine, request.app.state.store, body.room_id)
         await janus_api.attach(engine, settings, body.room_id)
         return info
 
