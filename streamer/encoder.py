@@ -105,6 +105,8 @@ class RoomEncoder:
         a.options = {"application": "audio", "frame_duration": "20", "compression_level": "0"}
         a.open()
         self.audio = a
+        self._audio_frames: dict[int, av.AudioFrame] = {}  # chunk length -> its reused frame
+        self._audio_aligned = True  # every chunk so far was whole 20 ms frames
         self._keyframe = threading.Event()
         self._silent_run = 0  # silent chunks encoded in a row
         self._silence: tuple[int, list[tuple[bytes, int]]] | None = None  # samples, packets
@@ -200,11 +202,7 @@ class RoomEncoder:
             self.silence_reused += 1
             self.audio_encodes += 1
             return [self._silent_packet(data, pts + offset) for data, offset in self._silence[1]]
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = AUDIO_RATE
-        frame.pts = pts
-        frame.time_base = self._audio_tb
-        packets = self.audio.encode(frame)
+        packets = self.audio.encode(self._audio_frame(pcm, pts))
         self.audio_encodes += 1
         if packets and self._audio_delay is None:
             self._audio_delay = packets[0].pts - pts  # Opus's pre-skip, as the encoder counts it
@@ -219,6 +217,22 @@ class RoomEncoder:
         elif not silent:
             self._silence = None  # after speech, settle on silence again before reusing it
         return packets
+
+    def _audio_frame(self, pcm: np.ndarray, pts: int) -> av.AudioFrame:
+        """`pcm` as a frame: while every chunk so far was whole Opus frames, the encoder keeps
+        none of it after encoding, so one frame per chunk length is refilled, not made anew."""
+        whole = len(pcm) % AUDIO_FRAME == 0
+        self._audio_aligned = self._audio_aligned and whole
+        frame = self._audio_frames.get(len(pcm)) if self._audio_aligned else None
+        if frame is None:
+            frame = av.AudioFrame(format="s16", layout="mono", samples=len(pcm))
+            frame.sample_rate = AUDIO_RATE
+            frame.time_base = self._audio_tb
+            if self._audio_aligned:
+                self._audio_frames[len(pcm)] = frame
+        frame.planes[0].update(np.ascontiguousarray(pcm, np.int16))
+        frame.pts = pts
+        return frame
 
     def _silent_packet(self, data: bytes, pts: int) -> av.Packet:
         p = av.Packet(data)

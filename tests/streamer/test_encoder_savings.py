@@ -2,6 +2,8 @@
 changed, codes unchanged blocks as skipped (constant quantiser), and sends steady silence
 from packets it already made."""
 
+from fractions import Fraction
+
 import av
 import cv2
 import numpy as np
@@ -102,6 +104,25 @@ def test_steady_silence_is_encoded_once_and_reused():
     pcm = [f.to_ndarray() for p in packets for f in decoder.decode(p)]
     assert len(pcm) == len(packets)
     assert np.abs(np.concatenate(pcm[4:24], axis=1)).max() < 1e-3  # silence decodes silent
+
+
+def test_a_refilled_audio_frame_encodes_what_fresh_frames_encode():
+    """The room's chunks are refilled into one frame; a chunk that is not whole 20 ms frames
+    (the encoder keeps its tail) ends the refilling, and the packets stay the same."""
+    rng = np.random.default_rng(7)
+    speech = [(rng.standard_normal(2 * AUDIO_FRAME) * 3000).astype(np.int16) for _ in range(30)]
+    speech[20] = speech[20][:1500]
+    enc = RoomEncoder(64, 48)
+    ref = RoomEncoder(64, 48).audio  # the same Opus settings, fed fresh frames
+    got, want, pts = [], [], 0
+    for pcm in speech:
+        got += [bytes(p) for p in enc.encode_audio(pcm, pts)]
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = 48_000, pts, Fraction(1, 48_000)
+        want += [bytes(p) for p in ref.encode(frame)]
+        pts += len(pcm)
+    assert got == want and len(got) >= 58
+    assert not enc._audio_aligned
 
 
 def _ssim(a: np.ndarray, b: np.ndarray) -> float:
