@@ -6,6 +6,10 @@ copies only the host's region (where it is now and where it was last frame, from
 bounds of its parts) from that layer, draws the host into it with skia and converts that
 region into the reused BGR frame. Captions and countdowns are pasted from small
 caches keyed by their text, so changing them every frame stays cheap and bounded.
+
+A live room, which only encodes its frames, uses `draw` + `take_patches` instead: the
+host's region is handed to the encoder as the BGRA pixels skia drew, and converted into
+the BGR frame only when someone asks for that frame (`render`).
 """
 
 from __future__ import annotations
@@ -111,7 +115,11 @@ class AvatarRenderer:
         self._text_hits = {"captions": 0, "countdowns": 0}
         self._text_misses = {"captions": 0, "countdowns": 0}
         self._frames = 0  # frames composited over the cached scene and card
-        self._dirty: list[Box] | None = None  # boxes changed since take_dirty(); None: all
+        # boxes changed since take_dirty()/take_patches(), each with True when it is the host's
+        # region (its pixels are in the BGRA box); None: the whole frame
+        self._dirty: list[tuple[Box, bool]] | None = None
+        # the part of the character box drawn (BGRA) but not yet converted into the BGR frame
+        self._unsynced: Box | None = None
         # layers: scene (static) -> base (+ card) -> frame (+ caption, countdown, host)
         self._scene = self._draw_scene()
         self._chrome = self._scene.copy()  # the scene with an empty card on it
@@ -143,11 +151,26 @@ class AvatarRenderer:
         """The boxes of the frame changed since the last call (None: the whole frame), so an
         encoder converts only those; the next call starts from nothing changed."""
         dirty, self._dirty = self._dirty, []
-        return dirty
+        return None if dirty is None else [box for box, _ in dirty]
 
-    def _touch(self, box: Box) -> None:
+    def take_patches(self) -> list[tuple[Box, np.ndarray, tuple[int, int]]]:
+        """What changed since the last call, in the order it changed, as (box, pixels, origin):
+        frame box `box` is found in `pixels` (BGR, or BGRA for the host's region) at
+        `box - origin`. The first call covers the whole frame. For `draw`, which leaves the
+        host's region in BGRA; the next call starts from nothing changed."""
+        dirty, self._dirty = self._dirty, []
+        cx0, cy0 = self.layout.char_box[:2]
+        if dirty is None:
+            whole = (0, 0, self.width, self.height)
+            return [(whole, self._frame, (0, 0)), (self.layout.char_box, self._box, (cx0, cy0))]
+        return [
+            (box, self._box, (cx0, cy0)) if host else (box, self._frame, (0, 0))
+            for box, host in dirty
+        ]
+
+    def _touch(self, box: Box, host: bool = False) -> None:
         if self._dirty is not None:
-            self._dirty.append(box)
+            self._dirty.append((box, host))
 
     # --- static layers -------------------------------------------------------------
     def _draw_scene(self) -> np.ndarray:
@@ -216,7 +239,7 @@ class AvatarRenderer:
         for box, patch in self._card_layer.update(card):
             x0, y0, x1, y1 = box
             self._base[y0:y1, x0:x1, :3] = patch
-            self._frame[y0:y1, x0:x1] = patch
+            self._paste(box, patch)
             self._touch(box)
             if intersects(box, self.layout.countdown):
                 self._countdown = None  # painted over: draw or clear it again below
@@ -230,10 +253,17 @@ class AvatarRenderer:
         x0, y0, x1, y1 = self.layout.caption
         self._touch(self.layout.caption)
         if not caption:  # no pill either: the scene shows through
-            self._frame[y0:y1, x0:x1] = self._base[y0:y1, x0:x1, :3]
+            self._paste(self.layout.caption, self._base[y0:y1, x0:x1, :3])
             return
-        self._frame[y0:y1, x0:x1] = self._cached(
-            self._captions, caption, self.layout.caption, overlays.caption_text, self._caption_pill
+        self._paste(
+            self.layout.caption,
+            self._cached(
+                self._captions,
+                caption,
+                self.layout.caption,
+                overlays.caption_text,
+                self._caption_pill,
+            ),
         )
 
     def _set_countdown(self, value: str) -> None:
@@ -241,12 +271,13 @@ class AvatarRenderer:
             return
         x0, y0, x1, y1 = self.layout.countdown
         self._touch(self.layout.countdown)
+        box = self.layout.countdown
         if value:  # drawn over the empty pill, so one cache serves every card
-            self._frame[y0:y1, x0:x1] = self._cached(
-                self._countdowns, value, self.layout.countdown, overlays.countdown_text, self._pill
+            self._paste(
+                box, self._cached(self._countdowns, value, box, overlays.countdown_text, self._pill)
             )
         elif self._countdown is None or self._countdown:
-            self._frame[y0:y1, x0:x1] = self._base[y0:y1, x0:x1, :3]
+            self._paste(box, self._base[y0:y1, x0:x1, :3])
         self._countdown = value
 
     def _design(self, box: Box) -> Box:
@@ -256,6 +287,19 @@ class AvatarRenderer:
             if getattr(lay, name) == box:
                 return getattr(lay.base, name)
         raise ValueError(f"not a layout box: {box}")
+    def _paste(self, box: Box, patch: np.ndarray) -> None:
+        """BGR `patch` into the frame at `box`."""
+        x0, y0, x1, y1 = box
+        self._frame[y0:y1, x0:x1] = patch
+        self._mirror(box)
+
+    def _mirror(self, box: Box) -> None:
+        """The BGRA character box stays the truth for its area (`draw` leaves the host's
+        pixels there): a write into the BGR frame that reaches it goes into it too."""
+        cx0, cy0, cx1, cy1 = self.layout.char_box
+        x0, y0, x1, y1 = max(box[0], cx0), max(box[1], cy0), min(box[2], cx1), min(box[3], cy1)
+        if x0 < x1 and y0 < y1:
+            self._box[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0, :3] = self._frame[y0:y1, x0:x1]
 
     def _blank(self, under: np.ndarray, box: tuple[int, int, int, int], draw) -> np.ndarray:
         """The BGRA tile of `box` over `under` (full frame) with `draw(c, box)` on it."""
@@ -294,6 +338,34 @@ class AvatarRenderer:
     # --- per frame ----------------------------------------------------------------
     def render(self, state: AvatarState, frame_index: int = 0) -> np.ndarray:
         """Draw the frame for `state`; returns the shared BGR buffer (copy it to keep it)."""
+        self._draw_host(state)
+        rx0, ry0, rx1, ry1 = self._unsynced
+        self._unsynced = None
+        cv2.cvtColor(
+            self._box[ry0:ry1, rx0:rx1],
+            cv2.COLOR_BGRA2BGR,
+            dst=self._box_in_frame[ry0:ry1, rx0:rx1],
+        )
+        self._finish(frame_index)
+        return self._frame
+
+    def draw(self, state: AvatarState, frame_index: int = 0) -> None:
+        """Draw the frame for `state` as `render` does, but leave the host's region in BGRA
+        for `take_patches` (a live room only encodes its frames): `render` converts it into
+        the BGR frame when someone asks for that."""
+        self._draw_host(state)
+        self._finish(frame_index)
+
+    def _finish(self, frame_index: int) -> None:
+        if self.stamp:
+            self._draw_stamp(self._frame, frame_index)
+            box = (0, self.height - STAMP_BLOCK, STAMP_BITS * STAMP_BLOCK, self.height)
+            self._mirror(box)
+            self._touch(box)
+        self._frames += 1
+
+    def _draw_host(self, state: AvatarState) -> None:
+        """The host for `state` into the BGRA character box, over the cached layers."""
         x0, y0, x1, y1 = self.layout.char_box
         placed = place(self.design, self.pose(state), self._sprites, self.cached)
         rx0, ry0, rx1, ry1 = self._host_region(placed)
@@ -310,14 +382,14 @@ class AvatarRenderer:
         paint_host(c, self.design, placed, self._sprites, self.cached)
         c.restore()
         self._box_surface.flushAndSubmit()
-        cv2.cvtColor(region, cv2.COLOR_BGRA2BGR, dst=self._box_in_frame[ry0:ry1, rx0:rx1])
-        self._touch((x0 + rx0, y0 + ry0, x0 + rx1, y0 + ry1))
+        u = self._unsynced
+        self._unsynced = (
+            (rx0, ry0, rx1, ry1)
+            if u is None
+            else (min(rx0, u[0]), min(ry0, u[1]), max(rx1, u[2]), max(ry1, u[3]))
+        )
+        self._touch((x0 + rx0, y0 + ry0, x0 + rx1, y0 + ry1), host=True)
         self._host_pixels += (rx1 - rx0) * (ry1 - ry0)
-        if self.stamp:
-            self._draw_stamp(self._frame, frame_index)
-            self._touch((0, self.height - STAMP_BLOCK, STAMP_BITS * STAMP_BLOCK, self.height))
-        self._frames += 1
-        return self._frame
 
     def _host_region(self, placed: Placement) -> Box:
         """The character box's part (box coordinates) redrawn this frame: where the host is

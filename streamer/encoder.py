@@ -87,6 +87,8 @@ class RoomEncoder:
         self.video = v
         # one YUV frame for the room's life: each frame converts only what changed into it
         self._yuv = av.VideoFrame(width, height, "yuv420p")
+        self._video_tb = Fraction(1, fps)
+        self._yuv.time_base = self._video_tb
         self._planes = [
             np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, : p.width]
             for p in self._yuv.planes
@@ -97,13 +99,18 @@ class RoomEncoder:
         a.sample_rate = AUDIO_RATE
         a.layout = "mono"
         a.format = "s16"
-        a.time_base = Fraction(1, AUDIO_RATE)
+        self._audio_tb = Fraction(1, AUDIO_RATE)
+        a.time_base = self._audio_tb
         a.bit_rate = audio_bitrate
-        # complexity 5 costs a third of the default 10 per chunk; for one speaking voice at
-        # 48 kb/s the difference is not audible
-        a.options = {"application": "audio", "frame_duration": "20", "compression_level": "5"}
+        # complexity 0: libopus's cheapest analysis. On the hosts' speech (40 ms chunks, 48 kb/s
+        # asked) it cost 0.065 ms a chunk against 0.12 at complexity 5 and 0.38 at the default
+        # 10, with the decoded waveform as close to the source (SNR 19.0 dB against 20.6 and
+        # 13.6) at 54 kb/s against 73 and 49: a mono TTS voice gains nothing from the rest
+        a.options = {"application": "audio", "frame_duration": "20", "compression_level": "0"}
         a.open()
         self.audio = a
+        self._audio_frames: dict[int, av.AudioFrame] = {}  # chunk length -> its reused frame
+        self._audio_aligned = True  # every chunk so far was whole 20 ms frames
         self._keyframe = threading.Event()
         self._silent_run = 0  # silent chunks encoded in a row
         self._silence: tuple[int, list[tuple[bytes, int]]] | None = None  # samples, packets
@@ -134,30 +141,54 @@ class RoomEncoder:
         for box in dirty:
             self._convert(bgr, box)
         self._converted = True
+        return self._encode(pts)
+
+    def encode_patches(
+        self, patches: Iterable[tuple[Box, np.ndarray, tuple[int, int]]], pts: int
+    ) -> list[av.Packet]:
+        """Encode the frame that is the last one with `patches` applied in order: each is
+        (frame box, BGR or BGRA pixels, the frame position of the pixels' top-left), as
+        `AvatarRenderer.take_patches` gives them; the first call must cover the whole frame.
+        Saves a room converting the host's BGRA pixels to BGR only to convert them again."""
+        for box, pixels, origin in patches:
+            if not self._converted and box != (0, 0, self.width, self.height):
+                raise ValueError("the first frame's patches must start with the whole frame")
+            if pixels.ndim != 3 or pixels.shape[2] not in (3, 4) or pixels.dtype != np.uint8:
+                raise ValueError(f"expected BGR or BGRA uint8 pixels, got {pixels.shape}")
+            self._convert(pixels, box, origin)
+            self._converted = True
+        if not self._converted:
+            raise ValueError("the first frame's patches must start with the whole frame")
+        return self._encode(pts)
+
+    def _encode(self, pts: int) -> list[av.Packet]:
         frame = self._yuv
         frame.pts = pts
-        frame.time_base = self.video.time_base
         frame.pict_type = PictureType.NONE
         if self._keyframe.is_set():
             self._keyframe.clear()
             frame.pict_type = PictureType.I
         packets = self.video.encode(frame)
         self.video_encodes += 1
+        tb = self._video_tb
         for p in packets:
-            p.time_base = self.video.time_base
+            p.time_base = tb
             if p.is_keyframe:
                 self.keyframes += 1
         return packets
 
-    def _convert(self, bgr: np.ndarray, box: Box) -> None:
-        """BGR → I420 of `box` (widened to even edges: chroma is one sample per 2×2 block)."""
+    def _convert(self, src: np.ndarray, box: Box, origin: tuple[int, int] = (0, 0)) -> None:
+        """BGR (or BGRA) → I420 of frame box `box` (widened to even edges: chroma is one
+        sample per 2×2 block), found in `src` at `box - origin`."""
         x0, y0 = max(0, box[0]) & ~1, max(0, box[1]) & ~1
         x1 = min(self.width, box[2] + (box[2] & 1))
         y1 = min(self.height, box[3] + (box[3] & 1))
         if x1 <= x0 or y1 <= y0:
             return
         w, h = x1 - x0, y1 - y0
-        flat = cv2.cvtColor(bgr[y0:y1, x0:x1], cv2.COLOR_BGR2YUV_I420).reshape(-1)
+        ox, oy = origin
+        code = cv2.COLOR_BGR2YUV_I420 if src.shape[2] == 3 else cv2.COLOR_BGRA2YUV_I420
+        flat = cv2.cvtColor(src[y0 - oy : y1 - oy, x0 - ox : x1 - ox], code).reshape(-1)
         y, u, v = self._planes
         q = w * h // 4
         y[y0:y1, x0:x1] = flat[: w * h].reshape(h, w)
@@ -175,17 +206,13 @@ class RoomEncoder:
             self.silence_reused += 1
             self.audio_encodes += 1
             return [self._silent_packet(data, pts + offset) for data, offset in self._silence[1]]
-        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
-        frame.sample_rate = AUDIO_RATE
-        frame.pts = pts
-        frame.time_base = self.audio.time_base
-        packets = self.audio.encode(frame)
+        packets = self.audio.encode(self._audio_frame(pcm, pts))
         self.audio_encodes += 1
         if packets and self._audio_delay is None:
             self._audio_delay = packets[0].pts - pts  # Opus's pre-skip, as the encoder counts it
         whole = len(packets) * AUDIO_FRAME == len(pcm)
         for k, p in enumerate(packets):
-            p.time_base = self.audio.time_base
+            p.time_base = self._audio_tb
             if whole:  # stamp from our clock: the encoder's own count misses reused silence
                 p.pts = p.dts = pts + self._audio_delay + k * AUDIO_FRAME
         self._silent_run = self._silent_run + 1 if silent else 0
@@ -195,9 +222,25 @@ class RoomEncoder:
             self._silence = None  # after speech, settle on silence again before reusing it
         return packets
 
+    def _audio_frame(self, pcm: np.ndarray, pts: int) -> av.AudioFrame:
+        """`pcm` as a frame: while every chunk so far was whole Opus frames, the encoder keeps
+        none of it after encoding, so one frame per chunk length is refilled, not made anew."""
+        whole = len(pcm) % AUDIO_FRAME == 0
+        self._audio_aligned = self._audio_aligned and whole
+        frame = self._audio_frames.get(len(pcm)) if self._audio_aligned else None
+        if frame is None:
+            frame = av.AudioFrame(format="s16", layout="mono", samples=len(pcm))
+            frame.sample_rate = AUDIO_RATE
+            frame.time_base = self._audio_tb
+            if self._audio_aligned:
+                self._audio_frames[len(pcm)] = frame
+        frame.planes[0].update(np.ascontiguousarray(pcm, np.int16))
+        frame.pts = pts
+        return frame
+
     def _silent_packet(self, data: bytes, pts: int) -> av.Packet:
         p = av.Packet(data)
         p.pts = p.dts = pts
         p.duration = AUDIO_FRAME
-        p.time_base = self.audio.time_base
+        p.time_base = self._audio_tb
         return p

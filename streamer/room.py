@@ -236,17 +236,25 @@ class Room:
                 m.skipped_frames += 1
                 m.recent.skipped()
             else:
-                img = self.renderer.render(avatar_state(playing, n * period), n)
+                observer = self.on_frame
+                state = avatar_state(playing, n * period)
+                if observer is None:  # only encoded: the host's BGRA pixels go to the encoder
+                    self.renderer.draw(state, n)
+                else:  # an observer gets the BGR frame
+                    img = self.renderer.render(state, n)
                 rendered_at = time.time()
                 t2 = time.thread_time()
-                vpkts = self.encoder.encode_video(img, n, self.renderer.take_dirty())
+                if observer is None:
+                    vpkts = self.encoder.encode_patches(self.renderer.take_patches(), n)
+                else:
+                    vpkts = self.encoder.encode_video(img, n, self.renderer.take_dirty())
                 t3 = time.thread_time()
                 m.render_ms += 0.05 * ((t2 - t1) * 1000 - m.render_ms)
                 m.encode_ms += 0.05 * ((t3 - t2) * 1000 - m.encode_ms)
                 m.frames += 1
                 m.recent.frame(sum(p.size for p in vpkts))
-                if self.on_frame:
-                    self.on_frame(n, rendered_at, img, pcm)
+                if observer is not None:
+                    observer(n, rendered_at, img, pcm)
             m.audio_ms += 0.05 * ((t1 - t0) * 1000 - m.audio_ms)
             self.outputs.feed(vpkts, pcm, n * chunk)  # RTMP pushes: queued, never waited on
             m.video_bytes += sum(p.size for p in vpkts)

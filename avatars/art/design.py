@@ -105,22 +105,28 @@ def rasterise(
     for pic in pictures:
         c.drawPicture(pic)
     surface.flushAndSubmit()
-    w, h = surface.width() / scale, surface.height() / scale
     image = surface.makeImageSnapshot()
-    return Sprite(image, skia.Rect.MakeLTRB(x0, t, x0 + w, t + h), _ink(image, x0, t, scale))
+    # trimmed to its painted pixels: a blit blends every pixel of the image, and a head's
+    # layers were up to 60 % transparent margin (a tilted head's bounds are wide)
+    left, top, right, bottom = _ink(image)
+    if (left, top, right, bottom) != (0, 0, image.width(), image.height()):
+        image = image.makeSubset(skia.IRect.MakeLTRB(left, top, right, bottom))
+        image = image.makeRasterImage()  # its own pixels: the snapshot is let go
+    x0, t = x0 + left / scale, t + top / scale
+    rect = skia.Rect.MakeLTRB(x0, t, x0 + (right - left) / scale, t + (bottom - top) / scale)
+    return Sprite(image, rect)
 
 
-def _ink(image: skia.Image, x0: float, y0: float, scale: float) -> skia.Rect:
-    """The design-space rect of `image`'s painted pixels (top-left at x0, y0)."""
+def _ink(image: skia.Image) -> tuple[int, int, int, int]:
+    """The pixel box (left, top, right, bottom) of `image`'s painted pixels (one transparent
+    pixel when nothing is painted)."""
     alpha = image.toarray()[:, :, 3]
     rows, cols = alpha.any(axis=1), alpha.any(axis=0)
     if not rows.any():
-        return skia.Rect.MakeLTRB(x0, y0, x0, y0)
+        return 0, 0, 1, 1
     top, bottom = int(rows.argmax()), len(rows) - int(rows[::-1].argmax())
     left, right = int(cols.argmax()), len(cols) - int(cols[::-1].argmax())
-    return skia.Rect.MakeLTRB(
-        x0 + left / scale, y0 + top / scale, x0 + right / scale, y0 + bottom / scale
-    )
+    return left, top, right, bottom
 
 
 def blit(c: skia.Canvas, s: Sprite) -> None:

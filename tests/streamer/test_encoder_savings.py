@@ -2,6 +2,8 @@
 changed, codes unchanged blocks as skipped (constant quantiser), and sends steady silence
 from packets it already made."""
 
+from fractions import Fraction
+
 import av
 import cv2
 import numpy as np
@@ -27,6 +29,43 @@ def test_converting_only_changed_regions_encodes_the_same_stream(size):
         b = full.encode_video(img, n)
         assert [bytes(p) for p in a] == [bytes(p) for p in b], f"frame {n} differs"
     assert regions.converted_pixels < 0.6 * full.converted_pixels
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (720, 1280)])
+def test_the_hosts_bgra_patches_encode_the_same_stream_as_bgr_frames(size):
+    """A live room hands the host's region to the encoder as the BGRA pixels skia drew; the
+    stream is the one the BGR frames make, also when a frame in between is asked for in BGR."""
+    w, h = size
+    lean = AvatarRenderer(PERSONAS["xiaowang"], stamp=True, width=w, height=h)
+    ref = AvatarRenderer(PERSONAS["xiaowang"], stamp=True, width=w, height=h)
+    patched, full = RoomEncoder(w, h), RoomEncoder(w, h)
+    for n in range(30):
+        for r in (lean, ref):
+            if n == 10:
+                r.set_card(Card("阜平苹果", "12.8", "斤", ("脆甜多汁",), countdown="01:00"))
+            if n in (5, 20):
+                r.set_caption(f"第{n}句")
+        state = AvatarState(t=n / 25, speaking=True, openness=0.3 + 0.3 * (n % 3), viseme="open")
+        img = ref.render(state, n)
+        if n == 15:  # an observer asks for the BGR frame: it matches, and the stream goes on
+            assert np.array_equal(lean.render(state, n), img)
+            a = patched.encode_video(img, n, lean.take_dirty())
+        else:
+            lean.draw(state, n)
+            a = patched.encode_patches(lean.take_patches(), n)
+        b = full.encode_video(img, n)
+        assert [bytes(p) for p in a] == [bytes(p) for p in b], f"frame {n} differs"
+    assert patched.converted_pixels < 0.6 * full.converted_pixels
+
+
+def test_patches_must_start_with_the_whole_frame():
+    enc = RoomEncoder(64, 48)
+    with pytest.raises(ValueError, match="whole frame"):
+        enc.encode_patches([((0, 0, 8, 8), np.zeros((8, 8, 4), np.uint8), (0, 0))], 0)
+    with pytest.raises(ValueError, match="whole frame"):
+        enc.encode_patches([], 0)
+    with pytest.raises(ValueError, match="BGR or BGRA"):
+        enc.encode_patches([((0, 0, 64, 48), np.zeros((48, 64), np.uint8), (0, 0))], 0)
 
 
 def test_a_region_at_odd_coordinates_still_converts_whole_chroma_blocks():
@@ -65,6 +104,25 @@ def test_steady_silence_is_encoded_once_and_reused():
     pcm = [f.to_ndarray() for p in packets for f in decoder.decode(p)]
     assert len(pcm) == len(packets)
     assert np.abs(np.concatenate(pcm[4:24], axis=1)).max() < 1e-3  # silence decodes silent
+
+
+def test_a_refilled_audio_frame_encodes_what_fresh_frames_encode():
+    """The room's chunks are refilled into one frame; a chunk that is not whole 20 ms frames
+    (the encoder keeps its tail) ends the refilling, and the packets stay the same."""
+    rng = np.random.default_rng(7)
+    speech = [(rng.standard_normal(2 * AUDIO_FRAME) * 3000).astype(np.int16) for _ in range(30)]
+    speech[20] = speech[20][:1500]
+    enc = RoomEncoder(64, 48)
+    ref = RoomEncoder(64, 48).audio  # the same Opus settings, fed fresh frames
+    got, want, pts = [], [], 0
+    for pcm in speech:
+        got += [bytes(p) for p in enc.encode_audio(pcm, pts)]
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate, frame.pts, frame.time_base = 48_000, pts, Fraction(1, 48_000)
+        want += [bytes(p) for p in ref.encode(frame)]
+        pts += len(pcm)
+    assert got == want and len(got) >= 58
+    assert not enc._audio_aligned
 
 
 def _ssim(a: np.ndarray, b: np.ndarray) -> float:
