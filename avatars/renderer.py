@@ -287,6 +287,7 @@ class AvatarRenderer:
             if getattr(lay, name) == box:
                 return getattr(lay.base, name)
         raise ValueError(f"not a layout box: {box}")
+
     def _paste(self, box: Box, patch: np.ndarray) -> None:
         """BGR `patch` into the frame at `box`."""
         x0, y0, x1, y1 = box
