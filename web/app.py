@@ -178,6 +178,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 writers=settings.writers,
                 **limits,
             )
+            # a room taken over from a dead node pushes to its HLS and saved outputs here
+            engine.on_adopted = outputs_api.on_started(engine, settings, store)
             try:
                 await engine.start()
             except BaseException:
