@@ -23,6 +23,7 @@ import dataclasses
 import itertools
 import logging
 import time
+from collections.abc import Callable
 
 from streamer.engine_base import (
     ENGINE_ERRORS,
@@ -130,6 +131,9 @@ class NodeEngine(EngineBase):
         self.moving: set[str] = set()  # rooms whose lease expired, not yet taken over
         self.takeovers: list[dict] = []  # the last 100
         self.takeover_count = 0
+        # called with a room's id once a taken-over room runs here (the web layer's hook:
+        # its HLS push and saved outputs)
+        self.on_adopted: Callable[[str], None] | None = None
         self._releases: dict[str, int] = {}  # stopped rooms whose lease delete failed
         self._pending: dict[int, asyncio.Future] = {}
         self._ids = itertools.count(1)
@@ -357,6 +361,11 @@ class NodeEngine(EngineBase):
         log.info(
             "node %s: room %s running here %.1f s after takeover", self.node_id, room_id, seconds
         )
+        if self.on_adopted is not None:
+            try:
+                self.on_adopted(room_id)
+            except Exception:
+                log.exception("room %s: after-takeover hook failed", room_id)
 
     def _spawn(self, coro, name: str) -> None:
         task = asyncio.create_task(coro, name=name)

@@ -56,8 +56,8 @@ def test_players_fetch_each_new_segment_whole_and_keep_up_with_the_live_edge(ngi
     assert summary["errors"] == {"connect": 0, "playlist": 0, "segment": 0}
     assert part["bytes"] == part["segments"] * SIZE, "a segment was not read whole"
     # about one segment a second each after the first two (keep-alive: one connection each)
-    assert part["segments"] >= 20 * 5, part["segments"]
-    assert part["playlists"] >= 20 * 4
+    assert part["segments"] >= 20 * 4, part["segments"]
+    assert part["playlists"] >= 20 * 3
     assert summary["edge_delay_p95_s"] is not None and summary["edge_delay_p95_s"] <= 2.0
     assert kept_up(summary, target=1.0), summary
 

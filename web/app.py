@@ -178,6 +178,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 writers=settings.writers,
                 **limits,
             )
+            # a room taken over from a dead node pushes to its HLS and saved outputs here
+            engine.on_adopted = outputs_api.on_started(engine, settings, store)
             try:
                 await engine.start()
             except BaseException:
@@ -257,11 +259,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(ops_api.build_router(watch, alerts, page))
         # the 7×24 schedule: rooms start and stop on their slots' times; started after the
         # demo room, its first pass catches up a slot that began while the server was down
+        started_hooks = (
+            outputs_api.on_started(engine, settings, store),
+            janus_api.on_started(engine, settings),
+        )
+
+        def after_start(room_id: str) -> None:  # a room the schedule started
+            for hook in started_hooks:
+                hook(room_id)
+
         scheduler = Scheduler(
             engine,
             store,
             tz=settings.schedule_tz,
-            on_started=outputs_api.on_started(engine, settings, store),
+            on_started=after_start,
             douyin_rooms=settings.douyin_rooms,
         )
         app.state.scheduler = scheduler

@@ -7,7 +7,9 @@ API address and the mountpoint id, then watches with Janus's own API (web/static
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 
 from fastapi import APIRouter, HTTPException
 
@@ -36,6 +38,21 @@ async def attach(engine: EngineBase, settings: Settings, room_id: str) -> None:
         await engine.attach_janus(room_id)
     except JanusError as exc:
         log.error("room %s: no Janus mountpoint: %s", room_id, exc)
+
+
+def on_started(engine: EngineBase, settings: Settings) -> Callable[[str], None]:
+    """A hook for a room that just went live outside the rooms API (the scheduler's): it
+    forwards to Janus too (off the caller)."""
+    tasks: set[asyncio.Task] = set()
+
+    def hook(room_id: str) -> None:
+        if not settings.janus_url:
+            return
+        task = asyncio.get_running_loop().create_task(attach(engine, settings, room_id))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    return hook
 
 
 def build_router(engine: EngineBase, settings: Settings) -> APIRouter:

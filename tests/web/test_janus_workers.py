@@ -204,3 +204,37 @@ def test_serve_refuses_a_janus_url_that_is_not_http(tmp_path):
     assert res.returncode == 2
     assert "--janus-url must be an http:// or https:// URL" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+async def test_a_room_the_schedule_starts_forwards_to_janus_too(server, janus):
+    from datetime import datetime, timedelta
+
+    from streamer.scheduler import zone
+
+    now = datetime.now(zone("Asia/Shanghai"))
+    slot = {
+        "room_id": "jsched",
+        "persona": "xiaowang",
+        "start": (now - timedelta(minutes=5)).strftime("%H:%M"),
+        "end": (now + timedelta(minutes=30)).strftime("%H:%M"),
+    }
+    async with httpx.AsyncClient(
+        base_url=server.url, timeout=30, headers=server.headers("operator")
+    ) as http:
+        res = await http.post("/api/shop/schedule", json=slot)
+        assert res.status_code == 201, res.text
+        sid = res.json()["id"]
+        try:
+            deadline = time.monotonic() + 40
+            while True:
+                res = await http.get("/api/rooms/jsched/janus")
+                if res.status_code == 200 and res.json()["live"]:
+                    break
+                assert time.monotonic() < deadline, f"scheduled room not on Janus: {res.text}"
+                await asyncio.sleep(0.3)
+            info = await JanusApi(janus.api_url, janus.admin_key).mountpoint_info(
+                res.json()["mountpoint"]
+            )
+            assert info["metadata"] == "jsched"
+        finally:
+            await http.patch(f"/api/shop/schedule/{sid}", json={"enabled": False})

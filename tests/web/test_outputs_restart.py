@@ -33,12 +33,15 @@ def nginx(tmp_path):
         yield ng
 
 
-def serve(db_url: str, port: int, workdir: Path, log: Path) -> subprocess.Popen:
+def serve(db_url: str, port: int, workdir: Path, log: Path, workers: int = 0) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("YUNLIAN_")}
     env |= {"PYTHONPATH": str(ROOT), "YUNLIAN_SECRET_KEY": SECRET}
     with open(log, "ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--db", db_url],
+            [
+                *(sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--db", db_url),
+                *("--workers", str(workers)),
+            ],
             cwd=workdir,
             env=env,
             stdout=out,
@@ -82,14 +85,15 @@ async def _token(db_url: str) -> str:
         await store.close()
 
 
-def test_an_added_output_pushes_again_after_kill_9_and_a_restart(tmp_path, nginx):
+@pytest.mark.parametrize("workers", [0, 1])
+def test_an_added_output_pushes_again_after_kill_9_and_a_restart(tmp_path, nginx, workers):
     db = tmp_path / "shop.db"
     db_url = f"sqlite+aiosqlite:///{db}"
     token = asyncio.run(_token(db_url))
     port, log = free_port(), tmp_path / "serve.log"
     url = f"http://127.0.0.1:{port}"
     http = httpx.Client(base_url=url, timeout=20, headers={"Authorization": f"Bearer {token}"})
-    proc = serve(db_url, port, tmp_path, log)
+    proc = serve(db_url, port, tmp_path, log, workers)
     try:
 
         def live_output(oid: str | None = None):
@@ -129,7 +133,7 @@ def test_an_added_output_pushes_again_after_kill_9_and_a_restart(tmp_path, nginx
         assert info["video"] == ("h264", 1280, 720) and info["audio"][0] == "aac"
 
         kill9(proc)  # the whole server, its rooms and connection processes: no clean stop
-        proc = serve(db_url, port, tmp_path, log)
+        proc = serve(db_url, port, tmp_path, log, workers)
         t0 = time.monotonic()
         wait_for(lambda: http.get("/healthz").status_code == 200, 90, "server up again")
         again = wait_for(lambda: live_output(oid), 60, "the saved output live after the restart")
