@@ -120,6 +120,9 @@ class AvatarRenderer:
         self._dirty: list[tuple[Box, bool]] | None = None
         # the part of the character box drawn (BGRA) but not yet converted into the BGR frame
         self._unsynced: Box | None = None
+        # the BGRA box can go to an encoder as it is when its edges are even (a converted
+        # region is widened to whole 2×2 chroma blocks, which must lie inside it)
+        self._even_box = all(v % 2 == 0 for v in self.layout.char_box)
         # layers: scene (static) -> base (+ card) -> frame (+ caption, countdown, host)
         self._scene = self._draw_scene()
         self._chrome = self._scene.copy()  # the scene with an empty card on it
@@ -161,10 +164,12 @@ class AvatarRenderer:
         dirty, self._dirty = self._dirty, []
         cx0, cy0 = self.layout.char_box[:2]
         if dirty is None:
-            whole = (0, 0, self.width, self.height)
-            return [(whole, self._frame, (0, 0)), (self.layout.char_box, self._box, (cx0, cy0))]
+            whole = [((0, 0, self.width, self.height), self._frame, (0, 0))]
+            if not self._even_box:
+                return whole
+            return [*whole, (self.layout.char_box, self._box, (cx0, cy0))]
         return [
-            (box, self._box, (cx0, cy0)) if host else (box, self._frame, (0, 0))
+            (box, self._box, (cx0, cy0)) if host and self._even_box else (box, self._frame, (0, 0))
             for box, host in dirty
         ]
 
@@ -354,6 +359,9 @@ class AvatarRenderer:
         """Draw the frame for `state` as `render` does, but leave the host's region in BGRA
         for `take_patches` (a live room only encodes its frames): `render` converts it into
         the BGR frame when someone asks for that."""
+        if not self._even_box:  # its 2×2 chroma blocks would reach outside the BGRA box
+            self.render(state, frame_index)
+            return
         self._draw_host(state)
         self._finish(frame_index)
 

@@ -187,6 +187,8 @@ class RoomEncoder:
             return
         w, h = x1 - x0, y1 - y0
         ox, oy = origin
+        if x0 < ox or y0 < oy or x1 - ox > src.shape[1] or y1 - oy > src.shape[0]:
+            raise ValueError(f"box {box} widened to even edges leaves its pixels at {origin}")
         code = cv2.COLOR_BGR2YUV_I420 if src.shape[2] == 3 else cv2.COLOR_BGRA2YUV_I420
         flat = cv2.cvtColor(src[y0 - oy : y1 - oy, x0 - ox : x1 - ox], code).reshape(-1)
         y, u, v = self._planes

@@ -2,6 +2,7 @@
 changed, codes unchanged blocks as skipped (constant quantiser), and sends steady silence
 from packets it already made."""
 
+import dataclasses
 from fractions import Fraction
 
 import av
@@ -9,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from avatars.layout import LANDSCAPE
 from avatars.personas import PERSONAS
 from avatars.renderer import AvatarRenderer, AvatarState, Card
 from streamer.encoder import AUDIO_FRAME, SILENCE_SETTLE, RoomEncoder
@@ -56,6 +58,25 @@ def test_the_hosts_bgra_patches_encode_the_same_stream_as_bgr_frames(size):
         b = full.encode_video(img, n)
         assert [bytes(p) for p in a] == [bytes(p) for p in b], f"frame {n} differs"
     assert patched.converted_pixels < 0.6 * full.converted_pixels
+
+
+def test_a_character_box_with_odd_edges_goes_to_the_encoder_in_bgr(monkeypatch):
+    """A converted region widens to whole 2×2 chroma blocks: a box with odd edges would reach
+    outside the BGRA pixels, so its regions go as the BGR frame's, and the stream is the same."""
+    import avatars.renderer as renderer
+
+    odd = dataclasses.replace(LANDSCAPE, char_box=(101, 61, 755, 611))
+    monkeypatch.setattr(renderer, "layout_for", lambda w, h: odd)
+    lean, ref = AvatarRenderer(PERSONAS["xiaoli"]), AvatarRenderer(PERSONAS["xiaoli"])
+    patched, full = RoomEncoder(), RoomEncoder()
+    for n in range(8):
+        state = AvatarState(t=n / 25, speaking=True, openness=0.2 * (n % 4), viseme="open")
+        lean.draw(state, n)
+        a = patched.encode_patches(lean.take_patches(), n)
+        b = full.encode_video(ref.render(state, n), n)
+        assert [bytes(p) for p in a] == [bytes(p) for p in b], f"frame {n} differs"
+    with pytest.raises(ValueError, match="even edges"):
+        patched.encode_patches([((101, 61, 200, 200), lean._box, (101, 61))], 8)
 
 
 def test_patches_must_start_with_the_whole_frame():
