@@ -239,8 +239,10 @@ class RoomWorker:
 
 def run_worker(conn: Connection, spec: WorkerSpec) -> None:
     """The worker process's entry point (a `spawn` target)."""
-    # Ctrl-C reaches the whole process group: the web process closes the bus, we follow
+    # Ctrl-C and a service manager's SIGTERM reach the whole process group: the web process
+    # closes the bus and we follow (a worker killed first would be "restarted" mid-shutdown)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if spec.log_json:
         logging.basicConfig(level=spec.log_level, handlers=[json_handler(sys.stderr)])
     else:

@@ -14,14 +14,21 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from web.app import Settings, create_app
-    from web.settings import ConfigError, parse_workers
+    from web.settings import ConfigError, parse_workers, read_config
 
     try:
         settings = Settings.from_env()
+        # `yunlian serve` runs rooms in one worker per core unless the flag, the environment
+        # or a config file says otherwise (an app built in code keeps them in-process)
+        workers = args.workers
+        if workers is None and "workers" not in settings.model_fields_set:
+            workers = "auto"
         if args.config:
             settings.load(args.config)
-        if args.workers is not None:
-            settings.workers = parse_workers(args.workers)
+            if "workers" in read_config(args.config) and args.workers is None:
+                workers = None
+        if workers is not None:
+            settings.workers = parse_workers(workers)
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -151,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers",
         default=None,
-        help="room worker processes: N, 'auto' (one per core) or 0 (rooms in this process)",
+        help="room worker processes: N, 'auto' (one per core, the default) or 0 (rooms in"
+        " this process)",
     )
     serve.add_argument(
         "--redis",

@@ -232,7 +232,7 @@ def serve(db_url: str, port: int, workdir: Path) -> subprocess.Popen:
         cwd=workdir,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(workdir / "serve.log").open("a"),  # read back when a bound is missed
         start_new_session=True,
     )
 
