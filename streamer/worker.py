@@ -19,6 +19,7 @@ from scripts_gen import make_writer
 from streamer.bus import OPS, Call, Published, Ready, Report, Result, check_args
 from streamer.engine import Engine, EngineError, check_offer
 from streamer.events import RoomEvent
+from streamer.heap import settle_heap
 from streamer.janus import JanusApi, JanusError, Mount
 from streamer.log_context import json_handler
 from streamer.outputs import OutputError
@@ -217,6 +218,7 @@ class RoomWorker:
         # the first room's writer loads its dictionaries (~2 s): done before Ready, so a
         # room restored here after a crash does not wait for it
         make_writer(None)
+        settle_heap()
         threading.Thread(target=self._read, args=(loop,), name="bus-reader", daemon=True).start()
         self.send(Ready(os.getpid()))
         try:

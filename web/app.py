@@ -29,6 +29,7 @@ from commerce.push_seen import PushSeenRows
 from danmaku.seen import SeenIds
 from danmaku.sources.douyin import FUTURE_SKEW
 from streamer.engine import Engine, EngineError
+from streamer.heap import settle_heap
 from streamer.nodes import NodeEngine
 from streamer.room import RoomConfig
 from streamer.scheduler import Scheduler, zone
@@ -282,6 +283,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         shown = settings.public_url or settings.listen_url
         if shown:
             announce(shown, engine.list_rooms(), password_file)
+        settle_heap()
         try:
             yield
         finally:
