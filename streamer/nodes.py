@@ -39,6 +39,7 @@ from streamer.engine_base import (
     check_simulation,
 )
 from streamer.events import RoomEvent, RoomStarted, RoomStopped
+from streamer.janus import JanusError
 from streamer.leases import Lease, Leases
 from streamer.listener import Heard
 from streamer.node_bus import BusDown, NodeBus, decode, encode
@@ -65,8 +66,10 @@ REMOTE_OPS = frozenset(
         "ban_word",
         "unban_word",
         "stop_room",
+        "janus_where",
     }
 )
+JANUS_TIMEOUT = 5.0  # GET /api/rooms/{id}/janus: the holder answers within this or 503
 
 
 SECRET_KEYS = ("api_key",)  # never written to the lease table: each node has its own
@@ -566,6 +569,8 @@ class NodeEngine(EngineBase):
             if op == "stop_room":
                 await self.stop_room(room_id)
                 value = None
+            elif op == "janus_where":
+                value = await self.janus_where(room_id)
             else:
                 value = await self._room_call(room_id, op, *args)
             reply["value"] = encode(value)
@@ -681,3 +686,31 @@ class NodeEngine(EngineBase):
         if room_id not in self.held:
             raise NotConfigured("推流设置请在房间所在节点操作")
         self.local.remove_output(room_id, output_id)
+
+    # Janus (streamer/janus.py): the node holding a room forwards it to its own janus_url
+    janus_public_url: str | None = None  # where browsers reach this node's Janus
+
+    async def attach_janus(self, room_id: str) -> dict:
+        if room_id not in self.held:
+            raise JanusError(f"room {room_id} runs on another node: it forwards from there")
+        return await self.local.attach_janus(room_id)
+
+    def janus_mount(self, room_id: str) -> dict | None:
+        return self.local.janus_mount(room_id) if room_id in self.held else None
+
+    async def janus_where(self, room_id: str) -> dict | None:
+        """Where to watch the room through Janus: asked of the node holding it (each node
+        names its own Janus); None when that node does not forward it (yet)."""
+        if room_id not in self.held:
+            return await self._room_call(room_id, "janus_where", timeout=JANUS_TIMEOUT)
+        if room_id in self.adopting:
+            raise RoomUnavailable("房间正在本节点恢复，请稍后重试")
+        mount = self.local.janus_mount(room_id)
+        if mount is None or not self.janus_public_url:
+            return None
+        return {
+            "url": self.janus_public_url,
+            "mountpoint": mount["mountpoint"],
+            "live": mount["frames"]["video"] > 0,
+            "node": self.node_id,
+        }

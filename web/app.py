@@ -180,7 +180,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 **limits,
             )
             # a room taken over from a dead node pushes to its HLS and saved outputs here
-            engine.on_adopted = outputs_api.on_started(engine, settings, store)
+            # (and forwards to this node's Janus: the mountpoint taken over or made again)
+            adopted_hooks = (
+                outputs_api.on_started(engine, settings, store),
+                janus_api.on_started(engine, settings),
+            )
+            engine.on_adopted = lambda room_id: [hook(room_id) for hook in adopted_hooks]
             try:
                 await engine.start()
             except BaseException:

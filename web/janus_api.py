@@ -13,15 +13,20 @@ from collections.abc import Callable
 
 from fastapi import APIRouter, HTTPException
 
-from streamer.engine_base import EngineBase, RoomNotFound
+from streamer.engine_base import EngineBase, EngineError, RoomNotFound
 from streamer.janus import JanusApi, JanusError
+from streamer.nodes import NodeEngine
 from web.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def configure(engine: EngineBase, settings: Settings) -> None:
-    """Give the engine its Janus (room workers get theirs through their WorkerSpec)."""
+    """Give the engine its Janus (room workers get theirs through their WorkerSpec; a node's
+    local engine gets this node's Janus)."""
+    if settings.janus_url and isinstance(engine, NodeEngine):
+        engine.janus_public_url = settings.janus_public_url or settings.janus_url
+        engine = engine.local
     if settings.janus_url and hasattr(engine, "attach_janus"):
         engine.janus_api = JanusApi(settings.janus_url, settings.janus_admin_key)
         engine.janus_rtp_host = settings.janus_rtp_host
@@ -65,15 +70,21 @@ def build_router(engine: EngineBase, settings: Settings) -> APIRouter:
             raise HTTPException(404, "本服务器未开启 Janus (Janus is not configured)")
         try:
             engine.config_of(room_id)
+            if hasattr(engine, "janus_where"):  # several nodes: the holder says where
+                where = await engine.janus_where(room_id)  # (within a deadline, else 503)
+            else:
+                mount = engine.janus_mount(room_id) if hasattr(engine, "janus_mount") else None
+                where = mount and {
+                    "url": settings.janus_public_url or settings.janus_url,
+                    "mountpoint": mount["mountpoint"],
+                    "live": mount["frames"]["video"] > 0,
+                }
         except RoomNotFound:
             raise HTTPException(404, f"直播间未开播：{room_id[:64]}") from None
-        mount = engine.janus_mount(room_id) if hasattr(engine, "janus_mount") else None
-        if mount is None:
+        except EngineError as exc:
+            raise HTTPException(503, f"直播间暂时无法接入 Janus：{exc}") from None
+        if where is None:
             raise HTTPException(503, "直播间暂未接入 Janus，请用普通模式观看")
-        return {
-            "url": settings.janus_public_url or settings.janus_url,
-            "mountpoint": mount["mountpoint"],
-            "live": mount["frames"]["video"] > 0,
-        }
+        return where
 
     return r
