@@ -325,8 +325,15 @@ class RollupSync:
         return hit
 
     async def sync(self, force: bool = False, limit: int = 100_000) -> int:
-        """Fold orders changed since the last call into the rollups; returns orders changed."""
+        """Fold orders changed since the last call into the rollups; returns orders changed.
+
+        Without `force` (a report about to read) it neither runs twice a second nor waits for
+        a refresh already running: the report reads the rollups as the last refresh left
+        them, at most a refresh interval old, instead of queueing behind the write (at 1M
+        orders with orders arriving, most answers over 100 ms were the ones that waited)."""
         loop = asyncio.get_running_loop()
+        if not force and self._lock.locked():
+            return 0
         async with self._lock:
             if not force and loop.time() - self._last < self.min_interval:
                 return 0

@@ -47,3 +47,22 @@ async def test_first_screen_abnormal_orders_come_from_a_short_cache(store, monke
     await store.orders.create(req("sku-a", 1, buyer="busy-2"), "k-x")
     assert _flagged(await svc.warnings())
     await svc.close()
+
+
+async def test_a_report_does_not_queue_behind_a_running_refresh(store):
+    """A report reads the rollups as the last refresh left them rather than waiting for the
+    refresh that is running (the background one, every 2 s); a forced sync still waits."""
+    from commerce.analytics.reports import parse_range
+
+    svc = Analytics(store)
+    await svc.rollups.sync(force=True)
+    r = parse_range(None, None, svc.today(), 30)
+    async with svc.rollups._lock:  # a refresh is running
+        svc.rollups._last = 0.0  # and the last one is old enough to run another
+        kpis = await asyncio.wait_for(svc.report("kpis", r), 10)  # it waited forever before
+        assert "gmv" in kpis
+        forced = asyncio.ensure_future(svc.rollups.sync(force=True))
+        await asyncio.sleep(0.1)
+        assert not forced.done()  # a forced sync queues for its turn
+    assert await asyncio.wait_for(forced, 10) == 0
+    await svc.close()
