@@ -145,11 +145,13 @@ def build_router(engine: Engine, settings: Settings, store: Store | None = None)
 
     @r.get("/api/rooms/{room_id}/outputs")
     async def list_outputs(room_id: str) -> list[dict]:
-        try:
-            return engine.list_outputs(room_id)
-        except RoomNotFound:
-            if store is None:
-                raise
+        # live anywhere (another node's room included): what it pushes now
+        if store is None or engine.room_shop(room_id) is not None:
+            try:
+                return engine.list_outputs(room_id)
+            except RoomNotFound:  # stopped meanwhile
+                if store is None:
+                    raise
         # off air (the permission layer found the room registered to the caller's shop): what
         # it will push when it next goes live
         try:
@@ -187,6 +189,8 @@ def build_router(engine: Engine, settings: Settings, store: Store | None = None)
         forgotten = False
         if store is not None:
             forgotten = await store.room_outputs.remove(room_id, output_id)
+        if forgotten and engine.room_shop(room_id) is None:  # off air: nothing pushes it
+            return {"id": output_id, "removed": True}
         try:
             engine.remove_output(room_id, output_id)
         except (OutputError, RoomNotFound) as exc:
