@@ -579,6 +579,8 @@ class RoomSlot(Base):
     created_by: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
+    # the room's frame when this slot starts it: "720p" (1280×720) or "480p" (854×480, 省流)
+    resolution: Mapped[str] = mapped_column(String(8), default="720p", server_default="720p")
 
 
 class TicketReply(Base):

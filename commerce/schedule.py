@@ -34,6 +34,7 @@ MAX_OUTPUT_NAME = 32
 MAX_OUTPUT_URL = 512
 MAX_OUTPUT_KEY = 256
 MAX_SLOTS_PER_ROOM = 48
+RESOLUTIONS = ("720p", "480p")  # a slot's frame size (the engine's avatars.layout names)
 SKIP_KEY = "schedule_skip:"  # an_state key of a slot's run stopped by hand: + slot id
 
 
@@ -80,6 +81,7 @@ class Slot:
     lineup: tuple[str, ...] = ()
     outputs: tuple[dict, ...] = ()  # {name, url, key}: key sealed
     enabled: bool = True
+    resolution: str = "720p"
     created_by: str = ""
     updated_at: str = ""
     extra: dict = field(default_factory=dict, compare=False)
@@ -121,6 +123,7 @@ class Slot:
                 for o in self.outputs
             ],
             "enabled": self.enabled,
+            "resolution": self.resolution,
             "created_by": self.created_by,
             "updated_at": self.updated_at,
         }
@@ -182,6 +185,7 @@ class ScheduleService:
             lineup=tuple(row.lineup or ()),
             outputs=tuple(outputs),
             enabled=row.enabled,
+            resolution=row.resolution or "720p",
             created_by=row.created_by,
             updated_at=row.updated_at.isoformat(),
         )
@@ -211,7 +215,8 @@ class ScheduleService:
 
     async def add(self, shop_id: str, spec: dict[str, Any], by: str) -> Slot:
         """A new slot. `spec`: room_id, persona, start, end ("HH:MM"), and optionally title,
-        lineup (SKUs), outputs ([{name, url, stream_key}]) and enabled."""
+        lineup (SKUs), outputs ([{name, url, stream_key}]), enabled and resolution
+        ("720p", the default, or "480p")."""
         clean = await self._clean(spec, None)
         now = self.store.clock()
         async with self.store.db.write() as s:
@@ -245,6 +250,7 @@ class ScheduleService:
                 "end": hhmm(row.end_min),
                 "lineup": list(row.lineup or ()),
                 "enabled": row.enabled,
+                "resolution": row.resolution or "720p",
             }
             old_outputs = list(row.outputs or [])
         merged = {**current, **{k: v for k, v in spec.items() if k != "outputs"}}
@@ -334,6 +340,11 @@ class ScheduleService:
         enabled = spec.get("enabled", True)
         if not isinstance(enabled, bool):
             raise InvalidInput("启用状态必须是 true 或 false")
+        resolution = spec.get("resolution", "720p")
+        if resolution is None:
+            resolution = "720p"
+        if not isinstance(resolution, str) or resolution not in RESOLUTIONS:
+            raise InvalidInput("清晰度只能是 720p（高清）或 480p（省流）")
         clean = {
             "room_id": room_id,
             "title": _text(spec.get("title"), "直播间标题", MAX_TITLE),
@@ -342,6 +353,7 @@ class ScheduleService:
             "end_min": end,
             "lineup": list(lineup),
             "enabled": enabled,
+            "resolution": resolution,
         }
         if keep_outputs is None:
             clean["outputs"] = self._outputs(spec.get("outputs") or [], [])

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from avatars.layout import frame_size
 from commerce.schedule import Slot, next_boundary
 from streamer.engine_base import EngineError, RoomNotFound
 from streamer.outputs import OutputError
@@ -174,6 +175,7 @@ class Scheduler:
         return {"started": started, "stopped": stopped}
 
     async def _start(self, slot: Slot, key: tuple[int, str]) -> bool:
+        width, height = frame_size(slot.resolution or "720p", portrait=False)
         config = RoomConfig(
             room_id=slot.room_id,
             persona=slot.persona,
@@ -181,6 +183,8 @@ class Scheduler:
             lineup=list(slot.lineup) or None,
             shop_id=slot.shop_id,
             douyin_room_id=self.douyin_rooms.get(slot.room_id, ""),
+            width=width,
+            height=height,
         )
         try:
             owner = await self.store.rooms.claim(

@@ -3,7 +3,8 @@
 Shop staff of the room add, list and remove outputs (web/security.py: ROOM_MERCHANT). A
 stream key goes in once and only ever comes back masked. Added outputs are saved in the shop
 database (key sealed) and pushed again whenever the room next goes live, after a restart too;
-removing one forgets it.
+removing one forgets it. While the room is off air its saved outputs are still listed (keys
+masked, state "off air", 未开播) and can be removed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from streamer.engine import Engine, EngineError, RoomNotFound
-from streamer.outputs import MAX_KEY, MAX_NAME, MAX_URL, OutputError, OutputNotFound, TooManyOutputs
+from streamer.outputs import (
+    MAX_KEY,
+    MAX_NAME,
+    MAX_URL,
+    OutputError,
+    OutputNotFound,
+    TooManyOutputs,
+    mask_key,
+)
 from web.settings import Settings
 
 if TYPE_CHECKING:
@@ -27,6 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 HLS_OUTPUT = "本地HLS"
+OFF_AIR = "off air"  # the state of a saved output while its room is not live (未开播)
 
 
 class OutputIn(BaseModel):
@@ -88,6 +98,34 @@ async def restore_saved(engine: Engine, store: Store, room_id: str) -> int:
     return started
 
 
+async def saved_views(store: Store, room_id: str) -> list[dict]:
+    """A room's saved outputs as the list shows them while it is off air: keys masked."""
+    views = []
+    for o in await store.room_outputs.list(room_id):
+        try:
+            masked = mask_key(store.room_outputs.stream_key(o))
+        except Exception:  # sealed under another secret: shown, to be removed or entered again
+            masked = "****"
+        views.append(
+            {
+                "id": o.id,
+                "name": o.name,
+                "url": o.url,
+                "stream_key": masked,
+                "internal": False,
+                "saved": True,
+                "state": OFF_AIR,
+                "state_label": "未开播",
+                "kbps": 0,
+                "connects": 0,
+                "reconnects": 0,
+                "failures": 0,
+                "last_error": None,
+            }
+        )
+    return views
+
+
 def on_started(engine: Engine, settings: Settings, store: Store) -> Callable[[str], None]:
     """A hook for a room that just went live (the scheduler's): its HLS push, then its saved
     outputs (read from the shop database off the caller)."""
@@ -107,7 +145,20 @@ def build_router(engine: Engine, settings: Settings, store: Store | None = None)
 
     @r.get("/api/rooms/{room_id}/outputs")
     async def list_outputs(room_id: str) -> list[dict]:
-        return engine.list_outputs(room_id)
+        # live anywhere (another node's room included): what it pushes now
+        if store is None or engine.room_shop(room_id) is not None:
+            try:
+                return engine.list_outputs(room_id)
+            except RoomNotFound:  # stopped meanwhile
+                if store is None:
+                    raise
+        # off air (the permission layer found the room registered to the caller's shop): what
+        # it will push when it next goes live
+        try:
+            return await saved_views(store, room_id)
+        except Exception as exc:
+            log.error("room %s: saved outputs not read: %s", room_id, exc)
+            raise HTTPException(503, "推流设置暂时无法读取，请稍后再试") from None
 
     @r.post("/api/rooms/{room_id}/outputs", status_code=201)
     async def add_output(room_id: str, body: OutputIn, request: Request):
@@ -138,6 +189,8 @@ def build_router(engine: Engine, settings: Settings, store: Store | None = None)
         forgotten = False
         if store is not None:
             forgotten = await store.room_outputs.remove(room_id, output_id)
+        if forgotten and engine.room_shop(room_id) is None:  # off air: nothing pushes it
+            return {"id": output_id, "removed": True}
         try:
             engine.remove_output(room_id, output_id)
         except (OutputError, RoomNotFound) as exc:

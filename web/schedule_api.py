@@ -9,7 +9,7 @@ text. The scheduler (`streamer.scheduler`) is woken on every change.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
@@ -46,6 +46,8 @@ class SlotIn(BaseModel):
     lineup: list[StrictStr] = Field(default_factory=list, max_length=MAX_LINEUP)
     outputs: list[OutputSpec] = Field(default_factory=list, max_length=MAX_OUTPUTS)
     enabled: StrictBool = True
+    # 720p 高清 (1280×720) or 480p 省流 (854×480): the room's frame when the slot starts it
+    resolution: Literal["720p", "480p"] = "720p"
 
 
 class SlotPatch(BaseModel):
@@ -57,6 +59,7 @@ class SlotPatch(BaseModel):
     lineup: list[StrictStr] | None = Field(default=None, max_length=MAX_LINEUP)
     outputs: list[OutputSpec] | None = Field(default=None, max_length=MAX_OUTPUTS)
     enabled: StrictBool | None = None
+    resolution: Literal["720p", "480p"] | None = None
 
 
 def _check_persona(persona: str | None) -> None:

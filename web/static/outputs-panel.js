@@ -1,7 +1,7 @@
 // 多平台推流: a room's RTMP outputs (Douyin, Kuaishou, Bilibili, a CDN) in the panel. The
 // stream key is sent once and only ever shown masked; a failing push shows its error here.
 (() => {
-  const STATES = { connecting: '连接中', live: '推流中', retrying: '重连中', stopped: '已停止', stalled: '对方无响应' };
+  const STATES = { connecting: '连接中', live: '推流中', retrying: '重连中', stopped: '已停止', stalled: '对方无响应', 'off air': '未开播' };
   const out = document.getElementById('out-msg');
   const list = document.getElementById('outputs');
   const room = () => document.getElementById('op-room').value;
@@ -31,10 +31,11 @@
       li.appendChild(document.createTextNode(text + ' '));
       if (!o.internal) {
         const b = document.createElement('button');
-        b.className = 'secondary'; b.textContent = '停止';
+        const offAir = o.state === 'off air';  // saved, pushed when the room next goes live
+        b.className = 'secondary'; b.textContent = offAir ? '删除' : '停止';
         b.onclick = async () => {
           const res = await fetch(`${base()}/${encodeURIComponent(o.id)}`, { method: 'DELETE' });
-          tell(res.ok ? '已停止推流' : '停止失败', !res.ok);
+          tell(res.ok ? (offAir ? '已删除' : '已停止推流') : (offAir ? '删除失败' : '停止失败'), !res.ok);
           refresh();
         };
         li.appendChild(b);

@@ -36,6 +36,18 @@ async function loadRooms() {
   for (const r of rooms) {
     const o = document.createElement('option'); o.value = r.room_id; o.textContent = r.title; roomSel.appendChild(o);
   }
+  // the shop's rooms that are off air, after the live ones: their saved outputs (多平台推流)
+  // are listed and can be removed until they go live again
+  try {
+    const res = await fetch('/api/shop/rooms');
+    const live = new Set(rooms.map((r) => r.room_id));
+    for (const r of res.ok ? await res.json() : []) {
+      if (live.has(r.room_id)) continue;
+      const o = document.createElement('option'); o.value = r.room_id;
+      o.textContent = `${r.title || r.room_id}（未开播）`; o.dataset.offAir = '1';
+      roomSel.appendChild(o);
+    }
+  } catch (e) { /* the live rooms are enough */ }
   if (chosen) roomSel.value = chosen;
   for (const r of rooms) {
     const tr = document.createElement('tr');

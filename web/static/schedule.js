@@ -21,6 +21,7 @@
         room_id: $('#s-room').value.trim(),
         title: $('#s-title').value.trim(),
         persona: $('#s-persona').value,
+        resolution: $('#s-resolution').value,
         start: $('#s-start').value,
         end: $('#s-end').value === '00:00' ? '24:00' : $('#s-end').value,
         lineup: [...form.querySelectorAll('input[name="lineup"]:checked')].map((x) => x.value),
@@ -52,6 +53,7 @@
     $('#s-heading').textContent = `修改时段（直播间 ${slot.room_id}）`;
     $('#s-room').value = slot.room_id; $('#s-room').readOnly = true;
     $('#s-title').value = slot.title; $('#s-persona').value = slot.persona;
+    $('#s-resolution').value = slot.resolution || '720p';
     $('#s-start').value = slot.start; $('#s-end').value = slot.end === '24:00' ? '00:00' : slot.end;
     form.querySelectorAll('input[name="lineup"]').forEach((x) => { x.checked = slot.lineup.includes(x.value); });
     const out = slot.outputs[0] || { name: '', url: '', stream_key: '' };
