@@ -236,9 +236,17 @@ def x264_options(frames: int = 150) -> dict:
 class Server:
     """The benchmark's `yunlian serve` (no demo room) in its own process."""
 
-    def __init__(self, workers: int = 0) -> None:
+    def __init__(self, workers: int = 0, max_rooms: int = 16) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.roomcost_server", "--workers", str(workers)],
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.roomcost_server",
+                "--workers",
+                str(workers),
+                "--max-rooms",
+                str(max_rooms),
+            ],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

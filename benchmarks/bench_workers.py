@@ -145,7 +145,7 @@ def window(server: Server, rooms: list[str], seconds: float) -> dict:
 
 
 def curve(workers: int, resolution: str, points: tuple[int, ...], seconds: float) -> dict:
-    server = Server(workers)
+    server = Server(workers, max_rooms=max(16, *points))
     personas = list(PERSONAS)
     started: list[str] = []
     out: dict[str, dict] = {}

@@ -16,14 +16,15 @@ from testkit.livesrv import LiveServer
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=0, help="room worker processes (0: none)")
+    parser.add_argument("--max-rooms", type=int, default=16, help="the server's room cap")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         server = LiveServer(
             Path(tmp) / "shop.db",
             stamp=False,
             demo_room=False,
-            max_rooms=16,
-            max_rooms_per_operator=16,
+            max_rooms=args.max_rooms,
+            max_rooms_per_operator=args.max_rooms,
             workers=args.workers,
         )
         with server:

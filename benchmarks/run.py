@@ -35,6 +35,7 @@ SECTIONS = {
     "hls": "benchmarks.bench_hls",
     "janus": "benchmarks.bench_janus",
     "workers": "benchmarks.bench_workers",
+    "workers_knee": "benchmarks.bench_workers_knee",
     "workbench": "benchmarks.bench_workbench",
     "ops": "benchmarks.bench_ops",
     "workbench_start": "benchmarks.bench_workbench_start",
