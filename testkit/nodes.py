@@ -21,6 +21,22 @@ SECRET_KEY = "nodes-test-secret-key-0123456789"
 NODE_SECRET = "test-node-secret-0123456789"
 
 
+def admin_token(db_url: str) -> str:
+    """An admin account in the cluster's shop and a bearer token for it (the nodes' tests
+    call the HTTP API as ops staff)."""
+    from commerce import open_store
+
+    async def make() -> str:
+        store = await open_store(db_url, secret_key=SECRET_KEY, background=False)
+        try:
+            user = await store.accounts.create_user("ops", "测试密码-集群-0123456789", "admin")
+            return await store.accounts.create_token(user, "admin", "tests")
+        finally:
+            await store.close()
+
+    return asyncio.run(make())
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

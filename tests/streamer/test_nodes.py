@@ -13,15 +13,14 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 
-from commerce import open_store
 from danmaku.messages import Gift
 from streamer.events import Reply
 from streamer.node_bus import NodeBus, decode, encode
 from testkit.nodes import (
     NODE_SECRET,
-    SECRET_KEY,
     Node,
     RedisServer,
+    admin_token,
     free_port,
     restart_postgres,
     wait_for,
@@ -43,15 +42,7 @@ def cluster(tmp_path_factory):
     with postgres_server() as admin_url, RedisServer() as redis:
         db_url = create_database(admin_url)
 
-        async def setup() -> str:
-            store = await open_store(db_url, secret_key=SECRET_KEY, background=False)
-            try:
-                user = await store.accounts.create_user("ops", "测试密码-集群-0123456789", "admin")
-                return await store.accounts.create_token(user, "admin", "tests")
-            finally:
-                await store.close()
-
-        token = asyncio.run(setup())
+        token = admin_token(db_url)
         a = Node(db_url, redis.url, "a", tmp)
         b = Node(db_url, redis.url, "b", tmp)
         try:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from commerce import open_store
 from commerce.models import Order, RoomSession, RoomSessionMinute
-from testkit.nodes import SECRET_KEY, Node, RedisServer, wait_for
+from testkit.nodes import SECRET_KEY, Node, RedisServer, admin_token, wait_for
 from testkit.pg import create_database, postgres_server
 
 ROOM = "farm-sessions"
@@ -30,15 +30,7 @@ def cluster(tmp_path_factory):
     with postgres_server() as admin_url, RedisServer() as redis:
         db_url = create_database(admin_url)
 
-        async def setup() -> str:
-            store = await open_store(db_url, secret_key=SECRET_KEY, background=False)
-            try:
-                user = await store.accounts.create_user("ops", "测试密码-集群-0123456789", "admin")
-                return await store.accounts.create_token(user, "admin", "tests")
-            finally:
-                await store.close()
-
-        token = asyncio.run(setup())
+        token = admin_token(db_url)
         env = {"YUNLIAN_SESSION_BUCKET_S": str(BUCKET)}
         a = Node(db_url, redis.url, "a", tmp, **env)
         b = Node(db_url, redis.url, "b", tmp, **env)

@@ -12,10 +12,9 @@ import time
 import httpx
 import pytest
 
-from commerce import open_store
 from streamer.janus import JanusApi
 from testkit.janus import Janus, JanusViewer
-from testkit.nodes import SECRET_KEY, Node, RedisServer
+from testkit.nodes import Node, RedisServer, admin_token
 from testkit.pg import create_database, postgres_server
 from tests.web.test_janus_workers import _frames
 
@@ -29,15 +28,7 @@ def cluster(tmp_path_factory):
     with Janus(tmp / "janus") as janus, postgres_server() as admin_url, RedisServer() as redis:
         db_url = create_database(admin_url)
 
-        async def setup() -> str:
-            store = await open_store(db_url, secret_key=SECRET_KEY, background=False)
-            try:
-                user = await store.accounts.create_user("ops", "测试密码-集群-0123456789", "admin")
-                return await store.accounts.create_token(user, "admin", "tests")
-            finally:
-                await store.close()
-
-        token = asyncio.run(setup())
+        token = admin_token(db_url)
         env = {"YUNLIAN_JANUS_URL": janus.api_url, "YUNLIAN_JANUS_ADMIN_KEY": janus.admin_key}
         a = Node(db_url, redis.url, "a", tmp, **env)
         b = Node(db_url, redis.url, "b", tmp, **env)
