@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from commerce import open_store
 from commerce.db import alembic_config, make_engine
+from commerce.models import Base
 from tests.commerce.conftest import SECRET, add_product, reserved_mismatches
 from tests.commerce.test_store import req
 
@@ -22,6 +25,22 @@ async def _alembic(url: str, fn, revision: str) -> None:
     try:
         async with engine.begin() as conn:
             await conn.run_sync(run)
+    finally:
+        await engine.dispose()
+
+
+async def schema_diffs(url: str, table: str) -> tuple[set[str], list]:
+    """The database's table names, and the differences between the ORM and the database
+    that concern `table` (none once its migration is applied)."""
+
+    def look(conn):
+        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        return set(inspect(conn).get_table_names()), [d for d in diffs if table in repr(d)]
+
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(look)
     finally:
         await engine.dispose()
 

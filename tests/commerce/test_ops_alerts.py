@@ -6,29 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import inspect
 
 from commerce import open_store
-from commerce.db import make_engine
-from commerce.models import Base
 from commerce.ops_alerts import OpsAlertRows
 from tests.commerce.conftest import SECRET
-from tests.commerce.test_migrations import _alembic
-
-
-async def _schema(url: str) -> tuple[set[str], list]:
-    def look(conn):
-        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        return set(inspect(conn).get_table_names()), [d for d in diffs if "ops_alerts" in repr(d)]
-
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return await conn.run_sync(look)
-    finally:
-        await engine.dispose()
+from tests.commerce.test_migrations import _alembic, schema_diffs
 
 
 async def test_rows_record_fire_resolve_and_attempts(db_url, clock):
@@ -51,7 +33,7 @@ async def test_rows_record_fire_resolve_and_attempts(db_url, clock):
         assert got[0]["resolved_at"] is None and len(got[0]["message"]) == 500
     finally:
         await store.close()
-    tables, diffs = await _schema(db_url)
+    tables, diffs = await schema_diffs(db_url, "ops_alerts")
     assert "ops_alerts" in tables and diffs == []
 
 
@@ -59,8 +41,8 @@ async def test_migration_drops_and_recreates_the_table(db_url, clock):
     store = await open_store(db_url, secret_key=SECRET, clock=clock, background=False)
     await store.close()
     await _alembic(db_url, command.downgrade, "0014")
-    tables, _ = await _schema(db_url)
+    tables, _ = await schema_diffs(db_url, "ops_alerts")
     assert "ops_alerts" not in tables and "shipments" in tables
     await _alembic(db_url, command.upgrade, "head")
-    tables, diffs = await _schema(db_url)
+    tables, diffs = await schema_diffs(db_url, "ops_alerts")
     assert "ops_alerts" in tables and diffs == []

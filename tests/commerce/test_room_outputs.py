@@ -5,30 +5,13 @@ and created again by the migration."""
 from __future__ import annotations
 
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import inspect
 
 from commerce import open_store
-from commerce.db import make_engine
-from commerce.models import Base, RoomOutput
+from commerce.models import RoomOutput
 from tests.commerce.conftest import SECRET
-from tests.commerce.test_migrations import _alembic
+from tests.commerce.test_migrations import _alembic, schema_diffs
 
 KEY = "sk-Platform-stream-key-0123456789"
-
-
-async def _schema(url: str) -> tuple[set[str], list]:
-    def look(conn):
-        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        return set(inspect(conn).get_table_names()), [d for d in diffs if "room_outputs" in repr(d)]
-
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return await conn.run_sync(look)
-    finally:
-        await engine.dispose()
 
 
 async def test_saved_outputs_keep_sealed_keys_and_forget_removed_ones(db_url, clock):
@@ -53,7 +36,7 @@ async def test_saved_outputs_keep_sealed_keys_and_forget_removed_ones(db_url, cl
             assert (await s.get(RoomOutput, "b1")).room_id == "r2"
     finally:
         await store.close()
-    tables, diffs = await _schema(db_url)
+    tables, diffs = await schema_diffs(db_url, "room_outputs")
     assert "room_outputs" in tables and diffs == []
 
 
@@ -61,8 +44,8 @@ async def test_migration_drops_and_recreates_the_table(db_url, clock):
     store = await open_store(db_url, secret_key=SECRET, clock=clock, background=False)
     await store.close()
     await _alembic(db_url, command.downgrade, "0019")
-    tables, _ = await _schema(db_url)
+    tables, _ = await schema_diffs(db_url, "room_outputs")
     assert "room_outputs" not in tables and "ops_alerts" in tables
     await _alembic(db_url, command.upgrade, "head")
-    tables, diffs = await _schema(db_url)
+    tables, diffs = await schema_diffs(db_url, "room_outputs")
     assert "room_outputs" in tables and diffs == []

@@ -7,17 +7,12 @@ import re
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import inspect
 
 from commerce import open_store
-from commerce.db import make_engine
 from commerce.errors import InvalidTicket, TicketAlreadyClosed, TicketNotFound
-from commerce.models import Base
 from commerce.tickets import MAX_OPEN_PER_USER, TicketStats
 from tests.commerce.conftest import SECRET
-from tests.commerce.test_migrations import _alembic
+from tests.commerce.test_migrations import _alembic, schema_diffs
 
 
 async def _open(store, user: str = "u1", room: str = "r1", text: str = "枣子收到坏了三颗", **kw):
@@ -212,34 +207,18 @@ async def test_tickets_survive_a_restart(db_url, clock):
         await store.close()
 
 
-async def _schema(url: str) -> tuple[set[str], list]:
-    """Table names, and the differences between the ORM and the database for cs_tickets."""
-
-    def look(conn):
-        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        mine = [d for d in diffs if "cs_tickets" in repr(d)]
-        return set(inspect(conn).get_table_names()), mine
-
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return await conn.run_sync(look)
-    finally:
-        await engine.dispose()
-
-
 async def test_migration_creates_drops_and_recreates_the_table(db_url, clock):
     store = await open_store(db_url, secret_key=SECRET, clock=clock, background=False)
     await _open(store)
     await store.close()
-    tables, diffs = await _schema(db_url)
+    tables, diffs = await schema_diffs(db_url, "cs_tickets")
     assert "cs_tickets" in tables and diffs == []
 
     await _alembic(db_url, command.downgrade, "0004")
-    tables, _ = await _schema(db_url)
+    tables, _ = await schema_diffs(db_url, "cs_tickets")
     assert "cs_tickets" not in tables and "stocks" in tables
     await _alembic(db_url, command.upgrade, "head")
-    tables, diffs = await _schema(db_url)
+    tables, diffs = await schema_diffs(db_url, "cs_tickets")
     assert "cs_tickets" in tables and diffs == []
 
     store = await open_store(db_url, secret_key=SECRET, clock=clock, background=False)
