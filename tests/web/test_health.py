@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-import time
 
 import httpx
 import pytest
@@ -15,6 +14,7 @@ import uvicorn
 from sqlalchemy.engine import make_url
 
 from testkit.livesrv import free_port
+from testkit.nodes import wait_for
 from testkit.pg import create_database, postgres_server
 from web.app import Settings, create_app
 
@@ -104,7 +104,7 @@ def server():
         thread.start()
         base = f"http://127.0.0.1:{port}"
         try:
-            _until(lambda: _get(base, "/healthz").status_code == 200, 60, "server up")
+            wait_for(lambda: _get(base, "/healthz").status_code == 200, 60, "server up")
             yield base, app, gate
         finally:
             srv.should_exit = True
@@ -116,54 +116,40 @@ def _get(base: str, path: str) -> httpx.Response:
     return httpx.get(base + path, timeout=10)
 
 
-def _until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except httpx.HTTPError as exc:
-            last = exc
-        time.sleep(0.2)
-    raise AssertionError(f"{what} within {timeout} s (last: {last!r})")
-
-
 def test_ready_then_database_gone_then_back_by_itself(server):
     base, _app, gate = server
-    ready = _until(lambda: _get(base, "/readyz").status_code == 200, 30, "ready")
+    ready = wait_for(lambda: _get(base, "/readyz").status_code == 200, 30, "ready")
     assert ready
     body = _get(base, "/readyz").json()
     assert body["ready"] is True and body["reasons"] == [] and body["rooms"] == 1
 
     gate.shut()  # the database goes away: connections cut, new ones refused
     try:
-        res = _until(
+        res = wait_for(
             lambda: (r := _get(base, "/readyz")).status_code == 503 and r, 20, "503 without DB"
         )
         assert any("database" in reason for reason in res.json()["reasons"]), res.json()
         assert _get(base, "/healthz").status_code == 200  # alive all the same
     finally:
         gate.open()
-    _until(lambda: _get(base, "/readyz").status_code == 200, 30, "ready again after the DB")
+    wait_for(lambda: _get(base, "/readyz").status_code == 200, 30, "ready again after the DB")
 
 
 def test_a_starved_room_is_not_ready_until_it_ticks_again(server):
     base, app, _gate = server
-    _until(lambda: _get(base, "/readyz").status_code == 200, 30, "ready")
+    wait_for(lambda: _get(base, "/readyz").status_code == 200, 30, "ready")
     room = app.state.engine.rooms["demo"]
     room.tick_delay = 5.0  # the media thread sleeps: no frame for seconds
     try:
-        res = _until(
+        res = wait_for(
             lambda: (r := _get(base, "/readyz")).status_code == 503 and r, 20, "503 when stalled"
         )
         assert any("room demo" in reason for reason in res.json()["reasons"]), res.json()
         # the room's fps is the last 10 s, not frames ÷ uptime: the stall shows at once
-        _until(lambda: room.stats()["fps"] < 22, 20, "fps over the last 10 s falls")
+        wait_for(lambda: room.stats()["fps"] < 22, 20, "fps over the last 10 s falls")
     finally:
         room.tick_delay = 0.0
-    _until(lambda: _get(base, "/readyz").status_code == 200, 30, "ready again after the stall")
+    wait_for(lambda: _get(base, "/readyz").status_code == 200, 30, "ready again after the stall")
 
 
 def test_readyz_and_healthz_are_public_and_refuse_other_methods(server):

@@ -5,29 +5,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from testkit.livesrv import LiveServer, free_port
+from testkit.nodes import wait_for
 
 PROMETHEUS = "/usr/bin/prometheus"
-
-
-def _until(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except httpx.HTTPError as exc:
-            last = exc
-        time.sleep(0.3)
-    raise AssertionError(f"{what} within {timeout} s (last: {last!r})")
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +41,7 @@ def test_metrics_parse_with_room_worker_output_labels_and_histograms(server):
         counts = [s for s in fam.samples if s.name.endswith("_count")]
         return fam if counts and counts[0].value >= 1 else None
 
-    onset = _until(answered, 40, "an answer onset observed")
+    onset = wait_for(answered, 40, "an answer onset observed")
     count = next(s for s in onset.samples if s.name.endswith("_count"))
     assert count.labels == {"room": "demo", "worker": "main"}
     total = next(s for s in onset.samples if s.name.endswith("_sum"))
@@ -116,7 +102,7 @@ def test_a_real_prometheus_scrapes_and_answers_promql(server, tmp_path):
             data = res.json()["data"]["result"] if res.status_code == 200 else []
             return data or None
 
-        result = _until(fps, 60, "Prometheus answering yunlian_room_fps")
+        result = wait_for(fps, 60, "Prometheus answering yunlian_room_fps")
         assert result[0]["metric"]["room"] == "demo"
         assert result[0]["metric"]["worker"] == "main"
         assert float(result[0]["value"][1]) > 0
